@@ -1,0 +1,705 @@
+// The .pg parser: chevrotain, with embedded actions that build the AST directly.
+// The token stream is cut into declarations at each declaration keyword, and each
+// declaration is parsed on its own, so a typo costs one diagnostic and the rest
+// of the file is still understood.
+import { EmbeddedActionsParser, type IToken, type TokenType } from "chevrotain";
+import type {
+  AgentDecl, Amount, Body, BodyArg, CapabilityDecl, Comment, Condition, CurrencyDecl, Declaration, DelegateDecl,
+  Event, Expectation, Field, GridDecl, ImportDecl, Name, PromiseDecl, ScenarioDecl, ScenarioItem, SourceFile, Span,
+  SyntaxError, Value, WorkloadDecl,
+} from "./ast.ts";
+import {
+  allTokens, Arrow, BiArrow, Colon, Comma, DashedName, DECLARATION_KEYWORDS, Identifier, keywordTokens as K,
+  LBrace, LBracket, lexer, LParen, Minus, NumberLiteral, Pipe, Plus, RBrace, RBracket, RParen, Star,
+  StringLiteral,
+} from "./tokens.ts";
+import { closest } from "./suggest.ts";
+
+const declarationStarts = new Set<TokenType>(DECLARATION_KEYWORDS.map((k) => K[k]));
+/** Tokens after a number that cannot follow a unit, so an identifier before them is a field key. */
+const valueStarts = new Set<TokenType>([NumberLiteral, StringLiteral, LBracket, LBrace, Colon]);
+
+function tokenSpan(t: IToken): Span {
+  return { start: t.startOffset, end: t.endOffset! + 1 };
+}
+
+function isReal(t: IToken | undefined): t is IToken {
+  return !!t && !t.isInsertedInRecovery && Number.isFinite(t.startOffset);
+}
+
+export function unquote(image: string): string {
+  return image.slice(1, -1).replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c === "t" ? "\t" : c));
+}
+
+class PgParser extends EmbeddedActionsParser {
+  constructor() {
+    super(allTokens, { recoveryEnabled: true, maxLookahead: 3 });
+    this.performSelfAnalysis();
+  }
+
+  /** Span from `first` to the last token consumed so far. */
+  private from(first: IToken | Span): Span {
+    if (this.RECORDING_PHASE) return { start: 0, end: 0 };
+    const start = "startOffset" in first ? first.startOffset : first.start;
+    const last = this.LA(0);
+    const end = isReal(last) ? last.endOffset! + 1 : start;
+    return { start, end: Math.max(start, end) };
+  }
+
+  private nameOf(t: IToken): Name {
+    if (this.RECORDING_PHASE) return { text: "", span: { start: 0, end: 0 } };
+    if (!isReal(t)) {
+      const prev = this.LA(0);
+      const at = isReal(prev) ? prev.endOffset! + 1 : 0;
+      return { text: "", span: { start: at, end: at } };
+    }
+    return { text: t.image, span: tokenSpan(t) };
+  }
+
+  private name = (idx: number): Name => this.nameOf(this.consume(idx, Identifier, { ERR_MSG: undefined }));
+
+  /** A unit follows a number when it is written attached (`64MiB`) or cannot be the next field's key. */
+  private unitFollows(): boolean {
+    const next = this.LA(1);
+    if (next.tokenType !== Identifier) return false;
+    const prev = this.LA(0);
+    if (isReal(prev) && prev.endOffset! + 1 === next.startOffset) return true;
+    return !valueStarts.has(this.LA(2).tokenType);
+  }
+
+  /** The declaration being parsed, so a declaration cut short by an error still reaches the AST. */
+  partial: Declaration | undefined;
+  stepsErrors: SyntaxError[] = [];
+
+  private begin<D extends Declaration>(d: D): D {
+    if (!this.RECORDING_PHASE) this.partial = d;
+    return d;
+  }
+
+  public declaration = this.RULE("declaration", (): Declaration | undefined => {
+    this.partial = undefined;
+    return this.OR([
+      { ALT: () => this.SUBRULE(this.importDecl) },
+      { ALT: () => this.SUBRULE(this.gridDecl) },
+      { ALT: () => this.SUBRULE(this.agentDecl) },
+      { ALT: () => this.SUBRULE(this.currencyDecl) },
+      { ALT: () => this.SUBRULE(this.promiseDecl) },
+      { ALT: () => this.SUBRULE(this.capabilityDecl) },
+      { ALT: () => this.SUBRULE(this.delegateDecl) },
+      { ALT: () => this.SUBRULE(this.workloadDecl) },
+      { ALT: () => this.SUBRULE(this.scenarioDecl) },
+    ]);
+  });
+
+  private importDecl = this.RULE("importDecl", (): Declaration => {
+    const kw = this.CONSUME(K.import);
+    const path = this.CONSUME(StringLiteral);
+    return this.begin<ImportDecl>({ kind: "import", path: isReal(path) ? unquote(path.image) : "", pathSpan: this.nameOf(path).span, span: this.from(kw) });
+  });
+
+  private gridDecl = this.RULE("gridDecl", (): Declaration => {
+    const kw = this.CONSUME(K.grid);
+    const d = this.begin<GridDecl>({ kind: "grid", name: this.name(1), fields: [], span: this.from(kw) });
+    d.fields = this.OPTION(() => this.SUBRULE(this.fieldBlock)) ?? [];
+    d.span = this.from(kw);
+    return d;
+  });
+
+  private agentDecl = this.RULE("agentDecl", (): Declaration => {
+    const kw = this.CONSUME(K.agent);
+    const d = this.begin<AgentDecl>({ kind: "agent", name: this.name(1), fields: [], span: this.from(kw) });
+    d.description = this.OPTION(() => unquote(this.CONSUME(StringLiteral).image));
+    d.fields = this.OPTION2(() => this.SUBRULE(this.fieldBlock)) ?? [];
+    d.span = this.from(kw);
+    return d;
+  });
+
+  private currencyDecl = this.RULE("currencyDecl", (): Declaration => {
+    const kw = this.CONSUME(K.currency);
+    const d = this.begin<CurrencyDecl>({ kind: "currency", name: this.name(1), fields: [], span: this.from(kw) });
+    this.CONSUME(K.issued);
+    this.CONSUME(K.by);
+    d.issuer = this.name(2);
+    d.fields = this.OPTION(() => this.SUBRULE(this.fieldBlock)) ?? [];
+    d.span = this.from(kw);
+    return d;
+  });
+
+  private promiseDecl = this.RULE("promiseDecl", (): Declaration => {
+    const kw = this.CONSUME(K.promise);
+    const d = this.begin<PromiseDecl>({ kind: "promise", promisees: [], constraints: [], span: this.from(kw) });
+    d.name = this.OPTION(() => {
+      const n = this.name(1);
+      this.CONSUME(Colon);
+      return n;
+    });
+    d.promiser = this.name(2);
+    this.CONSUME(Arrow);
+    this.AT_LEAST_ONE_SEP({ SEP: Comma, DEF: () => d.promisees.push(this.SUBRULE(this.promisee)) });
+    d.polarity = this.OR([
+      { ALT: () => (this.CONSUME(Plus), "+" as const) },
+      { ALT: () => (this.CONSUME(Minus), "-" as const) },
+    ]);
+    d.body = this.SUBRULE(this.body);
+    d.condition = this.OPTION2(() => {
+      this.CONSUME(K.if);
+      return this.SUBRULE(this.condition);
+    });
+    d.constraints = this.OPTION3(() => this.SUBRULE(this.fieldBlock)) ?? [];
+    d.span = this.from(kw);
+    return d;
+  });
+
+  private promisee = this.RULE("promisee", (): Name => {
+    return this.OR([
+      { ALT: () => this.nameOf(this.CONSUME(Identifier)) },
+      { ALT: () => this.nameOf(this.CONSUME(Star)) },
+    ]);
+  });
+
+  private capabilityDecl = this.RULE("capabilityDecl", (): Declaration => {
+    const kw = this.CONSUME(K.capability);
+    const d = this.begin<CapabilityDecl>({ kind: "capability", name: this.name(1), grants: [], span: this.from(kw) });
+    this.CONSUME(K.from);
+    d.issuer = this.name(2);
+    this.CONSUME(K.to);
+    d.holder = this.name(3);
+    this.SUBRULE(this.grantBlock, { ARGS: [d] });
+    d.span = this.from(kw);
+    return d;
+  });
+
+  private delegateDecl = this.RULE("delegateDecl", (): Declaration => {
+    const kw = this.CONSUME(K.delegate);
+    const d = this.begin<DelegateDecl>({ kind: "delegate", name: this.name(1), grants: [], span: this.from(kw) });
+    this.CONSUME(K.of);
+    d.parent = this.name(2);
+    this.CONSUME(K.by);
+    d.by = this.name(3);
+    this.CONSUME(K.to);
+    d.to = this.name(4);
+    this.SUBRULE(this.grantBlock, { ARGS: [d] });
+    d.span = this.from(kw);
+    return d;
+  });
+
+  private grantBlock = this.RULE("grantBlock", (target?: CapabilityDecl | DelegateDecl) => {
+    // ARGS are not passed while chevrotain records the grammar.
+    const result = target ?? ({ grants: [] } as Pick<CapabilityDecl, "grants" | "delegable" | "expiresAfter">);
+    this.CONSUME(LBrace);
+    this.MANY(() => {
+      this.OR([
+        {
+          ALT: () => {
+            this.CONSUME(K.grants);
+            this.AT_LEAST_ONE_SEP({ SEP: Comma, DEF: () => result.grants.push(this.SUBRULE(this.body)) });
+          },
+        },
+        {
+          ALT: () => {
+            const kw = this.CONSUME(K.delegable);
+            const depth = this.OPTION(() => {
+              this.CONSUME(K.depth);
+              return Number(this.CONSUME(NumberLiteral).image);
+            });
+            result.delegable = { depth, span: this.from(kw) };
+          },
+        },
+        {
+          ALT: () => {
+            const kw = this.CONSUME(K.expires);
+            this.CONSUME(K.after);
+            const steps = Number(this.CONSUME2(NumberLiteral).image);
+            this.SUBRULE(this.stepsWord);
+            result.expiresAfter = { steps, span: this.from(kw) };
+          },
+        },
+      ]);
+    });
+    this.CONSUME(RBrace);
+  });
+
+  /** `step` or `steps` after a count. */
+  private stepsWord = this.RULE("stepsWord", () => {
+    this.OR([
+      { ALT: () => this.CONSUME(K.step) },
+      {
+        ALT: () => {
+          const t = this.CONSUME(Identifier);
+          this.ACTION(() => {
+            if (isReal(t) && t.image !== "steps") {
+              this.stepsErrors.push({ message: `expected 'steps' but found '${t.image}'`, span: tokenSpan(t), code: "PG101" });
+            }
+          });
+        },
+      },
+    ]);
+  });
+
+  private workloadDecl = this.RULE("workloadDecl", (): Declaration => {
+    const kw = this.CONSUME(K.workload);
+    const d = this.begin<WorkloadDecl>({ kind: "workload", name: this.name(1), fields: [], span: this.from(kw) });
+    d.fields = this.SUBRULE(this.fieldBlock);
+    d.span = this.from(kw);
+    return d;
+  });
+
+  private fieldBlock = this.RULE("fieldBlock", (): Field[] => {
+    const fields: Field[] = [];
+    this.CONSUME(LBrace);
+    this.MANY(() => fields.push(this.SUBRULE(this.field)));
+    this.CONSUME(RBrace);
+    return fields;
+  });
+
+  private field = this.RULE("field", (): Field => {
+    const keyToken = this.CONSUME(Identifier);
+    const value = this.SUBRULE(this.value);
+    return { key: this.nameOf(keyToken), value, span: this.from(keyToken) };
+  });
+
+  private value = this.RULE("value", (): Value => {
+    return this.OR([
+      {
+        ALT: () => {
+          const t = this.CONSUME(StringLiteral);
+          return { kind: "string" as const, value: unquote(t.image), span: tokenSpan(t) };
+        },
+      },
+      { ALT: () => this.SUBRULE(this.number) },
+      {
+        ALT: () => {
+          const t = this.OR2([{ ALT: () => this.CONSUME(Identifier) }, { ALT: () => this.CONSUME(DashedName) }]);
+          const name = this.nameOf(t);
+          return { kind: "ident" as const, name, span: name.span };
+        },
+      },
+      {
+        ALT: () => {
+          const open = this.CONSUME(LBracket);
+          const items: Value[] = [];
+          this.MANY_SEP({ SEP: Comma, DEF: () => items.push(this.SUBRULE2(this.value)) });
+          this.CONSUME(RBracket);
+          return { kind: "list" as const, items, span: this.from(open) };
+        },
+      },
+      {
+        ALT: () => {
+          const open = this.LA(1);
+          const fields = this.SUBRULE(this.fieldBlock);
+          return { kind: "block" as const, fields, span: this.from(open) };
+        },
+      },
+    ]);
+  });
+
+  /** A number with an optional unit: `64MiB`, `3 taco`, `0.5`. */
+  private number = this.RULE("number", (): Value & { kind: "number" } => {
+    const t = this.CONSUME(NumberLiteral);
+    const unit = this.OPTION({ GATE: () => this.unitFollows(), DEF: () => this.nameOf(this.CONSUME(Identifier)) });
+    return { kind: "number", value: Number(t.image), raw: t.image, unit, span: this.from(t) };
+  });
+
+  private body = this.RULE("body", (): Body => {
+    const type = this.CONSUME(Identifier);
+    const args: BodyArg[] = [];
+    this.CONSUME(LParen);
+    this.MANY_SEP({
+      SEP: Comma,
+      DEF: () =>
+        args.push(
+          this.OR([
+            { ALT: () => ({ kind: "any" as const, span: tokenSpan(this.CONSUME(Star)) }) },
+            { ALT: () => this.SUBRULE(this.value) },
+          ]),
+        ),
+    });
+    this.CONSUME(RParen);
+    return { type: this.nameOf(type), args, span: this.from(type) };
+  });
+
+  private condition = this.RULE("condition", (): Condition => {
+    let left = this.SUBRULE(this.andCondition);
+    this.MANY(() => {
+      this.CONSUME(K.or);
+      const right = this.SUBRULE2(this.andCondition);
+      left = this.ACTION(() => ({ kind: "or" as const, left, right, span: { start: left.span.start, end: right.span.end } }));
+    });
+    return left;
+  });
+
+  private andCondition = this.RULE("andCondition", (): Condition => {
+    let left = this.SUBRULE(this.unaryCondition);
+    this.MANY(() => {
+      this.CONSUME(K.and);
+      const right = this.SUBRULE2(this.unaryCondition);
+      left = this.ACTION(() => ({ kind: "and" as const, left, right, span: { start: left.span.start, end: right.span.end } }));
+    });
+    return left;
+  });
+
+  private unaryCondition = this.RULE("unaryCondition", (): Condition => {
+    return this.OR([
+      {
+        ALT: () => {
+          const kw = this.CONSUME(K.not);
+          const operand = this.SUBRULE(this.unaryCondition);
+          return { kind: "not" as const, operand, span: this.from(kw) };
+        },
+      },
+      {
+        ALT: () => {
+          this.CONSUME(LParen);
+          const inner = this.SUBRULE(this.condition);
+          this.CONSUME(RParen);
+          return inner;
+        },
+      },
+      {
+        ALT: () => {
+          const kw = this.CONSUME(K.holds);
+          this.CONSUME2(LParen);
+          const capability = this.name(1);
+          this.CONSUME2(RParen);
+          return { kind: "holds" as const, capability, span: this.from(kw) };
+        },
+      },
+      {
+        ALT: () => {
+          const kw = this.CONSUME(K.kept);
+          this.CONSUME3(LParen);
+          const promise = this.name(2);
+          this.CONSUME3(RParen);
+          return { kind: "kept" as const, promise, span: this.from(kw) };
+        },
+      },
+      {
+        ALT: () => {
+          const promise = this.name(3);
+          return { kind: "ref" as const, promise, span: promise.span };
+        },
+      },
+    ]);
+  });
+
+  private scenarioDecl = this.RULE("scenarioDecl", (): Declaration => {
+    const kw = this.CONSUME(K.scenario);
+    const title = this.CONSUME(StringLiteral);
+    const d = this.begin<ScenarioDecl>({
+      kind: "scenario", title: isReal(title) ? unquote(title.image) : "", titleSpan: this.nameOf(title).span,
+      items: [], span: this.from(kw),
+    });
+    this.CONSUME(LBrace);
+    this.MANY(() => {
+      const item = this.SUBRULE(this.scenarioItem);
+      if (item) d.items.push(item);
+    });
+    this.CONSUME(RBrace);
+    d.span = this.from(kw);
+    return d;
+  });
+
+  private scenarioItem = this.RULE("scenarioItem", (): ScenarioItem => {
+    return this.OR([
+      {
+        ALT: () => {
+          const kw = this.CONSUME(K.link);
+          const agents = [this.name(1)];
+          this.AT_LEAST_ONE(() => {
+            this.CONSUME(BiArrow);
+            agents.push(this.name(2));
+          });
+          return { kind: "link" as const, agents, span: this.from(kw) };
+        },
+      },
+      {
+        ALT: () => {
+          const kw = this.CONSUME(K.gossip);
+          this.CONSUME(K.every);
+          const every = Number(this.CONSUME(NumberLiteral).image);
+          this.SUBRULE(this.stepsWord);
+          return { kind: "gossip" as const, every, span: this.from(kw) };
+        },
+      },
+      {
+        ALT: () => {
+          const kw = this.CONSUME(K.balance);
+          const agent = this.name(3);
+          const amount = this.SUBRULE(this.amount);
+          return { kind: "balance" as const, agent, amount, span: this.from(kw) };
+        },
+      },
+      {
+        ALT: () => {
+          const kw = this.CONSUME(K.step);
+          const n = this.CONSUME2(NumberLiteral);
+          this.CONSUME(Colon);
+          const event = this.SUBRULE(this.event);
+          const expect = this.OPTION(() => {
+            const e = this.CONSUME(K.expect);
+            const outcome = this.OR2([
+              { ALT: () => (this.CONSUME(K.kept), "kept" as const) },
+              { ALT: () => (this.CONSUME(K.refused), "refused" as const) },
+              { ALT: () => (this.CONSUME(K.broken), "broken" as const) },
+            ]);
+            return { outcome, span: this.from(e) };
+          });
+          return { kind: "step" as const, step: Number(n.image), stepSpan: this.nameOf(n).span, event, expect, span: this.from(kw) };
+        },
+      },
+      {
+        ALT: () => {
+          const kw = this.CONSUME2(K.expect);
+          const expectation = this.SUBRULE(this.expectation);
+          return { kind: "expect" as const, expectation, span: this.from(kw) };
+        },
+      },
+    ]);
+  });
+
+  private amount = this.RULE("amount", (): Amount => {
+    const n = this.SUBRULE(this.number);
+    return { value: n.value, raw: n.raw, unit: n.unit, span: n.span };
+  });
+
+  private event = this.RULE("event", (): Event => {
+    return this.OR([
+      {
+        ALT: () => {
+          const kw = this.CONSUME(K.partition);
+          const groups: Name[][] = [];
+          this.AT_LEAST_ONE_SEP({
+            SEP: Pipe,
+            DEF: () => {
+              const group: Name[] = [];
+              this.AT_LEAST_ONE_SEP2({ SEP: Comma, DEF: () => group.push(this.name(1)) });
+              groups.push(group);
+            },
+          });
+          return { kind: "partition" as const, groups, span: this.from(kw) };
+        },
+      },
+      { ALT: () => ({ kind: "heal" as const, span: tokenSpan(this.CONSUME(K.heal)) }) },
+      {
+        ALT: () => {
+          const agent = this.name(2);
+          return this.OR2([
+            {
+              ALT: () => {
+                this.CONSUME(K.invokes);
+                const capability = this.name(3);
+                this.CONSUME(K.at);
+                const at = this.name(4);
+                return { kind: "invoke" as const, agent, capability, at, span: this.from(agent.span) };
+              },
+            },
+            {
+              ALT: () => {
+                this.CONSUME(K.revokes);
+                const capability = this.name(5);
+                return { kind: "revoke" as const, agent, capability, span: this.from(agent.span) };
+              },
+            },
+            {
+              ALT: () => {
+                this.CONSUME(K.breaks);
+                const promise = this.name(6);
+                return { kind: "break" as const, agent, promise, span: this.from(agent.span) };
+              },
+            },
+            {
+              ALT: () => {
+                this.CONSUME(K.pays);
+                const amount = this.SUBRULE(this.amount);
+                this.CONSUME(K.to);
+                const to = this.name(7);
+                return { kind: "pay" as const, agent, amount, to, span: this.from(agent.span) };
+              },
+            },
+            {
+              ALT: () => {
+                this.CONSUME(K.delegates);
+                const capability = this.name(8);
+                this.CONSUME2(K.to);
+                const to = this.name(9);
+                return { kind: "delegate" as const, agent, capability, to, span: this.from(agent.span) };
+              },
+            },
+            { ALT: () => (this.CONSUME(K.leaves), { kind: "leave" as const, agent, span: this.from(agent.span) }) },
+            { ALT: () => (this.CONSUME(K.joins), { kind: "join" as const, agent, span: this.from(agent.span) }) },
+          ]);
+        },
+      },
+    ]);
+  });
+
+  private expectation = this.RULE("expectation", (): Expectation => {
+    return this.OR([
+      {
+        ALT: () => {
+          const kw = this.CONSUME(K.balance);
+          const agent = this.name(1);
+          const amount = this.SUBRULE(this.amount);
+          return { kind: "balance" as const, agent, amount, span: this.from(kw) };
+        },
+      },
+      {
+        ALT: () => {
+          const subject = this.name(2);
+          return this.OR2([
+            {
+              ALT: () => {
+                this.CONSUME(K.knows);
+                this.CONSUME(K.revoked);
+                this.CONSUME(LParen);
+                const capability = this.name(3);
+                this.CONSUME(RParen);
+                const byStep = this.OPTION(() => {
+                  const by = this.CONSUME(K.by);
+                  this.CONSUME(K.step);
+                  const step = Number(this.CONSUME(NumberLiteral).image);
+                  return { step, span: this.from(by) };
+                });
+                return { kind: "knows" as const, agent: subject, capability, byStep, span: this.from(subject.span) };
+              },
+            },
+            {
+              ALT: () => {
+                const outcome = this.OR3([
+                  { ALT: () => (this.CONSUME(K.kept), "kept" as const) },
+                  { ALT: () => (this.CONSUME(K.broken), "broken" as const) },
+                ]);
+                const forAgent = this.OPTION2(() => {
+                  this.CONSUME(K.for);
+                  return this.name(4);
+                });
+                return { kind: "promise" as const, promise: subject, outcome, forAgent, span: this.from(subject.span) };
+              },
+            },
+          ]);
+        },
+      },
+    ]);
+  });
+}
+
+let shared: PgParser | undefined;
+const parser = (): PgParser => (shared ??= new PgParser());
+
+function describe(t: IToken | undefined): string {
+  if (!t || t.tokenType.name === "EOF") return "the end of the file";
+  return `'${t.image}'`;
+}
+
+function comments(tokens: IToken[]): Comment[] {
+  return tokens.map((t) => {
+    const doc = t.tokenType.name === "DocComment";
+    const block = t.tokenType.name === "BlockComment";
+    const text = doc ? t.image.slice(3).trim() : block ? t.image.slice(2, -2) : t.image.slice(2);
+    return { text, span: tokenSpan(t), doc, block };
+  });
+}
+
+/** Attaches each run of `///` lines directly above a declaration to it. */
+function attachDocs(text: string, declarations: Declaration[], all: Comment[]): void {
+  const docs = all.filter((c) => c.doc);
+  let i = 0;
+  for (const decl of declarations) {
+    while (i < docs.length && docs[i].span.end <= decl.span.start) i++;
+    let j = i - 1;
+    let lines: Comment[] = [];
+    let boundary = decl.span.start;
+    while (j >= 0 && /^[ \t]*\r?\n?[ \t]*$/.test(text.slice(docs[j].span.end, boundary))) {
+      lines.unshift(docs[j]);
+      boundary = docs[j].span.start;
+      j--;
+    }
+    if (lines.length) {
+      decl.doc = { text: lines.map((c) => c.text).join("\n"), span: { start: lines[0].span.start, end: lines.at(-1)!.span.end } };
+    }
+    lines = [];
+  }
+}
+
+export function parse(text: string): SourceFile {
+  const lexed = lexer.tokenize(text);
+  const errors: SyntaxError[] = lexed.errors.map((e) => {
+    const ch = text.slice(e.offset, e.offset + e.length);
+    const message = ch === '"' ? "unterminated string: add the closing '\"' on the same line"
+      : text.startsWith("/*", e.offset) ? "unterminated block comment: add the closing '*/'"
+      : `unexpected character '${ch}'`;
+    return { message, span: { start: e.offset, end: e.offset + e.length }, code: "PG100" };
+  });
+  const tokens = lexed.tokens;
+  const declarations: Declaration[] = [];
+  const p = parser();
+
+  let i = 0;
+  if (tokens.length && !declarationStarts.has(tokens[0].tokenType)) {
+    // Text before the first declaration.
+    let j = 0;
+    while (j < tokens.length && !declarationStarts.has(tokens[j].tokenType)) j++;
+    errors.push(strayTokensError(tokens[0]));
+    i = j;
+  }
+  while (i < tokens.length) {
+    let j = i + 1;
+    while (j < tokens.length && !declarationStarts.has(tokens[j].tokenType)) j++;
+    p.input = tokens.slice(i, j);
+    p.stepsErrors = [];
+    let decl = p.declaration();
+    if (!decl && p.partial) {
+      decl = p.partial;
+      decl.span = { start: decl.span.start, end: tokenSpan(tokens[j - 1]).end };
+    }
+    if (p.stepsErrors.length && !p.errors.length) errors.push(p.stepsErrors[0]);
+    if (p.errors.length) {
+      const e = p.errors[0];
+      const at = isReal(e.token) && e.token.tokenType.name !== "EOF" ? e.token : tokens[j - 1];
+      const span = isReal(e.token) && e.token.tokenType.name !== "EOF" ? tokenSpan(at) : { start: tokenSpan(at).end, end: tokenSpan(at).end };
+      // Past the end of a declaration is the next declaration, or the end of the file.
+      const found = isReal(e.token) && e.token.tokenType.name !== "EOF" ? e.token : tokens[j];
+      errors.push({ message: friendly(e.message, found), span, code: "PG101" });
+    }
+    if (decl) declarations.push(decl);
+    i = j;
+  }
+  const allComments = comments(lexed.groups.comments ?? []);
+  attachDocs(text, declarations, allComments);
+  return { declarations, comments: allComments, errors, text };
+}
+
+function strayTokensError(t: IToken): SyntaxError {
+  const suggestion = t.tokenType === Identifier ? closest(t.image, DECLARATION_KEYWORDS) : undefined;
+  const message = suggestion
+    ? `unknown declaration '${t.image}': did you mean '${suggestion}'?`
+    : `expected a declaration (${DECLARATION_KEYWORDS.join(", ")}) but found ${describe(t)}`;
+  return { message, span: tokenSpan(t), code: "PG101" };
+}
+
+/** Chevrotain's messages name token types; say it in the language's words instead. */
+function friendly(message: string, token: IToken | undefined): string {
+  const found = describe(token);
+  const expected = [...message.split("but found")[0].matchAll(/-->\s*([^<\s]+)\s*<--/g)].map((m) => m[1]);
+  const words = [...new Set(expected.map(tokenWord))];
+  if (message.startsWith("Expected 'steps'")) return `expected 'steps' but found ${found}`;
+  if (words.length) return `expected ${words.slice(0, 6).join(" or ")} but found ${found}`;
+  const oneOf = message.match(/one of these possible Token sequences:([\s\S]*)but found/);
+  if (oneOf) {
+    const firsts = [...oneOf[1].matchAll(/\[([^\],\s]+)/g)].map((m) => tokenWord(m[1]));
+    const unique = [...new Set(firsts)];
+    if (unique.length) return `expected ${unique.slice(0, 6).join(" or ")} but found ${found}`;
+  }
+  return `unexpected ${found}`;
+}
+
+const PUNCTUATION: Record<string, string> = {
+  Arrow: "'->'", BiArrow: "'<->'", Plus: "'+'", Minus: "'-'", Star: "'*'", Comma: "','", Colon: "':'", Pipe: "'|'",
+  LParen: "'('", RParen: "')'", LBrace: "'{'", RBrace: "'}'", LBracket: "'['", RBracket: "']'",
+  Identifier: "a name", DashedName: "a name", StringLiteral: "a string", NumberLiteral: "a number",
+};
+
+function tokenWord(tokenName: string): string {
+  if (tokenName.startsWith("Kw_")) return `'${tokenName.slice(3)}'`;
+  return PUNCTUATION[tokenName] ?? tokenName;
+}

@@ -1,0 +1,68 @@
+// Tokens of the .pg language. Keywords are reserved words; everything else that
+// looks like a word is an identifier.
+import { createToken, Lexer, type TokenType } from "chevrotain";
+
+export const WhiteSpace = createToken({ name: "WhiteSpace", pattern: /[ \t\r\n\f\v\u00a0\ufeff]+/, group: Lexer.SKIPPED });
+export const DocComment = createToken({ name: "DocComment", pattern: /\/\/\/[^\n\r]*/, group: "comments" });
+export const LineComment = createToken({ name: "LineComment", pattern: /\/\/[^\n\r]*/, group: "comments" });
+export const BlockComment = createToken({ name: "BlockComment", pattern: /\/\*[\s\S]*?\*\//, group: "comments", line_breaks: true });
+export const StringLiteral = createToken({ name: "StringLiteral", pattern: /"(?:[^"\\\n\r]|\\.)*"/ });
+export const NumberLiteral = createToken({ name: "NumberLiteral", pattern: /\d+(?:\.\d+)?/ });
+/** A name with dashes, such as the hash name `sha2-256`. */
+export const DashedName = createToken({ name: "DashedName", pattern: /[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)+/ });
+export const Identifier = createToken({ name: "Identifier", pattern: /[A-Za-z_][A-Za-z0-9_]*/ });
+
+export const BiArrow = createToken({ name: "BiArrow", pattern: /<->/ });
+export const Arrow = createToken({ name: "Arrow", pattern: /->/ });
+export const Plus = createToken({ name: "Plus", pattern: /\+/ });
+export const Minus = createToken({ name: "Minus", pattern: /-/ });
+export const Star = createToken({ name: "Star", pattern: /\*/ });
+export const Comma = createToken({ name: "Comma", pattern: /,/ });
+export const Colon = createToken({ name: "Colon", pattern: /:/ });
+export const Pipe = createToken({ name: "Pipe", pattern: /\|/ });
+export const LParen = createToken({ name: "LParen", pattern: /\(/ });
+export const RParen = createToken({ name: "RParen", pattern: /\)/ });
+export const LBrace = createToken({ name: "LBrace", pattern: /\{/ });
+export const RBrace = createToken({ name: "RBrace", pattern: /\}/ });
+export const LBracket = createToken({ name: "LBracket", pattern: /\[/ });
+export const RBracket = createToken({ name: "RBracket", pattern: /\]/ });
+
+/** Words that start a top-level declaration. */
+export const DECLARATION_KEYWORDS = [
+  "import", "grid", "agent", "currency", "promise", "capability", "delegate", "workload", "scenario",
+] as const;
+
+const OTHER_KEYWORDS = [
+  "issued", "by", "if", "and", "or", "not", "holds", "kept", "from", "to", "grants", "delegable", "depth",
+  "expires", "after", "of", "link", "gossip", "every", "balance", "step", "invokes", "at", "revokes",
+  "breaks", "pays", "delegates", "leaves", "joins", "partition", "heal", "expect", "refused", "broken",
+  "knows", "revoked", "for",
+] as const;
+
+export const KEYWORDS: readonly string[] = [...DECLARATION_KEYWORDS, ...OTHER_KEYWORDS];
+
+export type Keyword = (typeof DECLARATION_KEYWORDS)[number] | (typeof OTHER_KEYWORDS)[number];
+
+export const keywordTokens = {} as Record<Keyword, TokenType>;
+for (const word of KEYWORDS as Keyword[]) {
+  keywordTokens[word] = createToken({
+    name: "Kw_" + word,
+    pattern: new RegExp(word),
+    longer_alt: [DashedName, Identifier],
+  });
+}
+
+export const allTokens: TokenType[] = [
+  WhiteSpace, DocComment, LineComment, BlockComment, StringLiteral, NumberLiteral,
+  DashedName,
+  // Longest first, so that `delegates` is not read as `delegate` + `s`.
+  ...[...KEYWORDS].sort((a, b) => b.length - a.length).map((k) => keywordTokens[k as Keyword]),
+  Identifier,
+  BiArrow, Arrow, Plus, Minus, Star, Comma, Colon, Pipe, LParen, RParen, LBrace, RBrace, LBracket, RBracket,
+];
+
+export const lexer = new Lexer(allTokens, { positionTracking: "full", ensureOptimizations: true });
+
+/** Units that are written attached to their number (`64MiB`, `250ms`). */
+export const SIZE_UNITS: Record<string, number> = { KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
+export const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
