@@ -8,6 +8,12 @@ const esmBanner = { js: "import { createRequire as __pgCreateRequire } from 'nod
 
 const entries = [
   { entryPoints: ["cli/main.ts"], outfile: "dist/cli.js", format: "esm", banner: { js: "#!/usr/bin/env node\n" + esmBanner.js } },
+  // The VS Code extension and its language server are CommonJS (.cjs: the package is "type": "module").
+  { entryPoints: ["client/extension.ts"], outfile: "dist/extension.cjs", format: "cjs", external: ["vscode"] },
+  { entryPoints: ["server/main.ts"], outfile: "dist/server.cjs", format: "cjs" },
 ];
 
-await Promise.all(entries.map((e) => build({ ...common, ...e })));
+// `node scripts/build.mjs extension server` builds only the entries whose outfile contains one of the words.
+const only = process.argv.slice(2);
+const chosen = entries.filter((e) => only.length === 0 || only.some((w) => e.outfile.includes(w)));
+await Promise.all(chosen.map((e) => build({ ...common, ...e })));

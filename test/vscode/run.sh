@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs the extension in REAL VS Code: code-server's bundled VS Code server and its Node extension host, with the
+# workbench opened in Debian's headless Chromium. 1) the in-editor Mocha suites (test/vscode/suite/*.test.ts);
+# 2) a screenshot of an open .pg file with a squiggle, saved to .test-artifacts/, checking the hover text.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+bash scripts/setup-editor.sh >/dev/null
+node scripts/build.mjs extension server
+node test/vscode/build.mjs
+T=$ROOT/.cache/code-server
+SERVER_MAIN=$T/cs/node_modules/code-server/lib/vscode/out/server-main.js
+RUN=$(mktemp -d /tmp/pg-vscode-XXXXXX)
+mkdir -p "$RUN/data/User" "$ROOT/.test-artifacts"
+echo '{"workbench.startupEditor":"none","extensions.autoCheckUpdates":false,"extensions.autoUpdate":false,"telemetry.telemetryLevel":"off","workbench.tips.enabled":false,"security.workspace.trust.enabled":false}' > "$RUN/data/User/settings.json"
+PID=
+cleanup() { [ -n "$PID" ] && kill -- -"$PID" 2>/dev/null || true; rm -rf "$RUN"; }
+trap cleanup EXIT
+
+start_server() {   # a fresh VS Code server and a fresh copy of the workspace (the tests edit files)
+  [ -n "$PID" ] && { kill -- -"$PID" 2>/dev/null || true; sleep 0.5; }
+  rm -rf "$RUN/ws" "$RUN/server-data" "$RUN/exts"; cp -r "$ROOT/test/vscode/workspace" "$RUN/ws"
+  PORT=$((20000 + RANDOM % 20000))
+  setsid node "$SERVER_MAIN" --host 127.0.0.1 --port "$PORT" --without-connection-token --accept-server-license-terms \
+    --enable-smoke-test-driver --disable-telemetry --user-data-dir "$RUN/data" --server-data-dir "$RUN/server-data" \
+    --extensions-dir "$RUN/exts" >"$RUN/server.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 1 150); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/" && return 0; sleep 0.2; done
+  cat "$RUN/server.log"; echo "the VS Code server did not start" >&2; exit 1
+}
+
+start_server
+PORT=$PORT EXT_DIR=$ROOT WS=$RUN/ws TESTS=$ROOT/out/test/index.cjs MODE=tests node test/vscode/run-in-vscode.mjs
+
+start_server
+PORT=$PORT EXT_DIR=$ROOT WS=$RUN/ws MODE=screenshot FILE=broken.pg SHOT=$ROOT/.test-artifacts/vscode-squiggle.png \
+  EXPECT_HOVER="${EXPECT_HOVER:-is not declared}" node test/vscode/run-in-vscode.mjs
