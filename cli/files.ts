@@ -1,0 +1,71 @@
+// Reading and writing the user's files with clear errors: what and where.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { UsageError } from "./command.ts";
+
+/** Source files larger than this are refused rather than parsed. */
+export const MAX_SOURCE_BYTES = 32 * 1024 * 1024;
+
+export class FileError extends Error {}
+
+/** Reads a .pg file as text, refusing what is not a readable UTF-8 text file. */
+export function readSource(file: string): string {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch {
+    throw new FileError(`${file}: no such file`);
+  }
+  if (stat.isDirectory()) throw new FileError(`${file}: is a directory, not a .pg file`);
+  if (!stat.isFile()) throw new FileError(`${file}: not a regular file`);
+  if (stat.size > MAX_SOURCE_BYTES) {
+    throw new FileError(`${file}: file is ${(stat.size / 1024 / 1024).toFixed(1)} MiB; source files are limited to ${MAX_SOURCE_BYTES / 1024 / 1024} MiB`);
+  }
+  const bytes = fs.readFileSync(file);
+  const nul = bytes.indexOf(0);
+  if (nul >= 0) throw new FileError(`${file}: looks like a binary file (NUL byte at offset ${nul}), not .pg source`);
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new FileError(`${file}: is not valid UTF-8 text (byte ${firstInvalidUtf8(bytes)})`);
+  }
+}
+
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  let lo = 0, hi = bytes.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    try {
+      decoder.decode(bytes.subarray(0, mid + 1), { stream: true });
+      lo = mid + 1;
+    } catch {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+/** Writes a file so that no reader ever sees it half-written: temp file, fsync, rename. */
+export function writeAtomic(file: string, data: Uint8Array | string): void {
+  const dir = path.dirname(path.resolve(file));
+  if (!fs.existsSync(dir)) throw new FileError(`${file}: directory ${dir} does not exist`);
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  try {
+    const fd = fs.openSync(tmp, "w", 0o644);
+    try {
+      fs.writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw new FileError(`${file}: cannot write: ${(e as Error).message}`);
+  }
+}
+
+export function requireFiles(files: string[], what = "FILE"): void {
+  if (!files.length) throw new UsageError(`missing ${what}`);
+}

@@ -1,0 +1,497 @@
+// The checker: every diagnostic the language defines, each with a stable code
+// (docs/diagnostics.md), a precise span, related places and fixes where obvious.
+import * as path from "node:path";
+import {
+  closest, DURATION_UNITS, SIZE_UNITS,
+  type Body, type CapabilityDecl, type Condition, type DelegateDecl, type Field, type Name, type PromiseDecl,
+  type ScenarioDecl, type Span, type Value, type WorkloadDecl,
+} from "../grammar/index.ts";
+import { HASHES } from "./hashes.ts";
+import type { PgSymbol, Program, ReferenceKind } from "./program.ts";
+
+export type Severity = "error" | "warning" | "information" | "hint";
+
+export interface TextEdit { path: string; span: Span; newText: string }
+export interface Fix { title: string; edits: TextEdit[] }
+export interface Related { path: string; span: Span; message: string }
+
+export interface Diagnostic {
+  path: string;
+  severity: Severity;
+  code: string;
+  message: string;
+  span: Span;
+  related?: Related[];
+  fixes?: Fix[];
+}
+
+/** The most steps a scenario may run; more is refused rather than simulated. */
+export const MAX_STEPS = 100_000;
+
+export const AGENT_KINDS = ["person", "service", "node"] as const;
+export const SANDBOXES = ["wasm", "container", "vm"] as const;
+
+/** Fields each sandbox accepts, and the ones it requires. */
+export const WORKLOAD_FIELDS: Record<string, { allowed: string[]; required: string[]; files: string[] }> = {
+  wasm: { allowed: ["module", "args", "env"], required: ["module"], files: ["module"] },
+  container: { allowed: ["image", "command", "args", "env"], required: ["image"], files: ["image"] },
+  vm: { allowed: ["kernel", "initrd", "append"], required: ["kernel"], files: ["kernel", "initrd"] },
+};
+const COMMON_WORKLOAD_FIELDS = ["sandbox", "limits", "network"];
+const LIMIT_FIELDS = ["memory", "time", "pids", "cpu"];
+
+class Checker {
+  readonly diagnostics: Diagnostic[] = [];
+  constructor(private readonly program: Program, private readonly host: { exists(path: string): boolean }) {}
+
+  report(d: Diagnostic): void {
+    this.diagnostics.push(d);
+  }
+
+  error(file: string, code: string, span: Span, message: string, extra: Partial<Diagnostic> = {}): void {
+    this.report({ path: file, severity: "error", code, span, message, ...extra });
+  }
+
+  run(): Diagnostic[] {
+    for (const [file, source] of this.program.files) {
+      for (const e of source.errors) this.error(file, e.code, e.span, e.message);
+    }
+    this.imports();
+    this.duplicates();
+    this.references();
+    this.grids();
+    for (const { path: file, decl } of this.program.declarations("agent")) this.fieldsOf(file, decl.fields, { kind: [...AGENT_KINDS] }, "PG203");
+    for (const { path: file, decl } of this.program.declarations("currency")) this.currency(file, decl.fields);
+    for (const { path: file, decl } of this.program.declarations("promise")) this.promise(file, decl);
+    this.unbound();
+    this.conditionCycles();
+    for (const { path: file, decl } of this.program.declarations("capability")) this.capability(file, decl);
+    for (const { path: file, decl } of this.program.declarations("delegate")) this.delegation(file, decl);
+    for (const { path: file, decl } of this.program.declarations("workload")) this.workload(file, decl);
+    for (const { path: file, decl } of this.program.declarations("scenario")) this.scenario(file, decl);
+    return this.diagnostics;
+  }
+
+  private imports(): void {
+    for (const link of this.program.imports) {
+      if (!link.found) this.error(link.from, "PG202", link.span, `imported file '${link.path}' does not exist`);
+    }
+  }
+
+  private duplicates(): void {
+    const seen = new Map<string, PgSymbol>();
+    for (const s of this.program.symbols) {
+      // A delegation and a capability share one namespace: both are invoked by name.
+      const space = s.kind === "delegate" ? "capability" : s.kind;
+      const key = space + ":" + s.name;
+      const first = seen.get(key);
+      if (!first) { seen.set(key, s); continue; }
+      this.error(s.path, "PG201", s.nameSpan, `${s.kind} '${s.name}' is already declared`, {
+        related: [{ path: first.path, span: first.nameSpan, message: `first declaration of '${s.name}'` }],
+      });
+    }
+  }
+
+  private references(): void {
+    for (const ref of this.program.references) {
+      if (ref.symbol || ref.optional) continue;
+      const wrongKind = this.program.symbols.find((s) => s.name === ref.name && s.kind !== "scenario");
+      if (wrongKind) {
+        this.error(ref.path, "PG205", ref.span, `'${ref.name}' is ${article(wrongKind.kind)} ${wrongKind.kind}, not ${article(ref.kind)} ${ref.kind}`, {
+          related: [{ path: wrongKind.path, span: wrongKind.nameSpan, message: `'${ref.name}' is declared here` }],
+        });
+        continue;
+      }
+      const code = ref.kind === "currency" ? "PG500" : ref.kind === "promise" ? "PG302" : "PG200";
+      const suggestion = closest(ref.name, this.program.candidates(ref.kind));
+      const what = ref.kind === "currency" ? `unknown currency '${ref.name}'`
+        : ref.kind === "promise" ? `no promise named '${ref.name}': a condition must be promised by somebody`
+        : `undefined ${ref.kind} '${ref.name}'`;
+      this.error(ref.path, code, ref.span, suggestion ? `${what}; did you mean '${suggestion}'?` : what, {
+        fixes: suggestion ? [{ title: `Change to '${suggestion}'`, edits: [{ path: ref.path, span: ref.span, newText: suggestion }] }] : undefined,
+      });
+    }
+  }
+
+  private grids(): void {
+    const grids = this.program.declarations("grid");
+    grids.slice(1).forEach(({ path: file, decl }) =>
+      this.error(file, "PG801", decl.name.span, "only one grid declaration is allowed", {
+        related: [{ path: grids[0].path, span: grids[0].decl.name.span, message: "the grid is declared here" }],
+      }));
+    for (const { path: file, decl } of grids) {
+      for (const f of decl.fields) {
+        if (f.key.text !== "hash") {
+          this.unknownField(file, f, ["hash"], "PG802");
+          continue;
+        }
+        const name = f.value?.kind === "ident" ? f.value.name.text : undefined;
+        if (!name || !(name in HASHES)) {
+          const span = f.value?.span ?? f.key.span;
+          const suggestion = name ? closest(name, Object.keys(HASHES)) : undefined;
+          this.error(file, "PG800", span, `unknown hash '${name ?? ""}': use one of ${Object.keys(HASHES).join(", ")}${suggestion ? `; did you mean '${suggestion}'?` : ""}`, {
+            fixes: suggestion ? [{ title: `Change to '${suggestion}'`, edits: [{ path: file, span, newText: suggestion }] }] : undefined,
+          });
+        }
+      }
+    }
+  }
+
+  private unknownField(file: string, f: Field, allowed: string[], code: string): void {
+    const suggestion = closest(f.key.text, allowed);
+    this.error(file, code, f.key.span, `unknown field '${f.key.text}': expected ${allowed.join(", ")}${suggestion ? `; did you mean '${suggestion}'?` : ""}`, {
+      fixes: suggestion ? [{ title: `Change to '${suggestion}'`, edits: [{ path: file, span: f.key.span, newText: suggestion }] }] : undefined,
+    });
+  }
+
+  /** Fields whose value must be one of a set of words. */
+  private fieldsOf(file: string, fields: Field[], words: Record<string, string[]>, code: string): void {
+    for (const f of fields) {
+      const allowed = words[f.key.text];
+      if (!allowed) { this.unknownField(file, f, Object.keys(words), code); continue; }
+      const word = f.value?.kind === "ident" ? f.value.name.text : undefined;
+      if (!word || !allowed.includes(word)) {
+        const span = f.value?.span ?? f.key.span;
+        const suggestion = word ? closest(word, allowed) : undefined;
+        this.error(file, "PG204", span, `'${f.key.text}' must be one of ${allowed.join(", ")}`, {
+          fixes: suggestion ? [{ title: `Change to '${suggestion}'`, edits: [{ path: file, span, newText: suggestion }] }] : undefined,
+        });
+      }
+    }
+  }
+
+  private currency(file: string, fields: Field[]): void {
+    for (const f of fields) {
+      if (f.key.text !== "supply") { this.unknownField(file, f, ["supply"], "PG203"); continue; }
+      if (f.value?.kind !== "number" || f.value.unit || f.value.value < 0) {
+        this.error(file, "PG501", f.value?.span ?? f.key.span, "supply must be a plain number of units, e.g. 'supply 100'");
+      }
+    }
+  }
+
+  private promise(file: string, p: PromiseDecl): void {
+    const promiser = p.promiser?.text;
+    for (const arg of p.body?.args ?? []) {
+      if (arg.kind !== "ident" || arg.name.text === promiser) continue;
+      if (!this.program.lookup("agent", arg.name.text)) continue;
+      this.error(file, "PG300", arg.span,
+        `${promiser} cannot promise what ${arg.name.text} does: only ${arg.name.text} can promise its own behaviour (make this promise conditional on one of ${arg.name.text}'s promises instead)`);
+    }
+    for (const f of p.constraints) {
+      if (f.key.text === "price") {
+        if (f.value?.kind !== "number" || !f.value.unit) this.error(file, "PG501", f.value?.span ?? f.key.span, "a price is an amount in a currency, e.g. 'price 3 taco'");
+      } else if (f.key.text === "within") {
+        if (f.value?.kind !== "number" || !f.value.unit || !/^steps?$/.test(f.value.unit.text)) {
+          this.error(file, "PG501", f.value?.span ?? f.key.span, "'within' takes a number of steps, e.g. 'within 3 steps'");
+        }
+      } else this.unknownField(file, f, ["price", "within"], "PG203");
+    }
+  }
+
+  /** A + with no matching -, or a - with no matching +: cooperation needs both. */
+  private unbound(): void {
+    const promises = this.program.declarations("promise").filter(({ decl }) => decl.promiser?.text && decl.body && decl.polarity);
+    for (const { path: file, decl } of promises) {
+      const matched = promises.some(({ decl: other }) =>
+        other !== decl && other.polarity !== decl.polarity && bodiesMatch(decl.body!, other.body!) &&
+        addresses(decl, other.promiser!.text) && addresses(other, decl.promiser!.text));
+      if (matched) continue;
+      const give = decl.polarity === "+";
+      const counterpart = decl.promisees.find((n) => n.text !== "*")?.text ?? "someone";
+      const line = `promise ${counterpart} -> ${decl.promiser!.text} ${give ? "-" : "+"}${bodyText(decl.body!)}`;
+      const source = this.program.files.get(file)!;
+      const lineEnd = source.text.indexOf("\n", decl.span.end);
+      const at = lineEnd < 0 ? source.text.length : lineEnd;
+      this.report({
+        path: file, severity: "warning", code: "PG301", span: decl.span,
+        message: give
+          ? `unbound promise: nobody accepts (-) what ${decl.promiser!.text} offers (+${bodyText(decl.body!)})`
+          : `unbound promise: nobody offers (+) what ${decl.promiser!.text} accepts (-${bodyText(decl.body!)})`,
+        fixes: counterpart !== "someone" && this.program.lookup("agent", counterpart)
+          ? [{ title: `Add '${line}'`, edits: [{ path: file, span: { start: at, end: at }, newText: "\n" + line }] }]
+          : undefined,
+      });
+    }
+  }
+
+  private conditionCycles(): void {
+    const named = new Map<string, { file: string; decl: PromiseDecl }>();
+    for (const { path: file, decl } of this.program.declarations("promise")) if (decl.name?.text) named.set(decl.name.text, { file, decl });
+    const deps = (d: PromiseDecl): Name[] => {
+      const out: Name[] = [];
+      const walk = (c: Condition | undefined) => {
+        if (!c) return;
+        if (c.kind === "kept" || c.kind === "ref") out.push(c.promise);
+        else if (c.kind === "not") walk(c.operand);
+        else if (c.kind === "and" || c.kind === "or") { walk(c.left); walk(c.right); }
+      };
+      walk(d.condition);
+      return out;
+    };
+    const state = new Map<string, "visiting" | "done">();
+    const reported = new Set<string>();
+    const visit = (name: string, stack: { name: string; ref: Name; file: string }[]) => {
+      if (state.get(name) === "done") return;
+      const node = named.get(name);
+      if (!node) return;
+      state.set(name, "visiting");
+      for (const ref of deps(node.decl)) {
+        if (state.get(ref.text) === "visiting") {
+          const start = stack.findIndex((s) => s.name === ref.text);
+          const cycle = [...stack.slice(start < 0 ? 0 : start), { name, ref, file: node.file }];
+          const names = cycle.map((c) => c.name);
+          for (const c of cycle) {
+            if (reported.has(c.name)) continue;
+            reported.add(c.name);
+            const target = named.get(c.name)!;
+            this.error(target.file, "PG303", target.decl.name!.span,
+              `deadlock: the conditions of ${names.join(" -> ")} -> ${names[0]} wait on each other, so none can ever be kept`, {
+                related: cycle.filter((o) => o.name !== c.name).map((o) => ({ path: named.get(o.name)!.file, span: named.get(o.name)!.decl.name!.span, message: `'${o.name}' is part of the cycle` })),
+              });
+          }
+        } else visit(ref.text, [...stack, { name, ref, file: node.file }]);
+      }
+      state.set(name, "done");
+    };
+    for (const name of named.keys()) visit(name, []);
+  }
+
+  private capability(file: string, c: CapabilityDecl): void {
+    const issuer = c.issuer?.text;
+    if (!issuer || !this.program.lookup("agent", issuer)) return;
+    const offers = this.program.declarations("promise").filter(({ decl }) => decl.promiser?.text === issuer && decl.polarity === "+" && decl.body);
+    for (const g of c.grants) {
+      if (offers.some(({ decl }) => bodyCovers(decl.body!, g))) continue;
+      this.error(file, "PG400", g.span,
+        `${issuer} grants ${bodyText(g)} but does not itself promise it: a capability is its issuer's promise, so add 'promise ${issuer} -> ${c.holder?.text ?? "*"} +${bodyText(g)}'`);
+    }
+    if (c.expiresAfter && c.expiresAfter.steps <= 0) this.error(file, "PG501", c.expiresAfter.span, "a capability must expire after at least 1 step");
+  }
+
+  /** Walks up a delegation to its root capability; undefined on a cycle or unknown parent. */
+  private chain(d: DelegateDecl): (CapabilityDecl | DelegateDecl)[] | undefined {
+    const out: (CapabilityDecl | DelegateDecl)[] = [];
+    let current: CapabilityDecl | DelegateDecl | undefined = d;
+    const seen = new Set<unknown>();
+    while (current && current.kind === "delegate") {
+      if (seen.has(current)) return undefined;
+      seen.add(current);
+      out.push(current);
+      const parentName: string | undefined = current.parent?.text;
+      if (!parentName) return undefined;
+      current = (this.program.lookup("capability", parentName)?.decl ?? this.program.lookup("delegate", parentName)?.decl) as CapabilityDecl | DelegateDecl | undefined;
+    }
+    if (!current) return undefined;
+    out.push(current);
+    return out;
+  }
+
+  private delegation(file: string, d: DelegateDecl): void {
+    const chain = this.chain(d);
+    if (!chain || chain.length < 2) return;
+    const parent = chain[1];
+    const parentName = parent.name.text;
+    const parentSymbol = this.program.resolve("capability", parentName)!;
+    const related = [{ path: parentSymbol.path, span: parentSymbol.nameSpan, message: `'${parentName}' is declared here` }];
+    const parentHolder = parent.kind === "capability" ? parent.holder?.text : parent.to?.text;
+    if (d.by?.text && parentHolder && d.by.text !== parentHolder) {
+      this.error(file, "PG403", d.by.span, `only the holder of '${parentName}' (${parentHolder}) can delegate it, not ${d.by.text}`, {
+        related, fixes: [{ title: `Change to '${parentHolder}'`, edits: [{ path: file, span: d.by.span, newText: parentHolder }] }],
+      });
+    }
+    // Depth: each hop uses one level of the root's `delegable depth N` (default 1).
+    const root = chain.at(-1)!;
+    const hops = chain.length - 1;
+    if (!parent.delegable) {
+      this.error(file, "PG402", d.parent!.span, `'${parentName}' is not delegable: add 'delegable' to it if its issuer allows delegation`, { related });
+    } else {
+      const depth = root.delegable?.depth ?? 1;
+      if (hops > depth) this.error(file, "PG402", d.parent!.span, `delegating '${parentName}' again exceeds its delegation depth of ${depth}`, { related });
+    }
+    for (const g of d.grants) {
+      if (!parent.grants.some((pg) => bodyCovers(pg, g))) {
+        this.error(file, "PG401", g.span, `delegation widens authority: '${parentName}' does not grant ${bodyText(g)}`, { related });
+      }
+    }
+    const parentExpiry = parent.expiresAfter?.steps;
+    if (parentExpiry !== undefined && (!d.expiresAfter || d.expiresAfter.steps > parentExpiry)) {
+      this.error(file, "PG401", d.expiresAfter?.span ?? d.name.span,
+        `delegation widens authority: '${parentName}' expires after ${parentExpiry} steps, so this delegation must expire no later`, { related });
+    }
+    if (d.delegable && root.delegable?.depth !== undefined && d.delegable.depth !== undefined && d.delegable.depth > root.delegable.depth - hops) {
+      this.error(file, "PG401", d.delegable.span, `delegation widens authority: at most depth ${Math.max(0, root.delegable.depth - hops)} is left`, { related });
+    }
+  }
+
+  private workload(file: string, w: WorkloadDecl): void {
+    const fields = new Map(w.fields.map((f) => [f.key.text, f]));
+    const sandboxField = fields.get("sandbox");
+    const sandbox = sandboxField?.value?.kind === "ident" ? sandboxField.value.name.text : undefined;
+    if (!sandboxField) {
+      this.error(file, "PG601", w.name.span, `workload '${w.name.text}' needs a sandbox: add 'sandbox wasm', 'sandbox container' or 'sandbox vm'`);
+    } else if (!sandbox || !(sandbox in WORKLOAD_FIELDS)) {
+      const span = sandboxField.value?.span ?? sandboxField.key.span;
+      const suggestion = sandbox ? closest(sandbox, SANDBOXES) : undefined;
+      this.error(file, "PG601", span, `unknown sandbox '${sandbox ?? ""}': use wasm, container or vm`, {
+        fixes: suggestion ? [{ title: `Change to '${suggestion}'`, edits: [{ path: file, span, newText: suggestion }] }] : undefined,
+      });
+    }
+    const spec = sandbox ? WORKLOAD_FIELDS[sandbox] : undefined;
+    const allowed = [...COMMON_WORKLOAD_FIELDS, ...(spec?.allowed ?? Object.values(WORKLOAD_FIELDS).flatMap((s) => s.allowed))];
+    for (const f of w.fields) {
+      if (!allowed.includes(f.key.text)) {
+        if (spec && Object.values(WORKLOAD_FIELDS).some((s) => s.allowed.includes(f.key.text))) {
+          this.error(file, "PG602", f.key.span, `'${f.key.text}' is not a field of a ${sandbox} workload: it takes ${spec.allowed.join(", ")}`);
+        } else this.unknownField(file, f, allowed, "PG602");
+        continue;
+      }
+      this.workloadField(file, w, f, spec);
+    }
+    for (const required of [...(spec?.required ?? []), "limits"]) {
+      if (!fields.has(required)) this.error(file, "PG602", w.name.span, `workload '${w.name.text}' needs '${required}'`);
+    }
+  }
+
+  private workloadField(file: string, w: WorkloadDecl, f: Field, spec: (typeof WORKLOAD_FIELDS)[string] | undefined): void {
+    const v = f.value;
+    const at = v?.span ?? f.key.span;
+    switch (f.key.text) {
+      case "module": case "image": case "kernel": case "initrd": {
+        if (v?.kind !== "string") { this.error(file, "PG602", at, `'${f.key.text}' takes a file path in quotes`); return; }
+        const target = path.resolve(path.dirname(file), v.value);
+        if (!this.host.exists(target)) this.error(file, "PG600", at, `workload file '${v.value}' does not exist (looked for ${target})`);
+        return;
+      }
+      case "args": case "command":
+        if (v?.kind !== "list" || v.items.some((i) => i.kind !== "string")) this.error(file, "PG602", at, `'${f.key.text}' takes a list of strings, e.g. ["grid"]`);
+        return;
+      case "env":
+        if (v?.kind !== "block" || v.fields.some((e) => e.value?.kind !== "string")) this.error(file, "PG602", at, `'env' takes a block of NAME "value" pairs`);
+        return;
+      case "append":
+        if (v?.kind !== "string") this.error(file, "PG602", at, "'append' takes a kernel command line in quotes");
+        return;
+      case "network": {
+        const mode = v?.kind === "ident" ? v.name.text : undefined;
+        if (!mode) { this.error(file, "PG603", at, "'network' takes a mode such as none"); return; }
+        if (mode === "none") return;
+        const granted = this.program.declarations("promise").some(({ decl }) =>
+          decl.polarity === "+" && decl.body?.type.text === "network" && decl.body.args.some((a) => a.kind === "ident" && a.name.text === w.name.text));
+        if (!granted) this.error(file, "PG603", at, `network '${mode}' must be promised: add a promise by the node agent of +network(${w.name.text})`);
+        return;
+      }
+      case "limits":
+        if (v?.kind !== "block") { this.error(file, "PG502", at, "'limits' takes a block: limits { memory 64MiB  time 2s }"); return; }
+        this.limits(file, v.fields, v.span);
+        return;
+      default:
+        void spec;
+    }
+  }
+
+  private limits(file: string, fields: Field[], span: Span): void {
+    const seen = new Set(fields.map((f) => f.key.text));
+    for (const required of ["memory", "time"]) {
+      if (!seen.has(required)) this.error(file, "PG502", span, `limits need '${required}'`);
+    }
+    for (const f of fields) {
+      const v = f.value;
+      const at = v?.span ?? f.key.span;
+      if (!LIMIT_FIELDS.includes(f.key.text)) { this.unknownField(file, f, LIMIT_FIELDS, "PG502"); continue; }
+      if (v?.kind !== "number") { this.error(file, "PG501", at, `'${f.key.text}' takes a number`); continue; }
+      const unit = v.unit?.text;
+      if (f.key.text === "memory" && (!unit || !(unit in SIZE_UNITS))) {
+        this.unitError(file, v, Object.keys(SIZE_UNITS), "memory is a size: KiB, MiB or GiB, e.g. 64MiB");
+      } else if (f.key.text === "time" && (!unit || !(unit in DURATION_UNITS))) {
+        this.unitError(file, v, Object.keys(DURATION_UNITS), "time is a duration: ms, s or m, e.g. 2s");
+      } else if ((f.key.text === "pids" || f.key.text === "cpu") && unit) {
+        this.error(file, "PG501", v.unit!.span, `'${f.key.text}' takes a plain number, without a unit`);
+      } else if (v.value <= 0) {
+        this.error(file, "PG502", at, `'${f.key.text}' must be greater than 0`);
+      } else if (f.key.text === "pids" && !Number.isInteger(v.value)) {
+        this.error(file, "PG502", at, "'pids' must be a whole number");
+      }
+    }
+  }
+
+  private unitError(file: string, v: Value & { kind: "number" }, units: string[], message: string): void {
+    const span = v.unit?.span ?? v.span;
+    const suggestion = v.unit ? closest(v.unit.text, units) : undefined;
+    this.error(file, "PG501", span, v.unit ? `bad unit '${v.unit.text}': ${message}` : `missing unit: ${message}`, {
+      fixes: suggestion ? [{ title: `Change to '${suggestion}'`, edits: [{ path: file, span, newText: suggestion }] }] : undefined,
+    });
+  }
+
+  private scenario(file: string, s: ScenarioDecl): void {
+    let last = 0;
+    let lastStep = 0;
+    for (const item of s.items) {
+      if (item.kind === "step") {
+        lastStep = Math.max(lastStep, item.step);
+        if (!Number.isInteger(item.step) || item.step < 1) this.error(file, "PG702", item.stepSpan, "steps are numbered from 1");
+        else if (item.step > MAX_STEPS) this.error(file, "PG702", item.stepSpan, `step ${item.step} is past the limit of ${MAX_STEPS} steps a scenario may run`);
+        else if (item.step < last) this.error(file, "PG701", item.stepSpan, `step ${item.step} comes after step ${last}: write steps in order`);
+        last = Math.max(last, item.step);
+        if (item.expect && item.event && item.event.kind !== "invoke") {
+          this.error(file, "PG704", item.expect.span, "only an invocation has an outcome to expect (kept, refused or broken)");
+        }
+      }
+      if (item.kind === "gossip" && (!Number.isInteger(item.every) || item.every < 1)) {
+        this.error(file, "PG702", item.span, "gossip runs every 1 or more whole steps");
+      }
+      if (item.kind === "balance" && item.amount && !item.amount.unit) this.error(file, "PG501", item.amount.span, "a balance is an amount in a currency, e.g. 'balance alice 10 taco'");
+      if (item.kind === "step" && item.event?.kind === "pay" && item.event.amount && !item.event.amount.unit) {
+        this.error(file, "PG501", item.event.amount.span, "a payment is an amount in a currency, e.g. 'pays 2 taco to bob'");
+      }
+      if (item.kind === "expect" && item.expectation?.kind === "balance" && item.expectation.amount && !item.expectation.amount.unit) {
+        this.error(file, "PG501", item.expectation.amount.span, "a balance is an amount in a currency, e.g. 'expect balance alice 4 taco'");
+      }
+    }
+    for (const item of s.items) {
+      if (item.kind === "expect" && item.expectation?.kind === "knows" && item.expectation.byStep) {
+        const n = item.expectation.byStep.step;
+        if (n < 1 || n > lastStep) this.error(file, "PG703", item.expectation.byStep.span, `step ${n} is not in this scenario (its steps run 1 to ${lastStep})`);
+      }
+    }
+  }
+}
+
+function article(word: string): string {
+  return /^[aeiou]/.test(word) ? "an" : "a";
+}
+
+export function bodyText(b: Body): string {
+  return `${b.type.text}(${b.args.map(argText).join(", ")})`;
+}
+
+function argText(a: Body["args"][number]): string {
+  switch (a.kind) {
+    case "any": return "*";
+    case "ident": return a.name.text;
+    case "string": return JSON.stringify(a.value);
+    case "number": return a.unit ? `${a.raw} ${a.unit.text}` : a.raw;
+    default: return "…";
+  }
+}
+
+/** Whether `general` covers everything `specific` asks for (`*` covers any argument). */
+export function bodyCovers(general: Body, specific: Body): boolean {
+  if (general.type.text !== specific.type.text) return false;
+  if (general.args.length !== specific.args.length) return general.args.length === 1 && general.args[0].kind === "any";
+  return general.args.every((a, i) => a.kind === "any" || argText(a) === argText(specific.args[i]));
+}
+
+function bodiesMatch(a: Body, b: Body): boolean {
+  return bodyCovers(a, b) || bodyCovers(b, a);
+}
+
+function addresses(p: PromiseDecl, agent: string): boolean {
+  return p.promisees.some((n) => n.text === "*" || n.text === agent);
+}
+
+export function check(program: Program): Diagnostic[] {
+  const diagnostics = new Checker(program, program.host).run();
+  return diagnostics.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.span.start - b.span.start || a.code.localeCompare(b.code)));
+}
+
+export type { ReferenceKind };

@@ -1,0 +1,214 @@
+// A program: one or more parsed files (joined by `import`), the names they
+// declare (symbols) and every use of a name (references).
+import * as path from "node:path";
+import { parse, type Body, type Condition, type Declaration, type Field, type Name, type SourceFile, type Span, type Value } from "../grammar/index.ts";
+
+export interface SourceHost {
+  /** The text of a file, or undefined when it does not exist or cannot be read. */
+  readText(path: string): string | undefined;
+  exists(path: string): boolean;
+}
+
+export type SymbolKind = "grid" | "agent" | "currency" | "promise" | "capability" | "delegate" | "workload" | "scenario";
+/** What a reference expects: a capability reference accepts a capability or a delegation. */
+export type ReferenceKind = "agent" | "currency" | "promise" | "capability" | "workload";
+
+export interface PgSymbol {
+  kind: SymbolKind;
+  name: string;
+  path: string;
+  nameSpan: Span;
+  decl: Declaration;
+}
+
+export interface Reference {
+  path: string;
+  span: Span;
+  name: string;
+  kind: ReferenceKind;
+  /** Set when the name resolves. */
+  symbol?: PgSymbol;
+  /** A body argument may name a workload but need not; such references are not errors when unresolved. */
+  optional?: boolean;
+}
+
+export interface ImportLink { from: string; span: Span; path: string; found: boolean }
+
+export class Program {
+  readonly symbols: PgSymbol[] = [];
+  readonly references: Reference[] = [];
+  readonly imports: ImportLink[] = [];
+  private readonly byName = new Map<string, PgSymbol[]>();
+
+  constructor(readonly files: Map<string, SourceFile>, imports: ImportLink[], readonly host: SourceHost) {
+    this.imports = imports;
+    for (const [file, source] of files) {
+      for (const decl of source.declarations) {
+        const symbol = symbolOf(file, decl);
+        if (symbol) {
+          this.symbols.push(symbol);
+          const key = symbol.kind + ":" + symbol.name;
+          const list = this.byName.get(key);
+          if (list) list.push(symbol); else this.byName.set(key, [symbol]);
+        }
+      }
+    }
+    for (const [file, source] of files) {
+      for (const decl of source.declarations) collectReferences(decl, (name, kind, optional) => {
+        if (!name || !name.text || name.text === "*") return;
+        this.references.push({ path: file, span: name.span, name: name.text, kind, symbol: this.resolve(kind, name.text), optional });
+      });
+    }
+  }
+
+  /** All symbols of a kind and name (more than one means a duplicate). */
+  all(kind: SymbolKind, name: string): PgSymbol[] {
+    return this.byName.get(kind + ":" + name) ?? [];
+  }
+
+  lookup(kind: SymbolKind, name: string): PgSymbol | undefined {
+    return this.all(kind, name)[0];
+  }
+
+  resolve(kind: ReferenceKind, name: string): PgSymbol | undefined {
+    if (kind === "capability") return this.lookup("capability", name) ?? this.lookup("delegate", name);
+    return this.lookup(kind, name);
+  }
+
+  /** Names a reference of this kind could take, for suggestions and completion. */
+  candidates(kind: ReferenceKind): string[] {
+    const kinds: SymbolKind[] = kind === "capability" ? ["capability", "delegate"] : [kind];
+    return this.symbols.filter((s) => kinds.includes(s.kind)).map((s) => s.name);
+  }
+
+  declarations<K extends Declaration["kind"]>(kind: K): { path: string; decl: Extract<Declaration, { kind: K }> }[] {
+    const out: { path: string; decl: Extract<Declaration, { kind: K }> }[] = [];
+    for (const [file, source] of this.files) {
+      for (const decl of source.declarations) if (decl.kind === kind) out.push({ path: file, decl: decl as Extract<Declaration, { kind: K }> });
+    }
+    return out;
+  }
+}
+
+function symbolOf(file: string, decl: Declaration): PgSymbol | undefined {
+  switch (decl.kind) {
+    case "import":
+      return undefined;
+    case "promise":
+      return decl.name?.text ? { kind: "promise", name: decl.name.text, path: file, nameSpan: decl.name.span, decl } : undefined;
+    case "scenario":
+      return { kind: "scenario", name: decl.title, path: file, nameSpan: decl.titleSpan, decl };
+    default:
+      return decl.name?.text ? { kind: decl.kind, name: decl.name.text, path: file, nameSpan: decl.name.span, decl } : undefined;
+  }
+}
+
+type Visit = (name: Name | undefined, kind: ReferenceKind, optional?: boolean) => void;
+
+function visitBody(body: Body | undefined, visit: Visit): void {
+  for (const arg of body?.args ?? []) {
+    if (arg.kind === "ident") visit(arg.name, "workload", true);
+    if (arg.kind === "number" && arg.unit) visit(arg.unit, "currency");
+  }
+}
+
+function visitCondition(c: Condition | undefined, visit: Visit): void {
+  if (!c) return;
+  if (c.kind === "holds") visit(c.capability, "capability");
+  else if (c.kind === "kept" || c.kind === "ref") visit(c.promise, "promise");
+  else if (c.kind === "not") visitCondition(c.operand, visit);
+  else { visitCondition(c.left, visit); visitCondition(c.right, visit); }
+}
+
+/** Currency units in promise constraints (`price 3 taco`). */
+function visitConstraintUnits(fields: Field[], visit: Visit): void {
+  const visitValue = (v: Value | undefined) => {
+    if (v?.kind === "number" && v.unit && fieldIsAmount(v)) visit(v.unit, "currency");
+  };
+  for (const f of fields) if (f.key.text === "price") visitValue(f.value);
+}
+
+function fieldIsAmount(v: Value): boolean {
+  return v.kind === "number" && !!v.unit;
+}
+
+export function collectReferences(decl: Declaration, visit: Visit): void {
+  switch (decl.kind) {
+    case "currency":
+      visit(decl.issuer, "agent");
+      return;
+    case "promise":
+      visit(decl.promiser, "agent");
+      for (const p of decl.promisees) visit(p, "agent");
+      visitBody(decl.body, visit);
+      visitCondition(decl.condition, visit);
+      visitConstraintUnits(decl.constraints, visit);
+      return;
+    case "capability":
+      visit(decl.issuer, "agent");
+      visit(decl.holder, "agent");
+      decl.grants.forEach((g) => visitBody(g, visit));
+      return;
+    case "delegate":
+      visit(decl.parent, "capability");
+      visit(decl.by, "agent");
+      visit(decl.to, "agent");
+      decl.grants.forEach((g) => visitBody(g, visit));
+      return;
+    case "scenario":
+      for (const item of decl.items) {
+        switch (item.kind) {
+          case "link": item.agents.forEach((a) => visit(a, "agent")); break;
+          case "balance": visit(item.agent, "agent"); visit(item.amount?.unit, "currency"); break;
+          case "step": {
+            const e = item.event;
+            if (!e) break;
+            if (e.kind === "partition") e.groups.flat().forEach((a) => visit(a, "agent"));
+            if (e.kind === "heal" || e.kind === "partition") break;
+            visit(e.agent, "agent");
+            if (e.kind === "invoke") { visit(e.capability, "capability"); visit(e.at, "agent"); }
+            if (e.kind === "revoke") visit(e.capability, "capability");
+            if (e.kind === "break") visit(e.promise, "promise");
+            if (e.kind === "pay") { visit(e.amount?.unit, "currency"); visit(e.to, "agent"); }
+            if (e.kind === "delegate") { visit(e.capability, "capability"); visit(e.to, "agent"); }
+            break;
+          }
+          case "expect": {
+            const x = item.expectation;
+            if (!x) break;
+            if (x.kind === "knows") { visit(x.agent, "agent"); visit(x.capability, "capability"); }
+            if (x.kind === "balance") { visit(x.agent, "agent"); visit(x.amount?.unit, "currency"); }
+            if (x.kind === "promise") { visit(x.promise, "promise"); visit(x.forAgent, "agent"); }
+            break;
+          }
+        }
+      }
+      return;
+    default:
+      return;
+  }
+}
+
+/** Parses the entry files and every file they import, transitively. */
+export function loadProgram(entryPaths: string[], host: SourceHost, cache?: Map<string, SourceFile>): Program {
+  const files = new Map<string, SourceFile>();
+  const imports: ImportLink[] = [];
+  const queue = entryPaths.map((p) => path.resolve(p));
+  while (queue.length) {
+    const file = queue.shift()!;
+    if (files.has(file)) continue;
+    const text = host.readText(file) ?? "";
+    const cached = cache?.get(file);
+    const source = cached && cached.text === text ? cached : parse(text);
+    cache?.set(file, source);
+    files.set(file, source);
+    for (const decl of source.declarations) {
+      if (decl.kind !== "import" || !decl.path) continue;
+      const target = path.resolve(path.dirname(file), decl.path);
+      const found = files.has(target) || host.exists(target);
+      imports.push({ from: file, span: decl.pathSpan, path: target, found });
+      if (found) queue.push(target);
+    }
+  }
+  return new Program(files, imports, host);
+}

@@ -1,0 +1,434 @@
+// The deterministic step engine. Ground truth (who revoked, broke or paid what)
+// lives here once; each agent's view is only the notices it has heard, so an
+// agent acts on what it knows, not on what is true.
+import {
+  type CapInfo, type Cond, type Ledger, type Outcome, type SimEvent, type World, UNIT, unify, covers,
+} from "./model.ts";
+
+export type Assessment = "kept" | "broken" | "refused" | "pending" | "unknown";
+
+/** A fact that spreads by gossip: an outcome of a promise, or a revocation. */
+export interface Notice {
+  id: number;
+  kind: "kept" | "refused" | "broken" | "revoked";
+  promise?: number;
+  cap?: number;
+  step: number;
+  /** The agents that saw it happen and so knew it at once. */
+  witnesses: number[];
+}
+
+export interface EventResult {
+  outcome: Outcome;
+  reason: string;
+  /** The promise an invocation exercised. */
+  promise?: number;
+  /** Notices this event created. */
+  notices: number[];
+  transfer?: { from: number; to: number; amount: number; currency: number };
+  /** A token created by a delegation. */
+  token?: number;
+}
+
+export interface Delivery { from: number; to: number; notices: number[] }
+
+export interface EngineOptions {
+  links: [number, number][];
+  gossipEvery: number;
+  ledger: Ledger;
+  /** Keep per-step change records (for traces); off for benchmarks. */
+  record?: boolean;
+}
+
+/** What changed in one agent's view during the current step. */
+export interface ViewChange { learned: number[]; promises: Set<number>; balances: Set<number> }
+
+class View {
+  readonly known = new Set<number>();
+  /** Notices in the order heard, and the step each was heard at. */
+  readonly list: number[] = [];
+  readonly heardAt: number[] = [];
+  /** Start of the notices not yet passed on by gossip. */
+  frontier = 0;
+  /** Latest notice heard about each promise. */
+  readonly assess = new Map<number, number>();
+  /** Revocation notice heard for each token. */
+  readonly revoked = new Map<number, number>();
+}
+
+export class Engine {
+  readonly world: World;
+  readonly caps: CapInfo[];
+  readonly notices: Notice[] = [];
+  step = 0;
+  readonly present: Uint8Array;
+  /** Partition group per agent; -1 when not named in the current partition. */
+  group: Int32Array | undefined;
+  readonly links: [number, number][];
+  readonly gossipEvery: number;
+  /** The gossip round a link last carried traffic in; a link not active last round re-sends everything. */
+  private readonly linkRound: Int32Array;
+  private round = 0;
+  readonly views: View[];
+  /** Per currency: agent -> micro-units. */
+  readonly balances: Map<number, number>[];
+  readonly issued: number[];
+  /** Step a promise was broken on purpose by its promiser, or -1. */
+  readonly brokenSince: Int32Array;
+  /** Truth of revocation per token (step), -1 when standing. */
+  private revokedAt: number[];
+  /** Runtime tokens: key `${cap}:${holder}` -> token index. */
+  private readonly held = new Map<string, number>();
+  private readonly candidates = new Map<number, number>();
+  private readonly record: boolean;
+  changes = new Map<number, ViewChange>();
+  private readonly promisesOf: number[][];
+
+  constructor(world: World, options: EngineOptions) {
+    this.world = world;
+    this.caps = world.caps.map((c) => ({ ...c, grants: c.grants }));
+    const n = world.agents.length;
+    this.present = new Uint8Array(n).fill(1);
+    this.links = options.links.filter(([a, b]) => a >= 0 && b >= 0);
+    this.linkRound = new Int32Array(this.links.length).fill(-1);
+    this.gossipEvery = Math.max(1, options.gossipEvery);
+    this.views = Array.from({ length: n }, () => new View());
+    this.balances = options.ledger.holdings.map((m) => new Map(m));
+    this.issued = [...options.ledger.issued];
+    this.brokenSince = new Int32Array(world.promises.length).fill(-1);
+    this.revokedAt = this.caps.map(() => -1);
+    this.record = !!options.record;
+    this.promisesOf = Array.from({ length: n }, () => []);
+    for (const p of world.promises) if (p.polarity === "+") this.promisesOf[p.promiser].push(p.index);
+  }
+
+  // ---- views ----
+
+  assessment(agent: number, promise: number): Assessment {
+    const id = this.views[agent].assess.get(promise);
+    if (id !== undefined) return this.notices[id].kind as Assessment;
+    const p = this.world.promises[promise];
+    return p.promiser === agent || p.anyone || p.promisees.includes(agent) ? "pending" : "unknown";
+  }
+
+  /** The notice by which `agent` knows `cap` was revoked: any token of that name, or a token above it (revoking a parent cuts its children). */
+  knowsRevoked(agent: number, cap: number): number | undefined {
+    const name = this.caps[cap].name;
+    const above = new Set<number>();
+    for (let c: number | undefined = cap; c !== undefined; c = this.caps[c].parent) above.add(c);
+    let best: number | undefined;
+    for (const [token, id] of this.views[agent].revoked) {
+      if ((this.caps[token].name === name || above.has(token)) && (best === undefined || id < best)) best = id;
+    }
+    return best;
+  }
+
+  /** The step at which `agent` heard notice `id`, if it has. */
+  heardAt(agent: number, id: number): number | undefined {
+    const v = this.views[agent];
+    if (!v.known.has(id)) return undefined;
+    return v.heardAt[v.list.indexOf(id)];
+  }
+
+  /** Truth: the step a token was revoked, or -1. */
+  revokedStep(token: number): number { return this.revokedAt[token]; }
+
+  balance(agent: number, currency: number): number {
+    return this.balances[currency].get(agent) ?? 0;
+  }
+
+  linkActive(i: number): boolean {
+    const [a, b] = this.links[i];
+    if (!this.present[a] || !this.present[b]) return false;
+    const g = this.group;
+    return !g || g[a] < 0 || g[b] < 0 || g[a] === g[b];
+  }
+
+  private change(agent: number): ViewChange {
+    let c = this.changes.get(agent);
+    if (!c) this.changes.set(agent, (c = { learned: [], promises: new Set(), balances: new Set() }));
+    return c;
+  }
+
+  private learn(agent: number, id: number): boolean {
+    const view = this.views[agent];
+    if (view.known.has(id)) return false;
+    view.known.add(id);
+    view.list.push(id);
+    view.heardAt.push(this.step);
+    const n = this.notices[id];
+    if (n.promise !== undefined) {
+      const prev = view.assess.get(n.promise);
+      if (prev === undefined || prev < id) {
+        view.assess.set(n.promise, id);
+        if (this.record && (prev === undefined || this.notices[prev].kind !== n.kind)) this.change(agent).promises.add(n.promise);
+      }
+    } else if (n.cap !== undefined && !view.revoked.has(n.cap)) {
+      view.revoked.set(n.cap, id);
+    }
+    if (this.record) this.change(agent).learned.push(id);
+    return true;
+  }
+
+  private notice(kind: Notice["kind"], witnesses: number[], ref: { promise?: number; cap?: number }): number {
+    const id = this.notices.length;
+    this.notices.push({ id, kind, ...ref, step: this.step, witnesses });
+    for (const w of witnesses) this.learn(w, id);
+    return id;
+  }
+
+  private transfer(from: number, to: number, amount: number, currency: number): void {
+    const m = this.balances[currency];
+    m.set(from, (m.get(from) ?? 0) - amount);
+    m.set(to, (m.get(to) ?? 0) + amount);
+    if (this.record) {
+      this.change(from).balances.add(currency);
+      this.change(to).balances.add(currency);
+    }
+  }
+
+  // ---- steps ----
+
+  /** Starts the next step; returns its number. */
+  beginStep(): number {
+    this.changes = new Map();
+    return ++this.step;
+  }
+
+  /** Ends the step: gossip if this step is a gossip step. */
+  endStep(): Delivery[] {
+    return this.step % this.gossipEvery === 0 ? this.gossip() : [];
+  }
+
+  private name(a: number): string { return this.world.agents[a]?.name ?? "?"; }
+  private amount(micro: number, currency: number): string { return `${micro / UNIT} ${this.world.currencies[currency].name}`; }
+
+  apply(e: SimEvent): EventResult {
+    switch (e.kind) {
+      case "invoke": return this.invoke(e.agent, e.cap, e.at);
+      case "revoke": return this.revoke(e.agent, e.cap);
+      case "break": return this.breakPromise(e.agent, e.promise);
+      case "pay": return this.pay(e.agent, e.amount, e.currency, e.to);
+      case "delegate": return this.delegate(e.agent, e.cap, e.to);
+      case "leave":
+        if (!this.present[e.agent]) return this.result("refused", `${this.name(e.agent)} has already left`);
+        this.present[e.agent] = 0;
+        return this.result("kept", `${this.name(e.agent)} left: it gossips with nobody until it joins`);
+      case "join":
+        if (this.present[e.agent]) return this.result("refused", `${this.name(e.agent)} is already present`);
+        this.present[e.agent] = 1;
+        return this.result("kept", `${this.name(e.agent)} joined`);
+      case "partition": {
+        const g = new Int32Array(this.world.agents.length).fill(-1);
+        e.groups.forEach((members, i) => members.forEach((a) => { g[a] = i; }));
+        this.group = g;
+        return this.result("kept", `gossip crosses no longer between ${e.groups.map((m) => m.map((a) => this.name(a)).join(", ")).join(" | ")}`);
+      }
+      case "heal":
+        this.group = undefined;
+        return this.result("kept", "every link carries gossip again");
+    }
+  }
+
+  private result(outcome: Outcome, reason: string, extra: Partial<EventResult> = {}): EventResult {
+    return { outcome, reason, notices: [], ...extra };
+  }
+
+  /** The token `agent` bears for `cap`: the declared one if it is the holder, else one delegated to it. */
+  tokenOf(agent: number, cap: number): number | undefined {
+    if (this.caps[cap].holder === agent) return cap;
+    return this.held.get(`${this.caps[cap].name}:${agent}`);
+  }
+
+  /** Why the chain from `token` up to `until` is not valid as `viewer` sees it now, or undefined. */
+  private chainProblem(viewer: number, token: number, until?: number): string | undefined {
+    const view = this.views[viewer];
+    for (let t: number | undefined = token; t !== undefined; t = this.caps[t].parent) {
+      const c = this.caps[t];
+      if (view.revoked.has(t)) {
+        const n = this.notices[view.revoked.get(t)!];
+        return `${this.name(viewer)} knows ${c.name} was revoked (at step ${n.step})`;
+      }
+      if (this.step > c.expiresAt) return `${c.name} expired after step ${c.expiresAt}`;
+      if (c.parent !== undefined) {
+        const p = this.caps[c.parent];
+        if (p.depth < 1) return `${p.name} is not delegable${p.delegable ? " any further (depth used up)" : ""}, so ${c.name} is void`;
+        if (c.kind === "delegate" && p.holder !== c.issuer) return `${this.name(c.issuer)} does not hold ${p.name}, so cannot delegate it as ${c.name}`;
+        const wide = c.grants.find((g) => !p.grants.some((pg) => covers(pg, g)));
+        if (wide) return `${c.name} grants ${wide.text}, which ${p.name} does not: delegation may only narrow`;
+        if (c.expiresAt > p.expiresAt) return `${c.name} outlives ${p.name}: delegation may only shorten expiry`;
+      }
+      if (t === until) return undefined;
+    }
+    return until === undefined ? undefined : `the token presented is not ${this.caps[until].name} nor delegated from it`;
+  }
+
+  private evalCond(c: Cond, viewer: number, token: number | undefined, why: string[]): boolean {
+    switch (c.kind) {
+      case "false": why.push(c.why); return false;
+      case "holds": {
+        if (token === undefined) { why.push(`the requester bears no token of ${this.caps[c.cap].name}`); return false; }
+        const problem = this.chainProblem(viewer, token, c.cap);
+        if (problem) { why.push(problem); return false; }
+        return true;
+      }
+      case "kept": {
+        const a = this.assessment(viewer, c.promise);
+        if (a === "broken") { why.push(`${this.name(viewer)} sees ${this.world.promises[c.promise].label} broken`); return false; }
+        return true;
+      }
+      case "not": {
+        const inner: string[] = [];
+        if (this.evalCond(c.operand, viewer, token, inner)) { why.push("a 'not' condition holds"); return false; }
+        return true;
+      }
+      case "and": return this.evalCond(c.left, viewer, token, why) && this.evalCond(c.right, viewer, token, why);
+      case "or": {
+        const inner: string[] = [];
+        if (this.evalCond(c.left, viewer, token, inner) || this.evalCond(c.right, viewer, token, inner)) return true;
+        why.push(inner.join("; and "));
+        return false;
+      }
+    }
+  }
+
+  /** The first `+` promise of `at` to `agent` whose body meets a grant of `token`; -1 if none. */
+  private candidate(agent: number, cap: number, at: number): number {
+    const key = (at * this.world.agents.length + agent) * this.world.caps.length + cap;
+    let found = this.candidates.get(key);
+    if (found !== undefined) return found;
+    found = -1;
+    const grants = this.world.caps[cap].grants;
+    for (const pi of this.promisesOf[at]) {
+      const p = this.world.promises[pi];
+      if (!p.anyone && !p.promisees.includes(agent)) continue;
+      if (grants.some((g) => unify(g, p.body))) { found = pi; break; }
+    }
+    this.candidates.set(key, found);
+    return found;
+  }
+
+  private invoke(agent: number, cap: number, at: number): EventResult {
+    const who = this.name(agent), where = this.name(at), capName = this.caps[cap].name;
+    if (!this.present[agent]) return this.result("refused", `${who} is not present`);
+    const pi = this.candidate(agent, cap, at);
+    if (pi < 0) return this.result("refused", `${where} promises ${who} nothing that ${capName} grants`);
+    const p = this.world.promises[pi];
+    const witnesses = this.present[at] ? (agent === at ? [agent] : [agent, at]) : [agent];
+    let outcome: Outcome, reason: string;
+    let transfer: EventResult["transfer"];
+    if (!this.present[at]) {
+      outcome = "broken"; reason = `${where} has left and cannot deliver ${p.body.text}`;
+    } else {
+      const why: string[] = [];
+      const token = this.tokenOf(agent, cap);
+      if (p.condition && !this.evalCond(p.condition, at, token, why)) {
+        outcome = "refused"; reason = `${where} refuses: ${why.join("; ")}`;
+      } else if (this.brokenSince[pi] >= 0) {
+        outcome = "broken"; reason = `${where} broke ${p.label} at step ${this.brokenSince[pi]}`;
+      } else if (p.price && this.balance(agent, p.price.currency) < p.price.amount) {
+        outcome = "refused";
+        reason = `${who} has ${this.amount(this.balance(agent, p.price.currency), p.price.currency)}, the price is ${this.amount(p.price.amount, p.price.currency)}`;
+      } else {
+        outcome = "kept";
+        reason = `${where} ${p.body.text} for ${who}`;
+        if (p.price && p.price.amount > 0 && agent !== at) {
+          this.transfer(agent, at, p.price.amount, p.price.currency);
+          transfer = { from: agent, to: at, amount: p.price.amount, currency: p.price.currency };
+          reason += `, paid ${this.amount(p.price.amount, p.price.currency)}`;
+        }
+      }
+    }
+    // A new notice only when it tells a witness something new.
+    const notices: number[] = [];
+    for (const w of witnesses) {
+      if (this.assessment(w, pi) !== outcome) { notices.push(this.notice(outcome, witnesses, { promise: pi })); break; }
+    }
+    return { outcome, reason, promise: pi, notices, transfer };
+  }
+
+  private revoke(agent: number, cap: number): EventResult {
+    const c = this.caps[cap];
+    const targets: number[] = [];
+    if (c.issuer === agent) targets.push(cap);
+    // Tokens this agent delegated at run time under the same name.
+    for (let t = this.world.caps.length; t < this.caps.length; t++) {
+      if (this.caps[t].name === c.name && this.caps[t].issuer === agent) targets.push(t);
+    }
+    if (!targets.length) return this.result("refused", `only ${this.name(c.issuer)}, who issued ${c.name}, can revoke it`);
+    const standing = targets.filter((t) => this.revokedAt[t] < 0);
+    if (!standing.length) return this.result("refused", `${c.name} was already revoked at step ${this.revokedAt[targets[0]]}`);
+    const notices = standing.map((t) => {
+      this.revokedAt[t] = this.step;
+      return this.notice("revoked", [agent], { cap: t });
+    });
+    return this.result("kept", `${this.name(agent)} revoked ${c.name}; others learn it by gossip`, { notices });
+  }
+
+  private breakPromise(agent: number, promise: number): EventResult {
+    const p = this.world.promises[promise];
+    if (p.promiser !== agent) return this.result("refused", `only ${this.name(p.promiser)} can break ${p.label}`);
+    if (this.brokenSince[promise] >= 0) return this.result("refused", `${p.label} was already broken at step ${this.brokenSince[promise]}`);
+    this.brokenSince[promise] = this.step;
+    const notices = [this.notice("broken", [agent], { promise })];
+    return this.result("kept", `${this.name(agent)} breaks ${p.label} on purpose`, { promise, notices });
+  }
+
+  private pay(agent: number, amount: number, currency: number, to: number): EventResult {
+    const who = this.name(agent);
+    if (!this.present[agent]) return this.result("refused", `${who} is not present`);
+    if (!this.present[to]) return this.result("refused", `${this.name(to)} is not present to be paid`);
+    const has = this.balance(agent, currency);
+    if (has < amount) return this.result("refused", `${who} has ${this.amount(has, currency)}, cannot pay ${this.amount(amount, currency)}`);
+    if (agent !== to && amount > 0) this.transfer(agent, to, amount, currency);
+    return this.result("kept", `${who} paid ${this.amount(amount, currency)} to ${this.name(to)}`,
+      { transfer: { from: agent, to, amount, currency } });
+  }
+
+  private delegate(agent: number, cap: number, to: number): EventResult {
+    const c = this.caps[cap];
+    const who = this.name(agent);
+    const token = this.tokenOf(agent, cap);
+    if (token === undefined) return this.result("refused", `${who} holds no ${c.name} to delegate`);
+    const t = this.caps[token];
+    if (t.depth < 1) return this.result("refused", t.delegable ? `${c.name} may not be delegated any further (depth used up)` : `${c.name} is not delegable`);
+    const problem = this.chainProblem(agent, token);
+    if (problem) return this.result("refused", problem);
+    if (this.tokenOf(to, cap) !== undefined) return this.result("refused", `${this.name(to)} already holds ${c.name}`);
+    const index = this.caps.length;
+    this.caps.push({
+      index, name: c.name, kind: "runtime", issuer: agent, holder: to, parent: token, grants: t.grants,
+      delegable: t.depth - 1 >= 1, depth: t.depth - 1, issuedAt: this.step, expiresAt: t.expiresAt,
+    });
+    this.revokedAt.push(-1);
+    this.held.set(`${c.name}:${to}`, index);
+    return this.result("kept", `${who} delegated ${c.name} to ${this.name(to)} (same grants, same expiry)`, { token: index });
+  }
+
+  /** One hop: every active link passes on what each end heard since its last round. */
+  private gossip(): Delivery[] {
+    const round = ++this.round;
+    const n = this.views.length;
+    const start = new Int32Array(n), end = new Int32Array(n);
+    for (let a = 0; a < n; a++) { start[a] = this.views[a].frontier; end[a] = this.views[a].list.length; }
+    const sends: [number, number, number, number][] = [];
+    for (let i = 0; i < this.links.length; i++) {
+      if (!this.linkActive(i)) continue;
+      const fresh = this.linkRound[i] !== round - 1;
+      this.linkRound[i] = round;
+      const [a, b] = this.links[i];
+      sends.push([a, b, fresh ? 0 : start[a], end[a]], [b, a, fresh ? 0 : start[b], end[b]]);
+    }
+    const deliveries: Delivery[] = [];
+    for (const [from, to, s, e] of sends) {
+      const list = this.views[from].list;
+      let got: number[] | undefined;
+      for (let k = s; k < e; k++) {
+        if (this.learn(to, list[k])) (got ??= []).push(list[k]);
+      }
+      if (got && this.record) deliveries.push({ from, to, notices: got });
+    }
+    for (let a = 0; a < n; a++) this.views[a].frontier = end[a];
+    return deliveries;
+  }
+}
