@@ -1,0 +1,95 @@
+// Content-addressed block store on disk. A block is written to a temp file,
+// fsynced, then renamed into place, so nothing half-written is ever visible;
+// every read re-hashes the bytes with the function the CID's multihash names.
+import { mkdir, open, readFile, readdir, rename, rm, stat } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { CID } from "multiformats/cid";
+import { verifyBlock } from "./hashes.ts";
+
+export class BlockStore {
+  private readonly tmpDir: string;
+  constructor(readonly dir: string) {
+    this.tmpDir = join(dir, ".tmp");
+  }
+
+  /** Creates the folders and removes temp files a crash may have left behind. */
+  async open(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    await rm(this.tmpDir, { recursive: true, force: true });
+    await mkdir(this.tmpDir, { recursive: true });
+  }
+
+  private path(cid: CID): string {
+    return join(this.dir, cid.toString());
+  }
+
+  async has(cid: CID): Promise<boolean> {
+    try {
+      await stat(this.path(cid));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Verifies `bytes` against `cid` and stores them; throws (storing nothing) on a mismatch. */
+  async put(cid: CID, bytes: Uint8Array): Promise<void> {
+    await verifyBlock(cid, bytes);
+    if (await this.has(cid)) return;
+    const tmp = join(this.tmpDir, randomBytes(8).toString("hex"));
+    const fh = await open(tmp, "wx", 0o644);
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, this.path(cid));
+  }
+
+  /** The block's bytes, re-verified; undefined when absent. A corrupt file is removed and reported. */
+  async get(cid: CID): Promise<Uint8Array | undefined> {
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await readFile(this.path(cid)));
+    } catch {
+      return undefined;
+    }
+    try {
+      await verifyBlock(cid, bytes);
+    } catch (e) {
+      await rm(this.path(cid), { force: true });
+      throw new Error(`store: block ${cid} was corrupt on disk and has been removed`);
+    }
+    return bytes;
+  }
+
+  async list(): Promise<CID[]> {
+    const names = await readdir(this.dir);
+    const out: CID[] = [];
+    for (const n of names) {
+      if (n.startsWith(".")) continue;
+      try {
+        out.push(CID.parse(n));
+      } catch {
+        // not a block file
+      }
+    }
+    return out;
+  }
+
+  /** Re-hashes every block; returns the CIDs whose bytes do not match. */
+  async verifyAll(): Promise<CID[]> {
+    const bad: CID[] = [];
+    for (const cid of await this.list()) {
+      const bytes = new Uint8Array(await readFile(this.path(cid)));
+      try {
+        await verifyBlock(cid, bytes);
+      } catch {
+        bad.push(cid);
+      }
+    }
+    return bad;
+  }
+}
