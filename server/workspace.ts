@@ -1,0 +1,181 @@
+// What the server knows about files: open documents (preferred) over the disk, the workspace's .pg files, and a
+// cached analysis (program + diagnostics) per open document version.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { LineIndex, parse, type SourceFile, type Span } from "../grammar/index.ts";
+import { check, loadProgram, type Diagnostic, type PgSymbol, type Program, type Reference, type SourceHost } from "../language/index.ts";
+
+export interface OpenDocument { uri: string; version: number; getText(): string }
+
+export interface Analysis {
+  path: string;
+  version: number;
+  text: string;
+  program: Program;
+  diagnostics: Diagnostic[];
+}
+
+export function uriToPath(uri: string): string {
+  return uri.startsWith("file:") ? fileURLToPath(uri) : uri;
+}
+
+export function pathToUri(p: string): string {
+  return pathToFileURL(p).toString();
+}
+
+const SKIP_DIRS = new Set(["node_modules", ".git", "dist", "out", ".cache", ".test-artifacts"]);
+const MAX_WORKSPACE_FILES = 5000;
+
+export class Workspace implements SourceHost {
+  /** Open documents by absolute path. */
+  readonly open = new Map<string, OpenDocument>();
+  /** Workspace .pg files on disk (absolute paths). */
+  readonly files = new Set<string>();
+  readonly roots: string[] = [];
+  private readonly parseCache = new Map<string, SourceFile>();
+  private readonly analyses = new Map<string, Analysis>();
+  private readonly lineIndexes = new Map<string, { text: string; index: LineIndex }>();
+
+  readText(p: string): string | undefined {
+    const doc = this.open.get(p);
+    if (doc) return doc.getText();
+    try {
+      return fs.readFileSync(p, "utf8");
+    } catch {
+      return undefined;
+    }
+  }
+
+  exists(p: string): boolean {
+    if (this.open.has(p)) return true;
+    try {
+      return fs.statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  }
+
+  addRoot(root: string): void {
+    this.roots.push(root);
+    const walk = (dir: string) => {
+      let entries: fs.Dirent[];
+      try {
+        entries = fs.readdirSync(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        if (this.files.size >= MAX_WORKSPACE_FILES) return;
+        if (e.isDirectory()) {
+          if (!SKIP_DIRS.has(e.name) && !e.name.startsWith(".")) walk(path.join(dir, e.name));
+        } else if (e.isFile() && e.name.endsWith(".pg")) this.files.add(path.join(dir, e.name));
+      }
+    };
+    walk(root);
+  }
+
+  /** The file's parse, cached by text. */
+  source(p: string): SourceFile | undefined {
+    const text = this.readText(p);
+    if (text === undefined) return undefined;
+    const cached = this.parseCache.get(p);
+    if (cached && cached.text === text) return cached;
+    const parsed = parse(text);
+    this.parseCache.set(p, parsed);
+    return parsed;
+  }
+
+  lineIndex(p: string): LineIndex {
+    const text = this.readText(p) ?? "";
+    const cached = this.lineIndexes.get(p);
+    if (cached && cached.text === text) return cached.index;
+    const index = new LineIndex(text);
+    this.lineIndexes.set(p, { text, index });
+    return index;
+  }
+
+  program(entries: string[]): Program {
+    return loadProgram(entries, this, this.parseCache);
+  }
+
+  /** The program rooted at an open document (or a file on disk), checked; cached per document version. */
+  analyze(p: string): Analysis {
+    const doc = this.open.get(p);
+    const text = this.readText(p) ?? "";
+    const version = doc?.version ?? -1;
+    const cached = this.analyses.get(p);
+    if (cached && cached.version === version && cached.text === text && this.importsUnchanged(cached)) return cached;
+    const program = this.program([p]);
+    const analysis: Analysis = { path: p, version, text, program, diagnostics: check(program) };
+    if (doc) this.analyses.set(p, analysis);
+    return analysis;
+  }
+
+  /** An analysis is stale when a file it imports has changed since. */
+  private importsUnchanged(a: Analysis): boolean {
+    for (const [file, source] of a.program.files) {
+      if (file !== a.path && this.readText(file) !== source.text) return false;
+    }
+    return true;
+  }
+
+  close(p: string): void {
+    this.open.delete(p);
+    this.analyses.delete(p);
+  }
+
+  forgetFile(p: string): void {
+    this.parseCache.delete(p);
+    this.lineIndexes.delete(p);
+  }
+
+  /** Open documents whose program includes `p` (besides `p` itself). */
+  dependents(p: string): string[] {
+    const out: string[] = [];
+    for (const other of this.open.keys()) {
+      if (other === p) continue;
+      const a = this.analyses.get(other);
+      if (!a || a.program.files.has(p)) out.push(other);
+    }
+    return out;
+  }
+
+  /** Programs that include `p`: its own, and one for each workspace or open file that imports it (transitively). */
+  programsContaining(p: string): Program[] {
+    const out: Program[] = [this.analyze(p).program];
+    const candidates = new Set([...this.files, ...this.open.keys()]);
+    candidates.delete(p);
+    const covered = new Set<string>(out[0].files.keys());
+    for (const c of [...candidates].sort()) {
+      if (covered.has(c)) continue;
+      const src = this.source(c);
+      if (!src || !src.declarations.some((d) => d.kind === "import")) continue;
+      const prog = this.program([c]);
+      if (prog.files.has(p)) {
+        out.push(prog);
+        for (const f of prog.files.keys()) covered.add(f);
+      }
+    }
+    return out;
+  }
+}
+
+export function sameSymbol(a: PgSymbol | undefined, b: PgSymbol | undefined): boolean {
+  return !!a && !!b && a.path === b.path && a.nameSpan.start === b.nameSpan.start && a.kind === b.kind;
+}
+
+export function contains(span: Span, offset: number): boolean {
+  return span.start <= offset && offset <= span.end;
+}
+
+/** The symbol named at `offset` in `file`: a declaration's name or a resolved reference. */
+export function symbolAt(program: Program, file: string, offset: number): { symbol: PgSymbol; span: Span; reference?: Reference } | undefined {
+  for (const s of program.symbols) {
+    if (s.path === file && contains(s.nameSpan, offset)) return { symbol: s, span: s.nameSpan };
+  }
+  for (const r of program.references) {
+    if (r.path === file && r.symbol && contains(r.span, offset)) return { symbol: r.symbol, span: r.span, reference: r };
+  }
+  return undefined;
+}
