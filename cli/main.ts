@@ -3,8 +3,10 @@ import { UsageError, type Command, type Io } from "./command.ts";
 import { check } from "./commands/check.ts";
 import { fmt } from "./commands/fmt.ts";
 import { compile } from "./commands/compile.ts";
+import { simulate } from "./commands/simulate.ts";
+import { test } from "./commands/test.ts";
 
-const commands: Command[] = [check, fmt, compile];
+const commands: Command[] = [check, fmt, compile, simulate, test];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
