@@ -65,8 +65,8 @@ export function displayPath(file: string, cwd: string): string {
 }
 
 export function loadScenarios(file: string, cwd: string, scenario?: string): LoadedScenarios {
-  readSource(file);
   const abs = path.resolve(cwd, file);
+  readSource(abs);
   const program = loadProgram([abs], cliHost);
   const display = displayPath(abs, cwd);
   const syntax: string[] = [];

@@ -398,7 +398,7 @@ export class Engine {
     const index = this.caps.length;
     this.caps.push({
       index, name: c.name, kind: "runtime", issuer: agent, holder: to, parent: token, grants: t.grants,
-      delegable: t.depth - 1 >= 1, depth: t.depth - 1, issuedAt: this.step, expiresAt: t.expiresAt,
+      delegable: t.delegable, depth: t.depth - 1, issuedAt: this.step, expiresAt: t.expiresAt,
     });
     this.revokedAt.push(-1);
     this.held.set(`${c.name}:${to}`, index);

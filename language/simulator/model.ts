@@ -358,7 +358,7 @@ export function planScenario(world: World, path: string, decl: ScenarioDecl, tex
             }
             break;
           }
-          case "pay": { const a = amountOf(e.amount); event = { kind: "pay", agent: agentOf(e.agent), amount: a.amount, currency: a.currency, to: agentOf(e.to) }; break; }
+          case "pay": { const from = agentOf(e.agent); const a = amountOf(e.amount); event = { kind: "pay", agent: from, amount: a.amount, currency: a.currency, to: agentOf(e.to) }; break; }
           case "delegate": event = { kind: "delegate", agent: agentOf(e.agent), cap: capOf(e.capability), to: agentOf(e.to) }; break;
           case "leave": case "join": event = { kind: e.kind, agent: agentOf(e.agent) }; break;
           case "partition": event = { kind: "partition", groups: e.groups.map((g) => g.map(agentOf)) }; break;
