@@ -44,7 +44,7 @@ export class LspClient {
       client.waiters = [];
       w.forEach((f) => f());
     });
-    conn.onNotification("window/logMessage", (p: { message: string }) => client.stderr.push(p.message));
+    conn.onNotification("window/logMessage", (p: unknown) => { client.stderr.push((p as { message: string }).message); });
     conn.listen();
     await conn.sendRequest("initialize", {
       processId: process.pid, rootUri: uri(root), workspaceFolders: [{ uri: uri(root), name: "ws" }],
