@@ -349,6 +349,7 @@ export class Engine {
 
   private revoke(agent: number, cap: number): EventResult {
     const c = this.caps[cap];
+    if (!this.present[agent]) return this.result("refused", `${this.name(agent)} is not present`);
     const targets: number[] = [];
     if (c.issuer === agent) targets.push(cap);
     // Tokens this agent delegated at run time under the same name.
@@ -367,6 +368,7 @@ export class Engine {
 
   private breakPromise(agent: number, promise: number): EventResult {
     const p = this.world.promises[promise];
+    if (!this.present[agent]) return this.result("refused", `${this.name(agent)} is not present`);
     if (p.promiser !== agent) return this.result("refused", `only ${this.name(p.promiser)} can break ${p.label}`);
     if (this.brokenSince[promise] >= 0) return this.result("refused", `${p.label} was already broken at step ${this.brokenSince[promise]}`);
     this.brokenSince[promise] = this.step;
@@ -388,6 +390,8 @@ export class Engine {
   private delegate(agent: number, cap: number, to: number): EventResult {
     const c = this.caps[cap];
     const who = this.name(agent);
+    if (!this.present[agent]) return this.result("refused", `${who} is not present`);
+    if (!this.present[to]) return this.result("refused", `${this.name(to)} is not present to receive ${c.name}`);
     const token = this.tokenOf(agent, cap);
     if (token === undefined) return this.result("refused", `${who} holds no ${c.name} to delegate`);
     const t = this.caps[token];
