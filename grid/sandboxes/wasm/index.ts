@@ -49,7 +49,7 @@ export class WasmDriver implements Driver {
       m = (async () => {
         const capped = capMemory(file.bytes, job.limits.memoryBytes);
         this.compiled++;
-        return WebAssembly.compile(capped);
+        return WebAssembly.compile(capped as Uint8Array<ArrayBuffer>);
       })();
       m.catch(() => this.modules.delete(key));
       this.modules.set(key, m);

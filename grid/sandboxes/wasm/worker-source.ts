@@ -2,6 +2,8 @@
 // file. Plain CommonJS: it only uses Node built-ins. A worker runs one job at a
 // time and can be reused after a job that ended by itself.
 export const workerSource = String.raw`
+// WASI is marked experimental; its warning is noise in a sandbox worker.
+process.emitWarning = () => {};
 const { parentPort } = require("node:worker_threads");
 const { WASI } = require("node:wasi");
 parentPort.on("message", (job) => {

@@ -1,0 +1,137 @@
+// A small typed client for the node's control API, used by the CLI and the editor.
+import type { DeploymentInfo, LogEntry } from "./node.ts";
+import type { Availability } from "./sandboxes/driver.ts";
+
+export interface NodeStatus {
+  peerId: string;
+  publicKey: string;
+  addrs: string[];
+  api: string;
+  pid: number;
+  drivers: Record<string, Availability>;
+  peers: number;
+  deployments: number;
+  state: { revocations: number; assessments: number };
+}
+
+export interface Peer {
+  peerId: string;
+  addrs: string[];
+}
+
+export interface GrantBody {
+  type: string;
+  args: unknown[];
+}
+
+export class ApiError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+export type { DeploymentInfo, LogEntry };
+
+export class GridClient {
+  constructor(readonly url: string, private readonly token: string) {}
+
+  private async request(method: string, path: string, body?: Uint8Array | object, contentType?: string): Promise<Response> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
+    let payload: BodyInit | undefined;
+    if (body instanceof Uint8Array) {
+      payload = body as unknown as BodyInit;
+      headers["content-type"] = contentType ?? "application/vnd.ipld.car";
+    } else if (body !== undefined) {
+      payload = JSON.stringify(body);
+      headers["content-type"] = "application/json";
+    }
+    let res: Response;
+    try {
+      res = await fetch(this.url + path, { method, headers, body: payload });
+    } catch (e) {
+      throw new ApiError(0, "unreachable", `cannot reach the node at ${this.url}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
+    }
+    if (!res.ok) {
+      let err: { error?: string; code?: string } = {};
+      try {
+        err = (await res.json()) as typeof err;
+      } catch {
+        // not JSON
+      }
+      throw new ApiError(res.status, err.code ?? "http", err.error ?? `${method} ${path}: HTTP ${res.status}`);
+    }
+    return res;
+  }
+
+  private async json<T>(method: string, path: string, body?: Uint8Array | object): Promise<T> {
+    return (await (await this.request(method, path, body)).json()) as T;
+  }
+
+  status(): Promise<NodeStatus> {
+    return this.json("GET", "/v0/status");
+  }
+
+  async peers(): Promise<Peer[]> {
+    return (await this.json<{ peers: Peer[] }>("GET", "/v0/peers")).peers;
+  }
+
+  async dial(addr: string): Promise<string> {
+    return (await this.json<{ peerId: string }>("POST", "/v0/peers", { addr })).peerId;
+  }
+
+  /** Issues a token from the node's key to `holder` (hex ed25519 public key); returns it as base64 DAG-CBOR. */
+  async issue(o: { holder: string; grants: GrantBody[]; name?: string; depth?: number; expires?: number | null }): Promise<string> {
+    return (await this.json<{ token: string }>("POST", "/v0/capabilities", o)).token;
+  }
+
+  /** Posts a deploy CAR; with `wait` the answer comes when the run has ended. */
+  deploy(car: Uint8Array, o: { wait?: boolean } = {}): Promise<DeploymentInfo> {
+    return this.json("POST", `/v0/deployments${o.wait ? "?wait=1" : ""}`, car);
+  }
+
+  async deployments(): Promise<DeploymentInfo[]> {
+    return (await this.json<{ deployments: DeploymentInfo[] }>("GET", "/v0/deployments")).deployments;
+  }
+
+  deployment(id: string): Promise<DeploymentInfo> {
+    return this.json("GET", `/v0/deployments/${encodeURIComponent(id)}`);
+  }
+
+  stop(id: string): Promise<DeploymentInfo> {
+    return this.json("POST", `/v0/deployments/${encodeURIComponent(id)}/stop`);
+  }
+
+  /** Streams a deployment's output to `onEntry` until it ends; returns the final record. */
+  async logs(id: string, onEntry: (e: LogEntry) => void, o: { follow?: boolean } = {}): Promise<DeploymentInfo> {
+    const res = await this.request("GET", `/v0/deployments/${encodeURIComponent(id)}/logs${o.follow === false ? "?follow=0" : ""}`);
+    const decoder = new TextDecoder();
+    let buf = "";
+    let end: DeploymentInfo | undefined;
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (!line.trim()) continue;
+        const msg = JSON.parse(line) as LogEntry | { end: DeploymentInfo };
+        if ("end" in msg) end = msg.end;
+        else onEntry(msg);
+      }
+    }
+    if (!end) throw new ApiError(0, "stream", `the log stream of ${id} ended early`);
+    return end;
+  }
+
+  async revoke(token: string): Promise<string> {
+    return (await this.json<{ revocation: string }>("POST", "/v0/revocations", { token })).revocation;
+  }
+
+  state(): Promise<{ summary: string[]; revocations: { cid: string; token: string; by: string }[]; assessments: { cid: string; node: string; deployment: string; kept: boolean; reason: string }[] }> {
+    return this.json("GET", "/v0/state");
+  }
+
+  async shutdown(): Promise<void> {
+    await this.json("POST", "/v0/shutdown");
+  }
+}

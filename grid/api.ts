@@ -1,0 +1,295 @@
+// The control API: HTTP on 127.0.0.1 only, a bearer token from the data dir,
+// Host and Origin checked, request bodies capped while they stream in.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { timingSafeEqual } from "node:crypto";
+import { CarReader } from "@ipld/car";
+import * as dagCbor from "@ipld/dag-cbor";
+import { CID } from "multiformats/cid";
+import { verifyBlock } from "./hashes.ts";
+import { DeployError, type GridNode } from "./node.ts";
+import { asSigned, type DeployPayload, type Signed } from "./records.ts";
+import type { Body } from "./records.ts";
+
+export const DEFAULT_MAX_BODY = 64 * 1024 * 1024;
+const MAX_JSON_BODY = 1024 * 1024;
+
+export interface ApiOptions {
+  host?: string;
+  port?: number;
+  token: string;
+  maxBodyBytes?: number;
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string, readonly code = "bad-request") {
+    super(message);
+  }
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+export function isLoopbackHost(host: string): boolean {
+  return host === "127.0.0.1" || host === "localhost" || host === "::1";
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body) + "\n";
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Reads the body, refusing (without buffering it) anything over `limit`. */
+function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > limit) {
+    return Promise.reject(new HttpError(413, `request body of ${declared} bytes is over the ${limit}-byte limit`, "too-large"));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.removeAllListeners("data");
+        req.pause();
+        reject(new HttpError(413, `request body is over the ${limit}-byte limit`, "too-large"));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => resolve(new Uint8Array(Buffer.concat(chunks))));
+    req.on("error", reject);
+  });
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const bytes = await readBody(req, MAX_JSON_BODY);
+  try {
+    const v = JSON.parse(new TextDecoder().decode(bytes));
+    if (!v || typeof v !== "object" || Array.isArray(v)) throw new Error("not an object");
+    return v;
+  } catch (e) {
+    throw new HttpError(400, `request body is not a JSON object: ${e instanceof Error ? e.message : e}`);
+  }
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString("hex");
+}
+
+function parseCid(s: unknown, what: string): CID {
+  try {
+    return CID.parse(String(s));
+  } catch {
+    throw new HttpError(400, `${what} '${String(s)}' is not a CID`);
+  }
+}
+
+export class ApiServer {
+  private server!: Server;
+  private readonly token: Buffer;
+  private readonly maxBody: number;
+  port = 0;
+
+  constructor(private readonly node: GridNode, private readonly o: ApiOptions) {
+    this.token = Buffer.from(o.token);
+    this.maxBody = o.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async listen(): Promise<void> {
+    const host = this.o.host ?? "127.0.0.1";
+    if (!isLoopbackHost(host)) throw new Error(`the control API listens on loopback only; '${host}' is not a loopback address`);
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((e) => {
+        const status = e instanceof HttpError || e instanceof DeployError ? e.status : 500;
+        const code = e instanceof HttpError || e instanceof DeployError ? e.code : "internal";
+        if (!res.headersSent) {
+          // After refusing a body that is still arriving, close the connection instead of reading it.
+          if (status === 413) res.setHeader("connection", "close");
+          send(res, status, { error: e instanceof Error ? e.message : String(e), code });
+          if (status === 413) res.on("finish", () => req.destroy());
+        } else res.destroy();
+      });
+    });
+    this.server.requestTimeout = 0;
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(this.o.port ?? 0, host === "localhost" ? "127.0.0.1" : host, () => resolve());
+    });
+    const addr = this.server.address();
+    this.port = typeof addr === "object" && addr ? addr.port : 0;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private checkRequest(req: IncomingMessage): void {
+    const host = req.headers.host ?? "";
+    const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host);
+    if (!m || !LOOPBACK.has(m[1].toLowerCase()) || (m[2] !== undefined && Number(m[2]) !== this.port)) {
+      throw new HttpError(421, `refused: Host '${host}' is not this node's loopback address (127.0.0.1:${this.port})`, "bad-host");
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      let ok = false;
+      try {
+        const u = new URL(origin);
+        ok = u.protocol === "http:" && LOOPBACK.has(u.hostname.toLowerCase()) && Number(u.port) === this.port;
+      } catch {
+        ok = false;
+      }
+      if (!ok) throw new HttpError(403, `refused: Origin '${origin}' is not allowed (browsers on other sites may not use this API)`, "bad-origin");
+    }
+    const auth = req.headers.authorization ?? "";
+    if (!auth) throw new HttpError(401, "refused: missing bearer token (send 'Authorization: Bearer TOKEN' with the token from the node's data dir, file api-token)", "no-token");
+    const given = Buffer.from(auth.startsWith("Bearer ") ? auth.slice(7).trim() : "");
+    if (given.length !== this.token.length || !timingSafeEqual(given, this.token)) {
+      throw new HttpError(401, "refused: wrong bearer token", "bad-token");
+    }
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.checkRequest(req);
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    const parts = url.pathname.split("/").filter(Boolean);
+    const method = req.method ?? "GET";
+    const node = this.node;
+    if (parts[0] !== "v0") throw new HttpError(404, `no such endpoint ${url.pathname}`, "not-found");
+    const route = `${method} /${parts.slice(1).map((p, i) => (i === 1 ? ":id" : p)).join("/")}`;
+    switch (route) {
+      case "GET /status":
+        return send(res, 200, {
+          peerId: node.peerId,
+          publicKey: hex(node.publicKey),
+          addrs: node.addrs(),
+          api: this.url,
+          pid: process.pid,
+          drivers: await node.drivers.report(),
+          peers: node.peers().length,
+          deployments: node.deployments.size,
+          state: { revocations: node.state.revocations.size, assessments: node.state.assessments.size },
+        });
+      case "GET /peers":
+        return send(res, 200, { peers: node.peers() });
+      case "POST /peers": {
+        const body = await readJson(req);
+        try {
+          const peerId = await node.dial(String(body.addr ?? ""));
+          return send(res, 200, { peerId });
+        } catch (e) {
+          throw new HttpError(502, `cannot dial ${String(body.addr)}: ${e instanceof Error ? e.message : e}`, "dial-failed");
+        }
+      }
+      case "GET /state":
+        return send(res, 200, {
+          summary: node.state.summary(),
+          revocations: [...node.state.revocations.entries()].map(([cid, r]) => ({ cid, token: r.payload.token.toString(), by: hex(r.payload.by) })),
+          assessments: [...node.state.assessments.entries()].map(([cid, a]) => ({ cid, node: hex(a.payload.node), deployment: a.payload.deployment, kept: a.payload.kept, reason: a.payload.reason })),
+        });
+      case "POST /capabilities": {
+        const body = await readJson(req);
+        const holder = typeof body.holder === "string" && /^[0-9a-f]{64}$/.test(body.holder) ? Buffer.from(body.holder, "hex") : null;
+        if (!holder) throw new HttpError(400, "'holder' must be the holder's ed25519 public key, 64 hex digits");
+        const grants = body.grants;
+        if (!Array.isArray(grants) || !grants.every((g) => g && typeof g.type === "string" && Array.isArray(g.args))) {
+          throw new HttpError(400, "'grants' must be a list of {type, args}");
+        }
+        const token = await node.issue({
+          name: typeof body.name === "string" ? body.name : "capability",
+          audience: new Uint8Array(holder),
+          grants: grants as Body[],
+          depth: typeof body.depth === "number" ? body.depth : 0,
+          expires: typeof body.expires === "number" ? body.expires : null,
+        });
+        return send(res, 200, { token: Buffer.from(dagCbor.encode(token)).toString("base64") });
+      }
+      case "POST /revocations": {
+        const body = await readJson(req);
+        const cid = await node.revoke(parseCid(body.token, "token"));
+        return send(res, 200, { revocation: cid.toString(), token: String(body.token) });
+      }
+      case "POST /deployments":
+        return this.deploy(req, res, url);
+      case "GET /deployments":
+        return send(res, 200, { deployments: [...node.deployments.values()].map((d) => d.info) });
+      case "GET /deployments/:id": {
+        const d = node.deployment(parts[2]);
+        if (!d) throw new HttpError(404, `no deployment ${parts[2]}`, "not-found");
+        return send(res, 200, d.info);
+      }
+      case "POST /deployments/:id/stop": {
+        if (!node.stopDeployment(parts[2])) throw new HttpError(404, `no deployment ${parts[2]}`, "not-found");
+        await node.deployment(parts[2])!.done;
+        return send(res, 200, node.deployment(parts[2])!.info);
+      }
+      case "GET /deployments/:id/logs":
+        return this.logs(parts[2], url.searchParams.get("follow") !== "0", res);
+      case "POST /shutdown":
+        send(res, 200, { stopping: true });
+        setImmediate(() => process.emit("SIGTERM"));
+        return;
+      default:
+        throw new HttpError(404, `no such endpoint ${method} ${url.pathname}`, "not-found");
+    }
+  }
+
+  /** POST /v0/deployments: a CAR whose root is a signed deploy request; other blocks are the manifest's. */
+  private async deploy(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const bytes = await readBody(req, this.maxBody);
+    let reader: CarReader;
+    try {
+      reader = await CarReader.fromBytes(bytes);
+    } catch (e) {
+      throw new HttpError(400, `the body is not a CAR file: ${e instanceof Error ? e.message : e}`, "bad-car");
+    }
+    const roots = await reader.getRoots();
+    if (roots.length !== 1) throw new HttpError(400, `the CAR must have exactly one root (the deploy request), it has ${roots.length}`, "bad-car");
+    // Verify every block before storing any: a mis-hashed CAR changes nothing.
+    const blocks: { cid: CID; bytes: Uint8Array }[] = [];
+    for await (const b of reader.blocks()) {
+      try {
+        await verifyBlock(b.cid, b.bytes);
+      } catch (e) {
+        throw new HttpError(400, `refused: CAR block ${b.cid} does not match its CID; nothing was stored`, "bad-block");
+      }
+      blocks.push(b);
+    }
+    const rootBlock = blocks.find((b) => b.cid.equals(roots[0]));
+    if (!rootBlock) throw new HttpError(400, `the CAR's root ${roots[0]} is not among its blocks`, "bad-car");
+    let request: Signed | undefined;
+    try {
+      request = asSigned(dagCbor.decode(rootBlock.bytes), "promisegrid/deploy");
+    } catch {
+      request = undefined;
+    }
+    if (!request) throw new HttpError(400, "the CAR's root is not a signed promisegrid/deploy request", "bad-request");
+    for (const b of blocks) if (!b.cid.equals(roots[0])) await this.node.store.put(b.cid, b.bytes);
+    const info = await this.node.deploy(request as Signed<DeployPayload>);
+    if (url.searchParams.get("wait") === "1") await this.node.deployment(info.id)!.done;
+    send(res, 201, info);
+  }
+
+  private logs(id: string, follow: boolean, res: ServerResponse): void {
+    const d = this.node.deployment(id);
+    if (!d) throw new HttpError(404, `no deployment ${id}`, "not-found");
+    res.writeHead(200, { "content-type": "application/x-ndjson" });
+    for (const e of d.logs) res.write(JSON.stringify(e) + "\n");
+    if (!follow || d.info.result !== null) {
+      res.end(JSON.stringify({ end: d.info }) + "\n");
+      return;
+    }
+    const listener = (e: unknown) => {
+      if (e === null) {
+        res.end(JSON.stringify({ end: d.info }) + "\n");
+      } else res.write(JSON.stringify(e) + "\n");
+    };
+    d.listeners.add(listener);
+    res.on("close", () => d.listeners.delete(listener));
+  }
+}

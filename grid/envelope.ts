@@ -1,0 +1,40 @@
+// The PromiseGrid envelope: CBOR tag 1735551332 ("grid") around
+// [42(pCID), ...payload], pCID naming the protocol by the CID of its spec
+// (docs/protocol/grid-v0.md). The payload is DAG-CBOR.
+import * as dagCbor from "@ipld/dag-cbor";
+import { CID } from "multiformats/cid";
+import { equals } from "multiformats/bytes";
+
+/** CID (raw, sha2-256) of docs/protocol/grid-v0.md; a test keeps the two in step. */
+export const PROTOCOL_CID = CID.parse("bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+
+export const ENVELOPE_TAG = 1735551332;
+// Major type 6 (tag), 4-byte argument: 0xda + 0x67726964.
+const TAG_HEADER = Uint8Array.from([0xda, 0x67, 0x72, 0x69, 0x64]);
+
+export function encodeEnvelope(payload: unknown[]): Uint8Array {
+  const body = dagCbor.encode([PROTOCOL_CID, ...payload]);
+  const out = new Uint8Array(TAG_HEADER.length + body.length);
+  out.set(TAG_HEADER);
+  out.set(body, TAG_HEADER.length);
+  return out;
+}
+
+export class EnvelopeError extends Error {}
+
+/** The payload (after the pCID); throws EnvelopeError for anything else. */
+export function decodeEnvelope(bytes: Uint8Array): unknown[] {
+  if (bytes.length < TAG_HEADER.length || !equals(bytes.subarray(0, TAG_HEADER.length), TAG_HEADER)) {
+    throw new EnvelopeError("not a PromiseGrid envelope (missing CBOR tag 1735551332)");
+  }
+  let value: unknown;
+  try {
+    value = dagCbor.decode(bytes.subarray(TAG_HEADER.length));
+  } catch (e) {
+    throw new EnvelopeError(`malformed envelope body: ${e instanceof Error ? e.message : e}`);
+  }
+  if (!Array.isArray(value) || value.length < 1) throw new EnvelopeError("envelope body is not [pCID, ...payload]");
+  const pcid = CID.asCID(value[0]);
+  if (!pcid || !pcid.equals(PROTOCOL_CID)) throw new EnvelopeError(`unknown protocol ${String(value[0])} (this node speaks ${PROTOCOL_CID})`);
+  return value.slice(1);
+}

@@ -1,0 +1,51 @@
+// Ed25519 identities: the node's key lives in its data dir (mode 0600), a
+// user's in ~/.promisegrid/key. Public keys travel as their 32 raw bytes.
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKeyFromRaw } from "@libp2p/crypto/keys";
+import type { Ed25519PrivateKey } from "@libp2p/interface";
+import { chmod, mkdir, open, readFile, rename } from "node:fs/promises";
+import { dirname } from "node:path";
+import { randomBytes } from "node:crypto";
+
+export type PrivateKey = Ed25519PrivateKey;
+
+/** Loads the key at `path`, creating it (mode 0600, written atomically) when absent. */
+export async function loadOrCreateKey(path: string): Promise<PrivateKey> {
+  try {
+    const key = privateKeyFromProtobuf(new Uint8Array(await readFile(path)));
+    if (key.type !== "Ed25519") throw new Error(`${path}: not an Ed25519 key`);
+    await chmod(path, 0o600);
+    return key;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+  }
+  const key = await generateKeyPair("Ed25519");
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${randomBytes(4).toString("hex")}.tmp`;
+  const fh = await open(tmp, "wx", 0o600);
+  try {
+    await fh.writeFile(privateKeyToProtobuf(key));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+  return key;
+}
+
+export async function sign(key: PrivateKey, data: Uint8Array): Promise<Uint8Array> {
+  return key.sign(data);
+}
+
+export async function verify(publicKey: Uint8Array, data: Uint8Array, sig: Uint8Array): Promise<boolean> {
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32 || !(sig instanceof Uint8Array)) return false;
+  try {
+    return await publicKeyFromRaw(publicKey).verify(data, sig);
+  } catch {
+    return false;
+  }
+}
+
+/** A short printable form of a public key (its libp2p peer id). */
+export function keyId(publicKey: Uint8Array): string {
+  return publicKeyFromRaw(publicKey).toString();
+}

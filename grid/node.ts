@@ -1,0 +1,502 @@
+// The grid node: identity, block store, libp2p host (TCP, noise, yamux,
+// identify, ping, gossipsub), block exchange, shared state, deployments.
+import "./polyfill.ts";
+import { createLibp2p, type Libp2p } from "libp2p";
+import { tcp } from "@libp2p/tcp";
+import { noise } from "@chainsafe/libp2p-noise";
+import { yamux } from "@chainsafe/libp2p-yamux";
+import { identify } from "@libp2p/identify";
+import { ping } from "@libp2p/ping";
+import { gossipsub, type GossipSub } from "@libp2p/gossipsub";
+import { lpStream } from "@libp2p/utils";
+import { multiaddr } from "@multiformats/multiaddr";
+import type { PeerId, Stream } from "@libp2p/interface";
+import * as dagCbor from "@ipld/dag-cbor";
+import { CID } from "multiformats/cid";
+import { sha256 } from "multiformats/hashes/sha2";
+import * as raw from "multiformats/codecs/raw";
+import { appendFile, mkdir, open, readFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { BlockStore } from "./store.ts";
+import { loadOrCreateKey, keyId, type PrivateKey } from "./keys.ts";
+import { GridState } from "./state.ts";
+import { decodeEnvelope, encodeEnvelope } from "./envelope.ts";
+import { recordCid, signRecord, type AssessmentPayload, type DeployPayload, type Signed } from "./records.ts";
+import { issueToken, Refusal, verifyDeploy, type IssueOptions, type Token } from "./capabilities.ts";
+import { DriverRegistry } from "./sandboxes/index.ts";
+import type { Job, JobFile, RunResult, SandboxKind } from "./sandboxes/driver.ts";
+
+export const BLOCKS_PROTOCOL = "/promisegrid/blocks/0";
+export const STATE_PROTOCOL = "/promisegrid/state/0";
+export const REVOCATIONS_TOPIC = "/promisegrid/revocations/0";
+export const ASSESSMENTS_TOPIC = "/promisegrid/assessments/0";
+/** Largest message on the block and state protocols (a 1 MiB chunk plus framing fits easily). */
+const MAX_MESSAGE = 8 * 1024 * 1024;
+/** Keep at most this much of a deployment's output in memory for the logs API. */
+const MAX_LOG_BYTES = 1024 * 1024;
+
+export interface NodeOptions {
+  dataDir: string;
+  /** libp2p listen addresses; default one TCP port on 127.0.0.1. */
+  listen?: string[];
+  /** Peers to dial at start. */
+  peers?: string[];
+  drivers?: DriverRegistry;
+}
+
+export interface LogEntry {
+  stream: "stdout" | "stderr";
+  data: string;
+}
+
+export type DeploymentState = "fetching" | "running" | "exited" | "failed";
+
+export interface DeploymentInfo {
+  id: string;
+  manifest: string;
+  workload: string;
+  workloadCid: string | null;
+  sandbox: SandboxKind | null;
+  holder: string;
+  state: DeploymentState;
+  createdAt: number;
+  result: RunResult | null;
+  assessment: { cid: string; kept: boolean; message: string; output: string | null } | null;
+}
+
+interface Deployment {
+  info: DeploymentInfo;
+  logs: LogEntry[];
+  logBytes: number;
+  listeners: Set<(e: LogEntry | null) => void>;
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+/** A deploy refused before it ran; `status` is the HTTP status the API answers with. */
+export class DeployError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+type Services = { pubsub: GossipSub; identify: unknown; ping: unknown };
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return !!v && typeof v === "object" && !Array.isArray(v);
+}
+
+export class GridNode {
+  readonly deployments = new Map<string, Deployment>();
+  private stopped = false;
+
+  private constructor(
+    readonly dataDir: string,
+    readonly key: PrivateKey,
+    readonly store: BlockStore,
+    readonly state: GridState,
+    readonly libp2p: Libp2p<Services>,
+    readonly drivers: DriverRegistry,
+  ) {}
+
+  static async start(o: NodeOptions): Promise<GridNode> {
+    await mkdir(o.dataDir, { recursive: true, mode: 0o700 });
+    const key = await loadOrCreateKey(join(o.dataDir, "key"));
+    const store = new BlockStore(join(o.dataDir, "blocks"));
+    await store.open();
+    const state = new GridState();
+    await loadState(o.dataDir, store, state);
+    const libp2p = await createLibp2p({
+      privateKey: key,
+      addresses: { listen: o.listen ?? ["/ip4/127.0.0.1/tcp/0"] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: {
+        identify: identify(),
+        ping: ping(),
+        pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, floodPublish: true, emitSelf: false, D: 8, Dlo: 6, Dhi: 16, heartbeatInterval: 500 }),
+      },
+    });
+    const node = new GridNode(o.dataDir, key, store, state, libp2p as unknown as Libp2p<Services>, o.drivers ?? new DriverRegistry());
+    await node.wire();
+    for (const p of o.peers ?? []) await node.dial(p);
+    const wasm = node.drivers.get("wasm") as { warm?: () => void } | undefined;
+    wasm?.warm?.();
+    return node;
+  }
+
+  get publicKey(): Uint8Array {
+    return this.key.publicKey.raw;
+  }
+
+  get peerId(): string {
+    return this.libp2p.peerId.toString();
+  }
+
+  addrs(): string[] {
+    return this.libp2p.getMultiaddrs().map((a) => a.toString());
+  }
+
+  async dial(addr: string): Promise<string> {
+    let ma;
+    try {
+      ma = multiaddr(addr);
+    } catch (e) {
+      throw new Error(`bad peer address '${addr}': ${e instanceof Error ? e.message : e}`);
+    }
+    const conn = await this.libp2p.dial(ma, { signal: AbortSignal.timeout(10_000) });
+    return conn.remotePeer.toString();
+  }
+
+  peers(): { peerId: string; addrs: string[] }[] {
+    return this.libp2p.getConnections().reduce<{ peerId: string; addrs: string[] }[]>((out, c) => {
+      const id = c.remotePeer.toString();
+      const existing = out.find((p) => p.peerId === id);
+      if (existing) existing.addrs.push(c.remoteAddr.toString());
+      else out.push({ peerId: id, addrs: [c.remoteAddr.toString()] });
+      return out;
+    }, []);
+  }
+
+  private async wire(): Promise<void> {
+    await this.libp2p.handle(BLOCKS_PROTOCOL, (stream) => this.serveBlocks(stream).catch(() => stream.abort(new Error("bad request"))));
+    await this.libp2p.handle(STATE_PROTOCOL, (stream) => this.serveState(stream).catch(() => stream.abort(new Error("bad request"))));
+    const pubsub = this.libp2p.services.pubsub;
+    pubsub.subscribe(REVOCATIONS_TOPIC);
+    pubsub.subscribe(ASSESSMENTS_TOPIC);
+    pubsub.addEventListener("message", (evt) => {
+      const { topic, data } = evt.detail;
+      if (topic !== REVOCATIONS_TOPIC && topic !== ASSESSMENTS_TOPIC) return;
+      void this.receiveRecord(data).catch(() => {});
+    });
+    // A peer that joins late catches up on the whole state (anti-entropy).
+    this.libp2p.addEventListener("peer:connect", (evt) => {
+      void this.syncState(evt.detail).catch(() => {});
+    });
+  }
+
+  private async receiveRecord(bytes: Uint8Array): Promise<void> {
+    const payload = decodeEnvelope(bytes);
+    if (payload[0] !== "record") throw new Error("expected a record message");
+    await this.addRecord(payload[1]);
+  }
+
+  /** Adds a verified record to the state and persists it; returns its CID when new. */
+  async addRecord(value: unknown): Promise<CID | undefined> {
+    const cid = await this.state.add(value);
+    if (cid) {
+      await this.store.put(cid, dagCbor.encode(value));
+      await appendFile(join(this.dataDir, "state-index"), cid.toString() + "\n");
+    }
+    return cid;
+  }
+
+  private async publishRecord(topic: string, record: Signed): Promise<void> {
+    try {
+      await this.libp2p.services.pubsub.publish(topic, encodeEnvelope(["record", record]));
+    } catch {
+      // no peers: the state sync on the next connection carries it
+    }
+  }
+
+  // ---- state sync ----
+
+  private async serveState(stream: Stream): Promise<void> {
+    const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE });
+    const req = decodeEnvelope((await lp.read()).subarray());
+    if (req[0] !== "state?") throw new Error("expected state?");
+    await lp.write(encodeEnvelope(["state", this.state.records()]));
+    await stream.close();
+  }
+
+  private async syncState(peer: PeerId): Promise<void> {
+    const stream = await this.libp2p.dialProtocol(peer, STATE_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
+    const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE });
+    await lp.write(encodeEnvelope(["state?"]));
+    const res = decodeEnvelope((await lp.read()).subarray());
+    await stream.close();
+    if (res[0] !== "state" || !Array.isArray(res[1])) throw new Error("bad state reply");
+    for (const r of res[1]) await this.addRecord(r).catch(() => {});
+  }
+
+  // ---- block exchange ----
+
+  private async serveBlocks(stream: Stream): Promise<void> {
+    const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE });
+    const req = decodeEnvelope((await lp.read()).subarray());
+    if (req[0] !== "want" || !Array.isArray(req[1]) || req[1].length > 100_000) throw new Error("expected want [CID...]");
+    for (const c of req[1]) {
+      const cid = CID.asCID(c);
+      if (!cid) throw new Error("want list holds a non-CID");
+      const bytes = await this.store.get(cid).catch(() => undefined);
+      await lp.write(encodeEnvelope(bytes ? ["block", cid, bytes] : ["missing", cid]));
+    }
+    await stream.close();
+  }
+
+  /** Asks one peer for `cids`; stores (after verifying) the blocks it sends and returns how many. */
+  private async fetchFrom(peer: PeerId, cids: CID[]): Promise<number> {
+    const stream = await this.libp2p.dialProtocol(peer, BLOCKS_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
+    const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE });
+    await lp.write(encodeEnvelope(["want", cids]));
+    const wanted = new Set(cids.map(String));
+    let got = 0;
+    try {
+      for (let i = 0; i < cids.length; i++) {
+        const msg = decodeEnvelope((await lp.read({ signal: AbortSignal.timeout(30_000) })).subarray());
+        const cid = CID.asCID(msg[1]);
+        if (!cid || !wanted.has(cid.toString())) throw new Error("peer sent a block that was not asked for");
+        if (msg[0] === "block" && msg[2] instanceof Uint8Array) {
+          await this.store.put(cid, msg[2]); // verifies against the CID before storing
+          got++;
+        } else if (msg[0] !== "missing") throw new Error("bad block reply");
+      }
+    } finally {
+      await stream.close().catch(() => stream.abort(new Error("closing")));
+    }
+    return got;
+  }
+
+  /** Makes sure every CID is in the store, fetching missing blocks from connected peers. */
+  async ensureBlocks(cids: CID[]): Promise<void> {
+    let missing: CID[] = [];
+    for (const c of cids) if (!(await this.store.has(c))) missing.push(c);
+    if (missing.length === 0) return;
+    const peers = [...new Set(this.libp2p.getConnections().map((c) => c.remotePeer.toString()))];
+    for (const id of peers) {
+      const peer = this.libp2p.getConnections().find((c) => c.remotePeer.toString() === id)!.remotePeer;
+      try {
+        await this.fetchFrom(peer, missing);
+      } catch {
+        // try the next peer
+      }
+      const still: CID[] = [];
+      for (const c of missing) if (!(await this.store.has(c))) still.push(c);
+      missing = still;
+      if (missing.length === 0) return;
+    }
+    throw new Error(`block ${missing[0]} is not on this node or on any of its ${peers.length} peer(s)${missing.length > 1 ? ` (${missing.length} blocks missing)` : ""}`);
+  }
+
+  async getBlock(cid: CID): Promise<Uint8Array> {
+    await this.ensureBlocks([cid]);
+    const bytes = await this.store.get(cid);
+    if (!bytes) throw new Error(`block ${cid} vanished from the store`);
+    return bytes;
+  }
+
+  // ---- capabilities ----
+
+  async issue(o: IssueOptions): Promise<Token> {
+    return issueToken(this.key, o);
+  }
+
+  /** Revokes a token (by its CID) with this node's key and gossips the revocation. */
+  async revoke(token: CID): Promise<CID> {
+    const record = await signRecord(this.key, { type: "promisegrid/revocation", v: 0, token, by: this.publicKey, at: Date.now() });
+    const cid = (await recordCid(record));
+    await this.addRecord(record);
+    await this.publishRecord(REVOCATIONS_TOPIC, record);
+    return cid;
+  }
+
+  // ---- deployments ----
+
+  /** Checks a signed deploy request, fetches what it needs, and starts the run. */
+  async deploy(request: Signed<DeployPayload>): Promise<DeploymentInfo> {
+    try {
+      await verifyDeploy(request, {
+        nodeKey: this.publicKey,
+        now: Date.now(),
+        isRevoked: (cid, issuers) => this.state.isRevoked(cid, issuers),
+      });
+    } catch (e) {
+      if (e instanceof Refusal) throw new DeployError(403, e.code, `deploy refused: ${e.message}`);
+      throw e;
+    }
+    const p = request.payload;
+    const manifestCid = CID.asCID(p.manifest);
+    if (!manifestCid) throw new DeployError(400, "malformed", "the deploy request's manifest is not a CID");
+    const job = await this.resolveJob(manifestCid, p.workload);
+    const availability = await this.drivers.check(job.sandbox);
+    if (!availability.ok) throw new DeployError(503, "driver-unavailable", `the ${job.sandbox} sandbox is not available on this node: ${availability.reason}`);
+    const driver = this.drivers.get(job.sandbox)!;
+    const info: DeploymentInfo = {
+      id: job.id,
+      manifest: manifestCid.toString(),
+      workload: p.workload,
+      workloadCid: job.workloadCid,
+      sandbox: job.sandbox,
+      holder: keyId(p.holder),
+      state: "running",
+      createdAt: Date.now(),
+      result: null,
+      assessment: null,
+    };
+    const d: Deployment = { info, logs: [], logBytes: 0, listeners: new Set(), abort: new AbortController(), done: Promise.resolve() };
+    this.deployments.set(info.id, d);
+    const dec = { stdout: new TextDecoder(), stderr: new TextDecoder() };
+    const output: Uint8Array[] = [];
+    const push = (stream: "stdout" | "stderr", chunk: Uint8Array) => {
+      if (d.logBytes < MAX_LOG_BYTES) output.push(chunk);
+      const entry = { stream, data: dec[stream].decode(chunk, { stream: true }) };
+      d.logBytes += chunk.length;
+      if (d.logBytes <= MAX_LOG_BYTES) d.logs.push(entry);
+      for (const l of d.listeners) l(entry);
+    };
+    d.done = (async () => {
+      const result = await driver.run(job, { stdout: (c) => push("stdout", c), stderr: (c) => push("stderr", c) }, d.abort.signal);
+      info.assessment = await this.assess(info, manifestCid, output, result).catch(() => null);
+      info.result = result;
+      info.state = result.reason === "exit" ? "exited" : "failed";
+      for (const l of d.listeners) l(null);
+      d.listeners.clear();
+    })();
+    return info;
+  }
+
+  private async assess(info: DeploymentInfo, manifest: CID, output: Uint8Array[], result: RunResult): Promise<DeploymentInfo["assessment"]> {
+    const bytes = Buffer.concat(output);
+    let outputCid: CID | null = null;
+    if (bytes.length) {
+      outputCid = CID.createV1(raw.code, await sha256.digest(bytes));
+      await this.store.put(outputCid, bytes);
+    }
+    const kept = result.reason === "exit" && result.exitCode === 0;
+    const payload: AssessmentPayload = {
+      type: "promisegrid/assessment",
+      v: 0,
+      node: this.publicKey,
+      deployment: info.id,
+      manifest,
+      workload: info.workload,
+      kept,
+      exitCode: result.exitCode,
+      reason: result.reason,
+      message: result.message,
+      output: outputCid,
+      at: Date.now(),
+    };
+    const record = await signRecord(this.key, payload);
+    const cid = await recordCid(record);
+    await this.addRecord(record);
+    void this.publishRecord(ASSESSMENTS_TOPIC, record);
+    const verdict = kept ? `kept: ${info.workload} ${result.message}` : `broken: ${info.workload} ${result.message}`;
+    return { cid: cid.toString(), kept, message: verdict, output: outputCid?.toString() ?? null };
+  }
+
+  private async resolveJob(manifestCid: CID, workload: string): Promise<Job> {
+    const fail = (m: string) => new DeployError(422, "bad-manifest", `manifest ${manifestCid}: ${m}`);
+    let root: unknown;
+    try {
+      root = dagCbor.decode(await this.getBlock(manifestCid));
+    } catch (e) {
+      throw new DeployError(422, "missing-blocks", `cannot get the manifest: ${e instanceof Error ? e.message : e}`);
+    }
+    if (!isRecord(root) || root.type !== "promisegrid/manifest") throw fail("the root block is not a promisegrid/manifest");
+    const wcid = isRecord(root.workloads) ? CID.asCID(root.workloads[workload]) : null;
+    if (!wcid) throw fail(`it has no workload named '${workload}'`);
+    let w: unknown;
+    try {
+      w = dagCbor.decode(await this.getBlock(wcid));
+    } catch (e) {
+      throw new DeployError(422, "missing-blocks", `cannot get workload '${workload}': ${e instanceof Error ? e.message : e}`);
+    }
+    if (!isRecord(w) || w.type !== "promisegrid/workload") throw fail(`workload '${workload}' is not a promisegrid/workload block`);
+    const sandbox = w.sandbox;
+    if (sandbox !== "wasm" && sandbox !== "container" && sandbox !== "vm") throw fail(`workload '${workload}' has an unknown sandbox`);
+    const limits = w.limits as Record<string, unknown> | undefined;
+    if (!isRecord(limits) || typeof limits.memoryBytes !== "number" || typeof limits.timeMs !== "number") throw fail(`workload '${workload}' has no memory and time limits`);
+    const files: Record<string, JobFile> = {};
+    for (const [role, f] of Object.entries(isRecord(w.files) ? w.files : {})) {
+      if (!isRecord(f) || !Array.isArray(f.chunks) || typeof f.name !== "string") throw fail(`workload '${workload}' file '${role}' is malformed`);
+      const chunks = f.chunks.map((c) => CID.asCID(c));
+      if (chunks.some((c) => !c)) throw fail(`workload '${workload}' file '${role}' links to a non-CID`);
+      try {
+        await this.ensureBlocks(chunks as CID[]);
+      } catch (e) {
+        throw new DeployError(422, "missing-blocks", `cannot get ${f.name}: ${e instanceof Error ? e.message : e}`);
+      }
+      const parts: Uint8Array[] = [];
+      for (const c of chunks as CID[]) parts.push((await this.store.get(c))!);
+      const bytes = new Uint8Array(Buffer.concat(parts));
+      if (typeof f.size === "number" && f.size !== bytes.length) throw fail(`${f.name} is ${bytes.length} bytes, the manifest says ${f.size}`);
+      files[role] = { name: f.name, cid: chunks.length === 1 ? String(chunks[0]) : `${wcid}/files/${role}`, bytes };
+    }
+    const strs = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
+    const env: Record<string, string> = {};
+    if (isRecord(w.env)) for (const [k, v] of Object.entries(w.env)) env[k] = String(v);
+    return {
+      id: randomBytes(6).toString("hex"),
+      workloadCid: wcid.toString(),
+      name: typeof w.name === "string" ? w.name : workload,
+      sandbox,
+      files,
+      args: strs(w.args),
+      env,
+      command: Array.isArray(w.command) ? strs(w.command) : undefined,
+      append: typeof w.append === "string" ? w.append : undefined,
+      network: typeof w.network === "string" ? w.network : "none",
+      limits: {
+        memoryBytes: limits.memoryBytes,
+        timeMs: limits.timeMs,
+        pids: typeof limits.pids === "number" ? limits.pids : undefined,
+        cpu: typeof limits.cpu === "number" ? limits.cpu : undefined,
+      },
+    };
+  }
+
+  deployment(id: string): Deployment | undefined {
+    return this.deployments.get(id);
+  }
+
+  stopDeployment(id: string): boolean {
+    const d = this.deployments.get(id);
+    if (!d) return false;
+    d.abort.abort();
+    return true;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const d of this.deployments.values()) d.abort.abort();
+    await Promise.all([...this.deployments.values()].map((d) => d.done.catch(() => {})));
+    await this.libp2p.stop();
+    await this.drivers.close();
+  }
+}
+
+async function loadState(dataDir: string, store: BlockStore, state: GridState): Promise<void> {
+  let text = "";
+  try {
+    text = await readFile(join(dataDir, "state-index"), "utf8");
+  } catch {
+    return;
+  }
+  for (const line of text.split("\n")) {
+    let cid: CID;
+    try {
+      cid = CID.parse(line.trim());
+    } catch {
+      continue; // a line cut short by a crash
+    }
+    const bytes = await store.get(cid).catch(() => undefined);
+    if (bytes) await state.add(dagCbor.decode(bytes)).catch(() => {});
+  }
+}
+
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  const tmp = `${path}.${randomBytes(4).toString("hex")}.tmp`;
+  const fh = await open(tmp, "wx", mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  const { rename } = await import("node:fs/promises");
+  await rename(tmp, path);
+}

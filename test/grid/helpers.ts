@@ -1,0 +1,89 @@
+// Shared setup for the grid tests: real nodes on loopback in temp data dirs.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { generateKeyPair } from "@libp2p/crypto/keys";
+import { compile, loadProgram } from "../../language/index.ts";
+import { cliHost } from "../../cli/load.ts";
+import { startDaemon, type Daemon } from "../../grid/daemon.ts";
+import { GridClient } from "../../grid/api-client.ts";
+import { deployCar, decodeToken } from "../../grid/deploy.ts";
+import type { PrivateKey } from "../../grid/keys.ts";
+import type { Signed, TokenPayload } from "../../grid/records.ts";
+import type { CID } from "multiformats/cid";
+
+export const ROOT = resolve(import.meta.dirname, "../..");
+
+const dirs: string[] = [];
+export function tempDir(prefix = "pg-grid-"): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+}
+export function cleanupDirs(): void {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+export interface TestNode extends Daemon {
+  client: GridClient;
+  dataDir: string;
+}
+
+export async function startNode(o: { peers?: string[]; maxBodyBytes?: number } = {}): Promise<TestNode> {
+  const dataDir = tempDir();
+  const d = await startDaemon({ dataDir, peers: o.peers, maxBodyBytes: o.maxBodyBytes });
+  return Object.assign(d, { client: new GridClient(d.url, d.token), dataDir });
+}
+
+/** Starts `n` nodes; every node after the first dials all earlier ones. */
+export async function startNodes(n: number): Promise<TestNode[]> {
+  const nodes: TestNode[] = [];
+  for (let i = 0; i < n; i++) nodes.push(await startNode({ peers: nodes.map((x) => x.node.addrs()[0]) }));
+  return nodes;
+}
+
+export async function closeAll(nodes: TestNode[]): Promise<void> {
+  await Promise.all(nodes.map((n) => n.close()));
+}
+
+export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<number> {
+  const start = performance.now();
+  for (;;) {
+    if (await cond()) return performance.now() - start;
+    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export interface Compiled {
+  root: CID;
+  blocks: { cid: CID; bytes: Uint8Array }[];
+}
+
+/** Compiles a .pg file with the language compiler. */
+export async function compileFile(path: string): Promise<Compiled> {
+  const program = loadProgram([resolve(path)], cliHost);
+  return compile(program, { readFile: (p) => readFileSync(p) });
+}
+
+export function compileHello(): Promise<Compiled> {
+  return compileFile(join(ROOT, "examples/hello-wasm.pg"));
+}
+
+export async function newKey(): Promise<PrivateKey> {
+  return generateKeyPair("Ed25519");
+}
+
+export function hex(b: Uint8Array): string {
+  return Buffer.from(b).toString("hex");
+}
+
+/** A token for `holder` issued by `node` through its API. */
+export async function issueVia(node: TestNode, holder: PrivateKey, grants = [{ type: "run", args: ["hello"] }], extra: { depth?: number; expires?: number | null } = {}): Promise<Signed<TokenPayload>> {
+  return decodeToken(await node.client.issue({ holder: hex(holder.publicKey.raw), grants, name: "deploy_pass", ...extra }));
+}
+
+export async function deployHello(node: TestNode, key: PrivateKey, chain: Signed<TokenPayload>[], compiled: Compiled, o: { sendBlocks?: boolean; workload?: string } = {}) {
+  const car = await deployCar({ key, manifest: compiled.root, workload: o.workload ?? "hello", chain, blocks: o.sendBlocks === false ? [] : compiled.blocks });
+  return node.client.deploy(car, { wait: true });
+}
