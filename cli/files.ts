@@ -31,19 +31,10 @@ export function readSource(file: string): string {
   }
 }
 
+/** Byte offset of the first byte that is not valid UTF-8 (decoding replaces it with U+FFFD). */
 function firstInvalidUtf8(bytes: Uint8Array): number {
-  const decoder = new TextDecoder("utf-8", { fatal: true });
-  let lo = 0, hi = bytes.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    try {
-      decoder.decode(bytes.subarray(0, mid + 1), { stream: true });
-      lo = mid + 1;
-    } catch {
-      hi = mid;
-    }
-  }
-  return lo;
+  const text = Buffer.from(bytes).toString("utf8");
+  return Buffer.byteLength(text.slice(0, text.indexOf("\ufffd")));
 }
 
 /** Writes a file so that no reader ever sees it half-written: temp file, fsync, rename. */

@@ -37,8 +37,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
   try {
     return await command.run(rest, io);
   } catch (e) {
-    if (e instanceof UsageError) {
-      io.err(`promisegrid ${name}: ${e.message}\nRun \`promisegrid ${name} --help\` for usage.\n`);
+    // node:util parseArgs reports unknown options and missing values with ERR_PARSE_ARGS_* codes.
+    const badArgs = String((e as { code?: unknown })?.code ?? "").startsWith("ERR_PARSE_ARGS");
+    if (e instanceof UsageError || badArgs) {
+      io.err(`promisegrid ${name}: ${(e as Error).message}\nRun \`promisegrid ${name} --help\` for usage.\n`);
       return 2;
     }
     const message = e instanceof Error ? e.message : String(e);

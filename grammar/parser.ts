@@ -17,6 +17,7 @@ import { closest } from "./suggest.ts";
 
 const declarationStarts = new Set<TokenType>(DECLARATION_KEYWORDS.map((k) => K[k]));
 /** Tokens after a number that cannot follow a unit, so an identifier before them is a field key. */
+const outcomes = new Set<TokenType>([K.kept, K.refused, K.broken]);
 const valueStarts = new Set<TokenType>([NumberLiteral, StringLiteral, LBracket, LBrace, Colon]);
 
 function tokenSpan(t: IToken): Span {
@@ -435,7 +436,8 @@ class PgParser extends EmbeddedActionsParser {
           const n = this.CONSUME2(NumberLiteral);
           this.CONSUME(Colon);
           const event = this.SUBRULE(this.event);
-          const expect = this.OPTION(() => {
+          // `expect kept` belongs to the step; `expect alice knows ...` is the next item.
+          const expect = this.OPTION({ GATE: () => outcomes.has(this.LA(2).tokenType), DEF: () => {
             const e = this.CONSUME(K.expect);
             const outcome = this.OR2([
               { ALT: () => (this.CONSUME(K.kept), "kept" as const) },
@@ -443,7 +445,7 @@ class PgParser extends EmbeddedActionsParser {
               { ALT: () => (this.CONSUME(K.broken), "broken" as const) },
             ]);
             return { outcome, span: this.from(e) };
-          });
+          } });
           return { kind: "step" as const, step: Number(n.image), stepSpan: this.nameOf(n).span, event, expect, span: this.from(kw) };
         },
       },

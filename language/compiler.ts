@@ -139,12 +139,8 @@ export async function compile(program: Program, options: CompileOptions): Promis
     }));
   }
 
-  const named = program.declarations("promise").filter(({ decl }) => decl.name?.text);
-  const anonymous = program.declarations("promise").filter(({ decl }) => !decl.name?.text);
-  const promises = [
-    ...byName(named.map(({ decl }) => ({ name: decl.name!.text, decl }))).map(({ decl }) => decl),
-    ...anonymous.map(({ decl }) => decl),
-  ].map((p) => clean({
+  // Named promises sort by name, anonymous ones by their encoding: declaration order never matters.
+  const encoded = program.declarations("promise").map(({ decl: p }) => clean({
     name: p.name?.text,
     promiser: p.promiser?.text ?? "",
     promisees: p.promisees.map((n) => n.text),
@@ -152,7 +148,8 @@ export async function compile(program: Program, options: CompileOptions): Promis
     body: p.body ? body(p.body) : null,
     condition: p.condition ? condition(p.condition) : undefined,
     constraints: fieldMap(p.constraints),
-  }));
+  })).map((p) => ({ p, key: typeof p.name === "string" ? "0" + p.name : "1" + Buffer.from(dagCbor.encode(p)).toString("hex") }));
+  const promises = encoded.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map(({ p }) => p);
 
   const manifest = {
     type: "promisegrid/manifest",
