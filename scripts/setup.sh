@@ -3,3 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-editor.sh
+# grid: wat2wasm (Debian wabt) builds the WebAssembly test modules
+command -v wat2wasm >/dev/null || { apt-get update -qq && apt-get install -y -qq wabt; }

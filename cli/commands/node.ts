@@ -1,0 +1,141 @@
+// `promisegrid node start|status|stop`: the local grid node, run detached in
+// the background (or in the foreground with --foreground).
+import { spawn } from "node:child_process";
+import { mkdirSync, openSync, closeSync } from "node:fs";
+import { join } from "node:path";
+import { UsageError, type Command, type Io } from "../command.ts";
+import { clientForDataDir, DEFAULT_DATA_DIR } from "../../grid/deploy.ts";
+import { NODE_OPTIONS_HELP, parseNodeArgs, runNode } from "../../grid/main.ts";
+import type { GridClient } from "../../grid/api-client.ts";
+
+/** A client for the node of `dataDir` when one is running and answers. */
+export async function runningNode(dataDir: string): Promise<GridClient | undefined> {
+  const client = await clientForDataDir(dataDir);
+  if (!client) return undefined;
+  try {
+    await client.status();
+    return client;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Starts a node in a detached process and waits until its API answers. */
+export async function startDetached(argv: string[], dataDir: string): Promise<{ api: string; peerId: string; pid: number }> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const log = openSync(join(dataDir, "node.log"), "a");
+  // Re-run this same program (bundled CLI, or the sources under tsx) as the node.
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], "node", "start", "--foreground", "--data-dir", dataDir, ...argv], {
+    detached: true,
+    stdio: ["ignore", "pipe", log],
+  });
+  closeSync(log);
+  const line = await new Promise<string>((resolve, reject) => {
+    let buf = "";
+    const timer = setTimeout(() => reject(new Error(`the node did not start within 20 s; see ${join(dataDir, "node.log")}`)), 20_000);
+    child.stdout!.on("data", (c: Buffer) => {
+      buf += c.toString();
+      const nl = buf.indexOf("\n");
+      if (nl >= 0) {
+        clearTimeout(timer);
+        resolve(buf.slice(0, nl));
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the node exited with code ${code} while starting; see ${join(dataDir, "node.log")}`));
+    });
+  });
+  child.stdout!.destroy();
+  child.removeAllListeners("exit");
+  child.unref();
+  return JSON.parse(line);
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function start(argv: string[], io: Io): Promise<number> {
+  const foreground = argv.includes("--foreground");
+  const rest = argv.filter((a) => a !== "--foreground");
+  let args;
+  try {
+    args = parseNodeArgs(rest);
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+  if (foreground) {
+    await runNode(args, (info) => io.out(JSON.stringify(info) + "\n"));
+    return 0;
+  }
+  const existing = await runningNode(args.dataDir);
+  if (existing) {
+    const s = await existing.status();
+    io.out(`a node is already running for ${args.dataDir}: ${s.api} (${s.peerId})\n`);
+    return 0;
+  }
+  const passThrough = rest.filter((_, i) => !(rest[i] === "--data-dir" || rest[i - 1] === "--data-dir"));
+  const info = await startDetached(passThrough, args.dataDir);
+  io.out(`node started: ${info.api} (peer ${info.peerId}, pid ${info.pid}, data dir ${args.dataDir})\n`);
+  return 0;
+}
+
+function dataDirOf(argv: string[]): string {
+  const i = argv.indexOf("--data-dir");
+  if (i >= 0) {
+    if (!argv[i + 1]) throw new UsageError("--data-dir needs a folder");
+    return argv[i + 1];
+  }
+  return process.env.PROMISEGRID_NODE_DIR ?? DEFAULT_DATA_DIR;
+}
+
+export const node: Command = {
+  name: "node",
+  summary: "start, inspect or stop the local grid node",
+  help: `usage: promisegrid node start [OPTIONS] [--foreground]
+       promisegrid node status [--data-dir D] [--json]
+       promisegrid node stop [--data-dir D]
+
+start runs a grid node in the background (or in this process with
+--foreground) and prints its control API address:
+${NODE_OPTIONS_HELP}
+status prints the node's peer id, addresses, peers, sandbox drivers and
+deployments; stop shuts it down.`,
+  async run(argv, io) {
+    const [sub, ...rest] = argv;
+    if (sub === "start") return start(rest, io);
+    if (sub !== "status" && sub !== "stop") throw new UsageError(`expected start, status or stop, got '${sub ?? ""}'`);
+    const dataDir = dataDirOf(rest);
+    const client = await runningNode(dataDir);
+    if (!client) {
+      io.err(`promisegrid node ${sub}: no node is running for ${dataDir}\n`);
+      return 1;
+    }
+    const s = await client.status();
+    if (sub === "status") {
+      if (rest.includes("--json")) {
+        io.out(JSON.stringify(s) + "\n");
+        return 0;
+      }
+      const drivers = Object.entries(s.drivers).map(([k, a]) => `  ${k}: ${a.ok ? "available" : `unavailable (${a.reason})`}`);
+      io.out([`node ${s.peerId} (pid ${s.pid})`, `api: ${s.api}`, `addresses: ${s.addrs.join(" ")}`, `peers: ${s.peers}`, `deployments: ${s.deployments}`,
+        `state: ${s.state.revocations} revocation(s), ${s.state.assessments} assessment(s)`, "drivers:", ...drivers].join("\n") + "\n");
+      return 0;
+    }
+    await client.shutdown();
+    const deadline = Date.now() + 10_000;
+    while (pidAlive(s.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (pidAlive(s.pid)) {
+      io.err(`promisegrid node stop: the node (pid ${s.pid}) did not stop within 10 s\n`);
+      return 1;
+    }
+    io.out(`node stopped (pid ${s.pid})\n`);
+    return 0;
+  },
+};

@@ -1,0 +1,77 @@
+// The grid node as a process: `node dist/grid-node.js [--data-dir D] [--listen MA]
+// [--api HOST:PORT] [--peer MA]...`. Prints one JSON line when ready, stops on
+// SIGTERM/SIGINT (or POST /v0/shutdown).
+import "./polyfill.ts";
+import { parseArgs } from "node:util";
+import { startDaemon } from "./daemon.ts";
+import { DEFAULT_DATA_DIR } from "./deploy.ts";
+
+export const NODE_OPTIONS_HELP = `  --data-dir D       where the key, blocks and api-token live (default ~/.promisegrid/node)
+  --listen MULTIADDR libp2p listen address (default /ip4/127.0.0.1/tcp/0; repeatable)
+  --api HOST:PORT    control API address, loopback only (default 127.0.0.1:7450; port 0 picks one)
+  --peer MULTIADDR   a peer to dial at start (repeatable)`;
+
+export interface NodeArgs {
+  dataDir: string;
+  listen?: string[];
+  apiHost: string;
+  apiPort: number;
+  peers: string[];
+}
+
+export function parseNodeArgs(argv: string[]): NodeArgs {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      "data-dir": { type: "string" },
+      listen: { type: "string", multiple: true },
+      api: { type: "string" },
+      peer: { type: "string", multiple: true },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const api = values.api ?? "127.0.0.1:7450";
+  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(api);
+  if (!m) throw new Error(`--api '${api}' is not HOST:PORT`);
+  return {
+    dataDir: values["data-dir"] ?? process.env.PROMISEGRID_NODE_DIR ?? DEFAULT_DATA_DIR,
+    listen: values.listen,
+    apiHost: m[1].replace(/^\[|\]$/g, ""),
+    apiPort: Number(m[2]),
+    peers: values.peer ?? [],
+  };
+}
+
+/** Runs a node in this process until it is told to stop; resolves when it has stopped. */
+export async function runNode(a: NodeArgs, ready: (info: object) => void): Promise<void> {
+  const daemon = await startDaemon({ dataDir: a.dataDir, listen: a.listen, apiHost: a.apiHost, apiPort: a.apiPort, peers: a.peers });
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off("SIGTERM", stop);
+      process.off("SIGINT", stop);
+      void daemon.close().then(resolve, resolve);
+    };
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+    ready({ ready: true, api: daemon.url, peerId: daemon.node.peerId, addrs: daemon.node.addrs(), dataDir: a.dataDir, pid: process.pid });
+  });
+}
+
+const isEntry = process.argv[1]?.endsWith("/grid/main.ts") || process.argv[1]?.endsWith("/dist/grid-node.js");
+if (isEntry) {
+  let args: NodeArgs;
+  try {
+    args = parseNodeArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`promisegrid node: ${e instanceof Error ? e.message : e}\n${NODE_OPTIONS_HELP}\n`);
+    process.exit(2);
+  }
+  runNode(args, (info) => process.stdout.write(JSON.stringify(info) + "\n")).then(
+    () => process.exit(0),
+    (e) => {
+      process.stderr.write(`promisegrid node: ${e instanceof Error ? e.message : e}\n`);
+      process.exit(1);
+    },
+  );
+}
