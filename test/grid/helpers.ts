@@ -87,3 +87,40 @@ export async function deployHello(node: TestNode, key: PrivateKey, chain: Signed
   const car = await deployCar({ key, manifest: compiled.root, workload: o.workload ?? "hello", chain, blocks: o.sendBlocks === false ? [] : compiled.blocks });
   return node.client.deploy(car, { wait: true });
 }
+
+/** Writes a .pg file with one workload (and its wasm module) into a temp dir and compiles it. */
+export async function compileWorkload(o: { name: string; module?: Uint8Array; sandbox?: "wasm" | "vm"; memory?: string; time?: string; args?: string[] }): Promise<Compiled> {
+  const dir = tempDir("pg-wl-");
+  const { writeFileSync } = await import("node:fs");
+  const sandbox = o.sandbox ?? "wasm";
+  let files: string;
+  if (sandbox === "wasm") {
+    writeFileSync(join(dir, `${o.name}.wasm`), o.module!);
+    files = `module "${o.name}.wasm"${o.args ? `  args [${o.args.map((a) => JSON.stringify(a)).join(", ")}]` : ""}`;
+  } else {
+    writeFileSync(join(dir, "kernel"), "not really a kernel");
+    writeFileSync(join(dir, "initrd"), "not really an initrd");
+    files = `kernel "kernel"  initrd "initrd"`;
+  }
+  const src = `agent n { kind node }
+agent dev "The deployer"
+workload ${o.name} {
+  sandbox ${sandbox}
+  ${files}
+  limits { memory ${o.memory ?? "16MiB"}  time ${o.time ?? "2s"} }
+}
+promise n -> dev +run(${o.name}) if holds(pass)
+promise dev -> n -run(${o.name})
+capability pass from n to dev { grants run(${o.name}) }
+`;
+  writeFileSync(join(dir, "w.pg"), src);
+  return compileFile(join(dir, "w.pg"));
+}
+
+/** Builds a test module from test/grid/fixtures/NAME.wat with wat2wasm. */
+export async function wat(name: string): Promise<Uint8Array> {
+  const { execFileSync } = await import("node:child_process");
+  const out = join(tempDir("pg-wat-"), `${name}.wasm`);
+  execFileSync("wat2wasm", [join(ROOT, "test/grid/fixtures", `${name}.wat`), "-o", out]);
+  return new Uint8Array(readFileSync(out));
+}

@@ -1,0 +1,93 @@
+// Deploys through a real node's API with valid, forged, expired, widened and revoked chains.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { ApiError } from "../../grid/api-client.ts";
+import { delegateToken, issueToken } from "../../grid/capabilities.ts";
+import { tokenCid } from "../../grid/deploy.ts";
+import { cleanupDirs, closeAll, compileHello, deployHello, issueVia, newKey, startNode, type Compiled, type TestNode } from "./helpers.ts";
+
+let node: TestNode;
+let hello: Compiled;
+before(async () => {
+  node = await startNode();
+  hello = await compileHello();
+});
+after(async () => {
+  await closeAll([node]);
+  cleanupDirs();
+});
+
+async function refused(p: Promise<unknown>, code: string, message: RegExp): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof ApiError, String(e));
+    assert.equal(e.status, 403);
+    assert.equal(e.code, code);
+    assert.match(e.message, message);
+    return true;
+  });
+  assert.equal((await node.client.status()).peerId, node.node.peerId, "node still serving");
+}
+
+test("a valid chain runs: node -> dev", async () => {
+  const dev = await newKey();
+  const info = await deployHello(node, dev, [await issueVia(node, dev)], hello);
+  assert.equal(info.state, "exited");
+  assert.equal(info.assessment?.kept, true);
+});
+
+test("a valid delegated chain runs: node -> alice -> dev (attenuated)", async () => {
+  const alice = await newKey();
+  const dev = await newKey();
+  const root = await issueVia(node, alice, [{ type: "run", args: ["*"] }], { depth: 1, expires: Date.now() + 60_000 });
+  const hop = await delegateToken(alice, root, { audience: dev.publicKey.raw, grants: [{ type: "run", args: ["hello"] }], expires: Date.now() + 30_000 });
+  const info = await deployHello(node, dev, [root, hop], hello);
+  assert.equal(info.assessment?.kept, true);
+});
+
+test("a forged chain is refused", async () => {
+  const dev = await newKey();
+  const token = await issueVia(node, dev, [{ type: "run", args: ["other"] }]);
+  // Rewrite the grant after signing: the signature no longer matches.
+  const forged = { ...token, payload: { ...token.payload, grants: [{ type: "run", args: ["hello"] }] } };
+  await refused(deployHello(node, dev, [forged], hello), "forged", /forged: its signature does not match/);
+  // A token "from the node" signed by some other key is forged too.
+  const mallory = await newKey();
+  const fake = await issueToken(mallory, { name: "deploy_pass", audience: dev.publicKey.raw, grants: [{ type: "run", args: ["hello"] }] });
+  const claimed = { ...fake, payload: { ...fake.payload, iss: node.node.publicKey } };
+  await refused(deployHello(node, dev, [claimed], hello), "forged", /forged/);
+});
+
+test("an expired chain is refused", async () => {
+  const dev = await newKey();
+  const token = await issueVia(node, dev, undefined, { expires: Date.now() - 1000 });
+  await refused(deployHello(node, dev, [token], hello), "expired", /expired at/);
+});
+
+test("a widened chain is refused", async () => {
+  const alice = await newKey();
+  const dev = await newKey();
+  const root = await issueVia(node, alice, [{ type: "run", args: ["other"] }], { depth: 1 });
+  const wider = await delegateToken(alice, root, { audience: dev.publicKey.raw, grants: [{ type: "run", args: ["hello"] }] });
+  await refused(deployHello(node, dev, [root, wider], hello), "widened", /grants run\(hello\), which its parent does not/);
+  const notDelegable = await issueVia(node, alice, [{ type: "run", args: ["hello"] }], { depth: 0 });
+  const hop = await delegateToken(alice, notDelegable, { audience: dev.publicKey.raw, grants: [{ type: "run", args: ["hello"] }] });
+  await refused(deployHello(node, dev, [notDelegable, hop], hello), "widened", /not delegable/);
+  const expiring = await issueVia(node, alice, [{ type: "run", args: ["hello"] }], { depth: 1, expires: Date.now() + 60_000 });
+  const longer = await delegateToken(alice, expiring, { audience: dev.publicKey.raw, grants: [{ type: "run", args: ["hello"] }], expires: null });
+  await refused(deployHello(node, dev, [expiring, longer], hello), "widened", /expires later/);
+});
+
+test("a revoked chain is refused", async () => {
+  const dev = await newKey();
+  const token = await issueVia(node, dev);
+  assert.equal((await deployHello(node, dev, [token], hello)).assessment?.kept, true);
+  await node.client.revoke((await tokenCid(token)).toString());
+  await refused(deployHello(node, dev, [token], hello), "revoked", /has been revoked/);
+});
+
+test("a chain rooted at another key is refused", async () => {
+  const other = await newKey();
+  const dev = await newKey();
+  const token = await issueToken(other, { name: "deploy_pass", audience: dev.publicKey.raw, grants: [{ type: "run", args: ["hello"] }] });
+  await refused(deployHello(node, dev, [token], hello), "foreign-root", /not issued by this node's key/);
+});
