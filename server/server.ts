@@ -19,6 +19,7 @@ export function startServer(connection: Connection): void {
   const timers = new Map<string, NodeJS.Timeout>();
 
   const log = (message: string) => connection.console.error(message);
+  ws.log = log;
 
   /** Runs a request handler; a throw becomes an error response (a RenameError becomes a user-facing message). */
   function guard<P, R>(name: string, fn: (params: P) => R | Promise<R>): (params: P) => Promise<R> {

@@ -107,10 +107,36 @@ export class Workspace implements SourceHost {
     const cached = this.analyses.get(p);
     if (cached && cached.version === version && cached.text === text && this.importsUnchanged(cached)) return cached;
     const program = this.program([p]);
-    const analysis: Analysis = { path: p, version, text, program, diagnostics: check(program) };
+    const analysis: Analysis = { path: p, version, text, program, diagnostics: this.check(program, p) };
     if (doc) this.analyses.set(p, analysis);
     return analysis;
   }
+
+  /** The checker's diagnostics; if the checker itself fails, the syntax errors and one diagnostic saying so,
+   * so that every other feature keeps working on the parsed program. */
+  private check(program: Program, p: string): Diagnostic[] {
+    try {
+      return check(program);
+    } catch (e) {
+      this.onInternalError(`checker failed on ${p}: ${(e as Error).stack ?? e}`, program.files.get(p)?.text ?? "");
+      const out: Diagnostic[] = [];
+      for (const [file, source] of program.files) {
+        for (const err of source.errors) out.push({ path: file, severity: "error", code: err.code, message: err.message, span: err.span });
+      }
+      out.push({ path: p, severity: "error", code: "PG000", span: { start: 0, end: 0 },
+        message: `internal error in the checker, please report it: ${(e as Error).message}` });
+      return out;
+    }
+  }
+
+  /** Where internal errors go (the server logs them); PROMISEGRID_DUMP_DIR also keeps the text that caused it. */
+  onInternalError: (message: string, text: string) => void = (message, text) => {
+    const dir = process.env.PROMISEGRID_DUMP_DIR;
+    if (dir) fs.writeFileSync(path.join(dir, `checker-crash-${Date.now()}.pg`), text);
+    this.log(message);
+  };
+
+  log: (message: string) => void = (message) => console.error(message);
 
   /** An analysis is stale when a file it imports has changed since. */
   private importsUnchanged(a: Analysis): boolean {

@@ -69,10 +69,10 @@ describe("diagnostics", () => {
     const diags = await c.diagnostics(u, v);
     assert.equal(diags[0].code, "PG202");
     assert.equal(diags[0].message, `imported file '${path.join(root, "multi/missing.pg")}' does not exist`);
-    assert.deepEqual(diags.filter((d) => d.code === "PG200" && d.message.includes("agent")).map((d) => d.message).sort(), [
+    assert.deepEqual(diags.filter((d) => d.code === "PG200" && String(d.message).includes("agent")).map((d) => d.message).sort(), [
       "undefined agent 'alice'", "undefined agent 'alice'", "undefined agent 'truck1'", "undefined agent 'truck1'",
     ]);
-    assert.deepEqual(diags.filter((d) => d.code === "PG200" && d.message.includes("capability")).map((d) => [d.message, d.range]),
+    assert.deepEqual(diags.filter((d) => d.code === "PG200" && String(d.message).includes("capability")).map((d) => [d.message, d.range]),
       [["undefined capability 'lunch_pass'", rangeOf("multi/main.pg", "lunch_pass")]]);
     const back = await c.change(u, [{ range: { start: rangeOf("multi/main.pg", "shared.pg").start, end: { line: 0, character: rangeOf("multi/main.pg", "shared.pg").start.character + "missing.pg".length } }, text: "shared.pg" }]);
     assert.deepEqual(await c.diagnostics(u, back), []);

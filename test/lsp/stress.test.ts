@@ -1,0 +1,99 @@
+// Bad input: thousands of random edits (unbalanced braces, half keywords, binary garbage, lone surrogates) sent
+// incrementally, with every kind of request at random places in between. The server must answer every request
+// (an error response only where the request itself is refused, like renaming a non-name), never crash, and end
+// with diagnostics identical to a fresh open of the same final text.
+import { after, before, it } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { LineIndex } from "../../grammar/index.ts";
+import { LspClient, workspaceCopy } from "./client.ts";
+
+const EDITS = 3000;
+const SEED = Number(process.env.STRESS_SEED ?? 20261124);
+
+function mulberry32(seed: number) {
+  return () => {
+    seed |= 0; seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const PIECES = ["{", "}", "{{", "}}}", "(", ")", "\"", "\"unterminated", "/*", "*/", "///", "//", "\n", "\r\n", " ", "->", "<->", "+", "-",
+  "promise ", "agent ", "capability ", "delegate x of ", "scenario \"s\" {", "step 3: ", "expect ", "holds(", "kept(", "if ",
+  "grants ", "64MiB", "250ms", "3 taco", "*", ",", ":", "|", "import \"food.pg\"\n", "import \"nope.pg\"\n", "workload w { sandbox wasm module \"x.wasm\" }",
+  "truck1", "alice", "lunch_pass", "99999999999999999999", "0.5", "\u00e9\u4e2d", "\ud83c\udf2e"];
+
+let root: string;
+let c: LspClient;
+before(async () => {
+  root = workspaceCopy();
+  c = await LspClient.start(root, { debounceMs: 0 });
+});
+after(async () => {
+  await c.stop();
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+it(`survives ${EDITS} random edits and answers every request (seed ${SEED})`, async () => {
+  const rand = mulberry32(SEED);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)];
+  let text = fs.readFileSync(path.join(root, "food.pg"), "utf8");
+  const u = await c.open("food.pg", text);
+  const garbage = () => {
+    const n = 1 + Math.floor(rand() * 12);
+    let s = "";
+    for (let i = 0; i < n; i++) s += String.fromCharCode(Math.floor(rand() * (rand() < 0.5 ? 0x80 : 0x10000)));
+    return s;
+  };
+  const requests: Promise<unknown>[] = [];
+  let answered = 0, refused = 0;
+  const internal: string[] = [];
+  const track = (method: string, p: Promise<unknown>) => requests.push(p.then(() => { answered++; }, (e: Error & { code?: number }) => {
+    answered++;
+    if (e.code === -32603) internal.push(`${method}: ${e.message}`); else refused++;
+  }));
+
+  let version = 1;
+  for (let i = 0; i < EDITS; i++) {
+    const index = new LineIndex(text);
+    // An LSP position cannot fall between \r and \n, so neither does an edit's end.
+    const notMidCrlf = (o: number) => (text[o - 1] === "\r" && text[o] === "\n" ? o - 1 : o);
+    const a = notMidCrlf(Math.floor(rand() * (text.length + 1)));
+    const b = rand() < 0.6 ? a : notMidCrlf(Math.min(text.length, a + Math.floor(rand() * 12)));
+    const insert = rand() < 0.2 ? garbage() : rand() < 0.7 ? pick(PIECES) : "";
+    const range = index.range({ start: a, end: b });
+    text = text.slice(0, a) + insert + text.slice(b);
+    if (text.length > 20_000) text = text.slice(0, 20_000);
+    version = await c.change(u, [{ range, text: insert }]);
+    if (text.length === 20_000) version = await c.change(u, [{ text }]);
+    if (i % 4 === 0) {
+      const now = new LineIndex(text);
+      const position = now.position(Math.floor(rand() * (text.length + 1)));
+      const td = { uri: u };
+      const all = { start: { line: 0, character: 0 }, end: now.position(text.length) };
+      const choice = Math.floor(rand() * 14);
+      const m = ["textDocument/hover", "textDocument/completion", "textDocument/definition", "textDocument/references",
+        "textDocument/documentHighlight", "textDocument/rename", "textDocument/documentSymbol", "textDocument/foldingRange",
+        "textDocument/semanticTokens/full", "textDocument/formatting", "textDocument/rangeFormatting", "textDocument/codeAction",
+        "textDocument/codeLens", "textDocument/inlayHint"][choice];
+      const params = { textDocument: td, position, context: { includeDeclaration: true, diagnostics: [] }, newName: "renamed_x",
+        range: rand() < 0.5 ? all : { start: position, end: position }, options: { tabSize: 2, insertSpaces: true } };
+      track(m, c.request(m, params));
+    }
+  }
+  await Promise.all(requests);
+  assert.equal(answered, requests.length, "every request was answered");
+  assert.deepEqual(internal, [], `no request failed inside the server; the first stack: ${c.stderr.find((l) => l.includes("failed")) ?? ""}`);
+  assert.equal(c.proc.exitCode, null, "the server is still running");
+  assert.deepEqual(c.stderr.filter((l) => l.includes("checker failed")), [], "the checker never failed");
+
+  // The final state is consistent: same diagnostics as a fresh open of the same text.
+  const last = await c.diagnostics(u, version);
+  const fresh = await c.open("fresh.pg", text);
+  const same = (d: unknown) => JSON.stringify(d).replaceAll(fresh, u);
+  assert.ok(same(last) === same(await c.diagnostics(fresh, 1)), "incrementally synced diagnostics equal those of a fresh open");
+  console.log(`${EDITS} edits, ${requests.length} requests (${refused} refused as invalid), ${text.length} chars at the end, ${last.length} diagnostics`);
+});
