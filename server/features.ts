@@ -439,7 +439,8 @@ export function completion(ws: Workspace, file: string, offset: number, declarat
     for (const s of program.symbols) {
       if (!kinds.includes(s.kind) || seen.has(s.kind + s.name)) continue;
       seen.add(s.kind + s.name);
-      items.push({ label: s.name, kind: COMPLETION_KIND[s.kind], detail: s.kind, sortText: "0" + s.name });
+      // Declaration order, which is how people read their file.
+      items.push({ label: s.name, kind: COMPLETION_KIND[s.kind], detail: s.kind, sortText: "0" + String(items.length).padStart(5, "0") });
     }
   };
   const bodyTypes = () => {

@@ -34,4 +34,4 @@ PORT=$PORT EXT_DIR=$ROOT WS=$RUN/ws TESTS=$ROOT/out/test/index.cjs MODE=tests no
 
 start_server
 PORT=$PORT EXT_DIR=$ROOT WS=$RUN/ws MODE=screenshot FILE=broken.pg SHOT=$ROOT/.test-artifacts/vscode-squiggle.png \
-  EXPECT_HOVER="${EXPECT_HOVER:-is not declared}" node test/vscode/run-in-vscode.mjs
+  EXPECT_HOVER="${EXPECT_HOVER:-undefined agent 'truck9'; did you mean 'truck1'?}" node test/vscode/run-in-vscode.mjs
