@@ -24,11 +24,13 @@ export interface EventResult {
   /** The promise an invocation exercised. */
   promise?: number;
   /** Notices this event created. */
-  notices: number[];
+  notices: readonly number[];
   transfer?: { from: number; to: number; amount: number; currency: number };
   /** A token created by a delegation. */
   token?: number;
 }
+
+const NONE: readonly number[] = Object.freeze([]);
 
 export interface Delivery { from: number; to: number; notices: number[] }
 
@@ -79,14 +81,28 @@ export class Engine {
   private revokedAt: number[];
   /** Runtime tokens: key `${cap}:${holder}` -> token index. */
   private readonly held = new Map<string, number>();
-  private readonly candidates = new Map<number, number>();
+  private readonly candidates = new Map<string, number>();
+  private readonly lastAgent: Int32Array;
+  /** Gossip buffers, reused every round. */
+  private readonly roundStart: Int32Array;
+  private readonly roundEnd: Int32Array;
+  private readonly sends: Int32Array;
+  /** What the last evaluate() found besides its outcome. */
+  readonly scratch = { reason: "", notice: -1, promise: -1, paid: 0, currency: -1 };
+  /** Scratch list of reasons a condition failed, reused to spare the allocator. */
+  private readonly why: string[] = [];
+  private readonly promiserSees: Int32Array;
+  private readonly askedBy: Int32Array;
+  private readonly askedSees: Int32Array;
+  private readonly lastAt: Int32Array;
+  private readonly lastFound: Int32Array;
   private readonly record: boolean;
   changes = new Map<number, ViewChange>();
   private readonly promisesOf: number[][];
 
   constructor(world: World, options: EngineOptions) {
     this.world = world;
-    this.caps = world.caps.map((c) => ({ ...c, grants: c.grants }));
+    this.caps = [...world.caps];
     const n = world.agents.length;
     this.present = new Uint8Array(n).fill(1);
     this.links = options.links.filter(([a, b]) => a >= 0 && b >= 0);
@@ -98,6 +114,15 @@ export class Engine {
     this.brokenSince = new Int32Array(world.promises.length).fill(-1);
     this.revokedAt = this.caps.map(() => -1);
     this.record = !!options.record;
+    this.lastAgent = new Int32Array(world.caps.length).fill(-1);
+    this.roundStart = new Int32Array(n);
+    this.roundEnd = new Int32Array(n);
+    this.sends = new Int32Array(this.links.length * 8);
+    this.promiserSees = new Int32Array(world.promises.length).fill(-1);
+    this.askedBy = new Int32Array(world.promises.length).fill(-1);
+    this.askedSees = new Int32Array(world.promises.length).fill(-1);
+    this.lastAt = new Int32Array(world.caps.length).fill(-1);
+    this.lastFound = new Int32Array(world.caps.length).fill(-1);
     this.promisesOf = Array.from({ length: n }, () => []);
     for (const p of world.promises) if (p.polarity === "+") this.promisesOf[p.promiser].push(p.index);
   }
@@ -105,8 +130,19 @@ export class Engine {
   // ---- views ----
 
   assessment(agent: number, promise: number): Assessment {
-    const id = this.views[agent].assess.get(promise);
-    if (id !== undefined) return this.notices[id].kind as Assessment;
+    // Fast paths: the promiser's own view, and the last other agent asked about (usually the requester).
+    // learn() keeps both in step with the views.
+    let id: number | undefined;
+    if (this.world.promises[promise].promiser === agent) {
+      id = this.promiserSees[promise];
+    } else if (this.askedBy[promise] === agent) {
+      id = this.askedSees[promise];
+    } else {
+      id = this.views[agent].assess.get(promise) ?? -1;
+      this.askedBy[promise] = agent;
+      this.askedSees[promise] = id;
+    }
+    if (id >= 0) return this.notices[id].kind as Assessment;
     const p = this.world.promises[promise];
     return p.promiser === agent || p.anyone || p.promisees.includes(agent) ? "pending" : "unknown";
   }
@@ -161,6 +197,8 @@ export class Engine {
       const prev = view.assess.get(n.promise);
       if (prev === undefined || prev < id) {
         view.assess.set(n.promise, id);
+        if (this.world.promises[n.promise].promiser === agent) this.promiserSees[n.promise] = id;
+        else if (this.askedBy[n.promise] === agent) this.askedSees[n.promise] = id;
         if (this.record && (prev === undefined || this.notices[prev].kind !== n.kind)) this.change(agent).promises.add(n.promise);
       }
     } else if (n.cap !== undefined && !view.revoked.has(n.cap)) {
@@ -170,9 +208,10 @@ export class Engine {
     return true;
   }
 
-  private notice(kind: Notice["kind"], witnesses: number[], ref: { promise?: number; cap?: number }): number {
+  private notice(kind: Notice["kind"], witnesses: number[], promise: number | undefined, cap: number | undefined): number {
     const id = this.notices.length;
-    this.notices.push({ id, kind, ...ref, step: this.step, witnesses });
+    // Same shape for every notice keeps property access fast.
+    this.notices.push({ id, kind, promise, cap, step: this.step, witnesses });
     for (const w of witnesses) this.learn(w, id);
     return id;
   }
@@ -231,7 +270,7 @@ export class Engine {
   }
 
   private result(outcome: Outcome, reason: string, extra: Partial<EventResult> = {}): EventResult {
-    return { outcome, reason, notices: [], ...extra };
+    return { outcome, reason, notices: NONE, ...extra };
   }
 
   /** The token `agent` bears for `cap`: the declared one if it is the holder, else one delegated to it. */
@@ -243,9 +282,10 @@ export class Engine {
   /** Why the chain from `token` up to `until` is not valid as `viewer` sees it now, or undefined. */
   private chainProblem(viewer: number, token: number, until?: number): string | undefined {
     const view = this.views[viewer];
+    const anyRevoked = view.revoked.size > 0;
     for (let t: number | undefined = token; t !== undefined; t = this.caps[t].parent) {
       const c = this.caps[t];
-      if (view.revoked.has(t)) {
+      if (anyRevoked && view.revoked.has(t)) {
         const n = this.notices[view.revoked.get(t)!];
         return `${this.name(viewer)} knows ${c.name} was revoked (at step ${n.step})`;
       }
@@ -292,59 +332,89 @@ export class Engine {
     }
   }
 
-  /** The first `+` promise of `at` to `agent` whose body meets a grant of `token`; -1 if none. */
+  /** The first `+` promise of `at` to `agent` whose body meets a grant of `cap`; -1 if none. */
   private candidate(agent: number, cap: number, at: number): number {
-    const key = (at * this.world.agents.length + agent) * this.world.caps.length + cap;
+    // A capability is nearly always invoked by the same agent at the same place: remember the last answer per capability.
+    if (this.lastAgent[cap] === agent && this.lastAt[cap] === at) return this.lastFound[cap];
+    const key = `${at}:${agent}:${cap}`;
     let found = this.candidates.get(key);
-    if (found !== undefined) return found;
-    found = -1;
-    const grants = this.world.caps[cap].grants;
-    for (const pi of this.promisesOf[at]) {
-      const p = this.world.promises[pi];
-      if (!p.anyone && !p.promisees.includes(agent)) continue;
-      if (grants.some((g) => unify(g, p.body))) { found = pi; break; }
+    if (found === undefined) {
+      found = -1;
+      const grants = this.world.caps[cap].grants;
+      for (const pi of this.promisesOf[at]) {
+        const p = this.world.promises[pi];
+        if (!p.anyone && !p.promisees.includes(agent)) continue;
+        if (grants.some((g) => unify(g, p.body))) { found = pi; break; }
+      }
+      this.candidates.set(key, found);
     }
-    this.candidates.set(key, found);
+    this.lastAgent[cap] = agent; this.lastAt[cap] = at; this.lastFound[cap] = found;
     return found;
   }
 
   private invoke(agent: number, cap: number, at: number): EventResult {
-    const who = this.name(agent), where = this.name(at), capName = this.caps[cap].name;
-    if (!this.present[agent]) return this.result("refused", `${who} is not present`);
+    const outcome = this.evaluate(agent, cap, at);
+    const s = this.scratch;
+    const r: EventResult = { outcome, reason: s.reason, notices: s.notice >= 0 ? [s.notice] : NONE };
+    if (s.promise >= 0) r.promise = s.promise;
+    if (s.paid > 0) r.transfer = { from: agent, to: at, amount: s.paid, currency: s.currency };
+    return r;
+  }
+
+  /**
+   * One promise evaluation: `agent` invokes `cap` at `at`. Finds the promise, checks its
+   * condition in the promiser's view, charges the price and records the outcome.
+   * Details (reason, notice, payment) are left in `scratch` so the hot path allocates nothing.
+   */
+  evaluate(agent: number, cap: number, at: number): Outcome {
+    // Reasons are text for people: built only when a trace is recorded.
+    const explain = this.record;
+    const scratch = this.scratch;
+    scratch.reason = ""; scratch.notice = -1; scratch.promise = -1; scratch.paid = 0;
+    if (!this.present[agent]) {
+      if (explain) scratch.reason = `${this.name(agent)} is not present`;
+      return "refused";
+    }
     const pi = this.candidate(agent, cap, at);
-    if (pi < 0) return this.result("refused", `${where} promises ${who} nothing that ${capName} grants`);
+    if (pi < 0) {
+      if (explain) scratch.reason = `${this.name(at)} promises ${this.name(agent)} nothing that ${this.caps[cap].name} grants`;
+      return "refused";
+    }
+    scratch.promise = pi;
     const p = this.world.promises[pi];
-    const witnesses = this.present[at] ? (agent === at ? [agent] : [agent, at]) : [agent];
-    let outcome: Outcome, reason: string;
-    let transfer: EventResult["transfer"];
-    if (!this.present[at]) {
-      outcome = "broken"; reason = `${where} has left and cannot deliver ${p.body.text}`;
+    const here = this.present[at] === 1;
+    let outcome: Outcome, reason = "";
+    if (!here) {
+      outcome = "broken";
+      if (explain) reason = `${this.name(at)} has left and cannot deliver ${p.body.text}`;
     } else {
-      const why: string[] = [];
-      const token = this.tokenOf(agent, cap);
-      if (p.condition && !this.evalCond(p.condition, at, token, why)) {
-        outcome = "refused"; reason = `${where} refuses: ${why.join("; ")}`;
-      } else if (this.brokenSince[pi] >= 0) {
-        outcome = "broken"; reason = `${where} broke ${p.label} at step ${this.brokenSince[pi]}`;
-      } else if (p.price && this.balance(agent, p.price.currency) < p.price.amount) {
+      const why = this.why;
+      if (why.length) why.length = 0;
+      if (p.condition && !this.evalCond(p.condition, at, this.tokenOf(agent, cap), why)) {
         outcome = "refused";
-        reason = `${who} has ${this.amount(this.balance(agent, p.price.currency), p.price.currency)}, the price is ${this.amount(p.price.amount, p.price.currency)}`;
+        if (explain) reason = `${this.name(at)} refuses: ${why.join("; ")}`;
+      } else if (this.brokenSince[pi] >= 0) {
+        outcome = "broken";
+        if (explain) reason = `${this.name(at)} broke ${p.label} at step ${this.brokenSince[pi]}`;
+      } else if (p.price !== undefined && this.balance(agent, p.price.currency) < p.price.amount) {
+        outcome = "refused";
+        if (explain) reason = `${this.name(agent)} has ${this.amount(this.balance(agent, p.price.currency), p.price.currency)}, the price is ${this.amount(p.price.amount, p.price.currency)}`;
       } else {
         outcome = "kept";
-        reason = `${where} ${p.body.text} for ${who}`;
-        if (p.price && p.price.amount > 0 && agent !== at) {
+        if (explain) reason = `${this.name(at)} ${p.body.text} for ${this.name(agent)}`;
+        if (p.price !== undefined && p.price.amount > 0 && agent !== at) {
           this.transfer(agent, at, p.price.amount, p.price.currency);
-          transfer = { from: agent, to: at, amount: p.price.amount, currency: p.price.currency };
-          reason += `, paid ${this.amount(p.price.amount, p.price.currency)}`;
+          scratch.paid = p.price.amount; scratch.currency = p.price.currency;
+          if (explain) reason += `, paid ${this.amount(p.price.amount, p.price.currency)}`;
         }
       }
     }
-    // A new notice only when it tells a witness something new.
-    const notices: number[] = [];
-    for (const w of witnesses) {
-      if (this.assessment(w, pi) !== outcome) { notices.push(this.notice(outcome, witnesses, { promise: pi })); break; }
+    // A new notice only when it tells a witness (the requester, and the promiser if present) something new.
+    if (this.assessment(agent, pi) !== outcome || (here && agent !== at && this.assessment(at, pi) !== outcome)) {
+      scratch.notice = this.notice(outcome, here && agent !== at ? [agent, at] : [agent], pi, undefined);
     }
-    return { outcome, reason, promise: pi, notices, transfer };
+    scratch.reason = reason;
+    return outcome;
   }
 
   private revoke(agent: number, cap: number): EventResult {
@@ -361,7 +431,7 @@ export class Engine {
     if (!standing.length) return this.result("refused", `${c.name} was already revoked at step ${this.revokedAt[targets[0]]}`);
     const notices = standing.map((t) => {
       this.revokedAt[t] = this.step;
-      return this.notice("revoked", [agent], { cap: t });
+      return this.notice("revoked", [agent], undefined, t);
     });
     return this.result("kept", `${this.name(agent)} revoked ${c.name}; others learn it by gossip`, { notices });
   }
@@ -372,7 +442,7 @@ export class Engine {
     if (p.promiser !== agent) return this.result("refused", `only ${this.name(p.promiser)} can break ${p.label}`);
     if (this.brokenSince[promise] >= 0) return this.result("refused", `${p.label} was already broken at step ${this.brokenSince[promise]}`);
     this.brokenSince[promise] = this.step;
-    const notices = [this.notice("broken", [agent], { promise })];
+    const notices = [this.notice("broken", [agent], promise, undefined)];
     return this.result("kept", `${this.name(agent)} breaks ${p.label} on purpose`, { promise, notices });
   }
 
@@ -413,18 +483,22 @@ export class Engine {
   private gossip(): Delivery[] {
     const round = ++this.round;
     const n = this.views.length;
-    const start = new Int32Array(n), end = new Int32Array(n);
+    const start = this.roundStart, end = this.roundEnd;
     for (let a = 0; a < n; a++) { start[a] = this.views[a].frontier; end[a] = this.views[a].list.length; }
-    const sends: [number, number, number, number][] = [];
+    // Decide every send from the state at the start of the round, then deliver: one hop per round.
+    const sends = this.sends;
+    let count = 0;
     for (let i = 0; i < this.links.length; i++) {
       if (!this.linkActive(i)) continue;
       const fresh = this.linkRound[i] !== round - 1;
       this.linkRound[i] = round;
       const [a, b] = this.links[i];
-      sends.push([a, b, fresh ? 0 : start[a], end[a]], [b, a, fresh ? 0 : start[b], end[b]]);
+      sends[count++] = a; sends[count++] = b; sends[count++] = fresh ? 0 : start[a]; sends[count++] = end[a];
+      sends[count++] = b; sends[count++] = a; sends[count++] = fresh ? 0 : start[b]; sends[count++] = end[b];
     }
     const deliveries: Delivery[] = [];
-    for (const [from, to, s, e] of sends) {
+    for (let x = 0; x < count; x += 4) {
+      const from = sends[x], to = sends[x + 1], s = sends[x + 2], e = sends[x + 3];
       const list = this.views[from].list;
       let got: number[] | undefined;
       for (let k = s; k < e; k++) {

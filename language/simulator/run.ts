@@ -201,7 +201,7 @@ export class ScenarioRun {
 
   private traceEvent(line: number, text: string, kind: string, r: EventResult): TraceEvent {
     const w = this.world;
-    const ev: TraceEvent = { line, text, kind, outcome: r.outcome, reason: r.reason, notices: r.notices };
+    const ev: TraceEvent = { line, text, kind, outcome: r.outcome, reason: r.reason, notices: [...r.notices] };
     if (r.promise !== undefined) ev.promise = w.promises[r.promise].label;
     if (r.transfer) {
       ev.transfer = { from: w.agents[r.transfer.from].name, to: w.agents[r.transfer.to].name, amount: r.transfer.amount / UNIT, currency: w.currencies[r.transfer.currency].name };
