@@ -33,6 +33,8 @@ export const REVOCATIONS_TOPIC = "/promisegrid/revocations/0";
 export const ASSESSMENTS_TOPIC = "/promisegrid/assessments/0";
 /** Largest message on the block and state protocols (a 1 MiB chunk plus framing fits easily). */
 const MAX_MESSAGE = 8 * 1024 * 1024;
+/** CIDs per block request (chunks are 1 MiB, so about this many MiB in flight). */
+const WANT_BATCH = 16;
 /** Keep at most this much of a deployment's output in memory for the logs API. */
 const MAX_LOG_BYTES = 1024 * 1024;
 
@@ -239,7 +241,9 @@ export class GridNode {
   /** Asks one peer for `cids`; stores (after verifying) the blocks it sends and returns how many. */
   private async fetchFrom(peer: PeerId, cids: CID[]): Promise<number> {
     const stream = await this.libp2p.dialProtocol(peer, BLOCKS_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
-    const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE });
+    // The peer sends the whole batch at once; leave room while blocks are written to disk.
+    stream.maxReadBufferLength = (WANT_BATCH + 2) * MAX_MESSAGE;
+    const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE, maxBufferSize: (WANT_BATCH + 2) * MAX_MESSAGE });
     await lp.write(encodeEnvelope(["want", cids]));
     const wanted = new Set(cids.map(String));
     let got = 0;
@@ -268,9 +272,9 @@ export class GridNode {
     for (const id of peers) {
       const peer = this.libp2p.getConnections().find((c) => c.remotePeer.toString() === id)!.remotePeer;
       try {
-        await this.fetchFrom(peer, missing);
-      } catch {
-        // try the next peer
+        for (let i = 0; i < missing.length; i += WANT_BATCH) await this.fetchFrom(peer, missing.slice(i, i + WANT_BATCH));
+      } catch (e) {
+        if (process.env.PROMISEGRID_DEBUG) console.error(`fetch from ${id} failed:`, e);
       }
       const still: CID[] = [];
       for (const c of missing) if (!(await this.store.has(c))) still.push(c);

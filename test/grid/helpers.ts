@@ -124,3 +124,19 @@ export async function wat(name: string): Promise<Uint8Array> {
   execFileSync("wat2wasm", [join(ROOT, "test/grid/fixtures", `${name}.wat`), "-o", out]);
   return new Uint8Array(readFileSync(out));
 }
+
+/** Appends a custom section of `size` random bytes (so the module spans several 1 MiB chunks). */
+export function withCustomSection(module: Uint8Array, size: number): Uint8Array {
+  const name = new TextEncoder().encode("pad");
+  const body = new Uint8Array(1 + name.length + size);
+  body[0] = name.length;
+  body.set(name, 1);
+  (globalThis.crypto as Crypto).getRandomValues(body.subarray(1 + name.length, 1 + name.length + 65536));
+  for (let o = 1 + name.length + 65536; o < body.length; o += 65536) body.copyWithin(o, 1 + name.length, 1 + name.length + Math.min(65536, body.length - o));
+  // Make every 1 MiB chunk distinct.
+  for (let o = 0; o < body.length; o += 1024 * 1024) body[Math.min(o + 100, body.length - 1)] ^= (o >> 20) + 1;
+  const leb: number[] = [];
+  let n = body.length;
+  do { let b = n & 0x7f; n >>>= 7; if (n) b |= 0x80; leb.push(b); } while (n);
+  return new Uint8Array([...module, 0, ...leb, ...body]);
+}
