@@ -1,7 +1,7 @@
 // Opens code-server's VS Code workbench in Debian's headless Chromium (playwright-core) against a running VS Code
 // server started with --enable-smoke-test-driver.
 //   MODE=tests:      the extension host loads the extension (EXT_DIR) and runs the test entry (TESTS); exits with its code.
-//   MODE=screenshot: loads the extension, opens FILE, waits for a squiggle, hovers it, saves SHOT and checks that the
+//   MODE=screenshot: loads the extension (EXT_DIR, or else the one installed in the server), opens FILE, waits for a squiggle, hovers it, saves SHOT and checks that the
 //                    hover shows EXPECT_HOVER.
 import { chromium } from "playwright-core";
 import * as fs from "node:fs";
@@ -24,9 +24,11 @@ try {
   await page.exposeFunction("codeAutomationLog", (type, args) => (type === "error" ? console.error : console.log)(...(args || [])));
   await page.exposeFunction("codeAutomationExit", (c) => done(c));
   const remote = `vscode-remote://127.0.0.1:${PORT}`;
-  const payload = [["extensionDevelopmentPath", remote + EXT_DIR]];
+  // Without EXT_DIR the extension must come from the server's extensions dir (an installed .vsix).
+  const payload = EXT_DIR ? [["extensionDevelopmentPath", remote + EXT_DIR]] : [];
   if (MODE === "tests") payload.push(["extensionTestsPath", remote + TESTS]);
-  await page.goto(`http://127.0.0.1:${PORT}/?folder=${encodeURIComponent(WS)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
+  const query = payload.length ? `&payload=${encodeURIComponent(JSON.stringify(payload))}` : "";
+  await page.goto(`http://127.0.0.1:${PORT}/?folder=${encodeURIComponent(WS)}${query}`);
   if (MODE === "tests") {
     const c = await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout after 300 s"), 300_000))]);
     console.log(`extension host exit code: ${c}`);
