@@ -5,12 +5,13 @@ import { fmt } from "./commands/fmt.ts";
 import { compile } from "./commands/compile.ts";
 import { simulate } from "./commands/simulate.ts";
 import { test } from "./commands/test.ts";
+import { graph } from "./commands/graph.ts";
 import { node } from "./commands/node.ts";
 import { deploy } from "./commands/deploy.ts";
 import { revoke } from "./commands/revoke.ts";
 import { run } from "./commands/run.ts";
 
-const commands: Command[] = [check, fmt, compile, simulate, test, run, node, deploy, revoke];
+const commands: Command[] = [check, fmt, compile, simulate, test, graph, run, node, deploy, revoke];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -451,6 +451,36 @@ describe("simulator: CLI", () => {
     assert.equal(r.out.trimEnd().split("\n").at(-1), "0 passed, 1 failed");
   });
 
+  it("graph: an ELK-laid SVG, edges by polarity, coloured by state at the chosen step", async () => {
+    write("trucks.pg", FOOD_TRUCKS);
+    const edge = (svg: string, id: string) => svg.split("\n").find((l) => l.includes(`data-id="${id}"`)) ?? "";
+    const at = async (step: string) => {
+      const r = await cli("graph", "trucks.pg", "--step", step);
+      assert.equal(r.code, 0, r.err);
+      return r.out;
+    };
+    const s1 = await at("1"), s4 = await at("4");
+    assert.match(s1, /^<svg /);
+    for (const a of ["truck1", "truck5", "alice"]) assert.ok(s1.includes(`>${a}</text>`), a);
+    // promise 0 is truck1_lunch (+, solid), promise 1 alice's -serve(lunch) (dashed).
+    assert.match(edge(s1, "promise:0:0"), /stroke="#1a7f37"/);
+    assert.doesNotMatch(edge(s1, "promise:0:0"), /stroke-dasharray/);
+    assert.match(edge(s1, "promise:1:0"), /stroke-dasharray="7 4"/);
+    assert.match(edge(s1, "cap:0"), /stroke="#8250df"/, "lunch_pass standing at step 1");
+    assert.match(edge(s4, "cap:0"), /stroke="#cf222e"/, "revoked by step 4");
+    assert.match(edge(s4, "promise:2:0"), /stroke="#bc4c00"/, "truck5 refused at step 4");
+    // Laid out, not stacked: the three agent boxes have distinct positions.
+    const boxes = [...s4.matchAll(/<rect x="([\d.]+)" y="([\d.]+)"/g)].map((m) => `${m[1]},${m[2]}`);
+    assert.equal(new Set(boxes).size, boxes.length);
+    assert.equal(s4, await at("4"), "deterministic");
+    const past = await cli("graph", "trucks.pg", "--step", "9");
+    assert.equal(past.code, 1);
+    assert.match(past.err, /runs to step 4; --step 9 is past its end/);
+    const file = await cli("graph", "trucks.pg", "-o", "out.svg");
+    assert.equal(file.code, 0);
+    assert.match(fs.readFileSync(path.join(dir, "out.svg"), "utf8"), /capability lunch_pass/);
+  });
+
   it("simulate: a readable table and --json the trace; unknown titles are named", async () => {
     write("trucks.pg", FOOD_TRUCKS);
     const table = await cli("simulate", "trucks.pg");
