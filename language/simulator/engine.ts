@@ -62,6 +62,8 @@ export class Engine {
   readonly world: World;
   readonly caps: CapInfo[];
   readonly notices: Notice[] = [];
+  /** Each notice's kind, apart, for the hot path. */
+  private readonly noticeKind: Assessment[] = [];
   step = 0;
   readonly present: Uint8Array;
   /** Partition group per agent; -1 when not named in the current partition. */
@@ -73,14 +75,15 @@ export class Engine {
   private round = 0;
   readonly views: View[];
   /** Per currency: agent -> micro-units. */
-  readonly balances: Map<number, number>[];
+  /** Per agent: [currency, micro-units, currency, micro-units, ...]; agents hold few currencies, so a scan beats a map. */
+  private readonly held: number[][];
   readonly issued: number[];
   /** Step a promise was broken on purpose by its promiser, or -1. */
   readonly brokenSince: Int32Array;
   /** Truth of revocation per token (step), -1 when standing. */
   private revokedAt: number[];
   /** Runtime tokens: key `${cap}:${holder}` -> token index. */
-  private readonly held = new Map<string, number>();
+  private readonly heldTokens = new Map<string, number>();
   private readonly candidates = new Map<string, number>();
   private readonly lastAgent: Int32Array;
   /** Gossip buffers, reused every round. */
@@ -109,7 +112,10 @@ export class Engine {
     this.linkRound = new Int32Array(this.links.length).fill(-1);
     this.gossipEvery = Math.max(1, options.gossipEvery);
     this.views = Array.from({ length: n }, () => new View());
-    this.balances = options.ledger.holdings.map((m) => new Map(m));
+    this.held = Array.from({ length: n }, () => []);
+    options.ledger.holdings.forEach((m, currency) => {
+      for (const [agent, amount] of m) this.held[agent].push(currency, amount);
+    });
     this.issued = [...options.ledger.issued];
     this.brokenSince = new Int32Array(world.promises.length).fill(-1);
     this.revokedAt = this.caps.map(() => -1);
@@ -142,7 +148,7 @@ export class Engine {
       this.askedBy[promise] = agent;
       this.askedSees[promise] = id;
     }
-    if (id >= 0) return this.notices[id].kind as Assessment;
+    if (id >= 0) return this.noticeKind[id];
     const p = this.world.promises[promise];
     return p.promiser === agent || p.anyone || p.promisees.includes(agent) ? "pending" : "unknown";
   }
@@ -170,7 +176,9 @@ export class Engine {
   revokedStep(token: number): number { return this.revokedAt[token]; }
 
   balance(agent: number, currency: number): number {
-    return this.balances[currency].get(agent) ?? 0;
+    const h = this.held[agent];
+    for (let i = 0; i < h.length; i += 2) if (h[i] === currency) return h[i + 1];
+    return 0;
   }
 
   linkActive(i: number): boolean {
@@ -212,14 +220,20 @@ export class Engine {
     const id = this.notices.length;
     // Same shape for every notice keeps property access fast.
     this.notices.push({ id, kind, promise, cap, step: this.step, witnesses });
+    this.noticeKind.push(kind as Assessment);
     for (const w of witnesses) this.learn(w, id);
     return id;
   }
 
+  private add(agent: number, currency: number, amount: number): void {
+    const h = this.held[agent];
+    for (let i = 0; i < h.length; i += 2) if (h[i] === currency) { h[i + 1] += amount; return; }
+    h.push(currency, amount);
+  }
+
   private transfer(from: number, to: number, amount: number, currency: number): void {
-    const m = this.balances[currency];
-    m.set(from, (m.get(from) ?? 0) - amount);
-    m.set(to, (m.get(to) ?? 0) + amount);
+    this.add(from, currency, -amount);
+    this.add(to, currency, amount);
     if (this.record) {
       this.change(from).balances.add(currency);
       this.change(to).balances.add(currency);
@@ -276,7 +290,7 @@ export class Engine {
   /** The token `agent` bears for `cap`: the declared one if it is the holder, else one delegated to it. */
   tokenOf(agent: number, cap: number): number | undefined {
     if (this.caps[cap].holder === agent) return cap;
-    return this.held.get(`${this.caps[cap].name}:${agent}`);
+    return this.heldTokens.get(`${this.caps[cap].name}:${agent}`);
   }
 
   /** Why the chain from `token` up to `until` is not valid as `viewer` sees it now, or undefined. */
@@ -475,7 +489,7 @@ export class Engine {
       delegable: t.delegable, depth: t.depth - 1, issuedAt: this.step, expiresAt: t.expiresAt,
     });
     this.revokedAt.push(-1);
-    this.held.set(`${c.name}:${to}`, index);
+    this.heldTokens.set(`${c.name}:${to}`, index);
     return this.result("kept", `${who} delegated ${c.name} to ${this.name(to)} (same grants, same expiry)`, { token: index });
   }
 
