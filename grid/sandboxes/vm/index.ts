@@ -5,7 +5,7 @@
 // and powers off (grid/sandboxes/vm/guest-init.sh is such an /init).
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { constants, existsSync } from "node:fs";
+import { constants, existsSync, readFileSync } from "node:fs";
 import { access, mkdir, rename, writeFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -120,7 +120,10 @@ export class VmDriver implements Driver {
     const bootStart = Date.now();
     const memMiB = Math.ceil(job.limits.memoryBytes / 1048576);
     const cpus = Math.max(1, Math.ceil(job.limits.cpu ?? 1));
-    const append = [BASE_APPEND, job.append ?? "", ...job.args].filter(Boolean).join(" ");
+    // Under TCG the guest's TSC is the host's; without its frequency the kernel's calibration
+    // against the emulated PIT fails on a busy host and the boot hangs with a stopped clock.
+    const tsc = accel === "tcg" ? hostTscKhz() : undefined;
+    const append = [BASE_APPEND, tsc ? `tsc_early_khz=${tsc}` : "", job.append ?? "", ...job.args].filter(Boolean).join(" ");
     const args = [...baseArgs(accel, memMiB, cpus), "-kernel", kernelPath, ...(initrdPath ? ["-initrd", initrdPath] : []), "-append", append];
     const child = spawn(this.qemu, args, { stdio: ["ignore", "pipe", "pipe"] });
 
@@ -201,6 +204,20 @@ export function baseArgs(accel: Accel, memMiB: number, cpus: number): string[] {
     "-m", String(memMiB), "-smp", String(cpus),
     "-nodefaults", "-no-user-config", "-nographic", "-serial", "stdio", "-no-reboot",
   ];
+}
+
+let tscKhz: number | undefined | null = null;
+/** The host's TSC frequency in kHz (from /proc/cpuinfo), once. */
+export function hostTscKhz(): number | undefined {
+  if (tscKhz === null) {
+    try {
+      const m = /^cpu MHz\s*:\s*([\d.]+)/m.exec(readFileSync("/proc/cpuinfo", "utf8"));
+      tscKhz = m ? Math.round(Number(m[1]) * 1000) : undefined;
+    } catch {
+      tscKhz = undefined;
+    }
+  }
+  return tscKhz;
 }
 
 function mib(bytes: number): string {
