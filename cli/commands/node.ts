@@ -1,7 +1,7 @@
 // `promisegrid node start|status|stop`: the local grid node, run detached in
 // the background (or in the foreground with --foreground).
 import { spawn } from "node:child_process";
-import { mkdirSync, openSync, closeSync } from "node:fs";
+import { mkdirSync, openSync, closeSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError, type Command, type Io } from "../command.ts";
 import { clientForDataDir, DEFAULT_DATA_DIR } from "../../grid/deploy.ts";
@@ -55,9 +55,14 @@ export async function startDetached(argv: string[], dataDir: string): Promise<{ 
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  // An exited process that its parent has not reaped yet (a zombie) is gone for us.
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return true;
   }
 }
 
@@ -72,7 +77,8 @@ async function start(argv: string[], io: Io): Promise<number> {
   }
   if (foreground) {
     await runNode(args, (info) => io.out(JSON.stringify(info) + "\n"));
-    return 0;
+    // Stopped: exit now rather than wait for libp2p's lingering timers.
+    process.exit(0);
   }
   const existing = await runningNode(args.dataDir);
   if (existing) {

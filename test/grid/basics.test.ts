@@ -12,7 +12,7 @@ import { BlockStore } from "../../grid/store.ts";
 import { PROTOCOL_CID, encodeEnvelope, decodeEnvelope, EnvelopeError } from "../../grid/envelope.ts";
 import { capMemory, ModuleError } from "../../grid/sandboxes/wasm/memory.ts";
 import { GridState } from "../../grid/state.ts";
-import { signRecord, type RevocationPayload, type AssessmentPayload } from "../../grid/records.ts";
+import { signRecord, type RevocationPayload, type AssessmentPayload, type Signed } from "../../grid/records.ts";
 import { loadOrCreateKey } from "../../grid/keys.ts";
 import { statSync } from "node:fs";
 import { ROOT, tempDir, cleanupDirs, newKey } from "./helpers.ts";
@@ -87,7 +87,7 @@ test("capMemory sets the memory maximum and refuses an initial size over the cap
 
 test("shared state merges the same in every order, and drops forged records", async () => {
   const keys = [await newKey(), await newKey(), await newKey()];
-  const records = [];
+  const records: Signed[] = [];
   for (let i = 0; i < 6; i++) {
     const k = keys[i % 3];
     const token = CID.createV1(dagCbor.code, await HASHES["sha2-256"].digest(new Uint8Array([i])));
