@@ -2,12 +2,16 @@
 // says whether it can run here (checked once, cached) and why not.
 import type { Availability, Driver, SandboxKind } from "./driver.ts";
 import { WasmDriver } from "./wasm/index.ts";
+import { ContainerDriver } from "./container/index.ts";
+import { VmDriver } from "./vm/index.ts";
 
 export type DriverFactory = () => Driver;
 
 /** Every known driver kind and how to make it. Container and VM drivers add themselves here. */
 export const driverFactories: Partial<Record<SandboxKind, DriverFactory>> = {
   wasm: () => new WasmDriver(),
+  container: () => new ContainerDriver(),
+  vm: () => new VmDriver(),
 };
 
 export class DriverRegistry {
