@@ -96,7 +96,7 @@ export class ContainerDriver implements Driver {
     if (job.network !== "none" && job.network !== "host") {
       return done(null, "error", `network "${job.network}" is not supported by the container driver (use none or host)`);
     }
-    await (this.swept ??= this.sweep());
+    await (this.swept ??= this.prepare());
 
     let defaults: ImageDefaults;
     let rootfs: string;
@@ -113,8 +113,7 @@ export class ContainerDriver implements Driver {
     const bundle = join(this.stateDir, "runs", id);
     const cgroupPath = `/promisegrid/${id}`;
     try {
-      await mkdir(bundle, { recursive: true, mode: 0o755 });
-      await chmod(join(this.stateDir, "runs"), 0o755);
+      await mkdir(bundle, { mode: 0o755 });
       await writeFile(join(bundle, "owner"), String(process.pid));
       await writeFile(join(bundle, "config.json"), JSON.stringify(ociSpec(job, args, defaults, rootfs, cgroupPath)));
     } catch (e) {
@@ -183,9 +182,16 @@ export class ContainerDriver implements Driver {
     await rm(bundle, { recursive: true, force: true });
   }
 
-  /** Removes what runs of a node that died left behind (their owner process is gone). */
-  private async sweep(): Promise<void> {
+  /**
+   * Makes the state dir reachable by the container's unprivileged host uid (its
+   * ancestors must be too) and removes what runs of a node that died left behind.
+   */
+  private async prepare(): Promise<void> {
     const runs = join(this.stateDir, "runs");
+    for (const d of [this.stateDir, runs, join(this.stateDir, "images")]) {
+      await mkdir(d, { recursive: true, mode: 0o755 });
+      await chmod(d, 0o755);
+    }
     for (const id of await readdir(runs).catch(() => [] as string[])) {
       const owner = Number(await readFile(join(runs, id, "owner"), "utf8").catch(() => "0"));
       if (owner && owner !== process.pid && isAlive(owner)) continue;

@@ -1,0 +1,168 @@
+// The container driver, through the Driver interface, with real runc.
+import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { ContainerDriver } from "../../grid/sandboxes/container/index.ts";
+import type { Job, Limits } from "../../grid/sandboxes/driver.ts";
+import { collect, image, jobFile, makeJob } from "./helpers.ts";
+
+const state = mkdtempSync(join(tmpdir(), "pg-container-test-"));
+const driver = new ContainerDriver({ stateDir: state });
+const oci = jobFile("busybox-oci.tar", readFileSync(image("busybox-oci.tar")));
+const rootfs = jobFile("busybox-rootfs.tar", readFileSync(image("busybox-rootfs.tar")));
+const limits: Limits = { memoryBytes: 64 << 20, timeMs: 10_000, pids: 32 };
+
+async function run(command: string[] | undefined, extra: Partial<Job> = {}, lim: Partial<Limits> = {}, signal = new AbortController().signal) {
+  const out = collect();
+  const result = await driver.run(makeJob("container", { image: rootfs }, { ...limits, ...lim }, { command, ...extra }), out, signal);
+  return { ...result, stdout: out.out(), stderr: out.err() };
+}
+const sh = (script: string) => ["/bin/sh", "-c", script];
+
+function leftovers(): string[] {
+  const runs = existsSync(join(state, "runs")) ? readdirSync(join(state, "runs")) : [];
+  const list = execFileSync("runc", ["--root", join(state, "runc"), "list", "-q"], { encoding: "utf8" }).trim();
+  return [...runs, ...(list ? list.split("\n") : [])];
+}
+
+describe("container driver", () => {
+  before(async () => {
+    const a = await driver.available();
+    assert.deepEqual(a, { ok: true }, `runc must work here: ${a.reason}`);
+  });
+  after(() => rmSync(state, { recursive: true, force: true }));
+
+  test("runs an OCI image layout with the image's own command and captures stdout", async () => {
+    const out = collect();
+    const r = await driver.run(makeJob("container", { image: oci }, limits), out, new AbortController().signal);
+    assert.equal(out.out(), "hello from a container\n");
+    assert.equal(r.reason, "exit");
+    assert.equal(r.exitCode, 0);
+    assert.deepEqual(leftovers(), [], "bundle and runc state are removed after the run");
+  });
+
+  test("runs a rootfs tar with the job's command, args and env; stderr apart; exit code reported", async () => {
+    const r = await run(sh('echo "$GREETING $0"; echo oops >&2; exit 7'), { args: ["grid"], env: { GREETING: "hi" } });
+    assert.equal(r.stdout, "hi grid\n");
+    assert.equal(r.stderr, "oops\n");
+    assert.equal(r.reason, "exit");
+    assert.equal(r.exitCode, 7);
+    assert.match(r.message, /exited with code 7/);
+  });
+
+  test("cannot see host processes", async () => {
+    const r = await run(sh("cat /proc/1/cmdline | tr '\\0' ' '; echo; ls /proc | grep -c '^[0-9]'"));
+    const [pid1, count] = r.stdout.trim().split("\n");
+    assert.equal(pid1!.trim(), `/bin/sh -c ${"cat /proc/1/cmdline | tr '\\0' ' '; echo; ls /proc | grep -c '^[0-9]'"}`, "pid 1 is the workload");
+    assert.ok(Number(count) <= 5, `only the workload's processes are visible, saw ${count}`);
+    assert.equal(r.exitCode, 0);
+  });
+
+  test("cannot see host files", async () => {
+    const marker = join(tmpdir(), `pg-marker-${process.pid}`);
+    writeFileSync(marker, "secret");
+    try {
+      const r = await run(sh(`cat ${marker}; ls ${process.cwd()}`));
+      assert.notEqual(r.exitCode, 0);
+      assert.doesNotMatch(r.stdout, /secret/);
+      assert.match(r.stderr, /No such file or directory/);
+    } finally {
+      rmSync(marker);
+    }
+  });
+
+  test("cannot reach the network: only a loopback device, and a host server on 127.0.0.1 gets no connection", async () => {
+    let connections = 0;
+    const server = createServer((s) => {
+      connections++;
+      s.destroy();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const r = await run(sh(`ls /sys/class/net; echo x | nc -w 1 127.0.0.1 ${port} && echo CONNECTED`));
+      assert.equal(r.stdout.split("\n")[0], "lo");
+      assert.doesNotMatch(r.stdout, /CONNECTED/);
+      assert.equal(connections, 0);
+    } finally {
+      server.close();
+    }
+  });
+
+  test("cannot write its root", async () => {
+    const r = await run(sh("touch /bin/x || touch /x"));
+    assert.equal(r.reason, "exit");
+    assert.notEqual(r.exitCode, 0);
+    assert.match(r.stderr, /Read-only file system/);
+    const unpacked = readdirSync(join(state, "images"));
+    for (const d of unpacked) assert.ok(!existsSync(join(state, "images", d, "rootfs", "x")));
+  });
+
+  test("a fork bomb stops at the pids limit and is reported as such", async () => {
+    const r = await run(sh("bomb() { bomb | bomb & }; bomb; sleep 60"), {}, { pids: 16, timeMs: 4000 });
+    assert.equal(r.reason, "pids");
+    assert.match(r.message, /limit of 16 processes/);
+    assert.notEqual(r.exitCode, 0);
+  });
+
+  test("a memory hog is killed at the memory limit", async () => {
+    const r = await run(sh('s=x; while :; do s="$s$s"; done'), {}, { memoryBytes: 32 << 20 });
+    assert.equal(r.reason, "memory");
+    assert.match(r.message, /32 MiB memory limit/);
+    assert.equal(r.exitCode, 137);
+  });
+
+  test("a loop is killed at the time limit", async () => {
+    const r = await run(sh("echo started; while :; do :; done"), {}, { timeMs: 1500, cpu: 0.5 });
+    assert.equal(r.reason, "time");
+    assert.equal(r.exitCode, null);
+    assert.match(r.message, /1500 ms time limit/);
+    assert.equal(r.stdout, "started\n");
+    assert.ok(r.durationMs >= 1500);
+    assert.deepEqual(leftovers(), [], "a killed run leaves no bundle or container");
+  });
+
+  test("an abort stops the run and cleans up", async () => {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 500);
+    const r = await run(sh("sleep 30"), {}, {}, ac.signal);
+    assert.equal(r.reason, "stopped");
+    assert.deepEqual(leftovers(), []);
+  });
+
+  test("runs of the same job at once get their own containers", async () => {
+    const job = makeJob("container", { image: rootfs }, limits, { command: sh("echo $HOSTNAME; sleep 0.3; echo done") });
+    const outs = [collect(), collect(), collect()];
+    const rs = await Promise.all(outs.map((o) => driver.run(job, o, new AbortController().signal)));
+    for (const [i, r] of rs.entries()) {
+      assert.equal(r.exitCode, 0, r.message);
+      assert.equal(outs[i]!.out(), "sandbox\ndone\n");
+    }
+  });
+
+  test("a bad image or a missing command is an error that says what is wrong", async () => {
+    const bad = await driver.run(
+      makeJob("container", { image: jobFile("junk.tar", Buffer.from("not a tar")) }, limits, { command: ["/bin/true"] }),
+      collect(),
+      new AbortController().signal,
+    );
+    assert.equal(bad.reason, "error");
+    assert.match(bad.message, /cannot unpack the container image/);
+    const noCmd = await run(undefined);
+    assert.equal(noCmd.reason, "error");
+    assert.match(noCmd.message, /no command/);
+    const net = await run(["/bin/true"], { network: "bridge" });
+    assert.equal(net.reason, "error");
+    assert.match(net.message, /network "bridge" is not supported/);
+  });
+
+  test("says what to install when runc is missing", async () => {
+    const a = await new ContainerDriver({ stateDir: state, runtime: "/nonexistent/runc" }).available();
+    assert.equal(a.ok, false);
+    assert.match(a.reason!, /apt-get install runc/);
+  });
+});
