@@ -19,15 +19,21 @@ function isComment(t: IToken): boolean {
   return kind(t).endsWith("Comment");
 }
 
+/** Tokens that start a value: a word before one is a field key, never a unit (as the parser reads it). */
+const valueStarts = new Set(["NumberLiteral", "StringLiteral", "LBracket", "LBrace", "Colon"]);
+
 /** Whether a space goes between two tokens on one line. */
-function spaced(prev: IToken, next: IToken, beforePrev: IToken | undefined): boolean {
+function spaced(prev: IToken, next: IToken, beforePrev: IToken | undefined, afterNext: IToken | undefined): boolean {
   if (isComment(next)) return true;
   if (noSpaceBefore.has(kind(next)) || noSpaceAfter.has(kind(prev))) return false;
   // Body types and condition functions hug their parenthesis: serve(lunch), holds(pass).
   if (kind(next) === "LParen" && (kind(prev) === "Identifier" || /^Kw_(holds|kept|revoked)$/.test(kind(prev)))) return false;
   // Polarity hugs its body: +serve(lunch).
   if ((kind(prev) === "Plus" || kind(prev) === "Minus") && beforePrev && kind(beforePrev) !== "Comma") return false;
-  if (kind(prev) === "NumberLiteral" && kind(next) === "Identifier" && attachedUnits.has(next.image)) return false;
+  if (kind(prev) === "NumberLiteral" && kind(next) === "Identifier" && attachedUnits.has(next.image)) {
+    const attached = prev.endOffset! + 1 === next.startOffset;
+    return !attached && !!afterNext && valueStarts.has(kind(afterNext));
+  }
   return true;
 }
 
@@ -49,7 +55,10 @@ export function format(text: string): string | undefined {
     line = "";
   };
 
+  const code = tokens.filter((t) => !isComment(t));
+  let codeIndex = -1;
   for (const t of tokens) {
+    if (!isComment(t)) codeIndex++;
     const newLine = !prev || t.startLine! > prev.endLine! || (depth === 0 && declarationWords.has(t.image) && !isComment(t) && line !== "");
     if (newLine && prev) {
       flush();
@@ -60,7 +69,7 @@ export function format(text: string): string | undefined {
       lineDepth = kind(t) === "RBrace" ? Math.max(0, depth - 1) : depth;
       line = t.image;
     } else {
-      const inline = isComment(t) && kind(t) !== "BlockComment" ? "  " : spaced(prev!, t, beforePrev) ? " " : "";
+      const inline = isComment(t) && kind(t) !== "BlockComment" ? "  " : spaced(prev!, t, beforePrev, code[codeIndex + 1]) ? " " : "";
       line += inline + t.image;
     }
     if (kind(t) === "LBrace") depth++;

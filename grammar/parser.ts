@@ -41,7 +41,8 @@ class PgParser extends EmbeddedActionsParser {
   /** Span from `first` to the last token consumed so far. */
   private from(first: IToken | Span): Span {
     if (this.RECORDING_PHASE) return { start: 0, end: 0 };
-    const start = "startOffset" in first ? first.startOffset : first.start;
+    // A token inserted by recovery has no position: start where the text left off.
+    const start = "startOffset" in first ? (isReal(first) ? first.startOffset : this.nameOf(first).span.start) : first.start;
     const last = this.LA(0);
     const end = isReal(last) ? last.endOffset! + 1 : start;
     return { start, end: Math.max(start, end) };
@@ -240,7 +241,7 @@ class PgParser extends EmbeddedActionsParser {
   private workloadDecl = this.RULE("workloadDecl", (): Declaration => {
     const kw = this.CONSUME(K.workload);
     const d = this.begin<WorkloadDecl>({ kind: "workload", name: this.name(1), fields: [], span: this.from(kw) });
-    d.fields = this.SUBRULE(this.fieldBlock);
+    d.fields = this.SUBRULE(this.fieldBlock) ?? [];
     d.span = this.from(kw);
     return d;
   });
@@ -264,7 +265,7 @@ class PgParser extends EmbeddedActionsParser {
       {
         ALT: () => {
           const t = this.CONSUME(StringLiteral);
-          return { kind: "string" as const, value: unquote(t.image), span: tokenSpan(t) };
+          return { kind: "string" as const, value: isReal(t) ? unquote(t.image) : "", span: this.nameOf(t).span };
         },
       },
       { ALT: () => this.SUBRULE(this.number) },
@@ -298,7 +299,7 @@ class PgParser extends EmbeddedActionsParser {
   private number = this.RULE("number", (): Value & { kind: "number" } => {
     const t = this.CONSUME(NumberLiteral);
     const unit = this.OPTION({ GATE: () => this.unitFollows(), DEF: () => this.nameOf(this.CONSUME(Identifier)) });
-    return { kind: "number", value: Number(t.image), raw: t.image, unit, span: this.from(t) };
+    return { kind: "number", value: isReal(t) ? Number(t.image) : 0, raw: isReal(t) ? t.image : "0", unit, span: this.from(t) };
   });
 
   private body = this.RULE("body", (): Body => {
@@ -310,7 +311,7 @@ class PgParser extends EmbeddedActionsParser {
       DEF: () =>
         args.push(
           this.OR([
-            { ALT: () => ({ kind: "any" as const, span: tokenSpan(this.CONSUME(Star)) }) },
+            { ALT: () => ({ kind: "any" as const, span: this.nameOf(this.CONSUME(Star)).span }) },
             { ALT: () => this.SUBRULE(this.value) },
           ]),
         ),
@@ -324,7 +325,7 @@ class PgParser extends EmbeddedActionsParser {
     this.MANY(() => {
       this.CONSUME(K.or);
       const right = this.SUBRULE2(this.andCondition);
-      left = this.ACTION(() => ({ kind: "or" as const, left, right, span: { start: left.span.start, end: right.span.end } }));
+      left = this.ACTION(() => (left && right ? { kind: "or" as const, left, right, span: { start: left.span.start, end: right.span.end } } : left ?? right));
     });
     return left;
   });
@@ -334,7 +335,7 @@ class PgParser extends EmbeddedActionsParser {
     this.MANY(() => {
       this.CONSUME(K.and);
       const right = this.SUBRULE2(this.unaryCondition);
-      left = this.ACTION(() => ({ kind: "and" as const, left, right, span: { start: left.span.start, end: right.span.end } }));
+      left = this.ACTION(() => (left && right ? { kind: "and" as const, left, right, span: { start: left.span.start, end: right.span.end } } : left ?? right));
     });
     return left;
   });
@@ -481,7 +482,7 @@ class PgParser extends EmbeddedActionsParser {
           return { kind: "partition" as const, groups, span: this.from(kw) };
         },
       },
-      { ALT: () => ({ kind: "heal" as const, span: tokenSpan(this.CONSUME(K.heal)) }) },
+      { ALT: () => ({ kind: "heal" as const, span: this.nameOf(this.CONSUME(K.heal)).span }) },
       {
         ALT: () => {
           const agent = this.name(2);
@@ -656,6 +657,7 @@ export function parse(text: string): SourceFile {
     }
     if (p.stepsErrors.length && !p.errors.length) errors.push(p.stepsErrors[0]);
     if (p.errors.length) {
+      if (decl) dropHoles(decl);
       const e = p.errors[0];
       const at = isReal(e.token) && e.token.tokenType.name !== "EOF" ? e.token : tokens[j - 1];
       const span = isReal(e.token) && e.token.tokenType.name !== "EOF" ? tokenSpan(at) : { start: tokenSpan(at).end, end: tokenSpan(at).end };
@@ -669,6 +671,18 @@ export function parse(text: string): SourceFile {
   const allComments = comments(lexed.groups.comments ?? []);
   attachDocs(text, declarations, allComments);
   return { declarations, comments: allComments, errors, text };
+}
+
+/** Recovery can leave undefined entries in lists of a declaration cut short; drop them. */
+function dropHoles(node: unknown): void {
+  if (Array.isArray(node)) {
+    for (let i = node.length - 1; i >= 0; i--) {
+      if (node[i] === undefined || node[i] === null) node.splice(i, 1);
+      else dropHoles(node[i]);
+    }
+  } else if (node && typeof node === "object") {
+    for (const value of Object.values(node)) if (value && typeof value === "object") dropHoles(value);
+  }
 }
 
 function strayTokensError(t: IToken): SyntaxError {
