@@ -1,7 +1,7 @@
 // Container images: a rootfs tar or an OCI image layout (in a tar), unpacked
 // once per CID into `<dir>/<cid>/rootfs`, with the image's defaults beside it.
 import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, readdir, rename, rm, writeFile, chmod } from "node:fs/promises";
 import { join, dirname, basename } from "node:path";
@@ -25,7 +25,7 @@ const inflight = new Map<string, Promise<UnpackedImage>>();
 
 /** Unpacks `bytes` (stored under `cid`) into `cacheDir`, once; concurrent callers share the work. */
 export function unpackImage(cacheDir: string, cid: string, bytes: Uint8Array): Promise<UnpackedImage> {
-  if (!/^[A-Za-z0-9]+$/.test(cid)) return Promise.reject(new Error(`bad image CID ${JSON.stringify(cid)}`));
+  cid = cacheKey(cid);
   const key = join(cacheDir, cid);
   let p = inflight.get(key);
   if (!p) {
@@ -33,6 +33,11 @@ export function unpackImage(cacheDir: string, cid: string, bytes: Uint8Array): P
     inflight.set(key, p);
   }
   return p;
+}
+
+/** A file name for a content address: the CID itself, or a hash of a CID path ("<cid>/files/image"). */
+export function cacheKey(cid: string): string {
+  return /^[A-Za-z0-9]+$/.test(cid) ? cid : "h" + createHash("sha256").update(cid).digest("hex");
 }
 
 async function unpackOnce(cacheDir: string, cid: string, bytes: Uint8Array): Promise<UnpackedImage> {

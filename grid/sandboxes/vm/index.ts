@@ -10,6 +10,7 @@ import { access, mkdir, rename, writeFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { cacheKey } from "../container/image.ts";
 import type { Availability, Driver, EndReason, Job, JobFile, RunOutput, RunResult } from "../driver.ts";
 
 const exec = promisify(execFile);
@@ -181,9 +182,8 @@ export class VmDriver implements Driver {
 
   /** Writes a job file to the cache once, by CID (kernels are large; runs reuse them). */
   private async cached(file: JobFile): Promise<string> {
-    if (!/^[A-Za-z0-9]+$/.test(file.cid)) throw new Error(`bad CID ${JSON.stringify(file.cid)}`);
     const dir = join(this.stateDir, "files");
-    const path = join(dir, file.cid);
+    const path = join(dir, cacheKey(file.cid));
     if (existsSync(path)) return path;
     await mkdir(dir, { recursive: true });
     const tmp = `${path}.${randomBytes(4).toString("hex")}`;
