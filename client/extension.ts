@@ -14,6 +14,9 @@ import {
   type ServerOptions,
 } from "vscode-languageclient/node.js";
 
+import { registerDebugger } from "./debug/index.ts";
+import { registerTesting } from "./testing.ts";
+
 export const LANGUAGE_ID = "promisegrid";
 
 /** What the extension hands to its feature registrations and returns from `activate` (tests use it too). */
@@ -93,6 +96,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Promis
   });
 
   // Feature registrations: one call each, (context, api).
+  registerTesting(context);
+  registerDebugger(context);
 
   return api;
 }
