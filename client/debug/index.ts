@@ -6,6 +6,7 @@ import * as vscode from "vscode";
 import { renderGraphSvg } from "../../language/simulator/graph.ts";
 import type { ScenarioRun, World } from "../../language/simulator/index.ts";
 import { loadEditorProgram } from "../testing.ts";
+import { registerLesson } from "./lesson.ts";
 import { ScenarioDebugSession } from "./session.ts";
 
 export const DEBUG_TYPE = "promisegrid";
@@ -59,4 +60,5 @@ export function registerDebugger(context: vscode.ExtensionContext): void {
     }),
     vscode.commands.registerCommand("promisegrid.graph.current", () => panel?.webview.html ?? ""),
   );
+  registerLesson(context);
 }

@@ -63,6 +63,19 @@ describe("scenarios in VS Code: Test Explorer and debugger", () => {
     assert.deepEqual(r.map((x) => [x.title, x.passed]), [["revocation reaches truck5 by gossip", true]]);
   });
 
+  it("the food-trucks walkthrough is contributed, its pages exist, and its lesson runs", async () => {
+    const ext = vscode.extensions.getExtension(EXT_ID)!;
+    const walk = ext.packageJSON.contributes.walkthroughs.find((w: { id: string }) => w.id === "foodTrucks");
+    assert.ok(walk, "walkthrough contributed");
+    for (const step of walk.steps as { media: { markdown: string } }[]) {
+      await vscode.workspace.fs.stat(vscode.Uri.joinPath(ext.extensionUri, step.media.markdown));
+    }
+    const r = await vscode.commands.executeCommand<ScenarioRunResult[]>("promisegrid.lesson.run");
+    assert.deepEqual(r.map((x) => [x.title, x.passed]), [["revocation reaches truck5 by gossip", true]]);
+    // The lesson file was written into the workspace and opened.
+    assert.equal(vscode.window.activeTextEditor?.document.uri.fsPath, ws("food-trucks.pg").fsPath);
+  });
+
   it("debugger: stops at a breakpoint on a step line, steps over to the next step, reads variables", async () => {
     const events: { event: string; body: { reason?: string } }[] = [];
     const tracker = vscode.debug.registerDebugAdapterTrackerFactory("promisegrid", {
