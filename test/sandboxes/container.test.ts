@@ -160,6 +160,21 @@ describe("container driver", () => {
     assert.match(net.message, /network "bridge" is not supported/);
   });
 
+  test("a state dir under a directory the container's user cannot search is an error that says so", async () => {
+    const locked = mkdtempSync(join(tmpdir(), "pg-locked-")); // mode 0700
+    try {
+      const r = await new ContainerDriver({ stateDir: join(locked, "state") }).run(
+        makeJob("container", { image: rootfs }, limits, { command: ["/bin/true"] }),
+        collect(),
+        new AbortController().signal,
+      );
+      assert.equal(r.reason, "error");
+      assert.match(r.message, /is not searchable by other users.*chmod o\+x/);
+    } finally {
+      rmSync(locked, { recursive: true, force: true });
+    }
+  });
+
   test("says what to install when runc is missing", async () => {
     const a = await new ContainerDriver({ stateDir: state, runtime: "/nonexistent/runc" }).available();
     assert.equal(a.ok, false);

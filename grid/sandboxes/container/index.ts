@@ -4,9 +4,9 @@
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, readdir, readFile, rm, writeFile, chmod } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile, chmod, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import type { Availability, Driver, EndReason, Job, RunOutput, RunResult } from "../driver.ts";
 import { unpackImage, type ImageDefaults } from "./image.ts";
@@ -50,7 +50,7 @@ export class ContainerDriver implements Driver {
   readonly kind = "container" as const;
   readonly stateDir: string;
   readonly runtime: string;
-  private swept?: Promise<void>;
+  private prepared?: Promise<void>;
 
   constructor(opts: ContainerDriverOptions = {}) {
     this.stateDir = opts.stateDir ?? defaultStateDir();
@@ -96,7 +96,12 @@ export class ContainerDriver implements Driver {
     if (job.network !== "none" && job.network !== "host") {
       return done(null, "error", `network "${job.network}" is not supported by the container driver (use none or host)`);
     }
-    await (this.swept ??= this.prepare());
+    try {
+      await (this.prepared ??= this.prepare());
+    } catch (e) {
+      this.prepared = undefined;
+      return done(null, "error", e instanceof Error ? e.message : String(e));
+    }
 
     let defaults: ImageDefaults;
     let rootfs: string;
@@ -191,6 +196,12 @@ export class ContainerDriver implements Driver {
     for (const d of [this.stateDir, runs, join(this.stateDir, "images")]) {
       await mkdir(d, { recursive: true, mode: 0o755 });
       await chmod(d, 0o755);
+    }
+    for (let d = dirname(this.stateDir); ; d = dirname(d)) {
+      if (((await stat(d)).mode & 0o001) === 0) {
+        throw new Error(`${d} is not searchable by other users, so the container's user (host uid ${ID_BASE}) cannot reach its root in ${this.stateDir}: chmod o+x ${d} or choose another state dir`);
+      }
+      if (d === dirname(d)) break;
     }
     for (const id of await readdir(runs).catch(() => [] as string[])) {
       const owner = Number(await readFile(join(runs, id, "owner"), "utf8").catch(() => "0"));
