@@ -2,12 +2,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { UsageError, type Command } from "../command.ts";
-import { FileError, requireFiles } from "../files.ts";
+import { FileError, readSource, requireFiles } from "../files.ts";
+import { LineIndex } from "../../grammar/index.ts";
 import { loadProgram } from "../../language/index.ts";
 import { prepareScenarios } from "../../language/simulator/index.ts";
 import { renderGraphSvg } from "../../language/simulator/graph.ts";
 import { cliHost } from "../load.ts";
-import { loadScenarios, printProblems } from "./simulate.ts";
+import { displayPath, loadScenarios, printProblems } from "./simulate.ts";
 
 export const graph: Command = {
   name: "graph",
@@ -37,10 +38,15 @@ and cut gossip links are marked. Writes OUT.svg, or prints the SVG.`,
     let svg: string;
     try {
       if (values.scenario === undefined && step === undefined) {
-        const loaded = loadScenarios(file, io.cwd, undefined);
-        if (loaded.syntax.length) { printProblems(loaded, io); return 1; }
-        const { world } = prepareScenarios(loadProgram([file], cliHost), () => false);
-        svg = await renderGraphSvg({ world, title: loaded.display });
+        readSource(file);
+        const program = loadProgram([file], cliHost);
+        const errors = [...program.files].flatMap(([p, source]) => source.errors.map((e) => {
+          const at = new LineIndex(source.text).position(e.span.start);
+          return `${displayPath(p, io.cwd)}:${at.line + 1}:${at.character + 1}: error ${e.code} ${e.message}`;
+        }));
+        if (errors.length) { io.err(errors.join("\n") + "\n"); return 1; }
+        const { world } = prepareScenarios(program, () => false);
+        svg = await renderGraphSvg({ world, title: displayPath(file, io.cwd) });
       } else {
         const loaded = loadScenarios(file, io.cwd, values.scenario);
         if (printProblems(loaded, io)) return 1;

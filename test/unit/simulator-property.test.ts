@@ -97,6 +97,10 @@ function generate(seed: number): Generated {
       } else { body.push(`step ${s}: heal`); events.push({ kind: "heal" }); }
     }
     steps.set(s, events);
+    // Expectations of every kind, true or not: they must be checked, never crash.
+    if (r.chance(0.3)) body.push(`expect ${a(r.int(0, n - 1))} knows revoked(${r.pick(caps)})${r.chance(0.5) ? ` by step ${r.int(s, lastStep)}` : ""}`);
+    if (r.chance(0.2)) body.push(`expect balance ${a(r.int(0, n - 1))} ${r.int(0, 9)} coin`);
+    if (r.chance(0.2) && promises.length) body.push(`expect ${r.pick(promises).name} ${r.pick(["kept", "broken"])}${r.chance(0.5) ? ` for ${a(r.int(0, n - 1))}` : ""}`);
   }
   lines.push(`scenario "random ${seed}" {`, ...body.map((l) => "  " + l), "}");
   return { text: lines.join("\n") + "\n", agents: n, links, every, steps, lastStep };
@@ -104,7 +108,7 @@ function generate(seed: number): Generated {
 
 describe("simulator: random scenarios keep their invariants at every step", () => {
   it("300 seeded scenarios", () => {
-    let notices = 0, deliveries = 0, stepsRun = 0;
+    let notices = 0, deliveries = 0, stepsRun = 0, expectations = 0;
     for (let seed = 1; seed <= 300; seed++) {
       const g = generate(seed);
       const source = parse(g.text);
@@ -173,10 +177,14 @@ describe("simulator: random scenarios keep their invariants at every step", () =
         }
       }
       notices += e.notices.length;
+      expectations += run.results.length;
+      const written = (g.text.match(/^\s+expect /gm) ?? []).length + (g.text.match(/ expect (kept|refused|broken)$/gm) ?? []).length;
+      assert.equal(run.results.length, written, `seed ${seed}: every expectation checked once`);
     }
     // The generator must actually exercise gossip, or the test proves little.
     assert.ok(notices > 300, `notices ${notices}`);
     assert.ok(deliveries > notices, `deliveries ${deliveries}`);
     assert.ok(stepsRun > 1000);
+    assert.ok(expectations > 300, `expectations ${expectations}`);
   });
 });
