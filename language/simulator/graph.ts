@@ -59,9 +59,15 @@ export async function renderGraphSvg(input: GraphInput): Promise<string> {
     });
   }
   for (const c of world.caps) {
-    const revoked = engine ? engine.revokedStep(c.index) >= 0 : false;
+    // Revoking a parent cuts its children: mark the first revoked token up the chain.
+    let cutBy: number | undefined;
+    for (let t: number | undefined = c.index; engine && t !== undefined && cutBy === undefined; t = world.caps[t].parent) {
+      if (engine.revokedStep(t) >= 0) cutBy = t;
+    }
+    const revoked = cutBy !== undefined;
     const id = `cap:${c.index}`;
-    const text = `${c.kind === "delegate" ? "delegate" : "capability"} ${c.name}${revoked ? " [revoked]" : ""}`;
+    const mark = !revoked ? "" : cutBy === c.index ? " [revoked]" : ` [cut: ${world.caps[cutBy!].name} revoked]`;
+    const text = `${c.kind === "delegate" ? "delegate" : "capability"} ${c.name}${mark}`;
     edges.push({ id, sources: [`agent:${c.issuer}`], targets: [`agent:${c.holder}`], labels: [label(text)] });
     info.set(id, { colour: STATE_COLOURS[revoked ? "revoked" : "standing"], dashed: false, dotted: true, label: text, arrow: true });
   }

@@ -481,6 +481,15 @@ describe("simulator: CLI", () => {
     assert.match(fs.readFileSync(path.join(dir, "out.svg"), "utf8"), /capability lunch_pass/);
   });
 
+  it("graph: delegations below a revoked parent are drawn cut", async () => {
+    write("delegation.pg", fs.readFileSync(new URL("../../examples/delegation.pg", import.meta.url), "utf8"));
+    const before = await cli("graph", "delegation.pg", "--step", "1");
+    const after = await cli("graph", "delegation.pg", "--step", "2");
+    assert.doesNotMatch(before.out, /\[cut:/);
+    assert.match(after.out, /delegate intern \[cut: account revoked\]/);
+    assert.match(after.out, /capability account \[revoked\]/);
+  });
+
   it("simulate: a readable table and --json the trace; unknown titles are named", async () => {
     write("trucks.pg", FOOD_TRUCKS);
     const table = await cli("simulate", "trucks.pg");
