@@ -1,7 +1,7 @@
 // The container driver, through the Driver interface, with real runc.
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -132,6 +132,21 @@ describe("container driver", () => {
     const r = await run(sh("sleep 30"), {}, {}, ac.signal);
     assert.equal(r.reason, "stopped");
     assert.deepEqual(leftovers(), []);
+  });
+
+  test("bundles left by a node that died are removed at the next node's first run", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pg-sweep-"));
+    try {
+      const stale = join(dir, "runs", "pg-stale-00000000");
+      mkdirSync(stale, { recursive: true });
+      writeFileSync(join(stale, "owner"), "999999999"); // no such process
+      writeFileSync(join(stale, "config.json"), "{}");
+      const r = await new ContainerDriver({ stateDir: dir }).run(makeJob("container", { image: rootfs }, limits, { command: ["/bin/true"] }), collect(), new AbortController().signal);
+      assert.equal(r.exitCode, 0, r.message);
+      assert.deepEqual(readdirSync(join(dir, "runs")), []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("runs of the same job at once get their own containers", async () => {
