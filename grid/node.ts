@@ -34,7 +34,7 @@ export const ASSESSMENTS_TOPIC = "/promisegrid/assessments/0";
 /** Largest message on the block and state protocols (a 1 MiB chunk plus framing fits easily). */
 const MAX_MESSAGE = 8 * 1024 * 1024;
 /** CIDs per block request (chunks are 1 MiB, so about this many MiB in flight). */
-const WANT_BATCH = 16;
+const WANT_BATCH = 64;
 /** Keep at most this much of a deployment's output in memory for the logs API. */
 const MAX_LOG_BYTES = 1024 * 1024;
 
@@ -114,7 +114,7 @@ export class GridNode {
       addresses: { listen: o.listen ?? ["/ip4/127.0.0.1/tcp/0"] },
       transports: [tcp()],
       connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
+      streamMuxers: [yamux({ streamOptions: { initialStreamWindowSize: 4 * 1024 * 1024, maxStreamWindowSize: 32 * 1024 * 1024 } })],
       services: {
         identify: identify(),
         ping: ping(),
@@ -188,11 +188,20 @@ export class GridNode {
   /** Adds a verified record to the state and persists it; returns its CID when new. */
   async addRecord(value: unknown): Promise<CID | undefined> {
     const cid = await this.state.add(value);
-    if (cid) {
-      await this.store.put(cid, dagCbor.encode(value));
-      await appendFile(join(this.dataDir, "state-index"), cid.toString() + "\n");
-    }
+    if (cid) await this.persist(cid, dagCbor.encode(value), true);
     return cid;
+  }
+
+  // Writes go through one queue, in order; callers that need not wait (assessments) do not.
+  private writes: Promise<void> = Promise.resolve();
+
+  private persist(cid: CID, bytes: Uint8Array, indexed: boolean): Promise<void> {
+    const write = this.writes.then(async () => {
+      await this.store.put(cid, bytes);
+      if (indexed) await appendFile(join(this.dataDir, "state-index"), cid.toString() + "\n");
+    });
+    this.writes = write.catch(() => {});
+    return write;
   }
 
   private async publishRecord(topic: string, record: Signed): Promise<void> {
@@ -247,19 +256,27 @@ export class GridNode {
     await lp.write(encodeEnvelope(["want", cids]));
     const wanted = new Set(cids.map(String));
     let got = 0;
+    // Several blocks are verified and written at once, so fsyncs overlap with the network.
+    const writing = new Set<Promise<void>>();
+    let failed: unknown;
     try {
       for (let i = 0; i < cids.length; i++) {
         const msg = decodeEnvelope((await lp.read({ signal: AbortSignal.timeout(30_000) })).subarray());
         const cid = CID.asCID(msg[1]);
         if (!cid || !wanted.has(cid.toString())) throw new Error("peer sent a block that was not asked for");
         if (msg[0] === "block" && msg[2] instanceof Uint8Array) {
-          await this.store.put(cid, msg[2]); // verifies against the CID before storing
-          got++;
+          // put() verifies the bytes against the CID before storing them.
+          const w: Promise<void> = this.store.put(cid, msg[2]).then(() => void got++, (e) => void (failed ??= e)).finally(() => writing.delete(w));
+          writing.add(w);
+          if (writing.size >= 8) await Promise.race(writing);
+          if (failed) throw failed;
         } else if (msg[0] !== "missing") throw new Error("bad block reply");
       }
     } finally {
+      await Promise.all(writing);
       await stream.close().catch(() => stream.abort(new Error("closing")));
     }
+    if (failed) throw failed;
     return got;
   }
 
@@ -323,7 +340,7 @@ export class GridNode {
     const p = request.payload;
     const manifestCid = CID.asCID(p.manifest);
     if (!manifestCid) throw new DeployError(400, "malformed", "the deploy request's manifest is not a CID");
-    const job = await this.resolveJob(manifestCid, p.workload);
+    const job = { ...(await this.cachedJob(manifestCid, p.workload)), id: randomBytes(6).toString("hex") };
     const availability = await this.drivers.check(job.sandbox);
     if (!availability.ok) throw new DeployError(503, "driver-unavailable", `the ${job.sandbox} sandbox is not available on this node: ${availability.reason}`);
     const driver = this.drivers.get(job.sandbox)!;
@@ -366,7 +383,7 @@ export class GridNode {
     let outputCid: CID | null = null;
     if (bytes.length) {
       outputCid = CID.createV1(raw.code, await sha256.digest(bytes));
-      await this.store.put(outputCid, bytes);
+      void this.persist(outputCid, bytes, false).catch(() => {});
     }
     const kept = result.reason === "exit" && result.exitCode === 0;
     const payload: AssessmentPayload = {
@@ -384,11 +401,29 @@ export class GridNode {
       at: Date.now(),
     };
     const record = await signRecord(this.key, payload);
-    const cid = await recordCid(record);
-    await this.addRecord(record);
+    const cid = await this.state.add(record);
+    if (!cid) throw new Error("assessment already recorded");
+    // Persisted in the background: the deployment's end need not wait for the disk.
+    void this.persist(cid, dagCbor.encode(record), true).catch(() => {});
     void this.publishRecord(ASSESSMENTS_TOPIC, record);
     const verdict = kept ? `kept: ${info.workload} ${result.message}` : `broken: ${info.workload} ${result.message}`;
     return { cid: cid.toString(), kept, message: verdict, output: outputCid?.toString() ?? null };
+  }
+
+  // Manifests are immutable (content-addressed), so a resolved job can be reused.
+  private readonly jobs = new Map<string, Promise<Job>>();
+
+  private cachedJob(manifestCid: CID, workload: string): Promise<Job> {
+    const key = `${manifestCid}/${workload}`;
+    let job = this.jobs.get(key);
+    if (!job) {
+      job = this.resolveJob(manifestCid, workload);
+      // Keep only small jobs (wasm modules), not VM images.
+      job.then((j) => Object.values(j.files).reduce((n, f) => n + f.bytes.length, 0) > 16 * 1024 * 1024 && this.jobs.delete(key), () => this.jobs.delete(key));
+      if (this.jobs.size > 64) this.jobs.delete(this.jobs.keys().next().value!);
+      this.jobs.set(key, job);
+    }
+    return job;
   }
 
   private async resolveJob(manifestCid: CID, workload: string): Promise<Job> {
@@ -468,6 +503,7 @@ export class GridNode {
     this.stopped = true;
     for (const d of this.deployments.values()) d.abort.abort();
     await Promise.all([...this.deployments.values()].map((d) => d.done.catch(() => {})));
+    await this.writes;
     await this.libp2p.stop();
     await this.drivers.close();
   }

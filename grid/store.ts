@@ -24,9 +24,15 @@ export class BlockStore {
     return join(this.dir, cid.toString());
   }
 
+  /** CIDs known to be on disk (files are never removed except when found corrupt). */
+  private readonly known = new Set<string>();
+
   async has(cid: CID): Promise<boolean> {
+    const key = cid.toString();
+    if (this.known.has(key)) return true;
     try {
       await stat(this.path(cid));
+      this.known.add(key);
       return true;
     } catch {
       return false;
@@ -46,6 +52,7 @@ export class BlockStore {
       await fh.close();
     }
     await rename(tmp, this.path(cid));
+    this.known.add(cid.toString());
   }
 
   /** The block's bytes, re-verified; undefined when absent. A corrupt file is removed and reported. */
@@ -54,12 +61,14 @@ export class BlockStore {
     try {
       bytes = new Uint8Array(await readFile(this.path(cid)));
     } catch {
+      this.known.delete(cid.toString());
       return undefined;
     }
     try {
       await verifyBlock(cid, bytes);
     } catch (e) {
       await rm(this.path(cid), { force: true });
+      this.known.delete(cid.toString());
       throw new Error(`store: block ${cid} was corrupt on disk and has been removed`);
     }
     return bytes;
