@@ -27,7 +27,7 @@ export function registerDebugger(context: vscode.ExtensionContext): void {
     panel.title = `Graph: step ${run.step}`;
     panel.webview.html = `<!DOCTYPE html><html><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline';">
-<style>body{background:#fff;margin:0;padding:8px}svg{max-width:100%;height:auto}</style></head>
+<style>body{background:#fff;margin:0;padding:8px;overflow:auto}svg{display:block}</style></head>
 <body data-step="${run.step}">${svg}</body></html>`;
   };
 
