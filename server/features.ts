@@ -17,6 +17,7 @@ import {
   CHUNK_SIZE, DEFAULT_HASH, HASHES, WORKLOAD_FIELDS, bodyCovers, bodyText, compile,
   type Diagnostic, type PgSymbol, type Program, type SymbolKind as PgSymbolKind,
 } from "../language/index.ts";
+import { prepareScenarios } from "../language/simulator/index.ts";
 import snippets from "../snippets/promisegrid.json" with { type: "json" };
 import { contains, pathToUri, sameSymbol, symbolAt, type Workspace } from "./workspace.ts";
 
@@ -390,6 +391,37 @@ export async function inlayHints(ws: Workspace, file: string, r: Range): Promise
       if (!WORKLOAD_FIELDS[sandbox]?.files.includes(f.key.text) || f.value?.kind !== "string") continue;
       const cid = await fileCid(path.resolve(path.dirname(file), f.value.value), hashName);
       if (cid) out.push({ position: index.position(f.value.span.end), label: `cid ${cid}`, kind: InlayHintKind.Type, paddingLeft: true, tooltip: `The content identifier (${hashName}) of ${f.value.value}, as compiled into the manifest` });
+    }
+  }
+  out.push(...revocationHints(ws, program, file, from, to));
+  return out;
+}
+
+/** After each `revokes` event in a scenario: the step at which each agent learns of it, as the simulator runs it. */
+function revocationHints(ws: Workspace, program: Program, file: string, from: number, to: number): InlayHint[] {
+  const source = program.files.get(file)!;
+  const wanted = source.declarations.filter((d) => d.kind === "scenario" && d.span.end >= from && d.span.start <= to
+    && d.items.some((i) => i.kind === "step" && i.event?.kind === "revoke"));
+  if (!wanted.length) return [];
+  const index = ws.lineIndex(file);
+  const out: InlayHint[] = [];
+  const { scenarios } = prepareScenarios(program, (_title, p) => p === file);
+  for (const s of scenarios) {
+    if (!s.run || !wanted.includes(s.decl)) continue;
+    const trace = s.run.finish();
+    for (const item of s.decl.items) {
+      if (item.kind !== "step" || item.event?.kind !== "revoke") continue;
+      const line = index.position(item.span.start).line + 1;
+      const event = trace.timeline.flatMap((t) => t.events).find((e) => e.kind === "revoke" && e.line === line);
+      const notice = event?.notices.find((id) => trace.notices[id]?.kind === "revoked");
+      if (notice === undefined) continue;
+      const learned = new Map<string, number>();
+      for (const step of trace.timeline) {
+        for (const [agent, ids] of Object.entries(step.learned)) if (ids.includes(notice) && !learned.has(agent)) learned.set(agent, step.step);
+      }
+      const label = trace.agents.map((a) => `${a.name} ${learned.has(a.name) ? `step ${learned.get(a.name)}` : "never"}`).join(" · ");
+      out.push({ position: index.position(item.span.end), label: `learns: ${label}`, paddingLeft: true,
+        tooltip: "When each agent learns of this revocation in the simulation (by seeing it, or by gossip)" });
     }
   }
   return out;

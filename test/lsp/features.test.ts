@@ -295,6 +295,17 @@ describe("code lenses and inlay hints", () => {
   });
 });
 
+describe("revocation inlay hints", () => {
+  it("shows when each agent learns of a revocation in the simulated scenario", async () => {
+    await c.open("food.pg");
+    const hints = await c.request<InlayHint[]>("textDocument/inlayHint", { textDocument: doc("food.pg"), range: { start: { line: 0, character: 0 }, end: { line: 100, character: 0 } } });
+    // truck1 revokes (it sees it at once); gossip over truck1 <-> truck5 at the end of step 2; alice has no link.
+    assert.deepEqual(hints.map((h) => [h.position, h.label]), [
+      [rangeOf("food.pg", "step 2: truck1 revokes lunch_pass").end, "learns: truck1 step 2 · truck5 step 2 · alice never"],
+    ]);
+  });
+});
+
 describe("completion", () => {
   async function labels(rel: string, textBefore: string, line: number): Promise<string[]> {
     const u = doc(rel).uri;
