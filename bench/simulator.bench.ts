@@ -15,7 +15,7 @@ const AGENTS = TOWNS * PER_TOWN;
 function buildGrid(): { world: World; links: [number, number][]; ledger: Ledger; invokes: SimEvent[] } {
   const world: World = {
     agents: [], currencies: [], promises: [], caps: [],
-    agentIndex: new Map(), currencyIndex: new Map(), promiseIndex: new Map(), capIndex: new Map(),
+    agentIndex: new Map(), currencyIndex: new Map(), promiseIndex: new Map(), capIndex: new Map(), skipped: new Map(),
   };
   const bodies: BodyKey[] = Array.from({ length: KINDS }, (_, k) => ({ type: "serve", args: [`dish${k}`], text: `serve(dish${k})` }));
   for (let i = 0; i < AGENTS; i++) {

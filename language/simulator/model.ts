@@ -74,6 +74,8 @@ export interface World {
   currencyIndex: Map<string, number>;
   promiseIndex: Map<string, number>;
   capIndex: Map<string, number>;
+  /** Declarations the simulator had to leave out, by name, and why (for clear diagnostics). */
+  skipped: Map<string, string>;
 }
 
 export type SimEvent =
@@ -161,7 +163,7 @@ function toMicro(v: number): number { return Math.round(v * UNIT); }
 export function buildWorld(sources: SourceSet): { world: World; scenarios: { path: string; decl: ScenarioDecl }[] } {
   const world: World = {
     agents: [], currencies: [], promises: [], caps: [],
-    agentIndex: new Map(), currencyIndex: new Map(), promiseIndex: new Map(), capIndex: new Map(),
+    agentIndex: new Map(), currencyIndex: new Map(), promiseIndex: new Map(), capIndex: new Map(), skipped: new Map(),
   };
   const all: { path: string; decl: Declaration }[] = [];
   for (const path of [...sources.files.keys()].sort()) {
@@ -179,7 +181,7 @@ export function buildWorld(sources: SourceSet): { world: World; scenarios: { pat
   for (const { decl } of all) {
     if (decl.kind !== "currency" || world.currencyIndex.has(decl.name.text)) continue;
     const issuer = agent(decl.issuer);
-    if (issuer === undefined) continue;
+    if (issuer === undefined) { world.skipped.set(decl.name.text, `currency ${decl.name.text} is issued by '${decl.issuer?.text ?? "?"}', which is not a declared agent`); continue; }
     const s = field(decl.fields, "supply");
     world.currencyIndex.set(decl.name.text, world.currencies.length);
     world.currencies.push({
@@ -196,7 +198,11 @@ export function buildWorld(sources: SourceSet): { world: World; scenarios: { pat
       const d = item.decl;
       if (d.kind === "capability") {
         const issuer = agent(d.issuer), holder = agent(d.holder);
-        if (issuer === undefined || holder === undefined || world.capIndex.has(d.name.text)) continue;
+        if (issuer === undefined || holder === undefined) {
+          world.skipped.set(d.name.text, `capability ${d.name.text} names '${issuer === undefined ? d.issuer?.text ?? "?" : d.holder?.text ?? "?"}', which is not a declared agent`);
+          continue;
+        }
+        if (world.capIndex.has(d.name.text)) continue;
         addCap(world, {
           name: d.name.text, kind: "capability", issuer, holder, grants: d.grants.map(bodyKey),
           delegable: !!d.delegable, depth: d.delegable ? d.delegable.depth ?? Infinity : 0,
@@ -204,7 +210,11 @@ export function buildWorld(sources: SourceSet): { world: World; scenarios: { pat
         });
       } else if (d.kind === "delegate") {
         const by = agent(d.by), to = agent(d.to);
-        if (by === undefined || to === undefined || !d.parent || world.capIndex.has(d.name.text)) continue;
+        if (by === undefined || to === undefined || !d.parent) {
+          world.skipped.set(d.name.text, `delegation ${d.name.text} names '${by === undefined ? d.by?.text ?? "?" : d.to?.text ?? "?"}', which is not a declared agent`);
+          continue;
+        }
+        if (world.capIndex.has(d.name.text)) continue;
         const parent = world.capIndex.get(d.parent.text);
         if (parent === undefined) {
           if (capDecls.some((c) => c.decl.kind !== "import" && "name" in c.decl && (c.decl as { name: Name }).name.text === d.parent!.text)) later.push(item);
@@ -224,7 +234,10 @@ export function buildWorld(sources: SourceSet): { world: World; scenarios: { pat
   for (const { path, decl } of all) {
     if (decl.kind !== "promise" || !decl.body || !decl.polarity) continue;
     const promiser = agent(decl.promiser);
-    if (promiser === undefined) continue;
+    if (promiser === undefined) {
+      if (decl.name) world.skipped.set(decl.name.text, `promise ${decl.name.text} is made by '${decl.promiser?.text ?? "?"}', which is not a declared agent`);
+      continue;
+    }
     const anyone = decl.promisees.some((p) => p.text === "*");
     const promisees = decl.promisees.map(agent).filter((x): x is number => x !== undefined);
     const body = bodyKey(decl.body);
@@ -291,18 +304,18 @@ export function planScenario(world: World, path: string, decl: ScenarioDecl, tex
   };
   const capOf = (n: Name): number => {
     const c = world.capIndex.get(n.text);
-    if (c === undefined) err(n.span, "PG902", `unknown capability '${n.text}'${suggest(n.text, world.capIndex.keys())}`);
+    if (c === undefined) err(n.span, "PG902", world.skipped.get(n.text) ?? `unknown capability '${n.text}'${suggest(n.text, world.capIndex.keys())}`);
     return c ?? -1;
   };
   const promiseOf = (n: Name): number => {
     const p = world.promiseIndex.get(n.text);
-    if (p === undefined) err(n.span, "PG903", `unknown promise '${n.text}' (only named promises can be used in scenarios)${suggest(n.text, world.promiseIndex.keys())}`);
+    if (p === undefined) err(n.span, "PG903", world.skipped.get(n.text) ?? `unknown promise '${n.text}' (only named promises can be used in scenarios)${suggest(n.text, world.promiseIndex.keys())}`);
     return p ?? -1;
   };
   const amountOf = (a: { value: number; unit?: Name; span: Span }): { amount: number; currency: number } => {
     if (!a.unit) { err(a.span, "PG904", `amount ${a.value} needs a currency, e.g. '${a.value} ${world.currencies[0]?.name ?? "taco"}'`); return { amount: 0, currency: -1 }; }
     const c = world.currencyIndex.get(a.unit.text);
-    if (c === undefined) err(a.unit.span, "PG905", `unknown currency '${a.unit.text}'${suggest(a.unit.text, world.currencyIndex.keys())}`);
+    if (c === undefined) err(a.unit.span, "PG905", world.skipped.get(a.unit.text) ?? `unknown currency '${a.unit.text}'${suggest(a.unit.text, world.currencyIndex.keys())}`);
     if (a.value < 0) err(a.span, "PG906", `amounts cannot be negative`);
     return { amount: toMicro(a.value), currency: c ?? -1 };
   };

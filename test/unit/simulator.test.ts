@@ -404,6 +404,23 @@ describe("simulator: determinism and bad input", () => {
     for (const d of r.diagnostics) assert.ok(d.span.end > d.span.start);
   });
 
+  it("a scenario using a declaration that names an unknown agent says why", () => {
+    const [r] = run(`
+      agent a
+      capability pass from a to ghost { grants go(x) }
+      promise p: nobody -> a +go(x)
+      scenario "s" {
+        step 1: a invokes pass at a
+        step 2: a pays 1 coin to a
+        expect p kept
+      }`);
+    assert.deepEqual(r.diagnostics.map((d) => [d.code, d.message]), [
+      ["PG902", "capability pass names 'ghost', which is not a declared agent"],
+      ["PG905", "unknown currency 'coin'"],
+      ["PG903", "promise p is made by 'nobody', which is not a declared agent"],
+    ]);
+  });
+
   it("a million-step scenario is refused with the limit, not run", () => {
     const [r] = run(trucks(`step 1000000: truck1 revokes lunch_pass\n expect truck5 knows revoked(lunch_pass) by step 2000000`));
     assert.equal(r.trace, undefined);
