@@ -1,10 +1,12 @@
 // A node with its control API, as `promisegrid node start` runs it: the bearer
 // token and the node's address (node.json) live in the data dir.
-import { randomBytes } from "node:crypto";
-import { readFile, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { ApiServer } from "./api.ts";
-import { GridNode, writeFileAtomic, type NodeOptions } from "./node.ts";
+import { GridNode, type NodeOptions } from "./node.ts";
+import { apiToken, writeFileAtomic, type NodeInfoFile } from "./local.ts";
+
+export { apiToken, readNodeInfo, type NodeInfoFile } from "./local.ts";
 
 export interface DaemonOptions extends NodeOptions {
   apiHost?: string;
@@ -13,41 +15,12 @@ export interface DaemonOptions extends NodeOptions {
   maxBodyBytes?: number;
 }
 
-export interface NodeInfoFile {
-  pid: number;
-  api: string;
-  peerId: string;
-  addrs: string[];
-}
-
 export interface Daemon {
   node: GridNode;
   api: ApiServer;
   url: string;
   token: string;
   close(): Promise<void>;
-}
-
-/** The API token from `dataDir/api-token`, created (mode 0600) when absent. */
-export async function apiToken(dataDir: string): Promise<string> {
-  const path = join(dataDir, "api-token");
-  try {
-    const t = (await readFile(path, "utf8")).trim();
-    if (t) return t;
-  } catch {
-    // created below
-  }
-  const token = randomBytes(32).toString("hex");
-  await writeFileAtomic(path, token + "\n", 0o600);
-  return token;
-}
-
-export async function readNodeInfo(dataDir: string): Promise<NodeInfoFile | undefined> {
-  try {
-    return JSON.parse(await readFile(join(dataDir, "node.json"), "utf8"));
-  } catch {
-    return undefined;
-  }
 }
 
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {

@@ -1,18 +1,15 @@
 // Building a deploy: the holder's key, a token from the node, and a CAR whose
 // root is the signed deploy request followed by the manifest's blocks.
 import { randomBytes } from "node:crypto";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { CarWriter } from "@ipld/car";
 import * as dagCbor from "@ipld/dag-cbor";
 import type { CID } from "multiformats/cid";
 import { loadOrCreateKey, type PrivateKey } from "./keys.ts";
 import { recordCid, signRecord, type Signed, type TokenPayload } from "./records.ts";
-import { GridClient } from "./api-client.ts";
-import { apiToken, readNodeInfo } from "./daemon.ts";
+import { DEFAULT_HOME } from "./local.ts";
 
-export const DEFAULT_HOME = join(homedir(), ".promisegrid");
-export const DEFAULT_DATA_DIR = join(DEFAULT_HOME, "node");
+export { DEFAULT_HOME, DEFAULT_DATA_DIR, clientForDataDir } from "./local.ts";
 
 /** The deployer's own key, ~/.promisegrid/key (or $PROMISEGRID_HOME/key). */
 export function userKey(home = process.env.PROMISEGRID_HOME ?? DEFAULT_HOME): Promise<PrivateKey> {
@@ -59,11 +56,4 @@ export async function deployCar(o: DeployCarOptions): Promise<Uint8Array> {
   await writer.close();
   await collect;
   return new Uint8Array(Buffer.concat(parts));
-}
-
-/** A client for the node whose data dir is `dataDir` (its node.json and api-token). */
-export async function clientForDataDir(dataDir: string): Promise<GridClient | undefined> {
-  const info = await readNodeInfo(dataDir);
-  if (!info) return undefined;
-  return new GridClient(info.api, await apiToken(dataDir));
 }

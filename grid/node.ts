@@ -15,7 +15,7 @@ import * as dagCbor from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
 import * as raw from "multiformats/codecs/raw";
-import { appendFile, mkdir, open, readFile } from "node:fs/promises";
+import { appendFile, mkdir, readFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { BlockStore } from "./store.ts";
@@ -526,17 +526,4 @@ async function loadState(dataDir: string, store: BlockStore, state: GridState): 
     const bytes = await store.get(cid).catch(() => undefined);
     if (bytes) await state.add(dagCbor.decode(bytes)).catch(() => {});
   }
-}
-
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
-  const tmp = `${path}.${randomBytes(4).toString("hex")}.tmp`;
-  const fh = await open(tmp, "wx", mode);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  const { rename } = await import("node:fs/promises");
-  await rename(tmp, path);
 }

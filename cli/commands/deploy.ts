@@ -4,7 +4,6 @@
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
 import { CarReader } from "@ipld/car";
-import * as dagCbor from "@ipld/dag-cbor";
 import type { CID } from "multiformats/cid";
 import { compile as compileProgram, CompileError } from "../../language/index.ts";
 import { UsageError, type Command, type Io } from "../command.ts";
@@ -12,9 +11,8 @@ import { DiagnosticPrinter } from "../diagnostics.ts";
 import { FileError, loadChecked } from "../load.ts";
 import { ApiError, GridClient, type DeploymentInfo } from "../../grid/api-client.ts";
 import { clientForDataDir, decodeToken, deployCar, tokenCid, userKey, DEFAULT_DATA_DIR } from "../../grid/deploy.ts";
-import { apiToken, readNodeInfo } from "../../grid/daemon.ts";
-import { covers } from "../../grid/capabilities.ts";
-import type { Body } from "../../grid/records.ts";
+import { apiToken, readNodeInfo } from "../../grid/local.ts";
+import { pickWorkload as pick, ManifestError, type ManifestCapability } from "../../grid/manifest.ts";
 
 export interface Manifest {
   root: CID;
@@ -71,27 +69,14 @@ export async function loadManifest(file: string, io: Io, command: string): Promi
   }
 }
 
-interface ManifestCapability {
-  name: string;
-  grants: Body[];
-  delegable?: { depth?: number };
-}
-
-/** The workload to run and the capability that grants running it, from the manifest's root block. */
+/** The workload to run and the capability that grants running it; bad manifests are usage errors here. */
 export function pickWorkload(m: Manifest, wanted?: string): { workload: string; capability: ManifestCapability } {
-  const rootBlock = m.blocks.find((b) => b.cid.equals(m.root));
-  if (!rootBlock) throw new UsageError(`the manifest's root block ${m.root} is missing`);
-  const root = dagCbor.decode(rootBlock.bytes) as { type?: string; workloads?: Record<string, unknown>; capabilities?: ManifestCapability[] };
-  if (root.type !== "promisegrid/manifest") throw new UsageError("the root block is not a promisegrid/manifest");
-  const names = Object.keys(root.workloads ?? {});
-  if (names.length === 0) throw new UsageError("the manifest declares no workload to deploy");
-  const workload = wanted ?? (names.length === 1 ? names[0] : undefined);
-  if (!workload) throw new UsageError(`the manifest has several workloads (${names.join(", ")}): pick one with --workload NAME`);
-  if (!names.includes(workload)) throw new UsageError(`the manifest has no workload '${workload}' (it has ${names.join(", ")})`);
-  const want: Body = { type: "run", args: [workload] };
-  const capability = (root.capabilities ?? []).find((c) => c.grants.some((g) => covers(g, want)));
-  if (!capability) throw new UsageError(`no capability in the manifest grants run(${workload}); declare one, e.g. \`capability deploy_pass from NODE to YOU { grants run(${workload}) }\``);
-  return { workload, capability };
+  try {
+    return pick(m, wanted);
+  } catch (e) {
+    if (e instanceof ManifestError) throw new UsageError(e.message);
+    throw e;
+  }
 }
 
 /** A client for --node URL (token from --token-file, $PROMISEGRID_API_TOKEN or the data dir) or the local node. */

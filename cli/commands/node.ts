@@ -4,21 +4,10 @@ import { spawn } from "node:child_process";
 import { mkdirSync, openSync, closeSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError, type Command, type Io } from "../command.ts";
-import { clientForDataDir, DEFAULT_DATA_DIR } from "../../grid/deploy.ts";
+import { DEFAULT_DATA_DIR, runningNode } from "../../grid/local.ts";
 import { NODE_OPTIONS_HELP, parseNodeArgs, runNode } from "../../grid/main.ts";
-import type { GridClient } from "../../grid/api-client.ts";
 
-/** A client for the node of `dataDir` when one is running and answers. */
-export async function runningNode(dataDir: string): Promise<GridClient | undefined> {
-  const client = await clientForDataDir(dataDir);
-  if (!client) return undefined;
-  try {
-    await client.status();
-    return client;
-  } catch {
-    return undefined;
-  }
-}
+export { runningNode };
 
 /** Starts a node in a detached process and waits until its API answers. */
 export async function startDetached(argv: string[], dataDir: string): Promise<{ api: string; peerId: string; pid: number }> {
