@@ -79,7 +79,7 @@ try {
       if (r.exitCode !== 0) throw new Error(`driver run failed: ${r.message}`);
       const dt = performance.now() - t;
       const id = `bare-${i}`;
-      writeFileSync(join(bundle, "config.json"), JSON.stringify(ociSpec(job, command, defaults, rootfs, `/promisegrid-bench/${id}`)));
+      writeFileSync(join(bundle, "config.json"), JSON.stringify(ociSpec(job, command, defaults, rootfs, `/promisegrid/${id}`)));
       const bt = await timed("runc", ["--root", runcRoot, "run", "--bundle", bundle, id]);
       const pt = await deploy();
       if (i >= WARM) (drv.push(dt), bare.push(bt), dep.push(pt));

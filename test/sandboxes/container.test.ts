@@ -102,6 +102,32 @@ describe("container driver", () => {
     for (const d of unpacked) assert.ok(!existsSync(join(state, "images", d, "rootfs", "x")));
   });
 
+  test("the limits are the container's cgroup limits", async () => {
+    const job = makeJob("container", { image: rootfs }, { memoryBytes: 48 << 20, timeMs: 10_000, pids: 20, cpu: 0.25 }, { command: sh("sleep 2") });
+    const running = driver.run(job, collect(), new AbortController().signal);
+    const v2 = existsSync("/sys/fs/cgroup/cgroup.controllers");
+    const base = (ctl: string) => (v2 ? "/sys/fs/cgroup/promisegrid" : `/sys/fs/cgroup/${ctl}/promisegrid`);
+    const want = { memory: String(48 << 20), pids: "20", cpu: "25000 100000" };
+    let seen: Record<string, string> | undefined;
+    // Poll until runc has written the limits (or give up and show what was there).
+    for (let i = 0; i < 60 && JSON.stringify(seen) !== JSON.stringify(want); i++) {
+      await new Promise((r) => setTimeout(r, 30));
+      const name = (existsSync(base("memory")) ? readdirSync(base("memory")) : []).find((n) => n.startsWith(`pg-${job.id}-`));
+      if (!name) continue;
+      const read = (ctl: string, file: string) => readFileSync(join(base(ctl), name, file), "utf8").trim();
+      try {
+        seen = v2
+          ? { memory: read("", "memory.max"), pids: read("", "pids.max"), cpu: read("", "cpu.max") }
+          : { memory: read("memory", "memory.limit_in_bytes"), pids: read("pids", "pids.max"), cpu: read("cpu", "cpu.cfs_quota_us") + " " + read("cpu", "cpu.cfs_period_us") };
+      } catch {
+        // runc is still writing the limits
+      }
+    }
+    const r = await running;
+    assert.equal(r.exitCode, 0, r.message);
+    assert.deepEqual(seen, want);
+  });
+
   test("a fork bomb stops at the pids limit and is reported as such", async () => {
     const r = await run(sh("bomb() { bomb | bomb & }; bomb; sleep 60"), {}, { pids: 16, timeMs: 4000 });
     assert.equal(r.reason, "pids");

@@ -1,6 +1,6 @@
 // The VM driver, through the Driver interface, with real qemu (KVM if it works, else TCG).
 import { strict as assert } from "node:assert";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,6 +20,17 @@ async function boot(initrd: Uint8Array, lim: Partial<Limits> = {}, extra: Partia
   const job = makeJob("vm", { kernel, initrd: jobFile("initrd", initrd) }, { ...limits, ...lim }, extra);
   const result = await driver.run(job, out, signal);
   return { ...result, stdout: out.out(), stderr: out.err() };
+}
+
+/** The pid of a process whose command line contains `needle`. */
+function findProcess(needle: string): number | undefined {
+  for (const p of readdirSync("/proc")) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, "utf8").includes(needle)) return Number(p);
+    } catch {}
+  }
+  return undefined;
 }
 
 describe("vm driver", () => {
@@ -91,6 +102,29 @@ describe("vm driver", () => {
     assert.match(r.message, /8 s time limit/);
     assert.equal(r.stdout, "looping\n");
     assert.ok(r.durationMs >= 8000);
+  });
+
+  test("a fraction of a CPU is a CFS quota on qemu's cgroup, removed after the run", async () => {
+    const ac = new AbortController();
+    const job = makeJob("vm", { kernel, initrd: jobFile("initrd", initrdWith("while :; do :; done")) }, { ...limits, cpu: 0.5 });
+    const running = driver.run(job, collect(), ac.signal);
+    let quota: string | undefined;
+    let dir: string | undefined;
+    for (let i = 0; i < 100 && !quota; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const pid = findProcess(`pg-${job.id}-`);
+      if (!pid) continue;
+      const line = readFileSync(`/proc/${pid}/cgroup`, "utf8").split("\n").find((l) => /^\d+:(cpu,cpuacct|cpu|cpuacct,cpu):|^0::/.test(l) && l.includes("promisegrid-vm"));
+      if (!line) continue;
+      const path = line.slice(line.lastIndexOf(":") + 1);
+      dir = existsSync("/sys/fs/cgroup/cgroup.controllers") ? join("/sys/fs/cgroup", path) : join("/sys/fs/cgroup/cpu", path);
+      quota = existsSync(join(dir, "cpu.max")) ? readFileSync(join(dir, "cpu.max"), "utf8").trim() : readFileSync(join(dir, "cpu.cfs_quota_us"), "utf8").trim();
+    }
+    ac.abort();
+    const r = await running;
+    assert.equal(r.reason, "stopped");
+    assert.ok(quota === "50000" || quota === "50000 100000", `quota ${quota}`);
+    assert.ok(!existsSync(dir!), "the cgroup is removed");
   });
 
   test("a guest that powers off without the status line is an error, not a success", async () => {

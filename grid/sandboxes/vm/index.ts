@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { cacheKey } from "../container/image.ts";
+import { CpuCgroup } from "./cgroup.ts";
 import type { Availability, Driver, EndReason, Job, JobFile, RunOutput, RunResult } from "../driver.ts";
 
 const exec = promisify(execFile);
@@ -125,8 +126,19 @@ export class VmDriver implements Driver {
     // against the emulated PIT fails on a busy host and the boot hangs with a stopped clock.
     const tsc = accel === "tcg" ? hostTscKhz() : undefined;
     const append = [BASE_APPEND, tsc ? `tsc_early_khz=${tsc}` : "", job.append ?? "", ...job.args].filter(Boolean).join(" ");
-    const args = [...baseArgs(accel, memMiB, cpus), "-kernel", kernelPath, ...(initrdPath ? ["-initrd", initrdPath] : []), "-append", append];
+    const name = `pg-${job.id.replace(/[^A-Za-z0-9_.-]/g, "").slice(0, 40)}-${randomBytes(4).toString("hex")}`;
+    const args = [...baseArgs(accel, memMiB, cpus), "-name", name, "-kernel", kernelPath, ...(initrdPath ? ["-initrd", initrdPath] : []), "-append", append];
+    // A fraction of a CPU is a CFS quota on qemu's cgroup (-smp only counts whole vCPUs).
+    const cgroup = job.limits.cpu !== undefined ? CpuCgroup.create(name, job.limits.cpu) : undefined;
+    if (job.limits.cpu !== undefined && !cgroup) return done(null, "error", `cannot enforce the cpu limit ${job.limits.cpu}: no writable cpu cgroup (the node must run as root)`);
     const child = spawn(this.qemu, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let setupError: string | undefined;
+    try {
+      if (child.pid) cgroup?.add(child.pid);
+    } catch (e) {
+      setupError = `cannot put qemu in its cpu cgroup: ${e instanceof Error ? e.message : e}`;
+      child.kill("SIGKILL");
+    }
 
     let status: { code: number; oom: boolean } | undefined;
     let pending = "";
@@ -166,9 +178,11 @@ export class VmDriver implements Driver {
     });
     clearTimeout(timer);
     signal.removeEventListener("abort", onAbort);
+    await cgroup?.remove();
     if (!status && pending) out.stdout(Buffer.from(pending));
 
     if (exit.error) return done(null, "error", `cannot start ${this.qemu}: ${exit.error.message}`);
+    if (setupError) return done(null, "error", setupError);
     if (status) {
       if (status.oom) return done(status.code, "memory", `the guest ran out of its ${mib(job.limits.memoryBytes)} of memory and killed the workload (exit code ${status.code})`);
       if (status.code === 0) return done(0, "exit", "exited with code 0");
