@@ -5,8 +5,8 @@
 #   busybox-oci.tar      the same rootfs as an OCI image layout, in a tar
 #   vmlinux              the uncompressed kernel of Debian's linux-image-amd64
 #   initramfs.cpio.gz    busybox + the guest /init (docs/sandboxes.md) + a hello /workload
-# Idempotent: each step is skipped when its output exists. Force a rebuild by
-# deleting .cache/sandboxes/.
+# Idempotent: each step is skipped when its output exists (the initramfs is
+# rebuilt when guest-init.sh is newer). Force a rebuild by deleting .cache/sandboxes/.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -82,7 +82,7 @@ if [ ! -s "$out/vmlinux" ]; then
   echo "setup-sandboxes: fetching the kernel from Debian's linux-image-amd64"
   pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n1)
   if [ -z "$pkg" ]; then apt-get update -qq; pkg=$(apt-cache depends linux-image-amd64 | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n1); fi
-  (cd "$tmp" && apt-get download -qq "$pkg")
+  (cd "$tmp" && apt-get -o APT::Sandbox::User=root download -qq "$pkg")
   dpkg-deb -x "$tmp"/linux-image-*.deb "$tmp/kernel"
   vmlinuz=$(ls "$tmp"/kernel/boot/vmlinuz-* | head -n1)
   # A bzImage holds a compressed vmlinux: find the payload by its magic and
@@ -99,13 +99,15 @@ if [ ! -s "$out/vmlinux" ]; then
   mv "$tmp/vmlinux" "$out/vmlinux"
 fi
 
-if [ ! -s "$out/initramfs.cpio.gz" ]; then
+# Rebuilt when the guest init changes.
+if [ ! -s "$out/initramfs.cpio.gz" ] || [ "$root/grid/sandboxes/vm/guest-init.sh" -nt "$out/initramfs.cpio.gz" ]; then
   echo "setup-sandboxes: building the initramfs"
   ir="$tmp/initramfs"
   make_busybox_tree "$ir"
   install -m 755 "$root/grid/sandboxes/vm/guest-init.sh" "$ir/init"
   printf '#!/bin/sh\necho hello from a vm\n' >"$ir/workload"
   chmod 755 "$ir/workload"
+  find "$ir" -exec touch -h -d @0 {} +  # same bytes, and so the same CID, on every machine
   (cd "$ir" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet --reproducible | gzip -9n) >"$tmp/initramfs.cpio.gz"
   mv "$tmp/initramfs.cpio.gz" "$out/initramfs.cpio.gz"
 fi
