@@ -2,6 +2,7 @@
 // expectation kind, the food-trucks revocation window, partitions, currencies,
 // delegation, determinism and bad input.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -388,6 +389,14 @@ describe("simulator: determinism and bad input", () => {
     const b = traceJson(one(FOOD_TRUCKS));
     assert.equal(a, b);
     assert.ok(a.length > 1000);
+  });
+
+  it("same file, same trace bytes across separate processes", () => {
+    const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
+    const once = () => execFileSync(process.execPath, ["--import", "tsx", "cli/main.ts", "simulate", "examples/delegation.pg", "--json"], { cwd: root });
+    const a = once(), b = once();
+    assert.ok(a.length > 1000);
+    assert.equal(Buffer.compare(a, b), 0);
   });
 
   it("unknown names are diagnostics with suggestions, not crashes", () => {
