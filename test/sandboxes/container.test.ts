@@ -196,6 +196,9 @@ describe("container driver", () => {
     const noCmd = await run(undefined);
     assert.equal(noCmd.reason, "error");
     assert.match(noCmd.message, /no command/);
+    const missing = await run(["/no/such/program"]);
+    assert.equal(missing.reason, "error");
+    assert.match(missing.message, /runc could not run the container: .*\/no\/such\/program/);
     const net = await run(["/bin/true"], { network: "bridge" });
     assert.equal(net.reason, "error");
     assert.match(net.message, /network "bridge" is not supported/);

@@ -128,7 +128,9 @@ export class ContainerDriver implements Driver {
 
     let timedOut = false;
     let stopped = false;
-    const child = spawn(this.runtime, ["--root", this.runtimeRoot, "run", "--keep", "--bundle", bundle, id], {
+    // runc's own messages go to a log, apart from the workload's stderr.
+    const log = join(bundle, "runtime.log");
+    const child = spawn(this.runtime, ["--root", this.runtimeRoot, "--log", log, "--log-format", "json", "run", "--keep", "--bundle", bundle, id], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     child.stdout.on("data", (c: Buffer) => out.stdout(c));
@@ -155,8 +157,10 @@ export class ContainerDriver implements Driver {
     signal.removeEventListener("abort", onAbort);
 
     const counters = this.counters(cgroupPath);
+    const runtimeError = exit.code === 0 ? undefined : await readRuntimeError(log);
     await this.cleanup(id, bundle);
     if (exit.error) return done(null, "error", `cannot start ${this.runtime}: ${exit.error.message}`);
+    if (runtimeError && !timedOut && !stopped) return done(exit.code, "error", `${this.runtime} could not run the container: ${runtimeError}`);
     return classify(done, exit.code, { timedOut, stopped, ...counters }, job);
   }
 
@@ -210,6 +214,18 @@ export class ContainerDriver implements Driver {
       await this.cleanup(id, join(runs, id));
     }
   }
+}
+
+/** The first error runc logged (JSON lines), if any. */
+async function readRuntimeError(log: string): Promise<string | undefined> {
+  const text = await readFile(log, "utf8").catch(() => "");
+  for (const line of text.split("\n")) {
+    try {
+      const e = JSON.parse(line) as { level?: string; msg?: string };
+      if (e.level === "error" || e.level === "fatal") return e.msg;
+    } catch {}
+  }
+  return undefined;
 }
 
 function isAlive(pid: number): boolean {
