@@ -5,9 +5,10 @@ import type {
   Body, BodyArg, Condition, Declaration, Name, ScenarioDecl, SourceFile, Span, Value,
 } from "../../grammar/ast.ts";
 import { closest, LineIndex } from "../../grammar/index.ts";
+import { MAX_STEPS } from "../checker.ts";
 
-/** The most steps one scenario may run; more is refused before anything runs. */
-export const STEP_LIMIT = 100_000;
+/** The most steps one scenario may run (the checker's limit); more is refused before anything runs. */
+export const STEP_LIMIT = MAX_STEPS;
 /** Amounts are kept as integers of this many micro-units so sums stay exact. */
 export const UNIT = 1_000_000;
 
