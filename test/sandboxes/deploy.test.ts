@@ -1,6 +1,7 @@
 // The container and VM examples deployed through a real grid node and its API.
 import { strict as assert } from "node:assert";
-import { copyFileSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startDaemon } from "../../grid/daemon.ts";
@@ -105,5 +106,38 @@ test("a deploy to a driver that cannot run here is refused with what to install"
     assert.equal((await client.deployments()).length, 0);
   } finally {
     await d.close();
+  }
+});
+
+test("the CLI deploys both examples (`promisegrid run`) and reports them kept", async () => {
+  const home = tempDir("pg-sbx-home-");
+  const env = { ...process.env, PROMISEGRID_HOME: home, PROMISEGRID_NODE_DIR: join(home, "node") };
+  const cli = (...args: string[]) =>
+    new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      execFile(process.execPath, ["--import", "tsx", join(ROOT, "cli/main.ts"), ...args], { env, timeout: 120_000 }, (e, out, err) =>
+        resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out, err }),
+      );
+    });
+  try {
+    const c = await cli("run", join(ROOT, "examples/hello-container.pg"));
+    assert.equal(c.code, 0, c.err);
+    assert.equal(c.out, "hello from a container on sandbox\n");
+    assert.match(c.err, /assessment: kept: hello_container exited with code 0/);
+    const v = await cli("run", join(ROOT, "examples/hello-vm.pg"));
+    assert.equal(v.code, 0, v.err);
+    assert.equal(v.out, "hello from a vm\n");
+    assert.match(v.err, /assessment: kept: hello_vm exited with code 0/);
+    const s = await cli("node", "status");
+    assert.match(s.out, /container: available/);
+    assert.match(s.out, /vm: available/);
+  } finally {
+    await cli("node", "stop");
+    const info = join(home, "node", "node.json");
+    if (existsSync(info)) {
+      try {
+        process.kill(JSON.parse(readFileSync(info, "utf8")).pid, "SIGTERM");
+      } catch {}
+    }
+    cleanupDirs();
   }
 });
