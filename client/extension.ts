@@ -16,6 +16,7 @@ import {
 
 import { registerDebugger } from "./debug/index.ts";
 import { registerTesting } from "./testing.ts";
+import { registerGrid } from "./grid.ts";
 
 export const LANGUAGE_ID = "promisegrid";
 
@@ -98,6 +99,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Promis
   // Feature registrations: one call each, (context, api).
   registerTesting(context);
   registerDebugger(context);
+  registerGrid(context);
 
   return api;
 }

@@ -1,0 +1,292 @@
+// The grid in the editor: start the bundled node (a separate process), deploy
+// the open .pg file with progress and live output, stop deployments, revoke
+// tokens, and a Grid view of the node, its peers and deployments. A refused
+// deploy shows as a diagnostic on the capability or workload that caused it.
+import { spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as vscode from "vscode";
+import { ApiError, GridClient, type DeploymentInfo, type NodeStatus, type Peer } from "../grid/api-client.ts";
+import { DEFAULT_DATA_DIR, runningNode } from "../grid/local.ts";
+import { decodeToken, deployCar, tokenCid, userKey } from "../grid/deploy.ts";
+import { ManifestError, pickWorkload } from "../grid/manifest.ts";
+import { check, compile, CompileError, loadProgram, type Program } from "../language/index.ts";
+import { nodeHost } from "../language/node-host.ts";
+import { LineIndex } from "../grammar/index.ts";
+
+/** Refusal codes that point at the capability; everything else points at the workload. */
+const CAPABILITY_CODES = new Set(["forged", "expired", "widened", "revoked", "foreign-root", "broken-chain", "not-granted", "malformed"]);
+
+export interface GridViewData {
+  node: { running: boolean; peerId?: string; api?: string; drivers?: Record<string, { ok: boolean; reason?: string }> };
+  peers: Peer[];
+  deployments: { id: string; workload: string; state: string; assessment: string | null }[];
+}
+
+export interface DeployOutcome {
+  info?: DeploymentInfo;
+  output: string;
+  error?: string;
+}
+
+type Item = { label: string; description?: string; tooltip?: string; children?: Item[]; contextValue?: string; id?: string };
+
+class GridTree implements vscode.TreeDataProvider<Item> {
+  private readonly changed = new vscode.EventEmitter<Item | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  data: GridViewData = { node: { running: false }, peers: [], deployments: [] };
+
+  set(data: GridViewData): void {
+    this.data = data;
+    this.changed.fire(undefined);
+  }
+
+  getTreeItem(item: Item): vscode.TreeItem {
+    const t = new vscode.TreeItem(item.label, item.children ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+    t.description = item.description;
+    t.tooltip = item.tooltip;
+    t.contextValue = item.contextValue;
+    if (item.id) t.id = item.id;
+    return t;
+  }
+
+  getChildren(item?: Item): Item[] {
+    if (item) return item.children ?? [];
+    const d = this.data;
+    const node: Item = d.node.running
+      ? { label: "Node", description: `${d.node.peerId?.slice(-8)} ${d.node.api}`, tooltip: d.node.peerId, contextValue: "promisegrid.node.running",
+          children: Object.entries(d.node.drivers ?? {}).map(([k, a]) => ({ label: k, description: a.ok ? "available" : `unavailable: ${a.reason}` })) }
+      : { label: "Node", description: "not running (PromiseGrid: Start Local Node)", contextValue: "promisegrid.node.stopped" };
+    return [
+      node,
+      { label: "Peers", description: String(d.peers.length), children: d.peers.map((p) => ({ label: p.peerId, description: p.addrs.join(" ") })) },
+      {
+        label: "Deployments",
+        description: String(d.deployments.length),
+        children: d.deployments.map((x) => ({ id: `deployment-${x.id}`, label: `${x.workload} ${x.id}`, description: x.assessment ?? x.state, contextValue: `promisegrid.deployment.${x.state}` })),
+      },
+    ];
+  }
+}
+
+export function registerGrid(context: vscode.ExtensionContext): void {
+  const output = vscode.window.createOutputChannel("PromiseGrid Grid");
+  const diagnostics = vscode.languages.createDiagnosticCollection("promisegrid-grid");
+  const tree = new GridTree();
+  let child: ChildProcess | undefined;
+  context.subscriptions.push(output, diagnostics, vscode.window.registerTreeDataProvider("promisegrid.grid", tree));
+
+  const dataDir = () => {
+    const d = vscode.workspace.getConfiguration("promisegrid").get<string>("grid.dataDir");
+    return d ? d.replace(/^~(?=$|\/)/, os.homedir()) : DEFAULT_DATA_DIR;
+  };
+
+  const refresh = async (): Promise<GridViewData> => {
+    const client = await runningNode(dataDir());
+    if (!client) {
+      tree.set({ node: { running: false }, peers: [], deployments: [] });
+      return tree.data;
+    }
+    try {
+      const [status, peers, deployments] = await Promise.all([client.status(), client.peers(), client.deployments()]);
+      tree.set({
+        node: { running: true, peerId: status.peerId, api: status.api, drivers: status.drivers },
+        peers,
+        deployments: deployments.map((d) => ({ id: d.id, workload: d.workload, state: d.state, assessment: d.assessment?.message ?? null })),
+      });
+    } catch {
+      tree.set({ node: { running: false }, peers: [], deployments: [] });
+    }
+    return tree.data;
+  };
+  const timer = setInterval(() => void refresh(), 3000);
+  context.subscriptions.push({ dispose: () => clearInterval(timer) });
+  void refresh();
+
+  /** Starts the bundled node as a child process, unless one already runs for the data dir. */
+  const startNode = async (): Promise<NodeStatus> => {
+    const dir = dataDir();
+    const existing = await runningNode(dir);
+    if (existing) return existing.status();
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const script = context.asAbsolutePath(path.join("dist", "grid-node.js"));
+    const proc = spawn(process.execPath, [script, "--data-dir", dir, "--api", "127.0.0.1:0"], {
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child = proc;
+    proc.stderr!.on("data", (c: Buffer) => output.append(c.toString()));
+    await new Promise<void>((resolve, reject) => {
+      let buf = "";
+      const timeout = setTimeout(() => reject(new Error("the grid node did not start within 20 s (see the PromiseGrid Grid output)")), 20_000);
+      proc.stdout!.on("data", (c: Buffer) => {
+        buf += c.toString();
+        if (buf.includes("\n")) {
+          clearTimeout(timeout);
+          resolve();
+        }
+      });
+      proc.once("exit", (code) => {
+        clearTimeout(timeout);
+        reject(new Error(`the grid node exited with code ${code} (see the PromiseGrid Grid output)`));
+      });
+    });
+    proc.removeAllListeners("exit");
+    proc.once("exit", (code) => {
+      output.appendLine(`grid node exited (code ${code})`);
+      if (child === proc) child = undefined;
+      void refresh();
+    });
+    const client = await runningNode(dir);
+    if (!client) throw new Error("the grid node started but its API does not answer");
+    const status = await client.status();
+    output.appendLine(`grid node started: ${status.api} (peer ${status.peerId}, data dir ${dir})`);
+    await refresh();
+    return status;
+  };
+  context.subscriptions.push({ dispose: () => child?.kill("SIGTERM") });
+
+  const needClient = async (): Promise<GridClient> => {
+    await startNode();
+    const client = await runningNode(dataDir());
+    if (!client) throw new Error("no grid node is running");
+    return client;
+  };
+
+  const diagnose = (program: Program, kind: "capability" | "workload", name: string, message: string) => {
+    const sym = program.lookup(kind, name);
+    if (!sym) return;
+    const text = fs.readFileSync(sym.path, "utf8");
+    const r = new LineIndex(text).range(sym.nameSpan);
+    const d = new vscode.Diagnostic(new vscode.Range(r.start.line, r.start.character, r.end.line, r.end.character), message, vscode.DiagnosticSeverity.Error);
+    d.source = "promisegrid grid";
+    diagnostics.set(vscode.Uri.file(sym.path), [d]);
+  };
+
+  const deploy = async (arg?: vscode.Uri): Promise<DeployOutcome> => {
+    const uri = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;
+    if (!uri || !uri.fsPath.endsWith(".pg")) {
+      const error = "Open a .pg file with a workload to deploy it.";
+      void vscode.window.showErrorMessage(error);
+      return { output: "", error };
+    }
+    await vscode.workspace.openTextDocument(uri).then((doc) => (doc.isDirty ? doc.save() : true));
+    diagnostics.clear();
+    let out = "";
+    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Deploying ${path.basename(uri.fsPath)}`, cancellable: false }, async (progress) => {
+      progress.report({ message: "compiling" });
+      const program = loadProgram([uri.fsPath], nodeHost);
+      const errors = check(program).filter((d) => d.severity === "error");
+      if (errors.length) {
+        const error = `${path.basename(uri.fsPath)} has ${errors.length} error(s); fix them before deploying.`;
+        void vscode.window.showErrorMessage(error);
+        return { output: "", error };
+      }
+      let workload = "", capability = "";
+      try {
+        const compiled = await compile(program, { readFile: (p) => fs.readFileSync(p) });
+        const picked = pickWorkload(compiled);
+        workload = picked.workload;
+        capability = picked.capability.name;
+        progress.report({ message: "starting the node" });
+        const client = await needClient();
+        progress.report({ message: `deploying ${workload}` });
+        const key = await userKey();
+        const token = decodeToken(await client.issue({
+          holder: Buffer.from(key.publicKey.raw).toString("hex"),
+          grants: picked.capability.grants,
+          name: capability,
+          depth: picked.capability.delegable ? picked.capability.delegable.depth ?? 1 : 0,
+        }));
+        const car = await deployCar({ key, manifest: compiled.root, workload, chain: [token], blocks: compiled.blocks });
+        const started = await client.deploy(car);
+        output.appendLine(`[${started.id}] ${workload}: deployed (manifest ${compiled.root}, token ${await tokenCid(token)})`);
+        output.show(true);
+        void refresh();
+        progress.report({ message: `running ${workload}` });
+        const info = await client.logs(started.id, (e) => {
+          out += e.data;
+          output.append(e.data);
+        });
+        output.appendLine(`[${info.id}] assessment: ${info.assessment?.message ?? info.result?.message}`);
+        await refresh();
+        if (info.assessment && !info.assessment.kept) diagnose(program, "workload", workload, `Deployment ${info.id}: ${info.assessment.message}`);
+        return { info, output: out };
+      } catch (e) {
+        const error = e instanceof Error ? e.message : String(e);
+        if (e instanceof ApiError && workload) {
+          diagnose(program, CAPABILITY_CODES.has(e.code) && capability ? "capability" : "workload", CAPABILITY_CODES.has(e.code) ? capability : workload, `Deploy refused: ${error}`);
+        } else if (!(e instanceof CompileError || e instanceof ManifestError || e instanceof ApiError)) {
+          output.appendLine(`deploy failed: ${error}`);
+        }
+        output.appendLine(`deploy of ${path.basename(uri.fsPath)} failed: ${error}`);
+        void vscode.window.showErrorMessage(`PromiseGrid deploy failed: ${error}`);
+        return { output: out, error };
+      }
+    });
+  };
+
+  const pickDeployment = async (client: GridClient, id?: string): Promise<string | undefined> => {
+    if (typeof id === "string") return id;
+    const running = (await client.deployments()).filter((d) => d.state === "running");
+    if (running.length === 0) {
+      void vscode.window.showInformationMessage("No deployment is running.");
+      return undefined;
+    }
+    const pick = await vscode.window.showQuickPick(running.map((d) => ({ label: `${d.workload} ${d.id}`, id: d.id })), { placeHolder: "Deployment to stop" });
+    return pick?.id;
+  };
+
+  context.subscriptions.push(
+    vscode.commands.registerCommand("promisegrid.grid.startNode", async () => {
+      try {
+        return await startNode();
+      } catch (e) {
+        void vscode.window.showErrorMessage(`PromiseGrid: ${e instanceof Error ? e.message : e}`);
+        return undefined;
+      }
+    }),
+    vscode.commands.registerCommand("promisegrid.grid.stopNode", async () => {
+      const client = await runningNode(dataDir());
+      if (client) await client.shutdown();
+      await new Promise((r) => setTimeout(r, 200));
+      return refresh();
+    }),
+    vscode.commands.registerCommand("promisegrid.grid.deploy", deploy),
+    vscode.commands.registerCommand("promisegrid.grid.stopDeployment", async (arg?: string | { id?: string }) => {
+      const client = await runningNode(dataDir());
+      if (!client) return undefined;
+      const given = typeof arg === "string" ? arg : arg?.id?.replace(/^deployment-/, "");
+      const id = await pickDeployment(client, given);
+      if (!id) return undefined;
+      const info = await client.stop(id);
+      output.appendLine(`[${id}] stopped: ${info.result?.message}`);
+      await refresh();
+      return info;
+    }),
+    vscode.commands.registerCommand("promisegrid.grid.revoke", async (token?: string) => {
+      const client = await runningNode(dataDir());
+      if (!client) {
+        void vscode.window.showErrorMessage("PromiseGrid: no grid node is running.");
+        return undefined;
+      }
+      const cid = token ?? (await vscode.window.showInputBox({ prompt: "CID of the capability token to revoke (as the deploy output shows it)" }));
+      if (!cid) return undefined;
+      try {
+        const revocation = await client.revoke(cid);
+        output.appendLine(`revoked ${cid} (revocation ${revocation})`);
+        return revocation;
+      } catch (e) {
+        void vscode.window.showErrorMessage(`PromiseGrid revoke failed: ${e instanceof Error ? e.message : e}`);
+        return undefined;
+      }
+    }),
+    vscode.commands.registerCommand("promisegrid.grid.refresh", refresh),
+    /** The Grid view's data, as shown (for tests and scripts). */
+    vscode.commands.registerCommand("promisegrid.grid.viewData", async () => {
+      await refresh();
+      return tree.data;
+    }),
+  );
+}
