@@ -346,6 +346,19 @@ export class Engine {
     }
   }
 
+  /** A condition in `viewer`'s view, with a fast path for the common `holds(C)` presented by C's own holder. */
+  private conditionHolds(c: Cond, viewer: number, token: number | undefined, why: string[]): boolean {
+    if (c.kind === "holds" && token === c.cap) {
+      const t = this.caps[token];
+      if (t.parent === undefined) {
+        // Same test as chainProblem() for a token with no parent: not known revoked, not expired.
+        const revoked = this.views[viewer].revoked;
+        if (!(revoked.size > 0 && revoked.has(token)) && this.step <= t.expiresAt) return true;
+      }
+    }
+    return this.evalCond(c, viewer, token, why);
+  }
+
   /** The first `+` promise of `at` to `agent` whose body meets a grant of `cap`; -1 if none. */
   private candidate(agent: number, cap: number, at: number): number {
     // A capability is nearly always invoked by the same agent at the same place: remember the last answer per capability.
@@ -404,7 +417,7 @@ export class Engine {
     } else {
       const why = this.why;
       if (why.length) why.length = 0;
-      if (p.condition && !this.evalCond(p.condition, at, this.tokenOf(agent, cap), why)) {
+      if (p.condition && !this.conditionHolds(p.condition, at, this.tokenOf(agent, cap), why)) {
         outcome = "refused";
         if (explain) reason = `${this.name(at)} refuses: ${why.join("; ")}`;
       } else if (this.brokenSince[pi] >= 0) {
