@@ -7,7 +7,7 @@ import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
 import { identify } from "@libp2p/identify";
 import { ping } from "@libp2p/ping";
-import { gossipsub, type GossipSub } from "@libp2p/gossipsub";
+import { gossipsub, TopicValidatorResult, type GossipSub, type Message } from "@libp2p/gossipsub";
 import { lpStream } from "@libp2p/utils";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { PeerId, Stream } from "@libp2p/interface";
@@ -22,7 +22,7 @@ import { BlockStore } from "./store.ts";
 import { loadOrCreateKey, keyId, type PrivateKey } from "./keys.ts";
 import { GridState } from "./state.ts";
 import { decodeEnvelope, encodeEnvelope } from "./envelope.ts";
-import { recordCid, signRecord, type AssessmentPayload, type DeployPayload, type Signed } from "./records.ts";
+import { asSigned, recordCid, signRecord, verifyRecord, type AssessmentPayload, type DeployPayload, type Signed } from "./records.ts";
 import { issueToken, Refusal, verifyDeploy, type IssueOptions, type Token } from "./capabilities.ts";
 import { DriverRegistry } from "./sandboxes/index.ts";
 import type { Job, JobFile, RunResult, SandboxKind } from "./sandboxes/driver.ts";
@@ -166,8 +166,20 @@ export class GridNode {
     await this.libp2p.handle(BLOCKS_PROTOCOL, (stream) => this.serveBlocks(stream).catch(() => stream.abort(new Error("bad request"))));
     await this.libp2p.handle(STATE_PROTOCOL, (stream) => this.serveState(stream).catch(() => stream.abort(new Error("bad request"))));
     const pubsub = this.libp2p.services.pubsub;
-    pubsub.subscribe(REVOCATIONS_TOPIC);
-    pubsub.subscribe(ASSESSMENTS_TOPIC);
+    // Only well-formed, correctly signed records are accepted and forwarded by gossipsub.
+    const validate = async (_peer: PeerId, msg: Message) => {
+      try {
+        const payload = decodeEnvelope(msg.data);
+        const rec = payload[0] === "record" ? asSigned(payload[1], "promisegrid/revocation") ?? asSigned(payload[1], "promisegrid/assessment") : undefined;
+        return rec && (await verifyRecord(rec)) ? TopicValidatorResult.Accept : TopicValidatorResult.Reject;
+      } catch {
+        return TopicValidatorResult.Reject;
+      }
+    };
+    for (const topic of [REVOCATIONS_TOPIC, ASSESSMENTS_TOPIC]) {
+      pubsub.topicValidators.set(topic, validate);
+      pubsub.subscribe(topic);
+    }
     pubsub.addEventListener("message", (evt) => {
       const { topic, data } = evt.detail;
       if (topic !== REVOCATIONS_TOPIC && topic !== ASSESSMENTS_TOPIC) return;

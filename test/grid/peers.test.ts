@@ -5,6 +5,9 @@ import { CID } from "multiformats/cid";
 import { ApiError } from "../../grid/api-client.ts";
 import { delegateToken } from "../../grid/capabilities.ts";
 import { tokenCid } from "../../grid/deploy.ts";
+import { REVOCATIONS_TOPIC } from "../../grid/node.ts";
+import { encodeEnvelope } from "../../grid/envelope.ts";
+import { signRecord } from "../../grid/records.ts";
 import { cleanupDirs, closeAll, compileHello, compileWorkload, deployHello, issueVia, newKey, startNode, startNodes, waitFor, withCustomSection, type TestNode } from "./helpers.ts";
 
 /** The gossip bound: a revocation reaches every connected node within this time. */
@@ -114,3 +117,23 @@ test("a revocation issued on one node makes every other node refuse within the g
   }
 });
 
+
+test("a forged revocation on the gossip topic is dropped; a signed one arrives", async () => {
+  const [a, b] = await startNodes(2);
+  try {
+    await waitFor("the gossip mesh", () => b.node.libp2p.services.pubsub.getSubscribers(REVOCATIONS_TOPIC).length === 1);
+    const mallory = await newKey();
+    const forgedToken = CID.parse("bafyreiejr6yfwgrzqqjakun2yvqfxb6zjj2kx6jcibfx3i6duaw4apjvie");
+    // Signed by mallory but claiming to be by A.
+    const forged = await signRecord(mallory, { type: "promisegrid/revocation", v: 0, token: forgedToken, by: a.node.publicKey, at: Date.now() });
+    const forgedClaim = { ...forged, payload: { ...forged.payload } };
+    await a.node.libp2p.services.pubsub.publish(REVOCATIONS_TOPIC, encodeEnvelope(["record", forgedClaim]));
+    const real = CID.parse("bafyreihqbo4vdizqivjidglk7ql26twm52se5xlh5ulthunox2xlpdkkhq");
+    await a.node.revoke(real);
+    await waitFor("the signed revocation", () => b.node.state.isRevoked(real, [a.node.publicKey]), GOSSIP_BOUND_MS);
+    assert.equal(b.node.state.isRevoked(forgedToken, [a.node.publicKey]), false);
+    assert.equal(b.node.state.revocations.size, 1);
+  } finally {
+    await closeAll([a, b]);
+  }
+});
