@@ -60,8 +60,9 @@ try {
     };
   };
 
+  const only = process.env.PROMISEGRID_BENCH_ONLY; // "container" or "vm" to run one half
   // Container: the example's image and command, as the driver and as a bare bundle.
-  {
+  if (only !== "vm") {
     const driver = new ContainerDriver({ stateDir: join(state, "container") });
     const img = jobFile("busybox-oci.tar", readFileSync(image("busybox-oci.tar")));
     const command = ["/bin/sh", "-c", "echo hello from a container on $(hostname)"];
@@ -89,7 +90,7 @@ try {
   }
 
   // VM: the example's kernel and initrd, as the driver and as a bare qemu boot.
-  {
+  if (only !== "container") {
     const driver = new VmDriver({ stateDir: join(state, "vm") });
     const kernelPath = image("vmlinux"), initrdPath = image("initramfs.cpio.gz");
     const job = makeJob("vm", { kernel: jobFile("vmlinux", readFileSync(kernelPath)), initrd: jobFile("initrd", readFileSync(initrdPath)) }, { memoryBytes: 128 << 20, timeMs: 60_000, cpu: 1 });

@@ -26,7 +26,9 @@ const sh = (script: string) => ["/bin/sh", "-c", script];
 function leftovers(): string[] {
   const runs = existsSync(join(state, "runs")) ? readdirSync(join(state, "runs")) : [];
   const list = execFileSync("runc", ["--root", join(state, "runc"), "list", "-q"], { encoding: "utf8" }).trim();
-  return [...runs, ...(list ? list.split("\n") : [])];
+  const cg = existsSync("/sys/fs/cgroup/cgroup.controllers") ? "/sys/fs/cgroup/promisegrid" : "/sys/fs/cgroup/memory/promisegrid";
+  const groups = existsSync(cg) ? readdirSync(cg).filter((n) => n.startsWith("pg-test-")) : [];
+  return [...runs, ...(list ? list.split("\n") : []), ...groups];
 }
 
 describe("container driver", () => {
@@ -42,7 +44,7 @@ describe("container driver", () => {
     assert.equal(out.out(), "hello from a container\n");
     assert.equal(r.reason, "exit");
     assert.equal(r.exitCode, 0);
-    assert.deepEqual(leftovers(), [], "bundle and runc state are removed after the run");
+    assert.deepEqual(leftovers(), [], "bundle, runc state and cgroups are removed after the run");
   });
 
   test("runs a rootfs tar with the job's command, args and env; stderr apart; exit code reported", async () => {
@@ -149,7 +151,7 @@ describe("container driver", () => {
     assert.match(r.message, /1500 ms time limit/);
     assert.equal(r.stdout, "started\n");
     assert.ok(r.durationMs >= 1500);
-    assert.deepEqual(leftovers(), [], "a killed run leaves no bundle or container");
+    assert.deepEqual(leftovers(), [], "a killed run leaves no bundle, container or cgroup");
   });
 
   test("an abort stops the run and cleans up", async () => {

@@ -3,7 +3,7 @@
 // cgroup limits (v1 or v2; runc writes them). See docs/sandboxes.md.
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmdirSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, writeFile, chmod, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -17,6 +17,8 @@ const exec = promisify(execFile);
 const ID_BASE = 100000;
 const ID_COUNT = 65536;
 const CGROUP_ROOT = "/sys/fs/cgroup";
+/** On cgroup v1 a swap limit needs swap accounting (memsw files). */
+const SWAP_ACCOUNTING = join(CGROUP_ROOT, "memory", "memory.memsw.limit_in_bytes");
 
 export interface ContainerDriverOptions {
   /** Where images are cached and bundles made; default $PROMISEGRID_SANDBOX_DIR or <tmp>/promisegrid-sandboxes. */
@@ -158,7 +160,7 @@ export class ContainerDriver implements Driver {
 
     const counters = this.counters(cgroupPath);
     const runtimeError = exit.code === 0 ? undefined : await readRuntimeError(log);
-    await this.cleanup(id, bundle);
+    await this.cleanup(id, bundle, exit.code !== null && !exit.error, cgroupPath);
     if (exit.error) return done(null, "error", `cannot start ${this.runtime}: ${exit.error.message}`);
     if (runtimeError && !timedOut && !stopped) return done(exit.code, "error", `${this.runtime} could not run the container: ${runtimeError}`);
     return classify(done, exit.code, { timedOut, stopped, ...counters }, job);
@@ -186,8 +188,26 @@ export class ContainerDriver implements Driver {
     };
   }
 
-  private async cleanup(id: string, bundle: string): Promise<void> {
-    await exec(this.runtime, ["--root", this.runtimeRoot, "delete", "--force", id]).catch(() => {});
+  /**
+   * Removes the container, its cgroups and its bundle. When `runc run` ended by
+   * itself the container's init is dead and so is its pid namespace: removing the
+   * empty cgroups and runc's state directly does what `runc delete` would, without
+   * another process start. Anything else (or a cgroup still busy) goes to `runc delete --force`.
+   */
+  private async cleanup(id: string, bundle: string, exited = false, cgroupPath?: string): Promise<void> {
+    let fast = exited && cgroupPath !== undefined;
+    if (fast) {
+      const dirs = cgroupVersion() === 2 ? [join(CGROUP_ROOT, cgroupPath!)] : readdirSync(CGROUP_ROOT).map((h) => join(CGROUP_ROOT, h, cgroupPath!));
+      for (const d of dirs) {
+        try {
+          rmdirSync(d);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "ENOENT") fast = false;
+        }
+      }
+    }
+    if (fast) await rm(join(this.runtimeRoot, id), { recursive: true, force: true });
+    else await exec(this.runtime, ["--root", this.runtimeRoot, "delete", "--force", id]).catch(() => {});
     await rm(bundle, { recursive: true, force: true });
   }
 
@@ -312,7 +332,8 @@ export function ociSpec(job: Job, args: string[], defaults: ImageDefaults, rootf
       cgroupsPath,
       resources: {
         devices: [{ allow: false, access: "rwm" }],
-        memory: { limit: job.limits.memoryBytes },
+        // swap is memory+swap: equal to the limit means the workload cannot swap past it.
+        memory: { limit: job.limits.memoryBytes, ...(existsSync(SWAP_ACCOUNTING) || cgroupVersion() === 2 ? { swap: job.limits.memoryBytes } : {}) },
         pids: { limit: job.limits.pids ?? 256 },
         ...(cpu ? { cpu: { quota: Math.max(1000, Math.round(cpu * 100000)), period: 100000 } } : {}),
       },
