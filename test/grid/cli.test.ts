@@ -63,6 +63,17 @@ test("deploy --json to --node URL, then revoke the token", () => {
   assert.match(bad.err, /token 'not-a-cid' is not a CID/);
 });
 
+test("deploy of a compiled CAR", () => {
+  const car = join(tempDir(), "hello.car");
+  const c = cli("compile", join(ROOT, "examples/hello-wasm.pg"), "-o", car);
+  assert.equal(c.code, 0, c.err);
+  const r = cli("deploy", car, "--json");
+  assert.equal(r.code, 0, r.err);
+  const d = JSON.parse(r.out);
+  assert.equal(d.manifest, c.out.trim());
+  assert.equal(d.output, "hello, grid\n");
+});
+
 test("deploy of a file with errors exits 1 and deploys nothing", () => {
   const file = join(tempDir(), "broken.pg");
   writeFileSync(file, "agent a\nworkload w { sandbox wasm module \"missing.wasm\" limits { memory 1MiB time 1s } }\n");
