@@ -49,8 +49,8 @@ describe("vm driver", () => {
   });
 
   test("the guest's exit code and the kernel command line reach the driver", async () => {
-    const r = await boot(initrdWith('echo "args: $*"; exit 42'), {}, { append: "first", args: ["second"] });
-    assert.equal(r.stdout, "args: first second\n");
+    const r = await boot(initrdWith('echo "args: $*"; printf "no newline"; exit 42'), {}, { append: "first", args: ["second"] });
+    assert.equal(r.stdout, "args: first second\nno newline");
     assert.equal(r.reason, "exit");
     assert.equal(r.exitCode, 42);
     assert.match(r.message, /exited with code 42/);

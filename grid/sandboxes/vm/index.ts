@@ -16,7 +16,8 @@ import type { Availability, Driver, EndReason, Job, JobFile, RunOutput, RunResul
 
 const exec = promisify(execFile);
 
-export const EXIT_LINE = /^PROMISEGRID-EXIT (\d+)( oom)?$/;
+/** The status line; output the workload left without a newline may precede it. */
+export const EXIT_LINE = /^(.*)PROMISEGRID-EXIT (\d+)( oom)?$/;
 /** Below this the stock kernel does not boot (it hangs unpacking the initramfs). */
 export const MIN_MEMORY_BYTES = 128 * 1048576;
 const BASE_APPEND = "console=ttyS0 quiet loglevel=1 panic=-1";
@@ -144,8 +145,11 @@ export class VmDriver implements Driver {
     let pending = "";
     const onLine = (line: string) => {
       const m = EXIT_LINE.exec(line);
-      if (m) status = { code: Number(m[1]), oom: !!m[2] };
-      else out.stdout(Buffer.from(line + "\n"));
+      if (!m) return out.stdout(Buffer.from(line + "\n"));
+      if (m[1]) out.stdout(Buffer.from(m[1]));
+      status = { code: Number(m[2]), oom: !!m[3] };
+      // The guest powers off next; do not wait for the time limit if it does not.
+      setTimeout(() => child.exitCode === null && child.kill("SIGKILL"), 2000).unref();
     };
     child.stdout.on("data", (chunk: Buffer) => {
       if (status) return; // after the status line comes only the kernel's power-off
