@@ -33,6 +33,8 @@ export const REVOCATIONS_TOPIC = "/promisegrid/revocations/0";
 export const ASSESSMENTS_TOPIC = "/promisegrid/assessments/0";
 /** Largest message on the block and state protocols (a 1 MiB chunk plus framing fits easily). */
 const MAX_MESSAGE = 8 * 1024 * 1024;
+/** How far a deploy request's signing time may be from the node's clock; each request is used once. */
+const REPLAY_WINDOW_MS = 5 * 60 * 1000;
 /** CIDs per block request (chunks are 1 MiB, so about this many MiB in flight). */
 const WANT_BATCH = 64;
 /** Keep at most this much of a deployment's output in memory for the logs API. */
@@ -337,12 +339,16 @@ export class GridNode {
 
   // ---- deployments ----
 
+  /** Signatures of deploy requests seen within the replay window, with when they were signed. */
+  private readonly seenRequests = new Map<string, number>();
+
   /** Checks a signed deploy request, fetches what it needs, and starts the run. */
   async deploy(request: Signed<DeployPayload>): Promise<DeploymentInfo> {
+    const now = Date.now();
     try {
       await verifyDeploy(request, {
         nodeKey: this.publicKey,
-        now: Date.now(),
+        now,
         isRevoked: (cid, issuers) => this.state.isRevoked(cid, issuers),
       });
     } catch (e) {
@@ -350,6 +356,14 @@ export class GridNode {
       throw e;
     }
     const p = request.payload;
+    // A signed request is good once, within REPLAY_WINDOW_MS of when it was signed.
+    if (typeof p.at !== "number" || Math.abs(now - p.at) > REPLAY_WINDOW_MS) {
+      throw new DeployError(403, "stale", `deploy refused: the request was signed at ${new Date(Number(p.at)).toISOString()}, more than ${REPLAY_WINDOW_MS / 1000} s from this node's clock`);
+    }
+    const sig = Buffer.from(request.sig).toString("base64");
+    if (this.seenRequests.has(sig)) throw new DeployError(403, "replayed", "deploy refused: this signed request was already used; sign a new one");
+    for (const [k, at] of this.seenRequests) if (Math.abs(now - at) > REPLAY_WINDOW_MS) this.seenRequests.delete(k);
+    this.seenRequests.set(sig, p.at);
     const manifestCid = CID.asCID(p.manifest);
     if (!manifestCid) throw new DeployError(400, "malformed", "the deploy request's manifest is not a CID");
     const job = { ...(await this.cachedJob(manifestCid, p.workload)), id: randomBytes(6).toString("hex") };

@@ -3,7 +3,10 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { ApiError } from "../../grid/api-client.ts";
 import { delegateToken, issueToken } from "../../grid/capabilities.ts";
-import { tokenCid } from "../../grid/deploy.ts";
+import { deployCar, tokenCid } from "../../grid/deploy.ts";
+import { recordCid, signRecord } from "../../grid/records.ts";
+import { CarWriter } from "@ipld/car";
+import * as dagCbor from "@ipld/dag-cbor";
 import { cleanupDirs, closeAll, compileHello, deployHello, issueVia, newKey, startNode, type Compiled, type TestNode } from "./helpers.ts";
 
 let node: TestNode;
@@ -90,4 +93,21 @@ test("a chain rooted at another key is refused", async () => {
   const dev = await newKey();
   const token = await issueToken(other, { name: "deploy_pass", audience: dev.publicKey.raw, grants: [{ type: "run", args: ["hello"] }] });
   await refused(deployHello(node, dev, [token], hello), "foreign-root", /not issued by this node's key/);
+});
+
+test("a signed deploy request is good once and only near its signing time", async () => {
+  const dev = await newKey();
+  const car = await deployCar({ key: dev, manifest: hello.root, workload: "hello", chain: [await issueVia(node, dev)], blocks: hello.blocks });
+  assert.equal((await node.client.deploy(car, { wait: true })).assessment?.kept, true);
+  await refused(node.client.deploy(car), "replayed", /already used/);
+  const chain = [await issueVia(node, dev)];
+  const old = await signRecord(dev, { type: "promisegrid/deploy", v: 0, manifest: hello.root, workload: "hello", holder: dev.publicKey.raw, chain, at: Date.now() - 10 * 60_000, nonce: new Uint8Array(8) });
+  const root = await recordCid(old);
+  const { writer, out } = CarWriter.create([root]);
+  const parts: Uint8Array[] = [];
+  const done = (async () => { for await (const p of out) parts.push(p); })();
+  await writer.put({ cid: root, bytes: dagCbor.encode(old) });
+  await writer.close();
+  await done;
+  await refused(node.client.deploy(new Uint8Array(Buffer.concat(parts))), "stale", /more than 300 s from this node's clock/);
 });
