@@ -111,6 +111,7 @@ export function registerGrid(context: vscode.ExtensionContext): void {
     if (existing) return existing.status();
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const script = context.asAbsolutePath(path.join("dist", "grid-node.js"));
+    if (!fs.existsSync(script)) throw new Error(`the bundled grid node is missing (${script}); build it with \`npm run build\` or start one with \`promisegrid node start\``);
     const proc = spawn(process.execPath, [script, "--data-dir", dir, "--api", "127.0.0.1:0"], {
       env: { ...process.env, ELECTRON_RUN_AS_NODE: "1" },
       stdio: ["ignore", "pipe", "pipe"],
