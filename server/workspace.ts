@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { LineIndex, parse, type SourceFile, type Span } from "../grammar/index.ts";
+import { IncrementalParser } from "./incremental-parse.ts";
 import { check, loadProgram, type Diagnostic, type PgSymbol, type Program, type Reference, type SourceHost } from "../language/index.ts";
 
 export interface OpenDocument { uri: string; version: number; getText(): string }
@@ -34,6 +35,7 @@ export class Workspace implements SourceHost {
   readonly files = new Set<string>();
   readonly roots: string[] = [];
   private readonly parseCache = new Map<string, SourceFile>();
+  private readonly parsers = new Map<string, IncrementalParser>();
   private readonly analyses = new Map<string, Analysis>();
   private readonly lineIndexes = new Map<string, { text: string; index: LineIndex }>();
 
@@ -81,7 +83,14 @@ export class Workspace implements SourceHost {
     if (text === undefined) return undefined;
     const cached = this.parseCache.get(p);
     if (cached && cached.text === text) return cached;
-    const parsed = parse(text);
+    let parsed: SourceFile;
+    if (this.open.has(p)) {
+      let incremental = this.parsers.get(p);
+      if (!incremental) this.parsers.set(p, (incremental = new IncrementalParser()));
+      parsed = incremental.parse(text);
+    } else {
+      parsed = parse(text);
+    }
     this.parseCache.set(p, parsed);
     return parsed;
   }
@@ -96,6 +105,8 @@ export class Workspace implements SourceHost {
   }
 
   program(entries: string[]): Program {
+    // Open documents are parsed incrementally; loadProgram takes them from the cache.
+    for (const p of this.open.keys()) this.source(p);
     return loadProgram(entries, this, this.parseCache);
   }
 
@@ -149,6 +160,8 @@ export class Workspace implements SourceHost {
   close(p: string): void {
     this.open.delete(p);
     this.analyses.delete(p);
+    this.parsers.delete(p);
+    this.parseCache.delete(p);
   }
 
   forgetFile(p: string): void {
