@@ -252,10 +252,14 @@ export class GridNode {
     const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE });
     const req = decodeEnvelope((await lp.read()).subarray());
     if (req[0] !== "want" || !Array.isArray(req[1]) || req[1].length > 100_000) throw new Error("expected want [CID...]");
-    for (const c of req[1]) {
-      const cid = CID.asCID(c);
-      if (!cid) throw new Error("want list holds a non-CID");
-      const bytes = await this.store.get(cid).catch(() => undefined);
+    const cids = req[1].map((c) => CID.asCID(c));
+    if (cids.some((c) => !c)) throw new Error("want list holds a non-CID");
+    // Read (and re-verify) a few blocks ahead while earlier ones are being sent.
+    const ahead: Promise<Uint8Array | undefined>[] = [];
+    let next = 0;
+    for (const cid of cids as CID[]) {
+      while (ahead.length < 4 && next < cids.length) ahead.push(this.store.get(cids[next++]!).catch(() => undefined));
+      const bytes = await ahead.shift()!;
       await lp.write(encodeEnvelope(bytes ? ["block", cid, bytes] : ["missing", cid]));
     }
     await stream.close();
