@@ -96,7 +96,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Promis
     showStatus("stopped");
   });
 
-  // Feature registrations: one call each, (context, api).
+  // Feature registrations: one call each, (context, api), e.g. `registerGrid(context, api);` from ./grid.ts.
   registerTesting(context);
   registerDebugger(context);
   registerGrid(context);
