@@ -89,7 +89,7 @@ export async function deployHello(node: TestNode, key: PrivateKey, chain: Signed
 }
 
 /** Writes a .pg file with one workload (and its wasm module) into a temp dir and compiles it. */
-export async function compileWorkload(o: { name: string; module?: Uint8Array; sandbox?: "wasm" | "vm"; memory?: string; time?: string; args?: string[] }): Promise<Compiled> {
+export async function compileWorkload(o: { name: string; module?: Uint8Array; sandbox?: "wasm" | "vm"; memory?: string; time?: string; args?: string[]; env?: Record<string, string> }): Promise<Compiled> {
   const dir = tempDir("pg-wl-");
   const { writeFileSync } = await import("node:fs");
   const sandbox = o.sandbox ?? "wasm";
@@ -97,6 +97,7 @@ export async function compileWorkload(o: { name: string; module?: Uint8Array; sa
   if (sandbox === "wasm") {
     writeFileSync(join(dir, `${o.name}.wasm`), o.module!);
     files = `module "${o.name}.wasm"${o.args ? `  args [${o.args.map((a) => JSON.stringify(a)).join(", ")}]` : ""}`;
+    if (o.env) files += `\n  env { ${Object.entries(o.env).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join("  ")} }`;
   } else {
     writeFileSync(join(dir, "kernel"), "not really a kernel");
     writeFileSync(join(dir, "initrd"), "not really an initrd");

@@ -48,6 +48,17 @@ test("hello runs and its output is captured", async () => {
   assert.equal(driver.compiled, compiled, "a repeated deploy reuses the compiled module");
 });
 
+test("the workload gets the manifest's env and nothing of the host's", async () => {
+  const { info, output } = await runModule("envs", await wat("env"));
+  assert.equal(info.result?.exitCode, 0);
+  assert.equal(output, "", "no host environment leaks in");
+  const compiled = await compileWorkload({ name: "envs2", module: await wat("env"), env: { GREETING: "hello", TARGET: "grid" } });
+  const d = await deployHello(node, dev, [await issueVia(node, dev, [{ type: "run", args: ["envs2"] }])], compiled, { workload: "envs2" });
+  let out = "";
+  await node.client.logs(d.id, (e) => (out += e.data));
+  assert.deepEqual(out.split("\n").filter(Boolean).sort(), ["GREETING=hello", "TARGET=grid"]);
+});
+
 test("a module that reads /etc/passwd gets no access", async () => {
   const { info, output } = await runModule("passwd", await wat("passwd"));
   assert.match(output, /^denied \d\d\n$/);
