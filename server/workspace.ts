@@ -110,7 +110,7 @@ export class Workspace implements SourceHost {
     return loadProgram(entries, this, this.parseCache);
   }
 
-  /** The program rooted at an open document (or a file on disk), checked; cached per document version. */
+  /** The program rooted at an open document (or a file on disk) and its diagnostics; cached per document version. */
   analyze(p: string): Analysis {
     const doc = this.open.get(p);
     const text = this.readText(p) ?? "";
@@ -118,7 +118,10 @@ export class Workspace implements SourceHost {
     const cached = this.analyses.get(p);
     if (cached && cached.version === version && cached.text === text && this.importsUnchanged(cached)) return cached;
     const program = this.program([p]);
-    const analysis: Analysis = { path: p, version, text, program, diagnostics: this.check(program, p) };
+    // Checking is the slow part: done once, and only when diagnostics are wanted (hover and completion never wait for it).
+    let diagnostics: Diagnostic[] | undefined;
+    const runCheck = () => this.check(program, p);
+    const analysis: Analysis = { path: p, version, text, program, get diagnostics() { return (diagnostics ??= runCheck()); } };
     if (doc) this.analyses.set(p, analysis);
     return analysis;
   }
