@@ -54,7 +54,8 @@ export interface LogEntry {
   data: string;
 }
 
-export type DeploymentState = "fetching" | "running" | "exited" | "failed";
+/** exited: ran to its end (any exit code); failed: killed at a limit or errored; stopped: on request. */
+export type DeploymentState = "running" | "exited" | "failed" | "stopped";
 
 export interface DeploymentInfo {
   id: string;
@@ -401,7 +402,7 @@ export class GridNode {
       const result = await driver.run(job, { stdout: (c) => push("stdout", c), stderr: (c) => push("stderr", c) }, d.abort.signal);
       info.assessment = await this.assess(info, manifestCid, output, result).catch(() => null);
       info.result = result;
-      info.state = result.reason === "exit" ? "exited" : "failed";
+      info.state = result.reason === "exit" ? "exited" : result.reason === "stopped" ? "stopped" : "failed";
       for (const l of d.listeners) l(null);
       d.listeners.clear();
     })();

@@ -96,6 +96,7 @@ test("the node keeps serving while a workload loops", async () => {
   assert.equal(other.assessment?.kept, true, "another deploy runs meanwhile");
   const stopped = await node.client.stop(started.id);
   assert.equal(stopped.result?.reason, "stopped");
+  assert.equal(stopped.state, "stopped");
 });
 
 test("a deploy to an unavailable driver is refused with the driver's reason", async () => {

@@ -3,13 +3,14 @@
 // see the deployment in the Grid view's data and its output; a broken
 // deployment shows as a diagnostic on its workload.
 import * as assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as vscode from "vscode";
 import type { PromiseGridApi } from "../../../client/extension.ts";
 import type { DeployOutcome, GridViewData } from "../../../client/grid.ts";
-import type { NodeStatus } from "../../../grid/api-client.ts";
+import { GridClient, type NodeStatus } from "../../../grid/api-client.ts";
 
 const EXT_ID = "promisegrid.promisegrid";
 
@@ -32,6 +33,10 @@ describe("grid in VS Code: local node, deploy, Grid view", () => {
     // The same workload with a memory limit below what the module needs: its promise is broken.
     const small = fs.readFileSync(path.join(examples, "hello-wasm.pg"), "utf8").replace("memory 64MiB", "memory 32KiB");
     await vscode.workspace.fs.writeFile(ws("hello-small.pg"), new TextEncoder().encode(small));
+    // A workload that never ends, from the grid tests' fixture.
+    execFileSync("wat2wasm", [path.join(ext.extensionPath, "test/grid/fixtures/loop.wat"), "-o", ws("loop.wasm").fsPath]);
+    const loop = fs.readFileSync(path.join(examples, "hello-wasm.pg"), "utf8").replace('module "hello.wasm"', 'module "loop.wasm"').replace("time 2s", "time 60s");
+    await vscode.workspace.fs.writeFile(ws("loop.pg"), new TextEncoder().encode(loop));
   });
   after(async () => {
     await vscode.commands.executeCommand("promisegrid.grid.stopNode");
@@ -74,5 +79,29 @@ describe("grid in VS Code: local node, deploy, Grid view", () => {
     const line = text.split("\n").findIndex((l) => l.startsWith("workload hello"));
     assert.equal(diags[0].range.start.line, line);
     assert.match(diags[0].message, /broken: hello .*memory/);
+  });
+
+  it("Stop Deployment stops a running deployment; Revoke records a revocation", async () => {
+    const uri = ws("loop.pg");
+    const deploying = vscode.commands.executeCommand<DeployOutcome>("promisegrid.grid.deploy", uri);
+    let running: GridViewData["deployments"][number] | undefined;
+    for (let i = 0; i < 100 && !running; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      running = (await vscode.commands.executeCommand<GridViewData>("promisegrid.grid.viewData")).deployments.find((d) => d.state === "running");
+    }
+    assert.ok(running, "the loop deployment shows as running in the Grid view");
+    await vscode.commands.executeCommand("promisegrid.grid.stopDeployment", running.id);
+    const outcome = await deploying;
+    assert.equal(outcome.info?.result?.reason, "stopped");
+    const view = await vscode.commands.executeCommand<GridViewData>("promisegrid.grid.viewData");
+    assert.equal(view.deployments.find((d) => d.id === running!.id)?.state, "stopped");
+
+    const token = "bafyreiejr6yfwgrzqqjakun2yvqfxb6zjj2kx6jcibfx3i6duaw4apjvie";
+    const revocation = await vscode.commands.executeCommand<string>("promisegrid.grid.revoke", token);
+    assert.match(revocation ?? "", /^bafy/);
+    const info = JSON.parse(fs.readFileSync(path.join(dataDir, "node.json"), "utf8"));
+    const client = new GridClient(info.api, fs.readFileSync(path.join(dataDir, "api-token"), "utf8").trim());
+    const state = await client.state();
+    assert.ok(state.revocations.some((r) => r.token === token && r.cid === revocation));
   });
 });
