@@ -18,6 +18,8 @@ export interface ApiOptions {
   port?: number;
   token: string;
   maxBodyBytes?: number;
+  /** Called after answering POST /v0/shutdown. */
+  onShutdown?: () => void;
 }
 
 class HttpError extends Error {
@@ -232,7 +234,7 @@ export class ApiServer {
         return this.logs(parts[2], url.searchParams.get("follow") !== "0", res);
       case "POST /shutdown":
         send(res, 200, { stopping: true });
-        setImmediate(() => process.emit("SIGTERM"));
+        setImmediate(() => this.o.onShutdown?.());
         return;
       default:
         throw new HttpError(404, `no such endpoint ${method} ${url.pathname}`, "not-found");

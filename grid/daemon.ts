@@ -21,12 +21,15 @@ export interface Daemon {
   url: string;
   token: string;
   close(): Promise<void>;
+  /** Resolves once the daemon has stopped (by close() or POST /v0/shutdown). */
+  closed: Promise<void>;
 }
 
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const node = await GridNode.start(o);
   const token = await apiToken(o.dataDir);
-  const api = new ApiServer(node, { host: o.apiHost, port: o.apiPort ?? 0, token, maxBodyBytes: o.maxBodyBytes });
+  let close: () => Promise<void> = async () => {};
+  const api = new ApiServer(node, { host: o.apiHost, port: o.apiPort ?? 0, token, maxBodyBytes: o.maxBodyBytes, onShutdown: () => void close() });
   try {
     await api.listen();
   } catch (e) {
@@ -35,18 +38,17 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   }
   const info: NodeInfoFile = { pid: process.pid, api: api.url, peerId: node.peerId, addrs: node.addrs() };
   await writeFileAtomic(join(o.dataDir, "node.json"), JSON.stringify(info, null, 2) + "\n", 0o600);
-  let closed = false;
-  return {
-    node,
-    api,
-    url: api.url,
-    token,
-    async close() {
-      if (closed) return;
-      closed = true;
+  let closing: Promise<void> | undefined;
+  let resolve!: () => void;
+  const closed = new Promise<void>((r) => (resolve = r));
+  close = () => {
+    closing ??= (async () => {
       await api.close();
       await node.stop();
       await rm(join(o.dataDir, "node.json"), { force: true });
-    },
+      resolve();
+    })();
+    return closing;
   };
+  return { node, api, url: api.url, token, close, closed };
 }

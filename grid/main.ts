@@ -46,16 +46,13 @@ export function parseNodeArgs(argv: string[]): NodeArgs {
 /** Runs a node in this process until it is told to stop; resolves when it has stopped. */
 export async function runNode(a: NodeArgs, ready: (info: object) => void): Promise<void> {
   const daemon = await startDaemon({ dataDir: a.dataDir, listen: a.listen, apiHost: a.apiHost, apiPort: a.apiPort, peers: a.peers });
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off("SIGTERM", stop);
-      process.off("SIGINT", stop);
-      void daemon.close().then(resolve, resolve);
-    };
-    process.on("SIGTERM", stop);
-    process.on("SIGINT", stop);
-    ready({ ready: true, api: daemon.url, peerId: daemon.node.peerId, addrs: daemon.node.addrs(), dataDir: a.dataDir, pid: process.pid });
-  });
+  const stop = () => void daemon.close();
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  ready({ ready: true, api: daemon.url, peerId: daemon.node.peerId, addrs: daemon.node.addrs(), dataDir: a.dataDir, pid: process.pid });
+  await daemon.closed;
+  process.off("SIGTERM", stop);
+  process.off("SIGINT", stop);
 }
 
 const isEntry = process.argv[1]?.endsWith("/grid/main.ts") || process.argv[1]?.endsWith("/dist/grid-node.js");

@@ -156,3 +156,10 @@ test("the typed client reports API errors with status and code", async () => {
   const unreachable = new GridClient("http://127.0.0.1:1", "x");
   await assert.rejects(unreachable.status(), /cannot reach the node/);
 });
+
+test("POST /v0/shutdown stops an in-process node too", async () => {
+  const other = await startNode();
+  await other.client.shutdown();
+  await other.closed;
+  await assert.rejects(other.client.status(), /cannot reach the node/);
+});
