@@ -271,8 +271,7 @@ export class ApiServer {
       request = undefined;
     }
     if (!request) throw new HttpError(400, "the CAR's root is not a signed promisegrid/deploy request", "bad-request");
-    for (const b of blocks) if (!b.cid.equals(roots[0])) await this.node.store.put(b.cid, b.bytes);
-    const info = await this.node.deploy(request as Signed<DeployPayload>);
+    const info = await this.node.deploy(request as Signed<DeployPayload>, blocks.filter((b) => !b.cid.equals(roots[0])));
     if (url.searchParams.get("wait") === "1") await this.node.deployment(info.id)!.done;
     send(res, 201, info);
   }

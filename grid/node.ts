@@ -347,8 +347,12 @@ export class GridNode {
   /** Signatures of deploy requests seen within the replay window, with when they were signed. */
   private readonly seenRequests = new Map<string, number>();
 
-  /** Checks a signed deploy request, fetches what it needs, and starts the run. */
-  async deploy(request: Signed<DeployPayload>): Promise<DeploymentInfo> {
+  /**
+   * Checks a signed deploy request, stores the blocks sent with it (only once
+   * the request is accepted, so a refused deploy changes nothing), fetches what
+   * is still missing from peers, and starts the run.
+   */
+  async deploy(request: Signed<DeployPayload>, blocks: { cid: CID; bytes: Uint8Array }[] = []): Promise<DeploymentInfo> {
     const now = Date.now();
     try {
       await verifyDeploy(request, {
@@ -369,6 +373,7 @@ export class GridNode {
     if (this.seenRequests.has(sig)) throw new DeployError(403, "replayed", "deploy refused: this signed request was already used; sign a new one");
     for (const [k, at] of this.seenRequests) if (Math.abs(now - at) > REPLAY_WINDOW_MS) this.seenRequests.delete(k);
     this.seenRequests.set(sig, p.at);
+    for (const b of blocks) await this.store.put(b.cid, b.bytes);
     const manifestCid = CID.asCID(p.manifest);
     if (!manifestCid) throw new DeployError(400, "malformed", "the deploy request's manifest is not a CID");
     const job = { ...(await this.cachedJob(manifestCid, p.workload)), id: randomBytes(6).toString("hex") };

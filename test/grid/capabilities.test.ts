@@ -7,7 +7,8 @@ import { deployCar, tokenCid } from "../../grid/deploy.ts";
 import { recordCid, signRecord } from "../../grid/records.ts";
 import { CarWriter } from "@ipld/car";
 import * as dagCbor from "@ipld/dag-cbor";
-import { cleanupDirs, closeAll, compileHello, deployHello, issueVia, newKey, startNode, type Compiled, type TestNode } from "./helpers.ts";
+import { readFileSync } from "node:fs";
+import { cleanupDirs, closeAll, compileHello, compileWorkload, deployHello, issueVia, newKey, startNode, type Compiled, type TestNode } from "./helpers.ts";
 
 let node: TestNode;
 let hello: Compiled;
@@ -58,6 +59,15 @@ test("a forged chain is refused", async () => {
   const fake = await issueToken(mallory, { name: "deploy_pass", audience: dev.publicKey.raw, grants: [{ type: "run", args: ["hello"] }] });
   const claimed = { ...fake, payload: { ...fake.payload, iss: node.node.publicKey } };
   await refused(deployHello(node, dev, [claimed], hello), "forged", /forged/);
+});
+
+test("a refused deploy stores none of the blocks it carried", async () => {
+  const dev = await newKey();
+  const other = await compileWorkload({ name: "unseen", module: new Uint8Array(readFileSync(new URL("../../examples/hello.wasm", import.meta.url))), args: ["unseen"] });
+  const mallory = await newKey();
+  const fake = await issueToken(mallory, { name: "pass", audience: dev.publicKey.raw, grants: [{ type: "run", args: ["unseen"] }] });
+  await refused(deployHello(node, dev, [fake], other, { workload: "unseen" }), "foreign-root", /not issued by this node's key/);
+  for (const b of other.blocks) if (!hello.blocks.some((h) => h.cid.equals(b.cid))) assert.equal(await node.node.store.has(b.cid), false, `${b.cid} was stored`);
 });
 
 test("an expired chain is refused", async () => {
