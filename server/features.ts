@@ -46,7 +46,12 @@ export function toLspDiagnostic(ws: Workspace, d: Diagnostic): LspDiagnostic {
 }
 
 export function diagnostics(ws: Workspace, file: string): LspDiagnostic[] {
-  return ws.analyze(file).diagnostics.filter((d) => d.path === file).map((d) => toLspDiagnostic(ws, d));
+  return toLspDiagnostics(ws, file, ws.analyze(file).diagnostics);
+}
+
+/** The diagnostics that belong to `file`, as LSP diagnostics. */
+export function toLspDiagnostics(ws: Workspace, file: string, all: Diagnostic[]): LspDiagnostic[] {
+  return all.filter((d) => d.path === file).map((d) => toLspDiagnostic(ws, d));
 }
 
 // ---- hover ----------------------------------------------------------------------------------------------------

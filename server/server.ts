@@ -6,12 +6,15 @@ import {
   type Connection, type InitializeParams, type InitializeResult,
 } from "vscode-languageserver/node.js";
 import { TextDocument } from "vscode-languageserver-textdocument";
+import type { Diagnostic } from "../language/index.ts";
+import { CheckerThread } from "./checker-thread.ts";
 import * as features from "./features.ts";
 import { uriToPath, Workspace } from "./workspace.ts";
 
 export interface Settings { debounceMs: number; codeLens: boolean; workloadCids: boolean }
 
-export function startServer(connection: Connection): void {
+/** `script`: this server's own file, started again as its checker thread (checks run in-process without it). */
+export function startServer(connection: Connection, script?: string): void {
   const documents = new TextDocuments(TextDocument);
   const ws = new Workspace();
   const settings: Settings = { debounceMs: 75, codeLens: true, workloadCids: true };
@@ -47,22 +50,39 @@ export function startServer(connection: Connection): void {
     return { file, offset: ws.lineIndex(file).offset(position) };
   };
 
-  /** Checks the document's current version and publishes; the check is synchronous, so nothing stale is sent. */
-  function publish(uri: string): void {
+  const checker = script ? new CheckerThread(script, log) : undefined;
+
+  /** Checks the document's current version (in the checker thread) and publishes the result, unless the document
+   * has changed since: then a newer check is on its way, and a stale result is never sent. */
+  async function publish(uri: string): Promise<void> {
     timers.delete(uri);
     const doc = documents.get(uri);
     if (!doc) return;
+    const file = uriToPath(uri);
+    const version = doc.version;
+    const text = doc.getText();
+    let diagnostics: Diagnostic[] | undefined;
+    if (checker) {
+      // Open documents win over the disk; the worker reads the rest itself.
+      const files: [string, string][] = documents.all().map((d) => [uriToPath(d.uri), d.getText()]);
+      const res = await checker.check(file, files);
+      if (!res) return; // superseded by a newer request for this file
+      if ("diagnostics" in res) {
+        diagnostics = res.diagnostics;
+        ws.provideDiagnostics(file, version, text, diagnostics);
+      }
+    }
+    if (documents.get(uri)?.version !== version) return;
     safely("diagnostics", () => {
-      const file = uriToPath(uri);
-      const diagnostics = features.diagnostics(ws, file);
-      if (documents.get(uri)?.version !== doc.version) return; // superseded while checking
-      void connection.sendDiagnostics({ uri, version: doc.version, diagnostics });
+      const lsp = diagnostics ? features.toLspDiagnostics(ws, file, diagnostics) : features.diagnostics(ws, file);
+      if (documents.get(uri)?.version !== version) return;
+      void connection.sendDiagnostics({ uri, version, diagnostics: lsp });
     });
   }
 
   function schedule(uri: string, delay = settings.debounceMs): void {
     clearTimeout(timers.get(uri));
-    timers.set(uri, setTimeout(() => publish(uri), delay));
+    timers.set(uri, setTimeout(() => void publish(uri).catch((e) => log(`diagnostics failed: ${(e as Error).stack ?? e}`)), delay));
   }
 
   function changed(uri: string): void {
@@ -186,7 +206,9 @@ export function startServer(connection: Connection): void {
   connection.languages.inlayHint.on(guard("inlay hints", (p) => settings.workloadCids ? features.inlayHints(ws, uriToPath(p.textDocument.uri), p.range) : []));
 
   // For tests and the client: which process serves (so a crash can be provoked and the restart observed).
-  connection.onRequest("promisegrid/serverInfo", () => ({ pid: process.pid, rss: process.memoryUsage().rss }));
+  connection.onRequest("promisegrid/serverInfo", () => ({ pid: process.pid, rss: process.memoryUsage().rss, checks: checker ? "thread" : "in-process" }));
+
+  connection.onShutdown(() => checker?.dispose());
 
   documents.listen(connection);
   connection.listen();

@@ -120,7 +120,8 @@ export class Workspace implements SourceHost {
     const program = this.program([p]);
     // Checking is the slow part: done once, and only when diagnostics are wanted (hover and completion never wait for it).
     let diagnostics: Diagnostic[] | undefined;
-    const runCheck = () => this.check(program, p);
+    const checked = this.checked.get(p);
+    const runCheck = () => (checked && checked.version === version && checked.text === text ? checked.diagnostics : this.check(program, p));
     const analysis: Analysis = { path: p, version, text, program, get diagnostics() { return (diagnostics ??= runCheck()); } };
     if (doc) this.analyses.set(p, analysis);
     return analysis;
@@ -152,6 +153,13 @@ export class Workspace implements SourceHost {
 
   log: (message: string) => void = (message) => console.error(message);
 
+  /** Diagnostics the checker thread computed for a version of an open document (used instead of checking again). */
+  private readonly checked = new Map<string, { version: number; text: string; diagnostics: Diagnostic[] }>();
+
+  provideDiagnostics(p: string, version: number, text: string, diagnostics: Diagnostic[]): void {
+    this.checked.set(p, { version, text, diagnostics });
+  }
+
   /** An analysis is stale when a file it imports has changed since. */
   private importsUnchanged(a: Analysis): boolean {
     for (const [file, source] of a.program.files) {
@@ -165,6 +173,7 @@ export class Workspace implements SourceHost {
     this.analyses.delete(p);
     this.parsers.delete(p);
     this.parseCache.delete(p);
+    this.checked.delete(p);
   }
 
   forgetFile(p: string): void {
