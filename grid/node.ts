@@ -37,6 +37,8 @@ const MAX_MESSAGE = 8 * 1024 * 1024;
 const REPLAY_WINDOW_MS = 5 * 60 * 1000;
 /** CIDs per block request (chunks are 1 MiB, so about this many MiB in flight). */
 const WANT_BATCH = 64;
+/** Deployment records kept in memory for the API. */
+const MAX_DEPLOYMENTS = 1000;
 /** Keep at most this much of a deployment's output in memory for the logs API. */
 const MAX_LOG_BYTES = 1024 * 1024;
 
@@ -394,6 +396,13 @@ export class GridNode {
     };
     const d: Deployment = { info, logs: [], logBytes: 0, listeners: new Set(), abort: new AbortController(), done: Promise.resolve() };
     this.deployments.set(info.id, d);
+    // Forget the oldest finished deployments beyond MAX_DEPLOYMENTS (their assessments stay in the state).
+    if (this.deployments.size > MAX_DEPLOYMENTS) {
+      for (const [id, old] of this.deployments) {
+        if (this.deployments.size <= MAX_DEPLOYMENTS) break;
+        if (old.info.result) this.deployments.delete(id);
+      }
+    }
     const dec = { stdout: new TextDecoder(), stderr: new TextDecoder() };
     const output: Uint8Array[] = [];
     const push = (stream: "stdout" | "stderr", chunk: Uint8Array) => {
