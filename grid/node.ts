@@ -413,7 +413,11 @@ export class GridNode {
       for (const l of d.listeners) l(entry);
     };
     d.done = (async () => {
-      const result = await driver.run(job, { stdout: (c) => push("stdout", c), stderr: (c) => push("stderr", c) }, d.abort.signal);
+      const started = performance.now();
+      // Drivers do not throw for workload faults; a driver bug still ends the deployment.
+      const result = await driver.run(job, { stdout: (c) => push("stdout", c), stderr: (c) => push("stderr", c) }, d.abort.signal).catch(
+        (e): RunResult => ({ exitCode: null, reason: "error", message: `the ${job.sandbox} driver failed: ${e instanceof Error ? e.message : e}`, durationMs: performance.now() - started }),
+      );
       info.assessment = await this.assess(info, manifestCid, output, result).catch(() => null);
       info.result = result;
       info.state = result.reason === "exit" ? "exited" : result.reason === "stopped" ? "stopped" : "failed";
