@@ -40,8 +40,15 @@ PORT=$PORT EXT_DIR=$ROOT WS=$RUN/ws TESTS=$ROOT/out/test/index.cjs MODE=tests no
 #    dir, and take the screenshot with that installed copy (no development path).
 npm run --silent package >/dev/null
 unzip -l dist/promisegrid.vsix > "$RUN/vsix.txt"
-for f in extension/package.json extension/dist/extension.cjs extension/dist/server.cjs extension/syntaxes/promisegrid.tmLanguage.json \
-         extension/language-configuration.json extension/snippets/promisegrid.json; do
+# Every file the manifest names (main, grammars, snippets, language configuration, walkthrough media), the language
+# server, and the grid node the client starts.
+needed=$(node -e '
+  const p = require("./package.json"), c = p.contributes ?? {}, out = [p.main, "dist/server.cjs", "dist/grid-node.js"];
+  for (const l of c.languages ?? []) if (l.configuration) out.push(l.configuration);
+  for (const g of [...(c.grammars ?? []), ...(c.snippets ?? [])]) out.push(g.path);
+  for (const w of c.walkthroughs ?? []) for (const s of w.steps ?? []) for (const m of Object.values(s.media ?? {})) if (typeof m === "string") out.push(m);
+  console.log(out.map((f) => "extension/" + f.replace(/^\.\//, "")).join("\n"));')
+for f in $needed; do
   grep -q " $f\$" "$RUN/vsix.txt" || { cat "$RUN/vsix.txt"; echo "FAIL: the .vsix lacks $f" >&2; exit 1; }
 done
 if grep -E " extension/(node_modules|test|server/|client/|\.cache)" "$RUN/vsix.txt"; then echo "FAIL: the .vsix carries sources or dependencies" >&2; exit 1; fi
