@@ -3,7 +3,7 @@
 // indentation and the spacing between tokens. Formatting twice changes nothing.
 import type { IToken } from "chevrotain";
 import { parse } from "./parser.ts";
-import { DECLARATION_KEYWORDS, DURATION_UNITS, lexer, SIZE_UNITS } from "./tokens.ts";
+import { DECLARATION_KEYWORDS, DURATION_UNITS, linesLexer, SIZE_UNITS } from "./tokens.ts";
 
 const INDENT = "  ";
 const declarationWords = new Set<string>(DECLARATION_KEYWORDS);
@@ -40,7 +40,7 @@ function spaced(prev: IToken, next: IToken, beforePrev: IToken | undefined, afte
 /** Formats `text`; returns undefined when it has syntax errors (nothing to format safely). */
 export function format(text: string): string | undefined {
   if (parse(text).errors.length) return undefined;
-  const lexed = lexer.tokenize(text);
+  const lexed = linesLexer.tokenize(text);
   const tokens = [...lexed.tokens, ...(lexed.groups.comments ?? [])].sort((a, b) => a.startOffset - b.startOffset);
 
   const lines: string[] = [];

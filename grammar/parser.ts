@@ -20,8 +20,13 @@ const declarationStarts = new Set<TokenType>(DECLARATION_KEYWORDS.map((k) => K[k
 const outcomes = new Set<TokenType>([K.kept, K.refused, K.broken]);
 const valueStarts = new Set<TokenType>([NumberLiteral, StringLiteral, LBracket, LBrace, Colon]);
 
+/** End offset (exclusive); the parsing lexer tracks start offsets only. */
+function tokenEnd(t: IToken): number {
+  return t.startOffset + t.image.length;
+}
+
 function tokenSpan(t: IToken): Span {
-  return { start: t.startOffset, end: t.endOffset! + 1 };
+  return { start: t.startOffset, end: tokenEnd(t) };
 }
 
 function isReal(t: IToken | undefined): t is IToken {
@@ -44,7 +49,7 @@ class PgParser extends EmbeddedActionsParser {
     // A token inserted by recovery has no position: start where the text left off.
     const start = "startOffset" in first ? (isReal(first) ? first.startOffset : this.nameOf(first).span.start) : first.start;
     const last = this.LA(0);
-    const end = isReal(last) ? last.endOffset! + 1 : start;
+    const end = isReal(last) ? tokenEnd(last) : start;
     return { start, end: Math.max(start, end) };
   }
 
@@ -52,7 +57,7 @@ class PgParser extends EmbeddedActionsParser {
     if (this.RECORDING_PHASE) return { text: "", span: { start: 0, end: 0 } };
     if (!isReal(t)) {
       const prev = this.LA(0);
-      const at = isReal(prev) ? prev.endOffset! + 1 : 0;
+      const at = isReal(prev) ? tokenEnd(prev) : 0;
       return { text: "", span: { start: at, end: at } };
     }
     return { text: t.image, span: tokenSpan(t) };
@@ -65,7 +70,7 @@ class PgParser extends EmbeddedActionsParser {
     const next = this.LA(1);
     if (next.tokenType !== Identifier) return false;
     const prev = this.LA(0);
-    if (isReal(prev) && prev.endOffset! + 1 === next.startOffset) return true;
+    if (isReal(prev) && tokenEnd(prev) === next.startOffset) return true;
     return !valueStarts.has(this.LA(2).tokenType);
   }
 

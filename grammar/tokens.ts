@@ -1,6 +1,6 @@
 // Tokens of the .pg language. Keywords are reserved words; everything else that
 // looks like a word is an identifier.
-import { createToken, Lexer, type TokenType } from "chevrotain";
+import { createToken, Lexer, type ILexingResult, type IToken, type TokenType } from "chevrotain";
 
 export const WhiteSpace = createToken({ name: "WhiteSpace", pattern: /[ \t\r\n\f\v\u00a0\ufeff]+/, group: Lexer.SKIPPED });
 export const DocComment = createToken({ name: "DocComment", pattern: /\/\/\/[^\n\r]*/, group: "comments" });
@@ -43,25 +43,51 @@ export const KEYWORDS: readonly string[] = [...DECLARATION_KEYWORDS, ...OTHER_KE
 
 export type Keyword = (typeof DECLARATION_KEYWORDS)[number] | (typeof OTHER_KEYWORDS)[number];
 
+// Keywords are not matched by the lexer (trying 47 patterns per word is slow):
+// the lexer reads every word as an Identifier and `retypeKeywords` then gives
+// each keyword its own token type, which is what the parser matches on.
 export const keywordTokens = {} as Record<Keyword, TokenType>;
 for (const word of KEYWORDS as Keyword[]) {
-  keywordTokens[word] = createToken({
-    name: "Kw_" + word,
-    pattern: new RegExp(word),
-    longer_alt: [DashedName, Identifier],
-  });
+  keywordTokens[word] = createToken({ name: "Kw_" + word, pattern: Lexer.NA });
 }
 
-export const allTokens: TokenType[] = [
-  WhiteSpace, DocComment, LineComment, BlockComment, StringLiteral, NumberLiteral,
-  DashedName,
-  // Longest first, so that `delegates` is not read as `delegate` + `s`.
-  ...[...KEYWORDS].sort((a, b) => b.length - a.length).map((k) => keywordTokens[k as Keyword]),
-  Identifier,
+const lexerTokens: TokenType[] = [
+  WhiteSpace, DocComment, LineComment, BlockComment, StringLiteral, NumberLiteral, DashedName, Identifier,
   BiArrow, Arrow, Plus, Minus, Star, Comma, Colon, Pipe, LParen, RParen, LBrace, RBrace, LBracket, RBracket,
 ];
 
-export const lexer = new Lexer(allTokens, { positionTracking: "full", ensureOptimizations: true });
+/** Every token type the parser knows. */
+export const allTokens: TokenType[] = [...lexerTokens, ...Object.values(keywordTokens)];
+
+const keywordByImage = new Map<string, TokenType>(Object.entries(keywordTokens));
+
+function retypeKeywords(tokens: IToken[]): void {
+  for (const t of tokens) {
+    if (t.tokenType !== Identifier) continue;
+    const keyword = keywordByImage.get(t.image);
+    if (keyword) {
+      t.tokenType = keyword;
+      t.tokenTypeIdx = keyword.tokenTypeIdx!;
+    }
+  }
+}
+
+const offsetLexer = new Lexer(lexerTokens, { positionTracking: "onlyOffset", ensureOptimizations: true });
+const lineLexer = new Lexer(lexerTokens, { positionTracking: "full", ensureOptimizations: true });
+
+/** Tokens with offsets only (for parsing) or with lines and columns too (for formatting). */
+function makeLexer(inner: Lexer) {
+  return {
+    tokenize(text: string): ILexingResult {
+      const result = inner.tokenize(text);
+      retypeKeywords(result.tokens);
+      return result;
+    },
+  };
+}
+
+export const lexer = makeLexer(offsetLexer);
+export const linesLexer = makeLexer(lineLexer);
 
 /** Units that are written attached to their number (`64MiB`, `250ms`). */
 export const SIZE_UNITS: Record<string, number> = { KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };

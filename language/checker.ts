@@ -191,10 +191,32 @@ class Checker {
   /** A + with no matching -, or a - with no matching +: cooperation needs both. */
   private unbound(): void {
     const promises = this.program.declarations("promise").filter(({ decl }) => decl.promiser?.text && decl.body && decl.polarity);
+    // Index by polarity, body type and promisee: a match must address this promise's promiser.
+    const addressedTo = new Map<string, PromiseDecl[]>();
+    for (const { decl } of promises) {
+      for (const promisee of decl.promisees) {
+        const key = decl.polarity + decl.body!.type.text + " " + promisee.text;
+        const list = addressedTo.get(key);
+        if (list) list.push(decl); else addressedTo.set(key, [decl]);
+      }
+    }
+    const starByPromiser = new Map<string, PromiseDecl[]>();
+    for (const { decl } of promises) {
+      if (!decl.promisees.some((n) => n.text === "*")) continue;
+      const key = decl.polarity + decl.body!.type.text + " " + decl.promiser!.text;
+      const list = starByPromiser.get(key);
+      if (list) list.push(decl); else starByPromiser.set(key, [decl]);
+    }
+    const matches = (decl: PromiseDecl, other: PromiseDecl) =>
+      other !== decl && bodiesMatch(decl.body!, other.body!) && addresses(decl, other.promiser!.text);
     for (const { path: file, decl } of promises) {
-      const matched = promises.some(({ decl: other }) =>
-        other !== decl && other.polarity !== decl.polarity && bodiesMatch(decl.body!, other.body!) &&
-        addresses(decl, other.promiser!.text) && addresses(other, decl.promiser!.text));
+      const opposite = (decl.polarity === "+" ? "-" : "+") + decl.body!.type.text;
+      // Promises to everyone (*) are looked up by their promiser, unless this one is to everyone too.
+      const toEveryone = decl.promisees.some((n) => n.text === "*")
+        ? addressedTo.get(opposite + " *") ?? []
+        : decl.promisees.flatMap((n) => starByPromiser.get(opposite + " " + n.text) ?? []);
+      const candidates = [...(addressedTo.get(opposite + " " + decl.promiser!.text) ?? []), ...toEveryone];
+      const matched = candidates.some((other) => matches(decl, other));
       if (matched) continue;
       const give = decl.polarity === "+";
       const counterpart = decl.promisees.find((n) => n.text !== "*")?.text ?? "someone";
@@ -259,13 +281,26 @@ class Checker {
   private capability(file: string, c: CapabilityDecl): void {
     const issuer = c.issuer?.text;
     if (!issuer || !this.program.lookup("agent", issuer)) return;
-    const offers = this.program.declarations("promise").filter(({ decl }) => decl.promiser?.text === issuer && decl.polarity === "+" && decl.body);
+    const offers = this.offersBy().get(issuer) ?? [];
     for (const g of c.grants) {
-      if (offers.some(({ decl }) => bodyCovers(decl.body!, g))) continue;
+      if (offers.some((decl) => bodyCovers(decl.body!, g))) continue;
       this.error(file, "PG400", g.span,
         `${issuer} grants ${bodyText(g)} but does not itself promise it: a capability is its issuer's promise, so add 'promise ${issuer} -> ${c.holder?.text ?? "*"} +${bodyText(g)}'`);
     }
     if (c.expiresAfter && c.expiresAfter.steps <= 0) this.error(file, "PG501", c.expiresAfter.span, "a capability must expire after at least 1 step");
+  }
+
+  private offers?: Map<string, PromiseDecl[]>;
+  /** Each agent's + promises, built once. */
+  private offersBy(): Map<string, PromiseDecl[]> {
+    if (this.offers) return this.offers;
+    this.offers = new Map();
+    for (const { decl } of this.program.declarations("promise")) {
+      if (decl.polarity !== "+" || !decl.body || !decl.promiser?.text) continue;
+      const list = this.offers.get(decl.promiser.text);
+      if (list) list.push(decl); else this.offers.set(decl.promiser.text, [decl]);
+    }
+    return this.offers;
   }
 
   /** Walks up a delegation to its root capability; undefined on a cycle or unknown parent. */

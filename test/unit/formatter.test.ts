@@ -14,7 +14,7 @@ function relayout(text: string): string {
   for (const t of tokens) {
     const gap = text.slice(end, t.startOffset);
     out += (gap.includes("\n") ? gap.replace(/[ \t]/g, "").replace(/\n/g, "\n \t ") : "   ") + t.image;
-    end = t.endOffset! + 1;
+    end = t.startOffset + t.image.length;
   }
   return out;
 }

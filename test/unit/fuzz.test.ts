@@ -41,14 +41,14 @@ function mutate(text: string, random: () => number): string {
     case 2: { // swap two tokens
       if (!t || !u || t === u) return text;
       const [a, b] = t.startOffset < u.startOffset ? [t, u] : [u, t];
-      return text.slice(0, a.startOffset) + b.image + text.slice(a.endOffset! + 1, b.startOffset) + a.image + text.slice(b.endOffset! + 1);
+      return text.slice(0, a.startOffset) + b.image + text.slice(a.startOffset + a.image.length, b.startOffset) + a.image + text.slice(b.startOffset + b.image.length);
     }
     case 3: { // random bytes, as text
       const junk = Array.from({ length: 1 + pick(8) }, () => String.fromCharCode(pick(0x250))).join("");
       return text.slice(0, start) + junk + text.slice(start);
     }
     case 4: // delete a token
-      return t ? text.slice(0, t.startOffset) + text.slice(t.endOffset! + 1) : text;
+      return t ? text.slice(0, t.startOffset) + text.slice(t.startOffset + t.image.length) : text;
     case 5: // duplicate a token somewhere else
       return t ? text.slice(0, start) + " " + t.image + " " + text.slice(start) : text;
     default: // unbalanced brackets and quotes
