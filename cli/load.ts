@@ -1,9 +1,10 @@
 // Loading .pg files for the CLI: each entry file with what it imports.
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { check, loadProgram, type Diagnostic, type Program, type SourceHost } from "../language/index.ts";
+import { nodeHost } from "../language/node-host.ts";
 import { FileError, readSource } from "./files.ts";
 
+/** Like nodeHost, but refuses what is not a readable UTF-8 .pg text (see readSource). */
 export const cliHost: SourceHost = {
   readText(file) {
     try {
@@ -12,13 +13,7 @@ export const cliHost: SourceHost = {
       return undefined;
     }
   },
-  exists(file) {
-    try {
-      return fs.statSync(file).isFile();
-    } catch {
-      return false;
-    }
-  },
+  exists: nodeHost.exists,
 };
 
 export interface Loaded { program: Program; diagnostics: Diagnostic[] }
