@@ -23,12 +23,16 @@ export function chunkBoundaries(text: string): Chunk[] {
     while (lineEnd < text.length && text[lineEnd] !== "\n" && text[lineEnd] !== "\r") lineEnd++;
     const line = text.slice(lineStart, lineEnd);
     const startsInBlock = inBlock;
-    const keyword = !inBlock && lineStart > 0 ? KEYWORD_LINE.exec(line)?.[1] : undefined;
+    const first = text.charCodeAt(lineStart);
+    // Only lines starting with a lower-case letter can start with a keyword: test the pattern on those alone.
+    const keyword = !inBlock && lineStart > 0 && first >= 97 && first <= 119 ? KEYWORD_LINE.exec(line)?.[1] : undefined;
     if (keyword && !previousLineHasDoc) starts.push({ at: lineStart, keyword });
     else if (keyword && docRun !== undefined && docRun > 0) starts.push({ at: docRun, keyword });
     // Track block comments and doc comments on this line (strings end at the line's end, like the lexer's).
     let hasDoc = false;
-    for (let i = 0; i < line.length; i++) {
+    // Most lines hold no quote, slash or star: skip the character scan for them.
+    const plain = !inBlock && line.indexOf("\"") < 0 && line.indexOf("/") < 0;
+    for (let i = plain ? line.length : 0; i < line.length; i++) {
       if (inBlock) {
         if (line[i] === "*" && line[i + 1] === "/") { inBlock = false; i++; }
       } else if (line[i] === "\"") {

@@ -106,6 +106,27 @@ describe("language features in VS Code", () => {
     await vscode.commands.executeCommand("workbench.action.files.revert");
   });
 
+  it("shows code lenses, and hides them when the setting says so", async () => {
+    const doc = await open("food.pg");
+    const titles = async () => (await vscode.commands.executeCommand<vscode.CodeLens[]>("vscode.executeCodeLensProvider", doc.uri))
+      .map((l) => l.command?.title ?? "");
+    const shown = await titles();
+    assert.deepEqual(shown.slice(1), ["▶ Run", "Step through"]);
+    assert.match(shown[0], /^Compile: b[a-z2-7]{58}$/);
+    const config = vscode.workspace.getConfiguration("promisegrid");
+    await config.update("codeLens.enable", false, vscode.ConfigurationTarget.Workspace);
+    try {
+      let now = shown;
+      for (let i = 0; i < 100 && now.length; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        now = await titles();
+      }
+      assert.deepEqual(now, []);
+    } finally {
+      await config.update("codeLens.enable", undefined, vscode.ConfigurationTarget.Workspace);
+    }
+  });
+
   it("restarts the language server when it crashes", async () => {
     const client = api.client();
     const { pid } = await client.sendRequest<{ pid: number }>("promisegrid/serverInfo");
