@@ -13,7 +13,9 @@ const udd = fs.mkdtempSync(path.join(os.tmpdir(), "pg-chrome-"));
 const ctx = await chromium.launchPersistentContext(udd, {
   executablePath: "/usr/bin/chromium", headless: true, viewport: { width: 1280, height: 800 },
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
+    "--disable-component-update", "--disable-sync",
+    // Only loopback: the workbench would otherwise look up the extension gallery and other public hosts.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"],
 });
 let code = 1;
 try {

@@ -13,7 +13,7 @@ T=$ROOT/.cache/code-server
 SERVER_MAIN=$T/cs/node_modules/code-server/lib/vscode/out/server-main.js
 RUN=$(mktemp -d /tmp/pg-vscode-XXXXXX)
 mkdir -p "$RUN/data/User" "$ROOT/.test-artifacts"
-echo '{"workbench.startupEditor":"none","extensions.autoCheckUpdates":false,"extensions.autoUpdate":false,"telemetry.telemetryLevel":"off","workbench.tips.enabled":false,"security.workspace.trust.enabled":false}' > "$RUN/data/User/settings.json"
+echo '{"workbench.startupEditor":"none","extensions.autoCheckUpdates":false,"extensions.autoUpdate":false,"telemetry.telemetryLevel":"off","workbench.tips.enabled":false,"security.workspace.trust.enabled":false,"update.mode":"none","workbench.enableExperiments":false,"extensions.ignoreRecommendations":true,"workbench.settings.enableNaturalLanguageSearch":false}' > "$RUN/data/User/settings.json"
 PID=
 cleanup() { [ -n "$PID" ] && kill -- -"$PID" 2>/dev/null || true; rm -rf "$RUN"; }
 trap cleanup EXIT
@@ -22,9 +22,9 @@ fresh() {   # stop the VS Code server; a fresh copy of the workspace (the tests 
   [ -n "$PID" ] && { kill -- -"$PID" 2>/dev/null || true; sleep 0.5; PID=; }
   rm -rf "$RUN/ws" "$RUN/server-data" "$RUN/exts"; cp -r "$ROOT/test/vscode/workspace" "$RUN/ws"
 }
-start_server() {
+start_server() {   # no extension gallery (EXTENSIONS_GALLERY): nothing but loopback traffic
   PORT=$((20000 + RANDOM % 20000))
-  setsid node "$SERVER_MAIN" --host 127.0.0.1 --port "$PORT" --without-connection-token --accept-server-license-terms \
+  setsid env EXTENSIONS_GALLERY='{}' node "$SERVER_MAIN" --host 127.0.0.1 --port "$PORT" --without-connection-token --accept-server-license-terms \
     --enable-smoke-test-driver --disable-telemetry --user-data-dir "$RUN/data" --server-data-dir "$RUN/server-data" \
     --extensions-dir "$RUN/exts" >"$RUN/server.log" 2>&1 &
   PID=$!
@@ -53,7 +53,7 @@ for f in $needed; do
 done
 if grep -E " extension/(node_modules|test|server/|client/|\.cache)" "$RUN/vsix.txt"; then echo "FAIL: the .vsix carries sources or dependencies" >&2; exit 1; fi
 fresh
-node "$SERVER_MAIN" --extensions-dir "$RUN/exts" --install-extension "$ROOT/dist/promisegrid.vsix" >"$RUN/install.log" 2>&1 \
+EXTENSIONS_GALLERY='{}' node "$SERVER_MAIN" --extensions-dir "$RUN/exts" --install-extension "$ROOT/dist/promisegrid.vsix" >"$RUN/install.log" 2>&1 \
   || { cat "$RUN/install.log"; exit 1; }
 ls "$RUN/exts" | grep -q '^promisegrid\.promisegrid-' || { cat "$RUN/install.log"; echo "FAIL: the .vsix did not install" >&2; exit 1; }
 echo "ok: dist/promisegrid.vsix carries the bundles and installs into the VS Code server ($(ls "$RUN/exts" | grep '^promisegrid'))"
