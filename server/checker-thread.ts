@@ -8,7 +8,8 @@ import { check, loadProgram, type Diagnostic } from "../language/index.ts";
 import { IncrementalParser } from "./incremental-parse.ts";
 
 export interface CheckRequest { id: number; entry: string; files: [string, string][] }
-export type CheckResponse = { id: number; diagnostics: Diagnostic[] } | { id: number; error: string };
+/** `files`: the files of the checked program (the entry and what it imports). */
+export type CheckResponse = { id: number; diagnostics: Diagnostic[]; files: string[] } | { id: number; error: string };
 
 /** The worker's side: answers CheckRequests. */
 export function serveChecks(): void {
@@ -29,7 +30,7 @@ export function serveChecks(): void {
       };
       const program = loadProgram([req.entry], host, cache);
       for (const p of [...cache.keys()]) if (!program.files.has(p) && !texts.has(p)) cache.delete(p);
-      parentPort!.postMessage({ id: req.id, diagnostics: check(program) } satisfies CheckResponse);
+      parentPort!.postMessage({ id: req.id, diagnostics: check(program), files: [...program.files.keys()] } satisfies CheckResponse);
     } catch (e) {
       parentPort!.postMessage({ id: req.id, error: (e as Error).stack ?? String(e) } satisfies CheckResponse);
     }

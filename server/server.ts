@@ -69,7 +69,7 @@ export function startServer(connection: Connection, script?: string): void {
       if (!res) return; // superseded by a newer request for this file
       if ("diagnostics" in res) {
         diagnostics = res.diagnostics;
-        ws.provideDiagnostics(file, version, text, diagnostics);
+        ws.provideDiagnostics(file, version, text, diagnostics, res.files);
       }
     }
     if (documents.get(uri)?.version !== version) return;

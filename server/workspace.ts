@@ -154,10 +154,10 @@ export class Workspace implements SourceHost {
   log: (message: string) => void = (message) => console.error(message);
 
   /** Diagnostics the checker thread computed for a version of an open document (used instead of checking again). */
-  private readonly checked = new Map<string, { version: number; text: string; diagnostics: Diagnostic[] }>();
+  private readonly checked = new Map<string, { version: number; text: string; diagnostics: Diagnostic[]; files: string[] }>();
 
-  provideDiagnostics(p: string, version: number, text: string, diagnostics: Diagnostic[]): void {
-    this.checked.set(p, { version, text, diagnostics });
+  provideDiagnostics(p: string, version: number, text: string, diagnostics: Diagnostic[], files: string[]): void {
+    this.checked.set(p, { version, text, diagnostics, files });
   }
 
   /** An analysis is stale when a file it imports has changed since. */
@@ -186,8 +186,10 @@ export class Workspace implements SourceHost {
     const out: string[] = [];
     for (const other of this.open.keys()) {
       if (other === p) continue;
-      const a = this.analyses.get(other);
-      if (!a || a.program.files.has(p)) out.push(other);
+      // What its last analysis or its last check loaded (either may be the newer); unknown: recheck it too.
+      const analyzed = this.analyses.get(other)?.program.files;
+      const checked = this.checked.get(other)?.files;
+      if ((!analyzed && !checked) || analyzed?.has(p) || checked?.includes(p)) out.push(other);
     }
     return out;
   }
