@@ -98,7 +98,11 @@ export class CheckerThread {
     (this.worker ??= this.start()).postMessage(job.req);
   }
 
+  /** Checks the thread has answered. */
+  completed = 0;
+
   private done(res: CheckResponse): void {
+    this.completed++;
     const job = this.running;
     this.running = undefined;
     if (job && job.req.id === res.id) job.resolve(res);

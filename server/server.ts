@@ -206,7 +206,10 @@ export function startServer(connection: Connection, script?: string): void {
   connection.languages.inlayHint.on(guard("inlay hints", (p) => settings.workloadCids ? features.inlayHints(ws, uriToPath(p.textDocument.uri), p.range) : []));
 
   // For tests and the client: which process serves (so a crash can be provoked and the restart observed).
-  connection.onRequest("promisegrid/serverInfo", () => ({ pid: process.pid, rss: process.memoryUsage().rss, checks: checker ? "thread" : "in-process" }));
+  connection.onRequest("promisegrid/serverInfo", () => ({
+    pid: process.pid, rss: process.memoryUsage().rss,
+    checks: checker ? "thread" : "in-process", threadChecks: checker?.completed ?? 0, inProcessChecks: ws.inProcessChecks,
+  }));
 
   connection.onShutdown(() => checker?.dispose());
 

@@ -120,8 +120,10 @@ export class Workspace implements SourceHost {
     const program = this.program([p]);
     // Checking is the slow part: done once, and only when diagnostics are wanted (hover and completion never wait for it).
     let diagnostics: Diagnostic[] | undefined;
-    const checked = this.checked.get(p);
-    const runCheck = () => (checked && checked.version === version && checked.text === text ? checked.diagnostics : this.check(program, p));
+    const runCheck = () => {
+      const checked = this.checked.get(p); // the checker thread's result may have come in since
+      return checked && checked.version === version && checked.text === text ? checked.diagnostics : this.check(program, p);
+    };
     const analysis: Analysis = { path: p, version, text, program, get diagnostics() { return (diagnostics ??= runCheck()); } };
     if (doc) this.analyses.set(p, analysis);
     return analysis;
@@ -129,7 +131,11 @@ export class Workspace implements SourceHost {
 
   /** The checker's diagnostics; if the checker itself fails, the syntax errors and one diagnostic saying so,
    * so that every other feature keeps working on the parsed program. */
+  /** How many checks ran in this thread (the checker thread does them, unless it failed). */
+  inProcessChecks = 0;
+
   private check(program: Program, p: string): Diagnostic[] {
+    this.inProcessChecks++;
     try {
       return check(program);
     } catch (e) {
