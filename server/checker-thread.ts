@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import { Worker, parentPort } from "node:worker_threads";
 import type { SourceFile } from "../grammar/index.ts";
 import { check, loadProgram, type Diagnostic } from "../language/index.ts";
+import { idle } from "./idle-gc.ts";
 import { IncrementalParser } from "./incremental-parse.ts";
 
 export interface CheckRequest { id: number; entry: string; files: [string, string][] }
@@ -31,6 +32,7 @@ export function serveChecks(): void {
       const program = loadProgram([req.entry], host, cache);
       for (const p of [...cache.keys()]) if (!program.files.has(p) && !texts.has(p)) cache.delete(p);
       parentPort!.postMessage({ id: req.id, diagnostics: check(program), files: [...program.files.keys()] } satisfies CheckResponse);
+      idle();
     } catch (e) {
       parentPort!.postMessage({ id: req.id, error: (e as Error).stack ?? String(e) } satisfies CheckResponse);
     }

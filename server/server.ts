@@ -9,6 +9,7 @@ import { TextDocument } from "vscode-languageserver-textdocument";
 import type { Diagnostic } from "../language/index.ts";
 import { CheckerThread } from "./checker-thread.ts";
 import * as features from "./features.ts";
+import { idle } from "./idle-gc.ts";
 import { uriToPath, Workspace } from "./workspace.ts";
 
 export interface Settings { debounceMs: number; codeLens: boolean; workloadCids: boolean }
@@ -78,6 +79,7 @@ export function startServer(connection: Connection, script?: string): void {
       if (documents.get(uri)?.version !== version) return;
       void connection.sendDiagnostics({ uri, version, diagnostics: lsp });
     });
+    idle();
   }
 
   function schedule(uri: string, delay = settings.debounceMs): void {
