@@ -117,6 +117,9 @@ export class GridNode {
     const libp2p = await createLibp2p({
       privateKey: key,
       addresses: { listen: o.listen ?? ["/ip4/127.0.0.1/tcp/0"] },
+      // Many peers on one host (loopback grids, tests) dial in from the same IP at once:
+      // libp2p's default of 5 inbound connections per second per host would reset them.
+      connectionManager: { inboundConnectionThreshold: 100, maxIncomingPendingConnections: 50 },
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux({ streamOptions: { initialStreamWindowSize: 4 * 1024 * 1024, maxStreamWindowSize: 32 * 1024 * 1024 } })],
@@ -128,7 +131,14 @@ export class GridNode {
     });
     const node = new GridNode(o.dataDir, key, store, state, libp2p as unknown as Libp2p<Services>, o.drivers ?? new DriverRegistry());
     await node.wire();
-    for (const p of o.peers ?? []) await node.dial(p);
+    for (const p of o.peers ?? []) {
+      try {
+        await node.dial(p);
+      } catch (e) {
+        await node.stop();
+        throw new Error(`cannot reach peer ${p}: ${e instanceof Error ? e.message : e}`);
+      }
+    }
     const wasm = node.drivers.get("wasm") as { warm?: () => void } | undefined;
     wasm?.warm?.();
     return node;

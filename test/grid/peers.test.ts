@@ -137,3 +137,11 @@ test("a forged revocation on the gossip topic is dropped; a signed one arrives",
     await closeAll([a, b]);
   }
 });
+
+test("a node whose --peer cannot be reached does not start, and says which peer", async () => {
+  const a = await startNode();
+  const addr = a.node.addrs()[0];
+  await a.close();
+  await assert.rejects(startNode({ peers: [addr] }), (e: Error) => e.message.startsWith(`cannot reach peer ${addr}`));
+  await assert.rejects(startNode({ peers: ["not a multiaddr"] }), /bad peer address 'not a multiaddr'/);
+});
