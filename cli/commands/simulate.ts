@@ -3,7 +3,8 @@ import * as path from "node:path";
 import { UsageError, type Command } from "../command.ts";
 import { FileError, requireFiles } from "../files.ts";
 import { LineIndex } from "../../grammar/index.ts";
-import { loadProgram, type Program } from "../../language/index.ts";
+import { check, loadProgram, type Program } from "../../language/index.ts";
+import { DiagnosticPrinter } from "../diagnostics.ts";
 import { renderTrace, runScenarios, traceJson, type ScenarioResult } from "../../language/simulator/index.ts";
 import type { Io } from "../command.ts";
 import { cliHost } from "../load.ts";
@@ -20,7 +21,7 @@ With --json, prints the trace (schema: docs/trace.md); a JSON array of traces
 when FILE has several scenarios and no --scenario is given.
 Exits 0 when the scenarios ran (whether or not their expectations held; use
 \`promisegrid test\` for that), 1 when a scenario cannot run (unknown names,
-step limit, syntax errors).`,
+step limit, errors the checker reports).`,
   async run(argv, io) {
     const { values, positionals } = parseArgs({
       args: argv, options: { json: { type: "boolean" }, scenario: { type: "string" } }, allowPositionals: true, strict: true,
@@ -44,7 +45,7 @@ step limit, syntax errors).`,
     return 0;
   },
 };
-// Shared with test and graph: loading a file's scenarios for simulate, test and graph: syntax errors and
+// Shared with test and graph: loading a file's scenarios: the checker's errors and
 // scenario problems are reported with path:line:col, and nothing runs.
 
 export interface LoadedScenarios {
@@ -53,7 +54,7 @@ export interface LoadedScenarios {
   display: string;
   program: Program;
   /** `path:line:col: error CODE message` lines that stop the file from running. */
-  syntax: string[];
+  errors: string[];
   results: ScenarioResult[];
   /** Set when --scenario named no scenario, or the file has none. */
   missing?: string;
@@ -69,16 +70,14 @@ export function loadScenarios(file: string, cwd: string, scenario?: string): Loa
   readSource(abs);
   const program = loadProgram([abs], cliHost);
   const display = displayPath(abs, cwd);
-  const syntax: string[] = [];
-  for (const [p, source] of program.files) {
-    const lines = new LineIndex(source.text);
-    for (const e of source.errors) {
-      const at = lines.position(e.span.start);
-      syntax.push(`${displayPath(p, cwd)}:${at.line + 1}:${at.character + 1}: error ${e.code} ${e.message}`);
-    }
+  const errors: string[] = [];
+  // The checker's errors (syntax, unknown names, ...) stop a file from running, as they stop compile.
+  const printer = new DiagnosticPrinter(cwd);
+  for (const d of check(program)) {
+    if (d.severity === "error") errors.push(printer.human(program, d));
   }
-  const loaded: LoadedScenarios = { file: abs, cwd, display, program, syntax, results: [] };
-  if (syntax.length) return loaded;
+  const loaded: LoadedScenarios = { file: abs, cwd, display, program, errors, results: [] };
+  if (errors.length) return loaded;
   const results = runScenarios(program, { scenario, paths: [abs] });
   for (const r of results) {
     r.path = displayPath(r.path, cwd);
@@ -105,8 +104,8 @@ export function scenarioProblems(loaded: LoadedScenarios, r: ScenarioResult): st
 
 /** Prints what keeps the file from running; returns true if anything did. */
 export function printProblems(loaded: LoadedScenarios, io: Io): boolean {
-  if (loaded.syntax.length) {
-    io.err(loaded.syntax.join("\n") + `\n${loaded.display}: fix the syntax errors above before simulating\n`);
+  if (loaded.errors.length) {
+    io.err(loaded.errors.join("\n") + `\n${loaded.display}: fix the errors above before simulating\n`);
     return true;
   }
   if (loaded.missing) { io.err(`${loaded.missing}\n`); return true; }

@@ -21,7 +21,7 @@ Runs every scenario written in the given files. Prints each failed expectation
 as  path:line: scenario "TITLE": step N, AGENT: EXPECTATION; saw: WHAT IT SAW
 and, as its last line, "N passed, N failed" (scenarios). A scenario that cannot
 run (unknown names, over the step limit) fails with its diagnostics; a file with
-syntax errors counts as one failure. Exits 1 on any failure.
+errors (as promisegrid check reports them) counts as one failure. Exits 1 on any failure.
 With --json, prints {"scenarios":[{title,path,line,passed,problems,failures}],
 "passed":N,"failed":N} and still ends with the summary line on stderr.`,
   async run(argv, io) {
@@ -41,11 +41,11 @@ With --json, prints {"scenarios":[{title,path,line,passed,problems,failures}],
         json.push({ title: "", path: file, line: 0, passed: false, problems: [e.message], failures: [] });
         continue;
       }
-      if (loaded.syntax.length) {
+      if (loaded.errors.length) {
         failed++;
-        say(`FAIL ${loaded.display}: syntax errors, no scenario ran`);
-        for (const l of loaded.syntax) say(`  ${l}`);
-        json.push({ title: "", path: loaded.display, line: 0, passed: false, problems: loaded.syntax, failures: [] });
+        say(`FAIL ${loaded.display}: the file has errors, no scenario ran`);
+        for (const l of loaded.errors) say(`  ${l}`);
+        json.push({ title: "", path: loaded.display, line: 0, passed: false, problems: loaded.errors, failures: [] });
         continue;
       }
       if (loaded.missing) io.err(`note: ${loaded.missing}\n`);

@@ -473,7 +473,7 @@ describe("simulator: CLI", () => {
     write("names.pg", trucks(`step 1: alice invokes lunch_pass at truck9`));
     const r = await cli("test", "names.pg");
     assert.equal(r.code, 1);
-    assert.match(r.out, /names\.pg:\d+:\d+: error PG901 unknown agent 'truck9'/);
+    assert.match(r.out, /names\.pg:\d+:\d+: error PG200 undefined agent 'truck9'; did you mean 'truck1'\?/);
     assert.equal(r.out.trimEnd().split("\n").at(-1), "0 passed, 1 failed");
   });
 
