@@ -1,7 +1,8 @@
 // Bundles every entry point with esbuild. Add an entry here when you add a program.
 import { build } from "esbuild";
 
-const common = { bundle: true, platform: "node", target: "node20", sourcemap: true, logLevel: "warning" };
+// `.pg` files imported by the extension (the walkthrough's lesson) are bundled as text.
+const common = { bundle: true, platform: "node", target: "node20", sourcemap: true, logLevel: "warning", loader: { ".pg": "text" } };
 
 // The CLI (and, later, the grid node) are ESM; `require` is defined for CJS dependencies.
 const esmBanner = { js: "import { createRequire as __pgCreateRequire } from 'node:module'; const require = __pgCreateRequire(import.meta.url);" };

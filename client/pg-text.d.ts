@@ -1,0 +1,5 @@
+// `.pg` files imported as text (esbuild's text loader, see scripts/build.mjs).
+declare module "*.pg" {
+  const text: string;
+  export default text;
+}
