@@ -7,7 +7,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 bash scripts/setup-editor.sh >/dev/null
-node scripts/build.mjs extension server
+node scripts/build.mjs extension server grid-node
 node test/vscode/build.mjs
 T=$ROOT/.cache/code-server
 SERVER_MAIN=$T/cs/node_modules/code-server/lib/vscode/out/server-main.js
