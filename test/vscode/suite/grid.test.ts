@@ -68,6 +68,23 @@ describe("grid in VS Code: local node, deploy, Grid view", () => {
     assert.match(d.assessment ?? "", /^kept: hello exited with code 0/);
   });
 
+  // The container and VM examples, from the extension's own examples/ (their images come from scripts/setup-sandboxes.sh).
+  for (const [file, workload, output] of [
+    ["hello-container.pg", "hello_container", /^hello from a container on /],
+    ["hello-vm.pg", "hello_vm", /hello/],
+  ] as const) {
+    it(`Deploy runs ${file} in its sandbox and assesses it kept`, async () => {
+      const ext = vscode.extensions.getExtension<PromiseGridApi>(EXT_ID)!;
+      const uri = vscode.Uri.file(path.join(ext.extensionPath, "examples", file));
+      const outcome = await vscode.commands.executeCommand<DeployOutcome>("promisegrid.grid.deploy", uri);
+      assert.equal(outcome.error, undefined, outcome.error);
+      assert.equal(outcome.info?.assessment?.kept, true, JSON.stringify(outcome.info?.assessment));
+      assert.match(outcome.output, output);
+      const view = await vscode.commands.executeCommand<GridViewData>("promisegrid.grid.viewData");
+      assert.match(view.deployments.find((d) => d.id === outcome.info!.id)?.assessment ?? "", new RegExp(`^kept: ${workload} exited with code 0`));
+    });
+  }
+
   it("a broken deployment shows as a diagnostic on its workload", async () => {
     const uri = ws("hello-small.pg");
     const outcome = await vscode.commands.executeCommand<DeployOutcome>("promisegrid.grid.deploy", uri);
