@@ -7,7 +7,7 @@ import {
   type ScenarioDecl, type Span, type Value, type WorkloadDecl,
 } from "../grammar/index.ts";
 import { HASHES } from "./hashes.ts";
-import type { PgSymbol, Program, ReferenceKind } from "./program.ts";
+import type { PgSymbol, Program } from "./program.ts";
 
 export type Severity = "error" | "warning" | "information" | "hint";
 
@@ -380,14 +380,14 @@ class Checker {
         } else this.unknownField(file, f, allowed, "PG602");
         continue;
       }
-      this.workloadField(file, w, f, spec);
+      this.workloadField(file, w, f);
     }
     for (const required of [...(spec?.required ?? []), "limits"]) {
       if (!fields.has(required)) this.error(file, "PG602", w.name.span, `workload '${w.name.text}' needs '${required}'`);
     }
   }
 
-  private workloadField(file: string, w: WorkloadDecl, f: Field, spec: (typeof WORKLOAD_FIELDS)[string] | undefined): void {
+  private workloadField(file: string, w: WorkloadDecl, f: Field): void {
     const v = f.value;
     const at = v?.span ?? f.key.span;
     switch (f.key.text) {
@@ -419,8 +419,6 @@ class Checker {
         if (v?.kind !== "block") { this.error(file, "PG502", at, "'limits' takes a block: limits { memory 64MiB  time 2s }"); return; }
         this.limits(file, v.fields, v.span);
         return;
-      default:
-        void spec;
     }
   }
 
@@ -529,4 +527,3 @@ export function check(program: Program): Diagnostic[] {
   return diagnostics.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.span.start - b.span.start || a.code.localeCompare(b.code)));
 }
 
-export type { ReferenceKind };

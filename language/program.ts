@@ -1,7 +1,7 @@
 // A program: one or more parsed files (joined by `import`), the names they
 // declare (symbols) and every use of a name (references).
 import * as path from "node:path";
-import { parse, type Body, type Condition, type Declaration, type Field, type Name, type SourceFile, type Span, type Value } from "../grammar/index.ts";
+import { parse, type Body, type Condition, type Declaration, type Field, type Name, type SourceFile, type Span } from "../grammar/index.ts";
 
 export interface SourceHost {
   /** The text of a file, or undefined when it does not exist or cannot be read. */
@@ -122,14 +122,9 @@ function visitCondition(c: Condition | undefined, visit: Visit): void {
 
 /** Currency units in promise constraints (`price 3 taco`). */
 function visitConstraintUnits(fields: Field[], visit: Visit): void {
-  const visitValue = (v: Value | undefined) => {
-    if (v?.kind === "number" && v.unit && fieldIsAmount(v)) visit(v.unit, "currency");
-  };
-  for (const f of fields) if (f.key.text === "price") visitValue(f.value);
-}
-
-function fieldIsAmount(v: Value): boolean {
-  return v.kind === "number" && !!v.unit;
+  for (const f of fields) {
+    if (f.key.text === "price" && f.value?.kind === "number" && f.value.unit) visit(f.value.unit, "currency");
+  }
 }
 
 export function collectReferences(decl: Declaration, visit: Visit): void {
