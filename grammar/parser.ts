@@ -38,10 +38,20 @@ export function unquote(image: string): string {
 }
 
 class PgParser extends EmbeddedActionsParser {
-  constructor() {
-    super(allTokens, { recoveryEnabled: true, maxLookahead: 3 });
+  constructor(recoveryEnabled: boolean) {
+    super(allTokens, { recoveryEnabled, maxLookahead: 3 });
     this.performSelfAnalysis();
   }
+
+  /** The whole file in one pass, for the common case of a file without errors. */
+  public file = this.RULE("file", (): Declaration[] => {
+    const out: Declaration[] = [];
+    this.MANY(() => {
+      const d = this.SUBRULE(this.declaration);
+      this.ACTION(() => out.push(d!));
+    });
+    return out;
+  });
 
   /** Span from `first` to the last token consumed so far. */
   private from(first: IToken | Span): Span {
@@ -591,8 +601,10 @@ class PgParser extends EmbeddedActionsParser {
   });
 }
 
-let shared: PgParser | undefined;
-const parser = (): PgParser => (shared ??= new PgParser());
+let recovering: PgParser | undefined;
+let strict: PgParser | undefined;
+const parser = (): PgParser => (recovering ??= new PgParser(true));
+const strictParser = (): PgParser => (strict ??= new PgParser(false));
 
 function describe(t: IToken | undefined): string {
   if (!t || t.tokenType.name === "EOF") return "the end of the file";
@@ -639,6 +651,18 @@ export function parse(text: string): SourceFile {
     return { message, span: { start: e.offset, end: e.offset + e.length }, code: "PG100" };
   });
   const tokens = lexed.tokens;
+  // Fast path: one pass without recovery; on any error, parse again declaration by declaration.
+  if (!errors.length) {
+    const fast = strictParser();
+    fast.input = tokens;
+    const declarations = fast.file();
+    if (!fast.errors.length && !fast.stepsErrors.length) {
+      const allComments = comments(lexed.groups.comments ?? []);
+      attachDocs(text, declarations, allComments);
+      return { declarations, comments: allComments, errors, text };
+    }
+    fast.stepsErrors = [];
+  }
   const declarations: Declaration[] = [];
   const p = parser();
 
