@@ -469,20 +469,32 @@ export class GridNode {
     return { cid: cid.toString(), kept, message: verdict, output: outputCid?.toString() ?? null };
   }
 
-  // Manifests are immutable (content-addressed), so a resolved job can be reused.
-  private readonly jobs = new Map<string, Promise<Job>>();
+  // Manifests are immutable (content-addressed), so a resolved job (its files assembled
+  // and verified) can be reused. Least recently used jobs go first past the byte budget.
+  private readonly jobs = new Map<string, { job: Promise<Job>; bytes: number }>();
+  private static readonly JOB_CACHE_BYTES = 256 * 1024 * 1024;
 
   private cachedJob(manifestCid: CID, workload: string): Promise<Job> {
     const key = `${manifestCid}/${workload}`;
-    let job = this.jobs.get(key);
-    if (!job) {
-      job = this.resolveJob(manifestCid, workload);
-      // Keep only small jobs (wasm modules), not VM images.
-      job.then((j) => Object.values(j.files).reduce((n, f) => n + f.bytes.length, 0) > 16 * 1024 * 1024 && this.jobs.delete(key), () => this.jobs.delete(key));
-      if (this.jobs.size > 64) this.jobs.delete(this.jobs.keys().next().value!);
-      this.jobs.set(key, job);
+    const hit = this.jobs.get(key);
+    if (hit) {
+      this.jobs.delete(key);
+      this.jobs.set(key, hit);
+      return hit.job;
     }
-    return job;
+    const entry = { job: this.resolveJob(manifestCid, workload), bytes: 0 };
+    this.jobs.set(key, entry);
+    entry.job.then((j) => {
+      entry.bytes = Object.values(j.files).reduce((n, f) => n + f.bytes.length, 0);
+      let total = [...this.jobs.values()].reduce((n, e) => n + e.bytes, 0);
+      for (const [k, e] of this.jobs) {
+        if (total <= GridNode.JOB_CACHE_BYTES || k === key) break;
+        this.jobs.delete(k);
+        total -= e.bytes;
+      }
+      if (entry.bytes > GridNode.JOB_CACHE_BYTES) this.jobs.delete(key);
+    }, () => this.jobs.delete(key));
+    return entry.job;
   }
 
   private async resolveJob(manifestCid: CID, workload: string): Promise<Job> {
