@@ -65,3 +65,11 @@ export interface Driver {
   /** Runs the job to its end; `signal` aborts it (reason "stopped"). Never throws for workload faults. */
   run(job: Job, out: RunOutput, signal: AbortSignal): Promise<RunResult>;
 }
+
+export type Finish = (exitCode: number | null, reason: EndReason, message: string) => RunResult;
+
+/** Starts a run's clock: the returned function makes its RunResult, timed from now. */
+export function startRun(): Finish {
+  const started = Date.now();
+  return (exitCode, reason, message) => ({ exitCode, reason, message, durationMs: Date.now() - started });
+}

@@ -8,7 +8,7 @@ import { mkdir, readdir, readFile, rm, writeFile, chmod, stat } from "node:fs/pr
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
-import type { Availability, Driver, EndReason, Job, RunOutput, RunResult } from "../driver.ts";
+import { startRun, type Availability, type Driver, type Finish, type Job, type RunOutput, type RunResult } from "../driver.ts";
 import { unpackImage, type ImageDefaults } from "./image.ts";
 
 const exec = promisify(execFile);
@@ -85,13 +85,7 @@ export class ContainerDriver implements Driver {
   }
 
   async run(job: Job, out: RunOutput, signal: AbortSignal): Promise<RunResult> {
-    const started = Date.now();
-    const done = (exitCode: number | null, reason: EndReason, message: string): RunResult => ({
-      exitCode,
-      reason,
-      message,
-      durationMs: Date.now() - started,
-    });
+    const done = startRun();
     if (signal.aborted) return done(null, "stopped", "stopped before it started");
     const image = job.files.image;
     if (!image) return done(null, "error", `workload "${job.name}" has no image file`);
@@ -257,14 +251,12 @@ function isAlive(pid: number): boolean {
   }
 }
 
-type Done = (exitCode: number | null, reason: EndReason, message: string) => RunResult;
-
 function mib(bytes: number): string {
   return `${Math.round(bytes / 1048576)} MiB`;
 }
 
 function classify(
-  done: Done,
+  done: Finish,
   code: number | null,
   s: { timedOut: boolean; stopped: boolean; oomKills: number; pidsMax: number; failcnt: number },
   job: Job,

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { cacheKey } from "../container/image.ts";
 import { CpuCgroup } from "./cgroup.ts";
-import type { Availability, Driver, EndReason, Job, JobFile, RunOutput, RunResult } from "../driver.ts";
+import { startRun, type Availability, type Driver, type Job, type JobFile, type RunOutput, type RunResult } from "../driver.ts";
 
 const exec = promisify(execFile);
 
@@ -97,12 +97,7 @@ export class VmDriver implements Driver {
 
   async run(job: Job, out: RunOutput, signal: AbortSignal): Promise<RunResult> {
     const started = Date.now();
-    const done = (exitCode: number | null, reason: EndReason, message: string): RunResult => ({
-      exitCode,
-      reason,
-      message,
-      durationMs: Date.now() - started,
-    });
+    const done = startRun();
     if (signal.aborted) return done(null, "stopped", "stopped before it started");
     const { kernel, initrd } = job.files;
     if (!kernel) return done(null, "error", `workload "${job.name}" has no kernel file`);
