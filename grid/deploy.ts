@@ -9,7 +9,7 @@ import { loadOrCreateKey, type PrivateKey } from "./keys.ts";
 import { recordCid, signRecord, type Signed, type TokenPayload } from "./records.ts";
 import { DEFAULT_HOME } from "./local.ts";
 
-export { DEFAULT_HOME, DEFAULT_DATA_DIR, clientForDataDir } from "./local.ts";
+export { DEFAULT_HOME, DEFAULT_DATA_DIR, clientForDataDir, nodeDataDir } from "./local.ts";
 
 /** The deployer's own key, ~/.promisegrid/key (or $PROMISEGRID_HOME/key). */
 export function userKey(home = process.env.PROMISEGRID_HOME ?? DEFAULT_HOME): Promise<PrivateKey> {

@@ -9,6 +9,11 @@ import { GridClient } from "./api-client.ts";
 export const DEFAULT_HOME = join(homedir(), ".promisegrid");
 export const DEFAULT_DATA_DIR = join(DEFAULT_HOME, "node");
 
+/** The node's data dir: the --data-dir flag, else $PROMISEGRID_NODE_DIR, else the default. */
+export function nodeDataDir(flag?: string): string {
+  return flag ?? process.env.PROMISEGRID_NODE_DIR ?? DEFAULT_DATA_DIR;
+}
+
 export interface NodeInfoFile {
   pid: number;
   api: string;

@@ -4,7 +4,7 @@
 import "./polyfill.ts";
 import { parseArgs } from "node:util";
 import { startDaemon } from "./daemon.ts";
-import { DEFAULT_DATA_DIR } from "./deploy.ts";
+import { nodeDataDir } from "./deploy.ts";
 
 export const NODE_OPTIONS_HELP = `  --data-dir D       where the key, blocks and api-token live (default ~/.promisegrid/node)
   --listen MULTIADDR libp2p listen address (default /ip4/127.0.0.1/tcp/0; repeatable)
@@ -35,7 +35,7 @@ export function parseNodeArgs(argv: string[]): NodeArgs {
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(api);
   if (!m) throw new Error(`--api '${api}' is not HOST:PORT`);
   return {
-    dataDir: values["data-dir"] ?? process.env.PROMISEGRID_NODE_DIR ?? DEFAULT_DATA_DIR,
+    dataDir: nodeDataDir(values["data-dir"]),
     listen: values.listen,
     apiHost: m[1].replace(/^\[|\]$/g, ""),
     apiPort: Number(m[2]),

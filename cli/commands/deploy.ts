@@ -10,7 +10,7 @@ import { UsageError, type Command, type Io } from "../command.ts";
 import { DiagnosticPrinter } from "../diagnostics.ts";
 import { FileError, loadChecked } from "../load.ts";
 import { ApiError, GridClient, type DeploymentInfo } from "../../grid/api-client.ts";
-import { clientForDataDir, decodeToken, deployCar, tokenCid, userKey, DEFAULT_DATA_DIR } from "../../grid/deploy.ts";
+import { clientForDataDir, decodeToken, deployCar, tokenCid, userKey, nodeDataDir } from "../../grid/deploy.ts";
 import { apiToken, readNodeInfo } from "../../grid/local.ts";
 import { pickWorkload as pick, ManifestError, type ManifestCapability } from "../../grid/manifest.ts";
 
@@ -159,7 +159,7 @@ Exit 0 when the workload's promise was kept, 1 otherwise.`,
       strict: true,
     });
     if (positionals.length !== 1) throw new UsageError("expected exactly one FILE or CAR");
-    const dataDir = values["data-dir"] ?? process.env.PROMISEGRID_NODE_DIR ?? DEFAULT_DATA_DIR;
+    const dataDir = nodeDataDir(values["data-dir"]);
     const client = await nodeClient(values.node, values["token-file"], dataDir);
     if (!client) {
       io.err(`promisegrid deploy: no node is running for ${dataDir}; start one with \`promisegrid node start\` or pass --node URL\n`);

@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, openSync, closeSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError, type Command, type Io } from "../command.ts";
-import { DEFAULT_DATA_DIR, runningNode } from "../../grid/local.ts";
+import { nodeDataDir, runningNode } from "../../grid/local.ts";
 import { NODE_OPTIONS_HELP, parseNodeArgs, runNode } from "../../grid/main.ts";
 
 export { runningNode };
@@ -87,7 +87,7 @@ function dataDirOf(argv: string[]): string {
     if (!argv[i + 1]) throw new UsageError("--data-dir needs a folder");
     return argv[i + 1];
   }
-  return process.env.PROMISEGRID_NODE_DIR ?? DEFAULT_DATA_DIR;
+  return nodeDataDir();
 }
 
 export const node: Command = {

@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { UsageError, type Command } from "../command.ts";
 import { ApiError } from "../../grid/api-client.ts";
-import { DEFAULT_DATA_DIR } from "../../grid/deploy.ts";
+import { nodeDataDir } from "../../grid/deploy.ts";
 import { nodeClient } from "./deploy.ts";
 
 export const revoke: Command = {
@@ -23,7 +23,7 @@ deploys whose chain holds that token.
       strict: true,
     });
     if (positionals.length !== 1) throw new UsageError("expected exactly one CAPABILITY (a token CID)");
-    const dataDir = values["data-dir"] ?? process.env.PROMISEGRID_NODE_DIR ?? DEFAULT_DATA_DIR;
+    const dataDir = nodeDataDir(values["data-dir"]);
     const client = await nodeClient(values.node, values["token-file"], dataDir);
     if (!client) {
       io.err(`promisegrid revoke: no node is running for ${dataDir}; pass --node URL\n`);

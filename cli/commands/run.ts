@@ -3,7 +3,7 @@
 // the output and prints the assessment.
 import { parseArgs } from "node:util";
 import { UsageError, type Command } from "../command.ts";
-import { DEFAULT_DATA_DIR } from "../../grid/deploy.ts";
+import { nodeDataDir } from "../../grid/deploy.ts";
 import { deployAndFollow, loadManifest } from "./deploy.ts";
 import { runningNode, startDetached } from "./node.ts";
 
@@ -26,7 +26,7 @@ assessment. Exit 0 when the workload's promise was kept.`,
     if (positionals.length !== 1) throw new UsageError("expected exactly one FILE");
     const m = await loadManifest(positionals[0], io, "run");
     if (!m) return 1;
-    const dataDir = values["data-dir"] ?? process.env.PROMISEGRID_NODE_DIR ?? DEFAULT_DATA_DIR;
+    const dataDir = nodeDataDir(values["data-dir"]);
     let client = await runningNode(dataDir);
     if (!client) {
       const info = await startDetached(["--api", "127.0.0.1:0"], dataDir);
