@@ -627,7 +627,7 @@ function attachDocs(text: string, declarations: Declaration[], all: Comment[]): 
   for (const decl of declarations) {
     while (i < docs.length && docs[i].span.end <= decl.span.start) i++;
     let j = i - 1;
-    let lines: Comment[] = [];
+    const lines: Comment[] = [];
     let boundary = decl.span.start;
     while (j >= 0 && /^[ \t]*\r?\n?[ \t]*$/.test(text.slice(docs[j].span.end, boundary))) {
       lines.unshift(docs[j]);
@@ -637,43 +637,25 @@ function attachDocs(text: string, declarations: Declaration[], all: Comment[]): 
     if (lines.length) {
       decl.doc = { text: lines.map((c) => c.text).join("\n"), span: { start: lines[0].span.start, end: lines.at(-1)!.span.end } };
     }
-    lines = [];
   }
 }
 
-export function parse(text: string): SourceFile {
-  const lexed = lexer.tokenize(text);
-  const errors: SyntaxError[] = lexed.errors.map((e) => {
-    const ch = text.slice(e.offset, e.offset + e.length);
-    const message = ch === '"' ? "unterminated string: add the closing '\"' on the same line"
-      : text.startsWith("/*", e.offset) ? "unterminated block comment: add the closing '*/'"
-      : `unexpected character '${ch}'`;
-    return { message, span: { start: e.offset, end: e.offset + e.length }, code: "PG100" };
-  });
-  const tokens = lexed.tokens;
-  // Fast path: one pass without recovery; on any error, parse again declaration by declaration.
-  if (!errors.length) {
-    const fast = strictParser();
-    fast.input = tokens;
-    const declarations = fast.file();
-    if (!fast.errors.length && !fast.stepsErrors.length) {
-      const allComments = comments(lexed.groups.comments ?? []);
-      attachDocs(text, declarations, allComments);
-      return { declarations, comments: allComments, errors, text };
-    }
-    fast.stepsErrors = [];
-  }
+/** The whole file in one pass, or undefined if it has any error. */
+function parseStrict(tokens: IToken[]): Declaration[] | undefined {
+  const p = strictParser();
+  p.input = tokens;
+  p.stepsErrors = [];
+  const declarations = p.file();
+  return p.errors.length || p.stepsErrors.length ? undefined : declarations;
+}
+
+/** Each declaration on its own, with recovery; reports the first error of each. */
+function parseEachDeclaration(tokens: IToken[], errors: SyntaxError[]): Declaration[] {
   const declarations: Declaration[] = [];
   const p = parser();
-
   let i = 0;
-  if (tokens.length && !declarationStarts.has(tokens[0].tokenType)) {
-    // Text before the first declaration.
-    let j = 0;
-    while (j < tokens.length && !declarationStarts.has(tokens[j].tokenType)) j++;
-    errors.push(strayTokensError(tokens[0]));
-    i = j;
-  }
+  while (i < tokens.length && !declarationStarts.has(tokens[i].tokenType)) i++;
+  if (i > 0) errors.push(strayTokensError(tokens[0]));
   while (i < tokens.length) {
     let j = i + 1;
     while (j < tokens.length && !declarationStarts.has(tokens[j].tokenType)) j++;
@@ -688,15 +670,31 @@ export function parse(text: string): SourceFile {
     if (p.errors.length) {
       if (decl) dropHoles(decl);
       const e = p.errors[0];
-      const at = isReal(e.token) && e.token.tokenType.name !== "EOF" ? e.token : tokens[j - 1];
-      const span = isReal(e.token) && e.token.tokenType.name !== "EOF" ? tokenSpan(at) : { start: tokenSpan(at).end, end: tokenSpan(at).end };
-      // Past the end of a declaration is the next declaration, or the end of the file.
-      const found = isReal(e.token) && e.token.tokenType.name !== "EOF" ? e.token : tokens[j];
-      errors.push({ message: friendly(e.message, found), span, code: "PG101" });
+      if (isReal(e.token) && e.token.tokenType.name !== "EOF") {
+        errors.push({ message: friendly(e.message, e.token), span: tokenSpan(e.token), code: "PG101" });
+      } else {
+        // Past the end of a declaration is the next declaration, or the end of the file.
+        const end = tokenSpan(tokens[j - 1]).end;
+        errors.push({ message: friendly(e.message, tokens[j]), span: { start: end, end }, code: "PG101" });
+      }
     }
     if (decl) declarations.push(decl);
     i = j;
   }
+  return declarations;
+}
+
+export function parse(text: string): SourceFile {
+  const lexed = lexer.tokenize(text);
+  const errors: SyntaxError[] = lexed.errors.map((e) => {
+    const ch = text.slice(e.offset, e.offset + e.length);
+    const message = ch === '"' ? "unterminated string: add the closing '\"' on the same line"
+      : text.startsWith("/*", e.offset) ? "unterminated block comment: add the closing '*/'"
+      : `unexpected character '${ch}'`;
+    return { message, span: { start: e.offset, end: e.offset + e.length }, code: "PG100" };
+  });
+  // Fast path: one pass without recovery; on any error, parse again declaration by declaration.
+  const declarations = (!errors.length && parseStrict(lexed.tokens)) || parseEachDeclaration(lexed.tokens, errors);
   const allComments = comments(lexed.groups.comments ?? []);
   attachDocs(text, declarations, allComments);
   return { declarations, comments: allComments, errors, text };
