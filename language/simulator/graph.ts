@@ -23,6 +23,8 @@ export interface GraphInput {
   as?: string;
   /** "narrow" (the default): top to bottom with wrapped labels, for a side panel; "wide": left to right on one line each. */
   layout?: "narrow" | "wide";
+  /** Draw the legend (default true); pictures shown side by side need it once. */
+  legend?: boolean;
 }
 
 /** Labels wrap at this many characters in the narrow layout. */
@@ -143,10 +145,10 @@ export async function renderGraphSvg(input: GraphInput): Promise<string> {
   const header = titleLines.length * 17 + 8;
   const graphWidth = Math.ceil((laid.width ?? 0) + 2 * pad);
   const width = Math.max(graphWidth, narrow ? 300 : 420);
-  const legend = legendItems(engine !== undefined, viewer !== undefined, drawn);
+  const legend = input.legend === false ? [] : legendItems(engine !== undefined, viewer !== undefined, drawn);
   const legendRows = layoutLegend(legend, width - 2 * pad);
   const legendTop = pad + header + Math.ceil(laid.height ?? 0) + 12;
-  const height = legendTop + legendRows.rows * 20 + pad;
+  const height = legendTop + legendRows.rows * 20 + (legendRows.rows ? pad : 0);
   const offsetX = pad + Math.floor((width - graphWidth) / 2);
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" class="promise-graph" data-view="${viewer === undefined ? "truth" : esc(world.agents[viewer].name)}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="${FONT}">`);

@@ -24,7 +24,7 @@ export async function renderLesson(input: LessonInput): Promise<string> {
     const when = step === 0 ? "before step 1" : `at the end of step ${step}`;
     const views: string[] = [];
     for (const a of world.agents) {
-      views.push(await renderGraphSvg({ world, engine: run.engine, as: a.name, title: `${a.name}'s view ${when}` }));
+      views.push(await renderGraphSvg({ world, engine: run.engine, as: a.name, title: `${a.name}'s view ${when}`, legend: a.index === 0 }));
     }
     const timeline = step === 0 ? "" : renderTimelineSvg({ world, plan: run.plan, trace: run.trace(), title: `The timeline so far: steps 1 to ${step}` });
     return { views, timeline };
@@ -137,8 +137,8 @@ function page(t: Trace, source: string, slides: Slide[]): string {
     return `<section class="slide" id="slide-${i}" data-step="${s.step}">
 <header><div class="where">${esc(source)} · “${esc(t.scenario)}” · ${where}</div><h1 class="summary">${esc(s.summary)}</h1>${s.detail ? `<p class="detail">${esc(s.detail)}</p>` : ""}</header>
 <div class="facts"><div><h2>Events</h2>${events}</div><div><h2>Expectations</h2>${expectations}</div></div>
-<h2>As each agent sees it</h2><div class="views">${views}</div>
-${timeline ? `<h2>Who learned what, when</h2>${timeline}` : ""}
+<div class="pictures"><div class="each"><h2>As each agent sees it</h2><div class="views">${views}</div></div>
+${timeline ? `<div class="so-far"><h2>Who learned what, when</h2>${timeline}</div>` : ""}</div>
 <footer>${i + 1} / ${slides.length} <span class="keys">· ← → to move, Home / End</span></footer>
 </section>`;
   }).join("\n");
@@ -170,12 +170,18 @@ li.pass{color:#1a7f37}li.fail{color:#cf222e}
 figure{margin:0}.view{flex:1 1 300px;max-width:480px}
 svg{max-width:100%;height:auto;display:block}
 footer{margin-top:14px;color:#8c959f;font-size:13px}
-@page{size:A4 landscape;margin:10mm}
+@page{size:A4 landscape;margin:8mm}
 @media print{
   body{background:#fff}
-  .slide{display:block!important;min-height:0;padding:0;break-after:page;page-break-after:always}
-  .views{flex-wrap:nowrap}.view svg{max-height:92mm;width:auto}
-  .timeline svg{max-height:120mm;width:auto}
+  .slide{display:block!important;height:190mm;overflow:hidden;min-height:0;padding:0;break-after:page;break-inside:avoid}
+  .slide:last-of-type{break-after:auto}
+  h1.summary{font-size:19px}.detail{font-size:12px;margin-bottom:4px}
+  h2{font-size:10px;margin:5px 0 3px}
+  .facts{font-size:11px;gap:16px}.why{font-size:10px}li{margin:1px 0}
+  .pictures{display:flex;gap:5mm;align-items:flex-start}.each{flex:3 1 0;min-width:0}.so-far{flex:2 1 0;min-width:0}
+  .views{flex-wrap:nowrap;gap:2mm}.view{flex:1 1 0;min-width:0}
+  .view svg{max-height:128mm;width:auto}
+  .timeline svg{max-height:134mm;width:auto}
   .keys{display:none}
 }`;
 
