@@ -28,7 +28,7 @@ export interface GraphInput {
 }
 
 /** Labels wrap at this many characters in the narrow layout. */
-const NARROW_CHARS = 22;
+const NARROW_CHARS = 16;
 
 interface EdgeInfo { colour: string; dashed: boolean; dotted: boolean; label: string; arrow: boolean; lines: string[] }
 
@@ -135,16 +135,19 @@ export async function renderGraphSvg(input: GraphInput): Promise<string> {
       "elk.layered.spacing.nodeNodeBetweenLayers": narrow ? "36" : "90",
       "elk.layered.spacing.edgeNodeBetweenLayers": "12",
       "elk.edgeLabels.placement": "CENTER",
+      // SIMPLE placement stacks long edges closer together: the narrowest of ELK's placements here.
+      ...(narrow ? { "elk.layered.nodePlacement.strategy": "SIMPLE" } : {}),
       "elk.randomSeed": "1",
     },
     children: nodes,
     edges,
   });
   const pad = 16;
-  const titleLines = titleOf(input, viewer).flatMap((t) => wrap(t, narrow ? 52 : 120));
-  const header = titleLines.length * 17 + 8;
   const graphWidth = Math.ceil((laid.width ?? 0) + 2 * pad);
   const width = Math.max(graphWidth, narrow ? 300 : 420);
+  // The title wraps to the picture's width (about 8 px a glyph at 14 px), never the other way round.
+  const titleLines = titleOf(input, viewer).flatMap((t) => wrap(t, Math.floor((width - 2 * pad) / 8)));
+  const header = titleLines.length * 17 + 8;
   const legend = input.legend === false ? [] : legendItems(engine !== undefined, viewer !== undefined, drawn);
   const legendRows = layoutLegend(legend, width - 2 * pad);
   const legendTop = pad + header + Math.ceil(laid.height ?? 0) + 12;
@@ -152,6 +155,7 @@ export async function renderGraphSvg(input: GraphInput): Promise<string> {
   const offsetX = pad + Math.floor((width - graphWidth) / 2);
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" class="promise-graph" data-view="${viewer === undefined ? "truth" : esc(world.agents[viewer].name)}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="${FONT}">`);
+  out.push(`<title>${esc(titleOf(input, viewer).join(": "))}</title>`);
   const markers = Object.entries(STATE_COLOURS).concat([["ink", "#24292f"]]);
   out.push(`<defs>${markers.map(([k, c]) => `<marker id="arrow-${k}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="${c}"/></marker>`).join("")}</defs>`);
   out.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);

@@ -1,4 +1,4 @@
-// `promisegrid lesson` as a user runs it (a real CLI process), and the deck it
+// `promisegrid lesson` as a user runs it (a real CLI process, dist/cli.js), and the deck it
 // writes opened in Debian's headless Chromium (playwright-core): every slide
 // renders, the keys move, printing gives one slide per page, no request leaves
 // the page. Screenshots of two slides go to .test-artifacts/.
@@ -11,7 +11,10 @@ import { after, before, describe, it } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
 
 const root = path.resolve(new URL("../..", import.meta.url).pathname);
-const cliArgs = ["--import", import.meta.resolve("tsx"), path.join(root, "cli/main.ts")];
+// The CLI as shipped (the package's bin), bundled from this tree.
+const built = spawnSync(process.execPath, [path.join(root, "scripts/build.mjs"), "cli"], { cwd: root, encoding: "utf8" });
+assert.equal(built.status, 0, built.stderr);
+const cliArgs = [path.join(root, "dist/cli.js")];
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pg-lesson-"));
 const artifacts = path.join(root, ".test-artifacts");
 
@@ -60,12 +63,12 @@ describe("promisegrid lesson", () => {
 
   it("renders every slide in Chromium, and the keys move between them", async () => {
     const current = () => page.evaluate(() => Number(document.body.dataset.current));
-    const visible = () => page.evaluate(() => [...document.querySelectorAll(".slide")].filter((s) => (s as HTMLElement).offsetHeight > 0).map((s) => s.id));
+    const visible = () => page.evaluate(() => Array.from(document.querySelectorAll(".slide")).filter((s) => (s as HTMLElement).offsetHeight > 0).map((s) => s.id));
     assert.equal(await current(), 0);
     for (let i = 0; i < 5; i++) {
       assert.deepEqual(await visible(), [`slide-${i}`]);
       // Every picture of the slide is laid out with a size: the SVGs parsed and rendered.
-      const boxes = await page.evaluate(() => [...document.querySelectorAll(".slide.current svg")].map((s) => s.getBoundingClientRect()).map((r) => [r.width, r.height]));
+      const boxes = await page.evaluate(() => Array.from(document.querySelectorAll(".slide.current svg")).map((s) => s.getBoundingClientRect()).map((r) => [r.width, r.height]));
       assert.equal(boxes.length, i === 0 ? 3 : 4);
       for (const [w, h] of boxes) assert.ok(w > 100 && h > 100, `slide ${i}: an svg of ${w}x${h}`);
       if (i === 2 || i === 4) {
@@ -86,7 +89,7 @@ describe("promisegrid lesson", () => {
 
   it("prints one slide per page", async () => {
     await page.emulateMedia({ media: "print" });
-    const styles = await page.evaluate(() => [...document.querySelectorAll(".slide")].map((s) => {
+    const styles = await page.evaluate(() => Array.from(document.querySelectorAll(".slide")).map((s) => {
       const c = getComputedStyle(s);
       return `${c.display} ${c.breakAfter}`;
     }));
