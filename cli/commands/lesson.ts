@@ -38,7 +38,7 @@ printed, it gives one slide per page. Writes OUT.html, or prints the HTML.`,
       const { world, scenarios } = prepareScenarios(loaded.program, (t, p) => t === loaded.results[0].title && p === file);
       html = await renderLesson({ world, run: scenarios[0].run!, source: loaded.display });
     } catch (e) {
-      if (e instanceof FileError) { io.err(`promisegrid lesson: ${e.message}\n`); return 1; }
+      if (e instanceof FileError || e instanceof RangeError) { io.err(`promisegrid lesson: ${e.message}\n`); return 1; }
       throw e;
     }
     if (values.output === undefined) { io.out(html); return 0; }

@@ -16,7 +16,10 @@ export interface LessonInput {
   source: string;
 }
 
-interface Slide { step: number; summary: string; detail: string; events: TraceEvent[]; expectations: TraceStep["expectations"]; views: string[]; timeline: string }
+/** Slides past this many are refused: a deck is for people to page through. */
+export const MAX_SLIDES = 500;
+
+interface Slide { step: number; last?: number; quiet?: boolean; summary: string; detail: string; events: TraceEvent[]; expectations: TraceStep["expectations"]; views: string[]; timeline: string }
 
 export async function renderLesson(input: LessonInput): Promise<string> {
   const { world, run, source } = input;
@@ -26,20 +29,32 @@ export async function renderLesson(input: LessonInput): Promise<string> {
     for (const a of world.agents) {
       views.push(await renderGraphSvg({ world, engine: run.engine, as: a.name, title: `${a.name}'s view ${when}`, legend: a.index === 0 }));
     }
-    const timeline = step === 0 ? "" : renderTimelineSvg({ world, plan: run.plan, trace: run.trace(), title: `The timeline so far: steps 1 to ${step}` });
-    return { views, timeline };
+    return { views, timeline: "" };
   };
   const slides: Slide[] = [];
   const first = await snap(0);
   slides.push({ step: 0, summary: openingSummary(run.trace()), detail: "", events: [], expectations: run.results.filter((r) => r.step === 0), ...first });
   while (!run.done) {
     const s = run.next();
+    const prev = slides[slides.length - 1];
+    if (!s.events.length && !s.gossip.length && !s.expectations.length) {
+      // Nothing happens: a run of such steps is one slide, and the views stay those of the slide before.
+      if (prev.quiet) { prev.last = s.step; continue; }
+      slides.push({ ...prev, step: s.step, last: s.step, quiet: true, summary: "", detail: "", events: [], expectations: [] });
+      continue;
+    }
+    if (slides.length >= MAX_SLIDES) throw new RangeError(`"${run.plan.title}" has more than ${MAX_SLIDES} steps where something happens; a lesson deck holds at most ${MAX_SLIDES} slides`);
     const pictures = await snap(s.step);
     slides.push({ step: s.step, summary: "", detail: "", events: s.events, expectations: s.expectations, ...pictures });
   }
   const trace = run.trace();
   const summaries = summarize(run, trace);
-  for (const slide of slides) if (slide.step > 0) Object.assign(slide, summaries[slide.step - 1]);
+  for (const slide of slides) {
+    const upTo = slide.last ?? slide.step;
+    if (upTo > 0) slide.timeline = renderTimelineSvg({ world, plan: run.plan, trace, upTo, title: `The timeline so far: steps 1 to ${upTo}` });
+    if (slide.quiet) slide.summary = slide.last === slide.step ? `Step ${slide.step}: nothing happens` : `Steps ${slide.step}–${slide.last}: nothing happens`;
+    else if (slide.step > 0) Object.assign(slide, summaries[slide.step - 1]);
+  }
   return page(trace, source, slides);
 }
 
@@ -125,7 +140,7 @@ function ownIds(svg: string, prefix: string): string {
 function page(t: Trace, source: string, slides: Slide[]): string {
   let k = 0;
   const body = slides.map((s, i) => {
-    const where = s.step === 0 ? "the start" : `step ${s.step} of ${t.lastStep}`;
+    const where = s.step === 0 ? "the start" : s.last !== undefined && s.last > s.step ? `steps ${s.step}–${s.last} of ${t.lastStep}` : `step ${s.step} of ${t.lastStep}`;
     const events = s.events.length
       ? `<ul class="events">${s.events.map((e) => `<li><span class="outcome" style="color:${colourOf(e.outcome)}">${esc(e.outcome)}</span> <b>${esc(e.text)}</b><br><span class="why">${esc(e.reason)}</span></li>`).join("")}</ul>`
       : `<p class="none">${s.step === 0 ? "Nothing has happened yet." : "No events at this step."}</p>`;

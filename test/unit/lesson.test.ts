@@ -104,6 +104,17 @@ describe("promisegrid lesson", () => {
     assert.deepEqual([...new Set(requests)].filter((u) => !u.startsWith(url)), []);
   });
 
+  it("a run of steps where nothing happens is one slide", () => {
+    fs.writeFileSync(path.join(dir, "quiet.pg"), `agent a\nagent b\npromise a -> b +serve(x) if holds(p)\npromise b -> a -serve(x)
+capability p from a to b { grants serve(x) }
+scenario "quiet" {\n  link a <-> b\n  step 1: a revokes p\n  step 2: b invokes p at a expect refused\n  step 40000: b invokes p at a expect refused\n}\n`);
+    const r = cli("lesson", "quiet.pg");
+    assert.equal(r.code, 0, r.err);
+    const where = [...r.out.matchAll(/<div class="where">[^<]*· ([^<]*)<\/div>/g)].map((m) => m[1]);
+    assert.deepEqual(where, ["the start", "step 1 of 40000", "step 2 of 40000", "steps 3–39999 of 40000", "step 40000 of 40000"]);
+    assert.match(r.out, /<h1 class="summary">Steps 3–39999: nothing happens<\/h1>/);
+  });
+
   it("a file with several scenarios needs --scenario; an unknown title is named", () => {
     fs.writeFileSync(path.join(dir, "two.pg"), fs.readFileSync(path.join(dir, "currency.pg"), "utf8") + `\nscenario "again" {\n  step 1: bob pays 1 bread to carol\n}\n`);
     const two = cli("lesson", "two.pg", "-o", "two.html");
