@@ -24,10 +24,10 @@ interface Slide { step: number; last?: number; quiet?: boolean; summary: string;
 export async function renderLesson(input: LessonInput): Promise<string> {
   const { world, run, source } = input;
   const snap = async (step: number): Promise<{ views: string[]; timeline: string }> => {
-    const when = step === 0 ? "before step 1" : `at the end of step ${step}`;
+    const when = step === 0 ? "before step 1" : `end of step ${step}`;
     const views: string[] = [];
     for (const a of world.agents) {
-      views.push(await renderGraphSvg({ world, engine: run.engine, as: a.name, title: `${a.name}'s view ${when}`, legend: a.index === 0 }));
+      views.push(await renderGraphSvg({ world, engine: run.engine, as: a.name, title: `${a.name}, ${when}`, legend: a.index === 0 }));
     }
     return { views, timeline: "" };
   };
