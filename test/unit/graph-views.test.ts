@@ -9,7 +9,8 @@ import { describe, it } from "node:test";
 
 const root = path.resolve(new URL("../..", import.meta.url).pathname);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pg-views-"));
-// The CLI as shipped (the package's bin), bundled from this tree: it starts in a fraction of tsx's time, and these tests draw many pictures.
+// The CLI as shipped (the package's bin), bundled from this tree: it starts in a fraction of tsx's time, and these tests
+// draw many pictures. The only unit test that writes dist/cli.js (the others run the CLI with tsx).
 const built = spawnSync(process.execPath, [path.join(root, "scripts/build.mjs"), "cli"], { cwd: root, encoding: "utf8" });
 assert.equal(built.status, 0, built.stderr);
 const cliJs = path.join(root, "dist/cli.js");

@@ -1,4 +1,4 @@
-// `promisegrid lesson` as a user runs it (a real CLI process, dist/cli.js), and the deck it
+// `promisegrid lesson` as a user runs it (a real CLI process), and the deck it
 // writes opened in Debian's headless Chromium (playwright-core): every slide
 // renders, the keys move, printing gives one slide per page, no request leaves
 // the page. Screenshots of two slides go to .test-artifacts/.
@@ -11,10 +11,8 @@ import { after, before, describe, it } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
 
 const root = path.resolve(new URL("../..", import.meta.url).pathname);
-// The CLI as shipped (the package's bin), bundled from this tree.
-const built = spawnSync(process.execPath, [path.join(root, "scripts/build.mjs"), "cli"], { cwd: root, encoding: "utf8" });
-assert.equal(built.status, 0, built.stderr);
-const cliArgs = [path.join(root, "dist/cli.js")];
+// tsx, not dist/cli.js: graph-views.test.ts rebuilds that bundle, and test files run side by side.
+const cliArgs = ["--import", import.meta.resolve("tsx"), path.join(root, "cli/main.ts")];
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pg-lesson-"));
 const artifacts = path.join(root, ".test-artifacts");
 
