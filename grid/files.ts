@@ -2,7 +2,7 @@
 // same folder, fsynced, then renamed over the target. The CLI, the node's data
 // dir (api-token, node.json), keys and the block store all write through here.
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
@@ -28,8 +28,15 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   }
 }
 
-/** The same, blocking (the CLI's commands are synchronous). */
-export function writeFileAtomicSync(path: string, data: string | Uint8Array, mode = 0o644): void {
+/** The same, blocking (the CLI's commands are synchronous). An existing file keeps its mode unless `mode` is given. */
+export function writeFileAtomicSync(path: string, data: string | Uint8Array, mode?: number): void {
+  if (mode === undefined) {
+    try {
+      mode = statSync(path).mode & 0o7777;
+    } catch {
+      mode = 0o644;
+    }
+  }
   const tmp = tempPath(path);
   try {
     const fd = openSync(tmp, "wx", mode);

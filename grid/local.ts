@@ -10,8 +10,6 @@ import { join } from "node:path";
 import { GridClient } from "./api-client.ts";
 import { writeFileAtomic } from "./files.ts";
 
-export { writeFileAtomic };
-
 export const DEFAULT_HOME = join(homedir(), ".promisegrid");
 export const DEFAULT_DATA_DIR = join(DEFAULT_HOME, "node");
 
