@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as vscode from "vscode";
 import type { GridClient, NodeStatus, Peer } from "../grid/api-client.ts";
-import { localNode, nodeDataDir, runningNode } from "../grid/local.ts";
+import { localNode, nodeDataDir, runningNode, stopNode } from "../grid/local.ts";
 import { deployFile, DeployFailure, type DeployResult, type SourceLocation } from "../grid/deploy.ts";
 
 export interface GridViewData {
@@ -203,8 +203,7 @@ export function registerGrid(context: vscode.ExtensionContext): void {
     }),
     vscode.commands.registerCommand("promisegrid.grid.stopNode", async () => {
       const client = await runningNode(dataDir());
-      if (client) await client.shutdown();
-      await new Promise((r) => setTimeout(r, 200));
+      if (client) await stopNode(client).catch((e) => output.appendLine(`stopping the grid node: ${e instanceof Error ? e.message : e}`));
       return refresh();
     }),
     vscode.commands.registerCommand("promisegrid.grid.deploy", deploy),

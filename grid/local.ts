@@ -3,7 +3,7 @@
 // No libp2p here, so the CLI and the editor can use it cheaply.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, mkdirSync, openSync, statSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, statSync } from "node:fs";
 import { open, readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -154,4 +154,28 @@ export async function localNode(dataDir: string, o: LaunchOptions): Promise<{ cl
   const client = await runningNode(dataDir);
   if (!client) throw new Error(`the node started (pid ${launched.pid}) but its API at ${launched.api} does not answer`);
   return { client, launched };
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // An exited process that its parent has not reaped yet (a zombie) is gone for us.
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return true;
+  }
+}
+
+/** Asks the node to shut down and waits until its process is gone; returns its pid. */
+export async function stopNode(client: GridClient, timeoutMs = 10_000): Promise<number> {
+  const { pid } = await client.status();
+  await client.shutdown();
+  const deadline = Date.now() + timeoutMs;
+  while (pidAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (pidAlive(pid)) throw new Error(`the node (pid ${pid}) did not stop within ${timeoutMs / 1000} s`);
+  return pid;
 }

@@ -1,27 +1,12 @@
 // `promisegrid node start|status|stop`: the local grid node, run detached in
 // the background (or in the foreground with --foreground).
-import { readFileSync } from "node:fs";
 import { UsageError, type Command, type Io } from "../command.ts";
-import { launchNode, nodeDataDir, runningNode, type LaunchOptions } from "../../grid/local.ts";
+import { launchNode, nodeDataDir, runningNode, stopNode, type LaunchOptions } from "../../grid/local.ts";
 import { NODE_OPTIONS_HELP, parseNodeArgs, runNode } from "../../grid/main.ts";
 
 /** How the CLI launches a node: this same program (bundled CLI, or the sources under tsx), detached, in the foreground mode. */
 export function nodeLaunch(argv: string[]): LaunchOptions {
   return { command: [process.execPath, ...process.execArgv, process.argv[1], "node", "start", "--foreground", ...argv], detached: true };
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // An exited process that its parent has not reaped yet (a zombie) is gone for us.
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return true;
-  }
 }
 
 async function start(argv: string[], io: Io): Promise<number> {
@@ -104,11 +89,10 @@ deployments; stop shuts it down.`,
         `state: ${s.state.revocations} revocation(s), ${s.state.assessments} assessment(s)`, "drivers:", ...drivers].join("\n") + "\n");
       return 0;
     }
-    await client.shutdown();
-    const deadline = Date.now() + 10_000;
-    while (pidAlive(s.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    if (pidAlive(s.pid)) {
-      io.err(`promisegrid node stop: the node (pid ${s.pid}) did not stop within 10 s\n`);
+    try {
+      await stopNode(client);
+    } catch (e) {
+      io.err(`promisegrid node stop: ${e instanceof Error ? e.message : e}\n`);
       return 1;
     }
     io.out(`node stopped (pid ${s.pid})\n`);
