@@ -57,13 +57,21 @@ export function registerTesting(context: vscode.ExtensionContext, api: PromiseGr
   controller.resolveHandler = async (item) => { if (!item) await discoverAll(); };
   controller.refreshHandler = async () => { await discoverAll(); };
 
+  // While typing, the tree follows after a pause rather than at every keystroke.
+  const pauses = new Map<string, NodeJS.Timeout>();
+  const typing = (uri: vscode.Uri) => {
+    clearTimeout(pauses.get(uri.toString()));
+    pauses.set(uri.toString(), setTimeout(() => { pauses.delete(uri.toString()); void refresh(uri); }, 150));
+  };
+  context.subscriptions.push({ dispose: () => pauses.forEach((t) => clearTimeout(t)) });
+
   const watcher = vscode.workspace.createFileSystemWatcher("**/*.pg");
   context.subscriptions.push(
     watcher,
     watcher.onDidCreate((u) => void refresh(u)),
     watcher.onDidChange((u) => void refresh(u)),
     watcher.onDidDelete((u) => controller.items.delete(u.toString())),
-    vscode.workspace.onDidChangeTextDocument((e) => void refresh(e.document.uri)),
+    vscode.workspace.onDidChangeTextDocument((e) => typing(e.document.uri)),
     vscode.workspace.onDidOpenTextDocument((d) => void refresh(d.uri)),
   );
 

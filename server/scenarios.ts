@@ -134,9 +134,10 @@ export async function scenarioGraph(program: Program, file: string, o: Omit<Grap
 
 /** The requests, answered from the workspace's open documents (else the disk). */
 export function registerScenarios(connection: Connection, ws: Workspace, guard: <P, R>(name: string, fn: (p: P) => R | Promise<R>) => (p: P) => Promise<R>): void {
+  // A program from the workspace's parse cache; no check is needed to list or simulate.
   const programOf = (uri: string) => {
     const file = uriToPath(uri);
-    return { file, program: ws.analyze(file).program };
+    return { file, program: ws.program([file]) };
   };
   connection.onRequest(SCENARIOS_REQUEST, guard("scenarios", (p: ScenarioParams) => {
     const { file, program } = programOf(p.uri);
