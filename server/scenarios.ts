@@ -8,7 +8,7 @@ import type { Connection } from "vscode-languageserver/node.js";
 import { LineIndex } from "../grammar/index.ts";
 import type { Program } from "../language/index.ts";
 import { prepareScenarios, UNIT, type PreparedScenario, type ScenarioRun, type World } from "../language/simulator/index.ts";
-import { renderGraphSvg, type GraphInput } from "../language/simulator/graph.ts";
+import { renderGraphSvg } from "../language/simulator/graph.ts";
 import { uriToPath, type Workspace } from "./workspace.ts";
 import {
   GRAPH_REQUEST, RUN_SCENARIO_REQUEST, SCENARIOS_REQUEST, TRACE_REQUEST,
@@ -126,10 +126,9 @@ export async function scenarioGraph(program: Program, file: string, o: Omit<Grap
   if (o.as !== undefined && !world.agents.some((a) => a.name === o.as)) return { error: { code: 3, message: `no agent '${o.as}' in ${path.basename(file)}` } };
   const run = chosen.run;
   while (!run.done && run.step < o.step) run.next();
-  const title = `${path.basename(file)}: "${chosen.title}" after step ${run.step}${o.as ? `, as ${o.as} sees it` : ""}`;
-  // `as` goes through to the renderer, which draws the named agent's view where it supports it.
-  const input = { world, engine: run.engine, title, as: o.as } as GraphInput;
-  return { svg: await renderGraphSvg(input) };
+  const title = `${path.basename(file)}: "${chosen.title}" after step ${run.step}`;
+  // The renderer draws the named agent's view and says whose it is.
+  return { svg: await renderGraphSvg({ world, engine: run.engine, title, as: o.as }) };
 }
 
 /** The requests, answered from the workspace's open documents (else the disk). */
