@@ -43,7 +43,11 @@ describe("check", () => {
     const r = run(["check", "bad.pg", "--json"], dir);
     assert.equal(r.code, 1);
     assert.deepEqual(JSON.parse(r.out), {
-      files: [{ path: "bad.pg", diagnostics: [{ severity: "error", code: "PG201", message: "agent 'alice' is already declared", range: { start: { line: 1, character: 6 }, end: { line: 1, character: 11 } } }] }],
+      files: [{ path: "bad.pg", diagnostics: [{
+        path: "bad.pg", severity: "error", code: "PG201", message: "agent 'alice' is already declared", range: { start: { line: 1, character: 6 }, end: { line: 1, character: 11 } },
+        related: [{ path: "bad.pg", range: { start: { line: 0, character: 6 }, end: { line: 0, character: 11 } }, message: "first declaration of 'alice'" }], fixes: [],
+      }] }],
+      errors: 1, warnings: 0,
     });
   });
 
