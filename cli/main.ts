@@ -10,8 +10,10 @@ import { node } from "./commands/node.ts";
 import { deploy } from "./commands/deploy.ts";
 import { revoke } from "./commands/revoke.ts";
 import { run } from "./commands/run.ts";
+import { explain } from "./commands/explain.ts";
+import { mcp } from "./commands/mcp.ts";
 
-const commands: Command[] = [check, fmt, compile, simulate, test, graph, run, node, deploy, revoke];
+const commands: Command[] = [check, fmt, compile, simulate, test, explain, graph, run, node, deploy, revoke, mcp];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
