@@ -11,9 +11,35 @@ export const DOCS = {
 } as const;
 export type DocName = keyof typeof DOCS;
 
-export function docText(name: DocName): string {
-  if (typeof PROMISEGRID_DOCS !== "undefined") return PROMISEGRID_DOCS[name];
+/** A file under docs/ (e.g. "diagnostics.md", "schemas/check.schema.json"). */
+export function docText(name: DocName | `schemas/${string}.schema.json`): string {
+  if (typeof PROMISEGRID_DOCS !== "undefined") {
+    const text = PROMISEGRID_DOCS[name];
+    if (text === undefined) throw new Error(`docs/${name} is not bundled`);
+    return text;
+  }
   return fs.readFileSync(new URL(`../docs/${name}`, import.meta.url), "utf8");
+}
+
+/** The files of docs/schemas/. */
+export function schemaNames(): string[] {
+  if (typeof PROMISEGRID_DOCS !== "undefined") return Object.keys(PROMISEGRID_DOCS).filter((k) => k.startsWith("schemas/")).map((k) => k.slice(8)).sort();
+  return fs.readdirSync(new URL("../docs/schemas/", import.meta.url)).filter((f) => f.endsWith(".schema.json")).sort();
+}
+
+/** A JSON Schema of docs/schemas/ with every schema it refers to embedded, so it stands alone (MCP output schemas). */
+export function standaloneSchema(...names: string[]): Record<string, unknown> {
+  const defs: Record<string, unknown> = {};
+  const embed = (name: string) => {
+    if (name in defs) return;
+    const schema = JSON.parse(docText(`schemas/${name}` as `schemas/${string}.schema.json`)) as Record<string, unknown>;
+    delete schema.$schema;
+    defs[name] = schema;
+    for (const ref of JSON.stringify(schema).matchAll(/"\$ref":"([a-z-]+\.schema\.json)/g)) embed(ref[1]);
+  };
+  names.forEach(embed);
+  const anyOf = names.map((n) => ({ $ref: n }));
+  return { type: "object", ...(anyOf.length === 1 ? anyOf[0] : { anyOf }), $defs: defs };
 }
 
 export interface DiagnosticEntry {

@@ -1,5 +1,5 @@
 // Bundles every entry point with esbuild. Add an entry here when you add a program.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { build } from "esbuild";
 
 // `.pg` files imported by the extension (the walkthrough's lesson) are bundled as text.
@@ -9,7 +9,8 @@ const common = { bundle: true, platform: "node", target: "node20", sourcemap: tr
 const esmBanner = { js: "import { createRequire as __pgCreateRequire } from 'node:module'; const require = __pgCreateRequire(import.meta.url);" };
 
 // The CLI carries the docs it serves (`explain CODE`, the MCP server's resources).
-const docs = Object.fromEntries(["language.md", "diagnostics.md"].map((f) => [f, readFileSync(new URL(`../docs/${f}`, import.meta.url), "utf8")]));
+const schemas = readdirSync(new URL("../docs/schemas/", import.meta.url)).map((f) => `schemas/${f}`);
+const docs = Object.fromEntries(["language.md", "diagnostics.md", ...schemas].map((f) => [f, readFileSync(new URL(`../docs/${f}`, import.meta.url), "utf8")]));
 
 const entries = [
   {
