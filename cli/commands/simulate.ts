@@ -40,7 +40,7 @@ step limit, errors the checker reports).`,
     if (values.agent !== undefined && step === undefined) throw new UsageError("--agent needs --step N");
     const report = simulateReport(positionals[0], io.cwd, { scenario: values.scenario, step, agent: values.agent });
     if ("error" in report) {
-      if (values.json) io.out(JSON.stringify(report, null, 2) + "\n");
+      if (values.json) io.out(JSON.stringify({ error: report.error, diagnostics: report.diagnostics }, null, 2) + "\n");
       else io.err(report.lines.join("\n") + "\n");
       return 1;
     }
