@@ -61,7 +61,7 @@ export function createServer(options: ServerOptions): Server {
       const message = e instanceof UsageError ? e.message : `internal error: ${(e as Error)?.message ?? e}`;
       options.log(`${name}: ${message}`);
       const doc = { error: message, diagnostics: [] };
-      return { content: [{ type: "text", text: message }], structuredContent: doc, isError: true };
+      return { content: [{ type: "text", text: JSON.stringify(doc, null, 2) }], structuredContent: doc, isError: true };
     }
   });
 
