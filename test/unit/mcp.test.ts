@@ -16,6 +16,7 @@ const TRUCKS = fs.readFileSync(path.join(ROOT, "examples/food-trucks.pg"), "utf8
 const TOOLS = ["check", "fix", "format", "explain", "simulate", "test", "compile", "graph"];
 let dir: string;
 let stderr = "";
+const protocolErrors: Error[] = [];
 const write = (name: string, text: string) => { fs.writeFileSync(path.join(dir, name), text); return name; };
 
 async function connect(...args: string[]): Promise<Client> {
@@ -25,6 +26,8 @@ async function connect(...args: string[]): Promise<Client> {
     env: { ...process.env, PROMISEGRID_NODE_DIR: path.join(dir, "no-node") } as Record<string, string>,
   });
   transport.stderr?.on("data", (d) => { stderr += d; });
+  // Anything on stdout that is not the protocol shows up here.
+  client.onerror = (e) => { protocolErrors.push(e); };
   await client.connect(transport);
   return client;
 }
@@ -84,7 +87,7 @@ describe("mcp: tools and resources", () => {
       const r = await client.readResource({ uri: `promisegrid://docs/${name}` });
       assert.equal((r.contents[0] as { text: string }).text, fs.readFileSync(path.join(ROOT, "docs", name), "utf8"));
     }
-    await assert.rejects(client.readResource({ uri: "promisegrid://docs/../../etc/passwd" }), McpError);
+    await assert.rejects(client.readResource({ uri: "promisegrid://docs/../../etc/passwd" }), (e) => e instanceof McpError && /unknown resource/.test(e.message));
   });
 
   it("malformed calls get MCP errors, and the server stays up", async () => {
@@ -260,5 +263,9 @@ scenario "ben reads with his delegation" {
     assert.ok(log.some((l) => /edit: Link truck1 and truck5/.test(l)), log.join("\n"));
     assert.equal(log.at(-1), "test: 1 passed, 0 failed");
     assert.doesNotMatch(stderr, /internal error/);
+    // Logs go to stderr, and stdout carries the protocol alone.
+    assert.match(stderr, /promisegrid mcp: serving without deploy over stdio/);
+    assert.match(stderr, /promisegrid mcp: test: ok/);
+    assert.deepEqual(protocolErrors, []);
   });
 });
