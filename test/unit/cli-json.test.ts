@@ -127,6 +127,26 @@ describe("simulate --json", () => {
   });
 });
 
+describe("every --json failure is one document", () => {
+  it("bad arguments print the error as JSON on stdout, and usage on stderr (exit 2)", () => {
+    for (const args of [["check", "--json"], ["compile", "x.pg", "--hash", "md5", "--json"], ["simulate", "x.pg", "--step", "two", "--json"], ["test", "--bogus", "--json"]]) {
+      const r = run(...args);
+      assert.equal(r.code, 2, args.join(" "));
+      jsonOutput("failure.schema.json", r.out);
+      assert.match(r.err, /--help/);
+    }
+  });
+
+  it("the trace of every example matches the trace schema", () => {
+    for (const f of fs.readdirSync(path.join(ROOT, "examples")).filter((f) => f.endsWith(".pg"))) {
+      const r = cli(["simulate", `examples/${f}`, "--json"]);
+      if (r.code !== 0) { jsonOutput("failure.schema.json", r.out); continue; }
+      jsonOutput("simulate.schema.json", r.out);
+      for (const t of [JSON.parse(r.out)].flat()) jsonOutput("trace.schema.json", JSON.stringify(t));
+    }
+  });
+});
+
 describe("compile --json and fmt --json", () => {
   it("compile: the manifest, or the errors, as one document", () => {
     const ok = cli(["compile", "examples/hello-wasm.pg", "--json"]);

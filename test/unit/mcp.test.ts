@@ -3,6 +3,7 @@
 // test-first loop that reaches green from structured output alone.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -75,6 +76,30 @@ describe("mcp: tools and resources", () => {
       assert.match(r.doc.error, /no node is running/);
     } finally {
       await deployer.close();
+    }
+  });
+
+  it("with --allow-deploy, deploy and revoke run on a real local node", async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), "pg-mcp-home-"));
+    const env = { ...process.env, PROMISEGRID_HOME: home, PROMISEGRID_NODE_DIR: path.join(home, "node") } as Record<string, string>;
+    const start = spawnSync(process.execPath, [CLI, "node", "start", "--api", "127.0.0.1:0"], { env, encoding: "utf8" });
+    assert.equal(start.status, 0, start.stderr);
+    const deployer = new Client({ name: "promisegrid-test", version: "1.0.0" });
+    try {
+      await deployer.connect(new StdioClientTransport({ command: process.execPath, args: [CLI, "mcp", "--allow-deploy"], cwd: ROOT, env, stderr: "pipe" }));
+      const d = await call(deployer, "deploy", { path: "examples/hello-wasm.pg" }, "deploy.schema.json");
+      assert.equal(d.isError, false, JSON.stringify(d.doc));
+      assert.equal(d.doc.output, "hello, grid\n");
+      assert.equal(d.doc.assessment.kept, true);
+      const r = await call(deployer, "revoke", { token: d.doc.assessment.cid }, "revoke.schema.json");
+      assert.match(r.doc.revocation, /^bafy/);
+      const bad = await call(deployer, "deploy", { path: "examples/nope.pg" });
+      assert.equal(bad.isError, true);
+      assert.match(bad.doc.error, /no such file/);
+    } finally {
+      await deployer.close();
+      spawnSync(process.execPath, [CLI, "node", "stop"], { env });
+      fs.rmSync(home, { recursive: true, force: true });
     }
   });
 
