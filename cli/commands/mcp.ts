@@ -5,7 +5,7 @@ import { UsageError, type Command } from "../command.ts";
 import { createServer } from "../mcp/server.ts";
 import { TOOLS } from "../mcp/tools.ts";
 
-const VERSION = "0.1.0";
+import pkg from "../../package.json" with { type: "json" };
 
 export const mcp: Command = {
   name: "mcp",
@@ -23,7 +23,7 @@ directory the server was started in. See docs/ai-agents.md.`,
     const { values, positionals } = parseArgs({ args: argv, options: { "allow-deploy": { type: "boolean" } }, allowPositionals: true, strict: true });
     if (positionals.length) throw new UsageError(`mcp takes no arguments, got '${positionals[0]}'`);
     const log = (line: string) => io.err(`promisegrid mcp: ${line}\n`);
-    const server = createServer({ allowDeploy: !!values["allow-deploy"], cwd: io.cwd, version: VERSION, log });
+    const server = createServer({ allowDeploy: !!values["allow-deploy"], cwd: io.cwd, version: pkg.version, log });
     const transport = new StdioServerTransport();
     const closed = new Promise<void>((resolve) => { server.onclose = resolve; });
     await server.connect(transport);

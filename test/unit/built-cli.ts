@@ -23,6 +23,8 @@ export function ensureBuiltCli(): string {
       fs.mkdirSync(lock);
       break;
     } catch {
+      // A lock left by a killed run is stale after a minute (a build takes seconds).
+      if (Date.now() - (fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 60_000) fs.rmSync(lock, { recursive: true, force: true });
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
     }
   }

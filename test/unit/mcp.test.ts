@@ -57,6 +57,7 @@ after(async () => {
 
 describe("mcp: tools and resources", () => {
   it("lists the tools, each with an input and an output schema; deploy and revoke only with --allow-deploy", async () => {
+    assert.equal(client.getServerVersion()?.name, "promisegrid");
     const { tools } = await client.listTools();
     assert.deepEqual(tools.map((t) => t.name), TOOLS);
     for (const t of tools) {
