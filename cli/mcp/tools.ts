@@ -29,13 +29,18 @@ export interface Tool {
   outputSchema: Record<string, unknown>;
   /** Runs code on a node: offered only with --allow-deploy. */
   deploys?: boolean;
+  /**
+   * Which arguments go together, when the schema cannot say it at its top level
+   * (some clients refuse anyOf/oneOf there): a message when the call is malformed.
+   */
+  malformed?(args: Record<string, unknown>): string | undefined;
   call(args: Record<string, unknown>, ctx: ToolContext): Promise<ToolResult>;
 }
 
 const str = (description: string) => ({ type: "string", minLength: 1, description });
 const step = { type: "integer", minimum: 0, description: "The step number (0: after setup)." };
-const input = (properties: Record<string, unknown>, required: string[] = [], extra: Record<string, unknown> = {}) =>
-  ({ type: "object", properties, required, additionalProperties: false, ...extra });
+const input = (properties: Record<string, unknown>, required: string[] = []) =>
+  ({ type: "object", properties, required, additionalProperties: false });
 
 function result(doc: object): ToolResult {
   return { doc: doc as Record<string, unknown>, failed: "error" in doc && "diagnostics" in doc };
@@ -134,8 +139,9 @@ export const TOOLS: Tool[] = [
       files: { type: "array", items: { type: "string", minLength: 1 }, minItems: 1, description: "Paths of .pg files, relative to the server's working directory." },
       path: str("With text: the path the unsaved text belongs to (its imports resolve from there)."),
       text: { type: "string", description: "Unsaved text of `path`, checked instead of the file on disk." },
-    }, [], { anyOf: [{ required: ["files"] }, { required: ["path", "text"] }] }),
+    }),
     outputSchema: standaloneSchema("check.schema.json"),
+    malformed: (a) => (a.files === undefined && (a.path === undefined || a.text === undefined) ? "give files, or path and text" : undefined),
     async call(a, ctx) {
       if (typeof a.text === "string") {
         const file = String(a.path);
@@ -188,8 +194,11 @@ export const TOOLS: Tool[] = [
       scenario: str("The scenario's title (needed when the file has several)."),
       agent: str("Only the events this agent took part in, and its knowledge."),
       code: { type: "string", pattern: "^[Pp][Gg][0-9]{3}$", description: "A diagnostic code, e.g. PG401." },
-    }, [], { oneOf: [{ required: ["path", "step"] }, { required: ["code"] }] }),
+    }),
     outputSchema: standaloneSchema("explain.schema.json", "explain-code.schema.json", "failure.schema.json"),
+    malformed: (a) => (a.code !== undefined
+      ? (a.path !== undefined || a.step !== undefined ? "give code, or path and step, not both" : undefined)
+      : (a.path === undefined || a.step === undefined ? "give path and step, or code" : undefined)),
     async call(a, ctx) {
       if (typeof a.code === "string") {
         const entry = diagnosticEntry(a.code);
