@@ -121,9 +121,9 @@ export function simulateReport(file: string, cwd: string, options: { scenario?: 
 /** A readable rendering of one step document. */
 function renderStep(d: StepDocument): string {
   const out = [`scenario "${d.scenario}" (${d.path}), step ${d.step} of ${d.lastStep}`];
-  for (const e of d.events) out.push(`  ${e.text}: ${e.outcome}: ${e.reason}`);
+  for (const e of d.events) out.push(`  ${e.text}: ${e.outcome}: ${e.reason}${e.expected === undefined ? "" : e.passed ? " (expected: ok)" : ` (FAIL: expected ${e.expected})`}`);
   for (const g of d.gossip) out.push(`  gossip ${g.from} -> ${g.to}: notices ${g.notices.join(", ")}`);
-  for (const x of d.expectations) out.push(`  ${x.text}: ${x.passed ? "ok" : "FAIL"}: ${x.saw}`);
+  for (const x of d.expectations.filter((x) => !d.events.some((e) => e.expected !== undefined && e.line === x.line))) out.push(`  ${x.text}: ${x.passed ? "ok" : "FAIL"}: ${x.saw}`);
   for (const [agent, v] of Object.entries(d.views)) {
     const promises = Object.entries(v.promises).map(([p, a]) => `${p}: ${a}`).join("; ") || "no promises";
     const balances = Object.entries(v.balances).map(([c, n]) => `${n} ${c}`).join(", ") || "no balances";
