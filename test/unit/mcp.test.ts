@@ -195,6 +195,9 @@ describe("mcp: each tool on a good and a bad input", () => {
     write("trucks.pg", TRUCKS);
     const t = await call(client, "test", { files: ["trucks.pg"] }, "test.schema.json");
     assert.deepEqual([t.doc.passed, t.doc.failed], [1, 0]);
+    const tbad = await call(client, "test", { files: ["trucks.pg", "gone.pg"] }, "test.schema.json");
+    assert.deepEqual([tbad.doc.passed, tbad.doc.failed], [1, 1]);
+    assert.deepEqual(tbad.doc.files.map((f: any) => [f.path, f.ran, f.diagnostics.map((d: any) => d.code)]), [["trucks.pg", true, []], ["gone.pg", false, ["PG000"]]]);
     const c = await call(client, "compile", { path: path.join(ROOT, "examples/hello-wasm.pg") }, "compile.schema.json");
     assert.match(c.doc.root, /^b/);
     const cbad = await call(client, "compile", { path: "trucks.pg", text: "agent a\nagent a\n" });
