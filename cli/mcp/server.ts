@@ -51,6 +51,8 @@ export function createServer(options: ServerOptions): Server {
       const problems = (validate.errors ?? []).map((e) => `${e.instancePath || "arguments"} ${e.message}`).join("; ");
       throw new McpError(ErrorCode.InvalidParams, `invalid arguments for ${name}: ${problems}`);
     }
+    const malformed = tool.malformed?.(args);
+    if (malformed) throw new McpError(ErrorCode.InvalidParams, `invalid arguments for ${name}: ${malformed}`);
     const started = Date.now();
     try {
       const { doc, failed } = await tool.call(args, ctx);
