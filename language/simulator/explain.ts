@@ -106,15 +106,14 @@ export function explainStep(sources: SourceSet, path: string, title: string | un
   if (!prepared.run) throw new ExplainError(`scenario "${prepared.title}" cannot run: ${prepared.diagnostics.map((d) => `${d.code} ${d.message}`).join("; ")}`);
   const trace = prepared.run.finish();
   if (step < 0 || step > trace.lastStep) throw new ExplainError(`scenario "${trace.scenario}" runs to step ${trace.lastStep}; step ${step} is not in it`);
-  const world = first.world;
+  // A second, identical run, paused before each event of the step.
+  const { world, scenarios } = prepareScenarios(sources, pick);
   let viewerFilter: number | undefined;
   if (agent !== undefined) {
     viewerFilter = world.agentIndex.get(agent);
     if (viewerFilter === undefined) throw new ExplainError(`no agent is named '${agent}'; the agents are ${world.agents.map((a) => a.name).join(", ")}`);
   }
 
-  // A second, identical run, paused before each event of the step.
-  const { scenarios } = prepareScenarios(sources, pick);
   const run = scenarios[0].run!;
   while (run.step < step - 1) run.next();
   const engine = run.engine;
