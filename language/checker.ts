@@ -6,6 +6,7 @@ import {
   type Body, type CapabilityDecl, type Condition, type DelegateDecl, type Field, type Name, type PromiseDecl,
   type ScenarioDecl, type Span, type Value, type WorkloadDecl,
 } from "../grammar/index.ts";
+import { covers, declaredHop, grantOf, meets, widenings, type Grant } from "./authority.ts";
 import { HASHES } from "./hashes.ts";
 import type { PgSymbol, Program } from "./program.ts";
 
@@ -283,7 +284,7 @@ class Checker {
     if (!issuer || !this.program.lookup("agent", issuer)) return;
     const offers = this.offersBy().get(issuer) ?? [];
     for (const g of c.grants) {
-      if (offers.some((decl) => bodyCovers(decl.body!, g))) continue;
+      if (offers.some((decl) => covers(grantOfCached(decl.body!), grantOfCached(g)))) continue;
       this.error(file, "PG400", g.span,
         `${issuer} grants ${bodyText(g)} but does not itself promise it: a capability is its issuer's promise, so add 'promise ${issuer} -> ${c.holder?.text ?? "*"} +${bodyText(g)}'`);
     }
@@ -328,33 +329,35 @@ class Checker {
     const parentName = parent.name.text;
     const parentSymbol = this.program.resolve("capability", parentName)!;
     const related = [{ path: parentSymbol.path, span: parentSymbol.nameSpan, message: `'${parentName}' is declared here` }];
-    const parentHolder = parent.kind === "capability" ? parent.holder?.text : parent.to?.text;
-    if (d.by?.text && parentHolder && d.by.text !== parentHolder) {
-      this.error(file, "PG403", d.by.span, `only the holder of '${parentName}' (${parentHolder}) can delegate it, not ${d.by.text}`, {
-        related, fixes: [{ title: `Change to '${parentHolder}'`, edits: [{ path: file, span: d.by.span, newText: parentHolder }] }],
-      });
-    }
-    // Depth: each hop uses one level of the root's `delegable depth N` (default 1).
-    const root = chain.at(-1)!;
-    const hops = chain.length - 1;
-    if (!parent.delegable) {
-      this.error(file, "PG402", d.parent!.span, `'${parentName}' is not delegable: add 'delegable' to it if its issuer allows delegation`, { related });
-    } else {
-      const depth = root.delegable?.depth ?? 1;
-      if (hops > depth) this.error(file, "PG402", d.parent!.span, `delegating '${parentName}' again exceeds its delegation depth of ${depth}`, { related });
-    }
-    for (const g of d.grants) {
-      if (!parent.grants.some((pg) => bodyCovers(pg, g))) {
-        this.error(file, "PG401", g.span, `delegation widens authority: '${parentName}' does not grant ${bodyText(g)}`, { related });
+    // The hops as the authority rule sees them, root first.
+    const hops = chain.slice().reverse().reduce<ReturnType<typeof declaredHop>[]>((out, decl) => [...out, declaredHop(decl, out.at(-1))], []);
+    const parentHop = hops[hops.length - 2], hop = hops[hops.length - 1];
+    for (const w of widenings(parentHop, hop)) {
+      switch (w.kind) {
+        case "issuer":
+          if (!d.by?.text || !parentHop.holder) break;
+          this.error(file, "PG403", d.by.span, `only the holder of '${parentName}' (${parentHop.holder}) can delegate it, not ${d.by.text}`, {
+            related, fixes: [{ title: `Change to '${parentHop.holder}'`, edits: [{ path: file, span: d.by.span, newText: parentHop.holder }] }],
+          });
+          break;
+        case "not-delegable":
+          this.error(file, "PG402", d.parent!.span, parent.delegable
+            ? `delegating '${parentName}' again exceeds its delegation depth: it allows no further delegation`
+            : `'${parentName}' is not delegable: add 'delegable' to it if its issuer allows delegation`, { related });
+          break;
+        case "depth":
+          this.error(file, "PG401", d.delegable?.span ?? d.name.span, `delegation widens authority: at most depth ${w.left} is left`, { related });
+          break;
+        case "expiry":
+          this.error(file, "PG401", d.expiresAfter?.span ?? d.name.span,
+            `delegation widens authority: '${parentName}' expires after ${parentHop.exp! - 1} steps, so this delegation must expire no later`, { related });
+          break;
+        case "grant": {
+          const g = d.grants[hop.grants.indexOf(w.grant)];
+          this.error(file, "PG401", g.span, `delegation widens authority: '${parentName}' does not grant ${bodyText(g)}`, { related });
+          break;
+        }
       }
-    }
-    const parentExpiry = parent.expiresAfter?.steps;
-    if (parentExpiry !== undefined && (!d.expiresAfter || d.expiresAfter.steps > parentExpiry)) {
-      this.error(file, "PG401", d.expiresAfter?.span ?? d.name.span,
-        `delegation widens authority: '${parentName}' expires after ${parentExpiry} steps, so this delegation must expire no later`, { related });
-    }
-    if (d.delegable && root.delegable?.depth !== undefined && d.delegable.depth !== undefined && d.delegable.depth > root.delegable.depth - hops) {
-      this.error(file, "PG401", d.delegable.span, `delegation widens authority: at most depth ${Math.max(0, root.delegable.depth - hops)} is left`, { related });
     }
   }
 
@@ -507,15 +510,16 @@ function argText(a: Body["args"][number]): string {
   }
 }
 
-/** Whether `general` covers everything `specific` asks for (`*` covers any argument). */
-export function bodyCovers(general: Body, specific: Body): boolean {
-  if (general.type.text !== specific.type.text) return false;
-  if (general.args.length !== specific.args.length) return general.args.length === 1 && general.args[0].kind === "any";
-  return general.args.every((a, i) => a.kind === "any" || argText(a) === argText(specific.args[i]));
+const grants = new WeakMap<Body, Grant>();
+/** Two bodies meet (an offer and an acceptance): see authority.meets. */
+function bodiesMatch(a: Body, b: Body): boolean {
+  return meets(grantOfCached(a), grantOfCached(b));
 }
 
-function bodiesMatch(a: Body, b: Body): boolean {
-  return bodyCovers(a, b) || bodyCovers(b, a);
+function grantOfCached(b: Body): Grant {
+  let g = grants.get(b);
+  if (!g) grants.set(b, (g = grantOf(b)));
+  return g;
 }
 
 function addresses(p: PromiseDecl, agent: string): boolean {

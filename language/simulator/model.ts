@@ -6,6 +6,7 @@ import type {
 } from "../../grammar/ast.ts";
 import { closest, LineIndex } from "../../grammar/index.ts";
 import { MAX_STEPS } from "../checker.ts";
+import { declaredHop, grantOf, type GrantArg, type Hop } from "../authority.ts";
 
 /** The most steps one scenario may run (the checker's limit); more is refused before anything runs. */
 export const STEP_LIMIT = MAX_STEPS;
@@ -20,8 +21,8 @@ export interface SimDiagnostic {
   span: Span;
 }
 
-/** A body with its arguments reduced to text; "*" matches anything. */
-export interface BodyKey { type: string; args: string[]; text: string }
+/** A body as a grant (language/authority.ts), with its text for traces. */
+export interface BodyKey { type: string; args: GrantArg[]; text: string }
 
 export type Cond =
   | { kind: "holds"; cap: number }
@@ -132,26 +133,13 @@ function valueText(v: Value | BodyArg): string {
 }
 
 export function bodyKey(b: Body): BodyKey {
-  const args = b.args.map(valueText);
-  return { type: b.type.text, args, text: `${b.type.text}(${args.join(", ")})` };
+  const { type, args } = grantOf(b);
+  return { type, args, text: `${b.type.text}(${b.args.map(valueText).join(", ")})` };
 }
 
-/** Two bodies can meet: same type and arity, each argument equal or a `*`. */
-export function unify(a: BodyKey, b: BodyKey): boolean {
-  if (a.type !== b.type || a.args.length !== b.args.length) return false;
-  for (let i = 0; i < a.args.length; i++) {
-    if (a.args[i] !== b.args[i] && a.args[i] !== "*" && b.args[i] !== "*") return false;
-  }
-  return true;
-}
-
-/** `outer` allows everything `inner` asks for (attenuation check). */
-export function covers(outer: BodyKey, inner: BodyKey): boolean {
-  if (outer.type !== inner.type || outer.args.length !== inner.args.length) return false;
-  for (let i = 0; i < outer.args.length; i++) {
-    if (outer.args[i] !== "*" && outer.args[i] !== inner.args[i]) return false;
-  }
-  return true;
+/** A token as the authority rule sees it: agent indexes as keys, steps as the clock (valid through `expiresAt`). */
+export function hopOf(c: CapInfo): Hop<number> {
+  return { issuer: c.issuer, holder: c.holder, grants: c.grants, depth: c.depth, exp: c.expiresAt === Infinity ? null : c.expiresAt + 1 };
 }
 
 function field(fields: { key: Name; value?: Value }[], key: string): Value | undefined {
@@ -192,6 +180,7 @@ export function buildWorld(sources: SourceSet): { world: World; scenarios: { pat
   }
   // Capabilities first, then delegates in an order where parents come first.
   const capDecls = all.filter((d) => d.decl.kind === "capability" || d.decl.kind === "delegate");
+  const declared = new Map<string, Hop<string>>();
   let pending = capDecls;
   for (let guard = 0; pending.length && guard < capDecls.length + 1; guard++) {
     const later: typeof pending = [];
@@ -204,10 +193,11 @@ export function buildWorld(sources: SourceSet): { world: World; scenarios: { pat
           continue;
         }
         if (world.capIndex.has(d.name.text)) continue;
+        const hop = declaredHop(d);
+        declared.set(d.name.text, hop);
         addCap(world, {
           name: d.name.text, kind: "capability", issuer, holder, grants: d.grants.map(bodyKey),
-          delegable: !!d.delegable, depth: d.delegable ? d.delegable.depth ?? Infinity : 0,
-          issuedAt: 0, expiresAt: d.expiresAfter ? d.expiresAfter.steps : Infinity,
+          delegable: !!d.delegable, depth: hop.depth, issuedAt: 0, expiresAt: hop.exp === null ? Infinity : hop.exp - 1,
         });
       } else if (d.kind === "delegate") {
         const by = agent(d.by), to = agent(d.to);
@@ -221,11 +211,11 @@ export function buildWorld(sources: SourceSet): { world: World; scenarios: { pat
           if (capDecls.some((c) => c.decl.kind !== "import" && "name" in c.decl && (c.decl as { name: Name }).name.text === d.parent!.text)) later.push(item);
           continue;
         }
-        const p = world.caps[parent];
+        const hop = declaredHop(d, declared.get(d.parent.text));
+        declared.set(d.name.text, hop);
         addCap(world, {
           name: d.name.text, kind: "delegate", issuer: by, holder: to, parent, grants: d.grants.map(bodyKey),
-          delegable: !!d.delegable, depth: d.delegable ? Math.min(d.delegable.depth ?? Infinity, p.depth - 1) : 0,
-          issuedAt: 0, expiresAt: d.expiresAfter ? d.expiresAfter.steps : p.expiresAt,
+          delegable: !!d.delegable, depth: hop.depth, issuedAt: 0, expiresAt: hop.exp === null ? Infinity : hop.exp - 1,
         });
       }
     }
