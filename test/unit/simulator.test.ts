@@ -8,7 +8,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { loadProgram } from "../../language/index.ts";
-import { prepareScenarios, runScenarios, traceJson, type ScenarioResult, type Trace } from "../../language/simulator/index.ts";
+import { check } from "../../language/index.ts";
+import { prepareRun, prepareScenarios, runScenarios, traceJson, type ScenarioResult, type Trace } from "../../language/simulator/index.ts";
 import { main } from "../../cli/main.ts";
 import { memoryHost } from "./helpers.ts";
 
@@ -448,6 +449,39 @@ describe("simulator: determinism and bad input", () => {
     assert.equal(r.trace, undefined);
     assert.deepEqual(r.diagnostics.map((d) => d.code), ["PG702", "PG702"]);
     assert.match(r.diagnostics[0].message, /step 1000000 is past the limit of 100000 steps a scenario may run/);
+  });
+
+  it("prepareRun: a program with checker errors runs no scenario, each carries the checker's errors", () => {
+    const text = `
+      agent v
+      agent ann
+      agent ben
+      promise v -> * +read(files) if holds(acct)
+      promise ann -> v -read(files)
+      promise ben -> v -read(files)
+      capability acct from v to ann { grants read(files) delegable }
+      delegate helper of acct by ann to ben { grants read(files) }
+      scenario "one" { step 1: ben invokes helper at v expect kept }
+      scenario "two" { step 1: ann invokes acct at v expect kept }`;
+    const good = loadProgram(["/virtual/test.pg"], memoryHost({ "test.pg": text }));
+    const ran = prepareRun(good);
+    assert.deepEqual(ran.errors, []);
+    assert.deepEqual(ran.scenarios.map((s) => s.run!.finish().passed), [true, true]);
+    const widened = loadProgram(["/virtual/test.pg"], memoryHost({ "test.pg": text.replace("helper of acct by ann to ben { grants read(files) }", "helper of acct by ann to ben { grants read(files), write(files) }") }));
+    const refused = prepareRun(widened);
+    assert.deepEqual(refused.errors.map((d) => d.code), ["PG401"]);
+    assert.deepEqual(refused.scenarios.map((s) => [s.title, s.run, s.diagnostics.map((d) => d.code)]), [["one", undefined, ["PG401"]], ["two", undefined, ["PG401"]]]);
+    assert.deepEqual(prepareRun(widened, { diagnostics: check(widened), only: (t) => t === "two" }).scenarios.map((s) => [s.title, s.run]), [["two", undefined]]);
+    // Without the gate the engine runs it, and voids nothing here: the invocation uses read(files), which acct grants.
+    assert.equal(prepareScenarios(widened).scenarios[1].run!.finish().passed, true);
+  });
+
+  it("the engine alone does not plan what the checker refuses; its diagnostics are the checker's", () => {
+    const program = loadProgram(["/virtual/test.pg"], memoryHost({ "test.pg": trucks(`link alice <-> alice
+ step 1: alice invokes lunch_pass at truck1`) }));
+    const [s] = prepareScenarios(program).scenarios;
+    assert.equal(s.run, undefined);
+    assert.deepEqual(s.diagnostics.map((d) => [d.code, d.message]), [["PG907", "an agent cannot link to itself ('alice')"]]);
   });
 
   it("breaking another agent's promise is a diagnostic; steps must be written in order", () => {
