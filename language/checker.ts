@@ -69,6 +69,7 @@ class Checker {
     this.conditionCycles();
     for (const { path: file, decl } of this.program.declarations("capability")) this.capability(file, decl);
     for (const { path: file, decl } of this.program.declarations("delegate")) this.delegation(file, decl);
+    for (const { path: file, decl } of [...this.program.declarations("capability"), ...this.program.declarations("delegate")]) this.grantValues(file, decl);
     for (const { path: file, decl } of this.program.declarations("workload")) this.workload(file, decl);
     for (const { path: file, decl } of this.program.declarations("scenario")) this.scenario(file, decl);
     return this.diagnostics;
@@ -295,6 +296,15 @@ class Checker {
         `${issuer} grants ${bodyText(g)} but does not itself promise it: a capability is its issuer's promise, so add 'promise ${issuer} -> ${c.holder?.text ?? "*"} +${bodyText(g)}'`);
     }
     if (c.expiresAfter && c.expiresAfter.steps <= 0) this.error(file, "PG501", c.expiresAfter.span, "a capability must expire after at least 1 step");
+  }
+
+  /** A token carries names, strings, numbers and amounts (authority.Grant): a list or block cannot be granted. */
+  private grantValues(file: string, d: CapabilityDecl | DelegateDecl): void {
+    for (const g of d.grants) {
+      for (const a of g.args) {
+        if (a.kind === "list" || a.kind === "block") this.error(file, "PG405", a.span, `a grant's argument is a name, *, a number, an amount or a string, not a ${a.kind}`);
+      }
+    }
   }
 
   private offers?: Map<string, PromiseDecl[]>;
