@@ -52,6 +52,8 @@ const GRANTS: readonly { pg: string; wire: Body }[] = [
 ];
 const WORKLOADS = ["hello", "other"] as const;
 const KEYS = ["k1", "k2", "k3", "k4", "k5", "out"] as const;
+/** Holders k1..k4 are declared; k5 receives delegations made at run time (`A delegates CAP to k5`). */
+const RUNTIME_HOLDER = "k5";
 
 /** `delegable` as written, and the depth it declares (computed here, independently of the code under test). */
 function depthSyntax(r: Rng, parentDepth: number | undefined): { pg: string; depth: number } {
@@ -70,6 +72,8 @@ interface GenChain {
   hops: GenHop[];
   workload: string;
   invoker: string;
+  /** A delegation at run time by the leaf's holder to k5, at this step. */
+  runtime?: number;
   now: number;
   revocations: { hop: number; by: string; step: number }[];
 }
@@ -104,7 +108,6 @@ function generateChain(r: Rng, index: number): GenChain {
     hops.push({ name, issuer, holder, grants: [...new Set(grants)], depth, exp, pg });
   }
   const leaf = hops[n - 1];
-  const invoker = r.chance(0.9) ? leaf.holder : r.pick(KEYS.filter((k) => k !== leaf.holder));
   // `now` lands on an expiry often, to test the boundary.
   const expiries = hops.map((h) => h.exp).filter((e): e is number => e !== null);
   const now = expiries.length && r.chance(0.35) ? r.pick(expiries) + r.int(-1, 0) : r.int(1, 4);
@@ -118,7 +121,10 @@ function generateChain(r: Rng, index: number): GenChain {
     }
     revocations.sort((a, b) => a.step - b.step);
   }
-  return { index, node, hops, workload: r.pick(WORKLOADS), invoker, now: Math.max(1, now), revocations };
+  const runtime = now >= 2 && r.chance(leaf.depth >= 1 ? 0.6 : 0.15) ? r.int(1, now - 1) : undefined;
+  const presenter = runtime === undefined ? leaf.holder : RUNTIME_HOLDER;
+  const invoker = r.chance(0.9) ? presenter : r.pick(KEYS.filter((k) => k !== presenter));
+  return { index, node, hops, workload: r.pick(WORKLOADS), invoker, now: Math.max(1, now), revocations, runtime };
 }
 
 function chainText(c: GenChain): string {
@@ -131,7 +137,10 @@ function chainText(c: GenChain): string {
     // Static: the holder invokes at step 1, before anything expires or is revoked.
     `scenario "static ${c.index}" {`, ...links, invoke(1, c.hops.at(-1)!.holder), "}",
     `scenario "dynamic ${c.index}" {`, ...links,
-    ...c.revocations.map((v) => `  step ${v.step}: ${v.by} revokes ${c.hops[v.hop].name}`),
+    ...[
+      ...c.revocations.map((v) => ({ step: v.step, line: `  step ${v.step}: ${v.by} revokes ${c.hops[v.hop].name}` })),
+      ...(c.runtime === undefined ? [] : [{ step: c.runtime, line: `  step ${c.runtime}: ${c.hops.at(-1)!.holder} delegates ${c.hops.at(-1)!.name} to ${RUNTIME_HOLDER}` }]),
+    ].sort((a, b) => a.step - b.step).map((e) => e.line),
     invoke(c.now, c.invoker), "}",
   ].join("\n") + "\n";
 }
@@ -155,6 +164,14 @@ async function signChain(c: GenChain, key: (agent: string) => PrivateKey): Promi
     chain.push(h === 0 ? await issueToken(key(hop.issuer), opts) : await delegateToken(key(hop.issuer), chain[h - 1], opts));
   }
   return chain;
+}
+
+/** What `A delegates CAP to k5` makes: the same grants and expiry, one delegation less. */
+async function runtimeToken(c: GenChain, chain: Token[], key: (agent: string) => PrivateKey): Promise<Token> {
+  const leaf = c.hops.at(-1)!;
+  return delegateToken(key(leaf.holder), chain.at(-1)!, {
+    audience: key(RUNTIME_HOLDER).publicKey.raw, grants: leaf.grants.map((g) => GRANTS[g].wire), depth: Math.max(0, leaf.depth - 1), expires: leaf.exp,
+  });
 }
 
 async function gridVerdict(c: GenChain, chain: Token[], key: (agent: string) => PrivateKey, nodeKey: PrivateKey, o: { now: number; invoker: string; revocations: GenChain["revocations"] }): Promise<string> {
@@ -210,7 +227,8 @@ async function judge(chains: GenChain[], keyOf: Map<string, PrivateKey>): Promis
       simStatic: outcome.get(`static ${c.index}`) === "kept",
       simDynamic: outcome.get(`dynamic ${c.index}`) === "kept",
       gridStatic: await gridVerdict(c, tokens, key, keyOf.get("node")!, { now: 1, invoker: c.hops.at(-1)!.holder, revocations: [] }),
-      gridDynamic: await gridVerdict(c, tokens, key, keyOf.get("node")!, { now: c.now, invoker: c.invoker, revocations: c.revocations }),
+      // The invoker presents the chain it holds: the leaf's holder its own, anyone else the one delegated at run time.
+      gridDynamic: await gridVerdict(c, c.runtime === undefined || c.invoker === c.hops.at(-1)!.holder ? tokens : [...tokens, await runtimeToken(c, tokens, key)], key, keyOf.get("node")!, { now: c.now, invoker: c.invoker, revocations: c.revocations }),
     });
   }
   return out;
@@ -237,11 +255,11 @@ describe("authority: the checker, the simulator and the grid verifier agree", ()
         // Dynamic: expiry at exactly now, revocations by whom, the presenter.
         assert.equal(v.simDynamic, v.gridDynamic === "accepted", `simulator and grid disagree (at step ${c.now}): ${about}`);
         count(v.gridStatic); count("dynamic " + v.gridDynamic);
+        if (c.runtime !== undefined) count("run-time delegation " + v.gridDynamic);
       }
     }
-    if (process.env.AUTHORITY_COUNTS) console.log([...seen].sort());
     // The generator reaches every verdict, so agreement is not vacuous.
-    for (const k of ["accepted", "widened", "broken-chain:issuer", "not-granted", "dynamic accepted", "dynamic expired", "dynamic revoked", "dynamic broken-chain"]) {
+    for (const k of ["accepted", "widened", "broken-chain:issuer", "not-granted", "dynamic accepted", "dynamic expired", "dynamic revoked", "dynamic broken-chain", "run-time delegation accepted", "run-time delegation widened"]) {
       assert.ok((seen.get(k) ?? 0) >= 20, `only ${seen.get(k) ?? 0} chains gave ${k}: ${JSON.stringify([...seen])}`);
     }
   });
