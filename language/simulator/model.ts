@@ -310,8 +310,9 @@ export function planScenario(program: Program, built: BuiltWorld, path: string, 
   const agentOf = (n: Name) => of("agent", n);
   const capOf = (n: Name) => of("capability", n);
   const promiseOf = (n: Name) => of("promise", n);
-  const amountOf = (a: { value: number; unit?: Name }): { amount: number; currency: number } =>
-    ({ amount: toMicro(a.value), currency: of("currency", a.unit) });
+  // A part missing after a syntax error is unplannable too; the checker has said why (PG101).
+  const amountOf = (a?: { value: number; unit?: Name }): { amount: number; currency: number } =>
+    ({ amount: toMicro(a?.value ?? 0), currency: of("currency", a?.unit) });
   const src = (s: Span) => text.slice(s.start, s.end).replace(/\s+/g, " ");
   const lines = new LineIndex(text);
   const lineOf = (s: Span) => lines.position(s.start).line + 1;

@@ -484,6 +484,13 @@ describe("simulator: determinism and bad input", () => {
     assert.deepEqual(s.diagnostics.map((d) => [d.code, d.message]), [["PG907", "an agent cannot link to itself ('alice')"]]);
   });
 
+  it("an event left incomplete by a syntax error is not planned, and says so with the parser's code", () => {
+    const program = loadProgram(["/virtual/test.pg"], memoryHost({ "test.pg": trucks(`step 1: alice pays * taco to truck1`) }));
+    const [s] = prepareScenarios(program).scenarios;
+    assert.equal(s.run, undefined);
+    assert.deepEqual(s.diagnostics.map((d) => d.code), ["PG101"]);
+  });
+
   it("breaking another agent's promise is a diagnostic; steps must be written in order", () => {
     const [r] = run(trucks(`step 2: truck5 breaks truck1_lunch\n step 1: truck1 revokes lunch_pass`));
     assert.deepEqual(r.diagnostics.map((d) => d.code), ["PG913", "PG701"]);
