@@ -14,7 +14,7 @@ import {
   DECLARATION_KEYWORDS, KEYWORDS, format, type Body, type CapabilityDecl, type Declaration, type DelegateDecl, type Span,
 } from "../grammar/index.ts";
 import {
-  CHUNK_SIZE, DEFAULT_HASH, HASHES, WORKLOAD_FIELDS, bodyCovers, bodyText, compile,
+  CHUNK_SIZE, DEFAULT_HASH, HASHES, WORKLOAD_FIELDS, covers, grantOf, bodyText, compile,
   type Diagnostic, type PgSymbol, type Program, type SymbolKind as PgSymbolKind,
 } from "../language/index.ts";
 import { prepareScenarios } from "../language/simulator/index.ts";
@@ -77,7 +77,7 @@ export function effectiveAuthority(program: Program, decl: Grantor): { grants: B
     current = parent;
   }
   let grants = decl.grants;
-  for (const ancestor of chain.slice(1)) grants = grants.filter((g) => ancestor.grants.some((a) => bodyCovers(a, g)));
+  for (const ancestor of chain.slice(1)) grants = grants.filter((g) => ancestor.grants.some((a) => covers(grantOf(a), grantOf(g))));
   const expiries = chain.map((c) => c.expiresAfter?.steps).filter((n): n is number => n !== undefined);
   return { grants, expires: expiries.length ? Math.min(...expiries) : undefined, chain: chain.map((c) => c.name.text) };
 }

@@ -5,7 +5,7 @@ import { UsageError, type Command } from "../command.ts";
 import { FileError, readSource, requireFiles } from "../files.ts";
 import { LineIndex } from "../../grammar/index.ts";
 import { loadProgram } from "../../language/index.ts";
-import { prepareScenarios } from "../../language/simulator/index.ts";
+import { prepareRun, prepareScenarios } from "../../language/simulator/index.ts";
 import { renderGraphSvg } from "../../language/simulator/graph.ts";
 import { renderTimelineSvg } from "../../language/simulator/spacetime.ts";
 import { cliHost } from "../load.ts";
@@ -68,7 +68,7 @@ Writes OUT.svg, or prints the SVG.`,
         if (loaded.results.length > 1) {
           throw new UsageError(`${loaded.display} has ${loaded.results.length} scenarios; pick one with --scenario TITLE`);
         }
-        const { world, scenarios } = prepareScenarios(loaded.program, (t, p) => t === loaded.results[0].title && p === file);
+        const { world, scenarios } = prepareRun(loaded.program, { only: (t, p) => t === loaded.results[0].title && p === file });
         const run = scenarios[0].run!;
         const last = run.plan.lastStep;
         const target = step ?? last;

@@ -3,10 +3,10 @@ import * as path from "node:path";
 import { UsageError, type Command } from "../command.ts";
 import { FileError, requireFiles } from "../files.ts";
 import { LineIndex } from "../../grammar/index.ts";
-import { check, loadProgram, type Program } from "../../language/index.ts";
+import { loadProgram, type Program } from "../../language/index.ts";
 import { DiagnosticPrinter, fileDiagnostic, type JsonDiagnostic, type JsonFailure } from "../diagnostics.ts";
 import {
-  prepareScenarios, renderTrace, runScenarios, type AgentView, type ScenarioResult, type Trace, type TraceStep,
+  prepareScenarios, renderTrace, runProgram, runScenarios, type AgentView, type ScenarioResult, type Trace, type TraceStep,
 } from "../../language/simulator/index.ts";
 import type { Io } from "../command.ts";
 import { cliHost } from "../load.ts";
@@ -159,16 +159,14 @@ export function loadScenarios(file: string, cwd: string, scenario?: string): Loa
   readSource(abs);
   const program = loadProgram([abs], cliHost);
   const display = displayPath(abs, cwd);
-  const errors: string[] = [];
-  const diagnostics: JsonDiagnostic[] = [];
-  // The checker's errors (syntax, unknown names, ...) stop a file from running, as they stop compile.
+  // The checker's errors (syntax, unknown names, ...) stop a file from running, as they stop compile (prepareRun decides).
+  const run = runProgram(program, { scenario, paths: [abs] });
   const printer = new DiagnosticPrinter(cwd);
-  for (const d of check(program)) {
-    if (d.severity === "error") { errors.push(printer.human(program, d)); diagnostics.push(printer.json(program, d)); }
-  }
+  const errors = run.errors.map((d) => printer.human(program, d));
+  const diagnostics = run.errors.map((d) => printer.json(program, d));
   const loaded: LoadedScenarios = { file: abs, cwd, display, program, errors, diagnostics, results: [] };
   if (errors.length) return loaded;
-  const results = runScenarios(program, { scenario, paths: [abs] });
+  const results = run.results;
   for (const r of results) {
     r.path = displayPath(r.path, cwd);
     if (r.trace) r.trace.path = r.path;

@@ -5,7 +5,8 @@
 import type { Condition, PromiseDecl, ScenarioDecl, Span } from "../../grammar/ast.ts";
 import { prepareScenarios } from "./index.ts";
 import type { Engine } from "./engine.ts";
-import { UNIT, type Cond, type ScheduledEvent, type SourceSet, type World } from "./model.ts";
+import type { Program } from "../program.ts";
+import { UNIT, type Cond, type ScheduledEvent, type World } from "./model.ts";
 import type { Trace, TraceExpectation } from "./run.ts";
 
 export const EXPLAIN_FORMAT = "promisegrid-explain/1";
@@ -94,7 +95,7 @@ export interface Explanation {
 export class ExplainError extends Error {}
 
 /** Explains step `step` of the scenario titled `title` (the only one in `path` when undefined). */
-export function explainStep(sources: SourceSet, path: string, title: string | undefined, step: number, agent?: string): Explanation {
+export function explainStep(sources: Program, path: string, title: string | undefined, step: number, agent?: string): Explanation {
   const pick = (t: string, p: string) => p === path && (title === undefined || t === title);
   const first = prepareScenarios(sources, pick);
   if (!first.scenarios.length) {
@@ -149,7 +150,7 @@ function involves(s: ScheduledEvent, agent: number): boolean {
 
 class Explainer {
   constructor(
-    private readonly sources: SourceSet, private readonly world: World, private readonly engine: Engine,
+    private readonly sources: Program, private readonly world: World, private readonly engine: Engine,
     private readonly trace: Trace, private readonly scenario: ScenarioDecl,
   ) {}
 
@@ -268,18 +269,19 @@ class Explainer {
 
   private holdsNode(text: string, viewer: number, token: number, cap: number): ConditionNode {
     const hops = this.hops(viewer, token, cap);
-    const bad = hops.find((h) => !h.ok);
-    return { kind: "holds", text, holds: !bad, why: bad ? [bad.problem!] : [], children: [], hops };
+    const problem = this.engine.chainProblem(viewer, token, cap);
+    return { kind: "holds", text, holds: !problem, why: problem ? [problem] : [], children: [], hops };
   }
 
-  /** Each token from the one presented up to `until`, with the engine's verdict on that hop alone. */
+  /** Each token from the one presented up to `until`; the hop the engine's verdict on the chain blames is the one not ok. */
   private hops(viewer: number, token: number, until: number): TokenHop[] {
     const engine = this.engine, out: TokenHop[] = [];
+    const verdict = engine.chainVerdict(viewer, token);
     const revoked = engine.views[viewer].revoked;
     const view = engine.views[viewer];
     for (let t: number | undefined = token; t !== undefined; t = engine.caps[t].parent) {
       const c = engine.caps[t];
-      const problem = engine.chainProblem(viewer, t, t) ?? null;
+      const problem = verdict?.hop === t ? verdict.message : null;
       const at = engine.revokedStep(t);
       const id = revoked.get(t);
       out.push({
