@@ -4,7 +4,7 @@
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, rmdirSync } from "node:fs";
-import { mkdir, readdir, readFile, rm, writeFile, chmod, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile, chmod, lstat, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
@@ -17,6 +17,8 @@ const exec = promisify(execFile);
 const ID_BASE = 100000;
 const ID_COUNT = 65536;
 const CGROUP_ROOT = "/sys/fs/cgroup";
+/** Unpacked images, by CID (a new name whenever the unpacking rules change). */
+const IMAGES = "rootfs-v2";
 /** On cgroup v1 a swap limit needs swap accounting (memsw files). */
 const SWAP_ACCOUNTING = join(CGROUP_ROOT, "memory", "memory.memsw.limit_in_bytes");
 
@@ -102,7 +104,7 @@ export class ContainerDriver implements Driver {
     let defaults: ImageDefaults;
     let rootfs: string;
     try {
-      ({ rootfs, defaults } = await unpackImage(join(this.stateDir, "images"), image.cid, image.bytes));
+      ({ rootfs, defaults } = await unpackImage(join(this.stateDir, IMAGES), image.cid, image.bytes, ID_BASE));
     } catch (e) {
       return done(null, "error", e instanceof Error ? e.message : String(e));
     }
@@ -114,7 +116,7 @@ export class ContainerDriver implements Driver {
     const bundle = join(this.stateDir, "runs", id);
     const cgroupPath = `/promisegrid/${id}`;
     try {
-      await mkdir(bundle, { mode: 0o755 });
+      await mkdir(bundle, { mode: 0o700 });
       await writeFile(join(bundle, "owner"), String(process.pid));
       await writeFile(join(bundle, "config.json"), JSON.stringify(ociSpec(job, args, defaults, rootfs, cgroupPath)));
     } catch (e) {
@@ -211,9 +213,16 @@ export class ContainerDriver implements Driver {
    */
   private async prepare(): Promise<void> {
     const runs = join(this.stateDir, "runs");
-    for (const d of [this.stateDir, runs, join(this.stateDir, "images")]) {
-      await mkdir(d, { recursive: true, mode: 0o755 });
-      await chmod(d, 0o755);
+    await mkdir(this.stateDir, { recursive: true, mode: 0o711 });
+    const st = await lstat(this.stateDir);
+    // Root unpacks images here: a directory another user owns or can write would let them plant or swap one.
+    if (!st.isDirectory() || st.uid !== (process.getuid?.() ?? 0) || st.mode & 0o022) {
+      throw new Error(`the sandbox state dir ${this.stateDir} must be a directory owned by the node's user and writable by no one else`);
+    }
+    // Search-only for others: the container's user (host uid ${ID_BASE}) must reach its rootfs, no one may list.
+    for (const d of [this.stateDir, runs, join(this.stateDir, IMAGES)]) {
+      await mkdir(d, { recursive: true, mode: 0o711 });
+      await chmod(d, 0o711);
     }
     for (let d = dirname(this.stateDir); ; d = dirname(d)) {
       if (((await stat(d)).mode & 0o001) === 0) {
@@ -221,6 +230,8 @@ export class ContainerDriver implements Driver {
       }
       if (d === dirname(d)) break;
     }
+    // Images unpacked by earlier versions kept owners, setuid bits and devices: never reuse them.
+    await rm(join(this.stateDir, "images"), { recursive: true, force: true });
     for (const id of await readdir(runs).catch(() => [] as string[])) {
       const owner = Number(await readFile(join(runs, id, "owner"), "utf8").catch(() => "0"));
       if (owner && owner !== process.pid && isAlive(owner)) continue;
