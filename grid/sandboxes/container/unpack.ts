@@ -8,7 +8,8 @@
 // root (a symlink is followed as if the root were "/"), so no layer can write or
 // delete through a symlink an earlier layer left.
 import { execFile } from "node:child_process";
-import { chmod, lstat, mkdir, readdir, readlink, rename, rm, type Stats } from "node:fs/promises";
+import type { Stats } from "node:fs";
+import { chmod, lstat, mkdir, readdir, readlink, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
