@@ -25,6 +25,7 @@ import { decodeEnvelope, encodeEnvelope } from "./envelope.ts";
 import { asSigned, recordCid, signRecord, verifyRecord, type AssessmentPayload, type DeployPayload, type Signed } from "./records.ts";
 import { issueToken, Refusal, verifyDeploy, type IssueOptions, type Token } from "./capabilities.ts";
 import { DriverRegistry } from "./sandboxes/index.ts";
+import { jobProblem } from "./sandboxes/limits.ts";
 import type { Job, JobFile, RunResult, SandboxKind } from "./sandboxes/driver.ts";
 
 export const BLOCKS_PROTOCOL = "/promisegrid/blocks/0";
@@ -389,6 +390,8 @@ export class GridNode {
     const manifestCid = CID.asCID(p.manifest);
     if (!manifestCid) throw new DeployError(400, "malformed", "the deploy request's manifest is not a CID");
     const job = { ...(await this.cachedJob(manifestCid, p.workload)), id: randomBytes(6).toString("hex") };
+    const refusal = jobProblem(job);
+    if (refusal) throw new DeployError(422, "refused-job", `deploy refused: workload '${p.workload}': ${refusal}`);
     const availability = await this.drivers.check(job.sandbox);
     if (!availability.ok) throw new DeployError(503, "driver-unavailable", `the ${job.sandbox} sandbox is not available on this node: ${availability.reason}`);
     const driver = this.drivers.get(job.sandbox)!;

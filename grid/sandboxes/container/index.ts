@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { startRun, type Availability, type Driver, type Finish, type Job, type RunOutput, type RunResult } from "../driver.ts";
 import { unpackImage, type ImageDefaults } from "./image.ts";
+import { limitsProblem, longTimeout } from "../limits.ts";
 
 const exec = promisify(execFile);
 
@@ -91,6 +92,8 @@ export class ContainerDriver implements Driver {
     if (signal.aborted) return done(null, "stopped", "stopped before it started");
     const image = job.files.image;
     if (!image) return done(null, "error", `workload "${job.name}" has no image file`);
+    const bad = limitsProblem(job.limits);
+    if (bad) return done(null, "error", `refused: ${bad}`);
     if (job.network !== "none" && job.network !== "host") {
       return done(null, "error", `network "${job.network}" is not supported by the container driver (use none or host)`);
     }
@@ -138,7 +141,7 @@ export class ContainerDriver implements Driver {
       execFile(this.runtime, ["--root", this.runtimeRoot, "kill", id, "KILL"], () => {});
       setTimeout(() => child.exitCode === null && child.kill("SIGKILL"), 2000).unref();
     };
-    const timer = setTimeout(() => {
+    const timer = longTimeout(() => {
       timedOut = true;
       kill();
     }, job.limits.timeMs);
@@ -151,7 +154,7 @@ export class ContainerDriver implements Driver {
       child.on("error", (error) => resolve({ code: null, error }));
       child.on("close", (code, sig) => resolve({ code: code ?? (sig ? 128 + 9 : null) }));
     });
-    clearTimeout(timer);
+    timer.clear();
     signal.removeEventListener("abort", onAbort);
 
     const counters = this.counters(cgroupPath);

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { cacheKey } from "../container/image.ts";
 import { CpuCgroup } from "./cgroup.ts";
+import { limitsProblem, longTimeout } from "../limits.ts";
 import { startRun, type Availability, type Driver, type Job, type JobFile, type RunOutput, type RunResult } from "../driver.ts";
 
 const exec = promisify(execFile);
@@ -101,6 +102,8 @@ export class VmDriver implements Driver {
     if (signal.aborted) return done(null, "stopped", "stopped before it started");
     const { kernel, initrd } = job.files;
     if (!kernel) return done(null, "error", `workload "${job.name}" has no kernel file`);
+    const bad = limitsProblem(job.limits);
+    if (bad) return done(null, "error", `refused: ${bad}`);
     if (job.network !== "none") return done(null, "error", `network "${job.network}" is not supported by the VM driver (only none)`);
     if (job.limits.memoryBytes < MIN_MEMORY_BYTES) {
       return done(null, "error", `memory limit ${mib(job.limits.memoryBytes)} is below the VM driver's minimum of ${mib(MIN_MEMORY_BYTES)}`);
@@ -162,7 +165,7 @@ export class VmDriver implements Driver {
 
     let timedOut = false;
     let stopped = false;
-    const timer = setTimeout(() => {
+    const timer = longTimeout(() => {
       timedOut = true;
       child.kill("SIGKILL");
     }, Math.max(0, job.limits.timeMs - (bootStart - started)));
@@ -175,7 +178,7 @@ export class VmDriver implements Driver {
       child.on("error", (error) => resolve({ code: null, error }));
       child.on("close", (code) => resolve({ code }));
     });
-    clearTimeout(timer);
+    timer.clear();
     signal.removeEventListener("abort", onAbort);
     await cgroup?.remove();
     if (!status && pending) out.stdout(Buffer.from(pending));

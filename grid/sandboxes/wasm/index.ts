@@ -5,6 +5,7 @@
 import { Worker } from "node:worker_threads";
 import type { Availability, Driver, Job, RunOutput, RunResult } from "../driver.ts";
 import { capMemory, ModuleError } from "./memory.ts";
+import { limitsProblem, longTimeout } from "../limits.ts";
 import { workerSource } from "./worker-source.ts";
 
 type WorkerMessage =
@@ -60,6 +61,8 @@ export class WasmDriver implements Driver {
   async run(job: Job, out: RunOutput, signal: AbortSignal): Promise<RunResult> {
     const started = performance.now();
     const elapsed = () => performance.now() - started;
+    const bad = limitsProblem(job.limits);
+    if (bad) return { exitCode: null, reason: "error", message: `refused: ${bad}`, durationMs: elapsed() };
     let module: WebAssembly.Module;
     try {
       module = await this.module(job);
@@ -76,7 +79,7 @@ export class WasmDriver implements Driver {
       const finish = (result: Omit<RunResult, "durationMs">, reusable: boolean) => {
         if (done) return;
         done = true;
-        clearTimeout(timer);
+        timer.clear();
         signal.removeEventListener("abort", onAbort);
         worker.off("message", onMessage);
         worker.off("error", onError);
@@ -105,7 +108,7 @@ export class WasmDriver implements Driver {
       const onError = (e: Error) => finish({ exitCode: null, reason: "error", message: `sandbox worker failed: ${e.message}` }, false);
       const onExit = () => finish({ exitCode: null, reason: "error", message: "sandbox worker exited unexpectedly" }, false);
       const onAbort = () => finish({ exitCode: null, reason: "stopped", message: "stopped on request" }, false);
-      const timer = setTimeout(
+      const timer = longTimeout(
         () => finish({ exitCode: null, reason: "time", message: `killed at the ${formatTime(job.limits.timeMs)} time limit` }, false),
         job.limits.timeMs,
       );
