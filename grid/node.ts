@@ -24,7 +24,7 @@ import { GridState } from "./state.ts";
 import { decodeEnvelope, encodeEnvelope } from "./envelope.ts";
 import { asSigned, recordCid, signRecord, verifyRecord, type AssessmentPayload, type DeployPayload, type Signed } from "./records.ts";
 import { issueToken, Refusal, verifyDeploy, type IssueOptions, type Token } from "./capabilities.ts";
-import { DriverRegistry } from "./sandboxes/index.ts";
+import { DriverRegistry, nodeDriverContext } from "./sandboxes/index.ts";
 import { jobProblem } from "./sandboxes/limits.ts";
 import type { Job, JobFile, RunResult, SandboxKind } from "./sandboxes/driver.ts";
 
@@ -130,7 +130,7 @@ export class GridNode {
         pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, floodPublish: true, emitSelf: false, D: 8, Dlo: 6, Dhi: 16, heartbeatInterval: 500 }),
       },
     });
-    const node = new GridNode(o.dataDir, key, store, state, libp2p as unknown as Libp2p<Services>, o.drivers ?? new DriverRegistry());
+    const node = new GridNode(o.dataDir, key, store, state, libp2p as unknown as Libp2p<Services>, o.drivers ?? new DriverRegistry(undefined, nodeDriverContext(o.dataDir)));
     await node.wire();
     for (const p of o.peers ?? []) {
       try {

@@ -1,7 +1,7 @@
 // The container driver: an OCI bundle run by runc, in new pid, mount, network,
 // ipc, uts and user namespaces, with a read-only root and the job's limits as
 // cgroup limits (v1 or v2; runc writes them). See docs/sandboxes.md.
-import { execFile, spawn } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, rmdirSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, writeFile, chmod, lstat, stat } from "node:fs/promises";
@@ -11,6 +11,7 @@ import { promisify } from "node:util";
 import { startRun, type Availability, type Driver, type Finish, type Job, type RunOutput, type RunResult } from "../driver.ts";
 import { unpackImage, type ImageDefaults } from "./image.ts";
 import { limitsProblem, longTimeout } from "../limits.ts";
+import { RunJournal } from "../reaper.ts";
 
 const exec = promisify(execFile);
 
@@ -28,6 +29,10 @@ export interface ContainerDriverOptions {
   stateDir?: string;
   /** The OCI runtime binary; default runc. */
   runtime?: string;
+  /** The node's data dir, when the state dir is inside it: made searchable (0711) so the container's user reaches its rootfs. */
+  dataDir?: string;
+  /** Where runs are recorded before they start (reapOrphans); default <stateDir>/journal. */
+  runsDir?: string;
 }
 
 export function defaultStateDir(): string {
@@ -56,10 +61,14 @@ export class ContainerDriver implements Driver {
   readonly stateDir: string;
   readonly runtime: string;
   private prepared?: Promise<void>;
+  private readonly journal: RunJournal;
+  private readonly dataDir?: string;
 
   constructor(opts: ContainerDriverOptions = {}) {
     this.stateDir = opts.stateDir ?? defaultStateDir();
     this.runtime = opts.runtime ?? "runc";
+    this.journal = new RunJournal(opts.runsDir ?? join(this.stateDir, "journal"));
+    this.dataDir = opts.dataDir;
   }
 
   private get runtimeRoot(): string {
@@ -127,6 +136,16 @@ export class ContainerDriver implements Driver {
       return done(null, "error", `cannot make the bundle: ${e instanceof Error ? e.message : e}`);
     }
 
+    let forget: () => Promise<void>;
+    try {
+      // Recorded before it starts: a node started after this one was killed ends it (reapOrphans).
+      forget = await this.journal.add({ kind: "container", id, runtime: this.runtime, root: this.runtimeRoot, bundle });
+    } catch (e) {
+      await rm(bundle, { recursive: true, force: true });
+      return done(null, "error", `cannot record the run: ${e instanceof Error ? e.message : e}`);
+    }
+    const watchdog = this.watchdog(id, job.limits.timeMs);
+
     let timedOut = false;
     let stopped = false;
     // runc's own messages go to a log, apart from the workload's stderr.
@@ -160,9 +179,31 @@ export class ContainerDriver implements Driver {
     const counters = this.counters(cgroupPath);
     const runtimeError = exit.code === 0 ? undefined : await readRuntimeError(log);
     await this.cleanup(id, bundle, exit.code !== null && !exit.error, cgroupPath);
+    try {
+      if (watchdog.pid) process.kill(-watchdog.pid, "SIGKILL");
+    } catch {}
+    await forget();
     if (exit.error) return done(null, "error", `cannot start ${this.runtime}: ${exit.error.message}`);
     if (runtimeError && !timedOut && !stopped) return done(exit.code, "error", `${this.runtime} could not run the container: ${runtimeError}`);
     return classify(done, exit.code, { timedOut, stopped, ...counters }, job);
+  }
+
+  /**
+   * A process apart from the node that kills the container at its time limit (plus
+   * a grace) or within a second of the node's death, whichever comes first: a
+   * container must not outlive its limit because the node was killed.
+   */
+  private watchdog(id: string, timeMs: number): ChildProcess {
+    const deadline = Math.ceil((Date.now() + timeMs) / 1000) + 2;
+    const script = [
+      'while [ "$(date +%s)" -lt "$1" ] && kill -0 "$2" 2>/dev/null; do sleep 1; done',
+      '"$3" --root "$4" kill "$5" KILL 2>/dev/null; sleep 1',
+      '"$3" --root "$4" delete --force "$5" 2>/dev/null',
+    ].join("\n");
+    const w = spawn("sh", ["-c", script, "pg-watchdog", String(deadline), String(process.pid), this.runtime, this.runtimeRoot, id], { detached: true, stdio: "ignore" });
+    w.on("error", () => {});
+    w.unref();
+    return w;
   }
 
   /** Whether the run hit its memory or pids limit; read before the cgroup is removed. */
@@ -222,6 +263,7 @@ export class ContainerDriver implements Driver {
     if (!st.isDirectory() || st.uid !== (process.getuid?.() ?? 0) || st.mode & 0o022) {
       throw new Error(`the sandbox state dir ${this.stateDir} must be a directory owned by the node's user and writable by no one else`);
     }
+    if (this.dataDir && this.stateDir.startsWith(this.dataDir + "/")) await chmod(this.dataDir, 0o711);
     // Search-only for others: the container's user (host uid ${ID_BASE}) must reach its rootfs, no one may list.
     for (const d of [this.stateDir, runs, join(this.stateDir, IMAGES)]) {
       await mkdir(d, { recursive: true, mode: 0o711 });

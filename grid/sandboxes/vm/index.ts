@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { cacheKey } from "../container/image.ts";
 import { CpuCgroup } from "./cgroup.ts";
+import { RunJournal } from "../reaper.ts";
 import { limitsProblem, longTimeout } from "../limits.ts";
 import { startRun, type Availability, type Driver, type Job, type JobFile, type RunOutput, type RunResult } from "../driver.ts";
 
@@ -33,7 +34,12 @@ export interface VmDriverOptions {
   accel?: Accel;
   /** How long a KVM boot may take before KVM is judged not to work (ms). */
   kvmProbeMs?: number;
+  /** Where runs are recorded before they start (reapOrphans); default <stateDir>/journal. */
+  runsDir?: string;
 }
+
+/** util-linux's setpriv, to have the kernel kill qemu when the node dies (PR_SET_PDEATHSIG). */
+const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p));
 
 export class VmDriver implements Driver {
   readonly kind = "vm" as const;
@@ -42,6 +48,7 @@ export class VmDriver implements Driver {
   private accel?: Promise<Accel>;
   private readonly forcedAccel?: Accel;
   private readonly kvmProbeMs: number;
+  private readonly journal: RunJournal;
 
   constructor(opts: VmDriverOptions = {}) {
     this.stateDir = opts.stateDir ?? process.env.PROMISEGRID_SANDBOX_DIR ?? join(tmpdir(), "promisegrid-sandboxes");
@@ -49,6 +56,7 @@ export class VmDriver implements Driver {
     const env = process.env.PROMISEGRID_VM_ACCEL;
     this.forcedAccel = opts.accel ?? (env === "kvm" || env === "tcg" ? env : undefined);
     this.kvmProbeMs = opts.kvmProbeMs ?? 3000;
+    this.journal = new RunJournal(opts.runsDir ?? join(this.stateDir, "journal"));
   }
 
   async available(): Promise<Availability> {
@@ -130,7 +138,18 @@ export class VmDriver implements Driver {
     // A fraction of a CPU is a CFS quota on qemu's cgroup (-smp only counts whole vCPUs).
     const cgroup = job.limits.cpu !== undefined ? CpuCgroup.create(name, job.limits.cpu) : undefined;
     if (job.limits.cpu !== undefined && !cgroup) return done(null, "error", `cannot enforce the cpu limit ${job.limits.cpu}: no writable cpu cgroup (the node must run as root)`);
-    const child = spawn(this.qemu, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let forget: () => Promise<void>;
+    try {
+      // Recorded before it starts: a node started after this one was killed ends it (reapOrphans).
+      forget = await this.journal.add({ kind: "vm", id: name });
+    } catch (e) {
+      await cgroup?.remove();
+      return done(null, "error", `cannot record the run: ${e instanceof Error ? e.message : e}`);
+    }
+    // With setpriv the kernel kills qemu when the node dies, so no VM outlives a killed node.
+    const child = SETPRIV
+      ? spawn(SETPRIV, ["--pdeathsig", "KILL", "--", this.qemu, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+      : spawn(this.qemu, args, { stdio: ["ignore", "pipe", "pipe"] });
     let setupError: string | undefined;
     try {
       if (child.pid) cgroup?.add(child.pid);
@@ -181,6 +200,7 @@ export class VmDriver implements Driver {
     timer.clear();
     signal.removeEventListener("abort", onAbort);
     await cgroup?.remove();
+    await forget();
     if (!status && pending) out.stdout(Buffer.from(pending));
 
     if (exit.error) return done(null, "error", `cannot start ${this.qemu}: ${exit.error.message}`);
@@ -201,7 +221,7 @@ export class VmDriver implements Driver {
     const dir = join(this.stateDir, "files");
     const path = join(dir, cacheKey(file.cid));
     if (existsSync(path)) return path;
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     const tmp = `${path}.${randomBytes(4).toString("hex")}`;
     try {
       await writeFile(tmp, file.bytes, { mode: 0o444 });
