@@ -26,6 +26,7 @@ import { asSigned, recordCid, signRecord, verifyRecord, type AssessmentPayload, 
 import { issueToken, Refusal, verifyDeploy, type IssueOptions, type Token } from "./capabilities.ts";
 import { DriverRegistry, nodeDriverContext } from "./sandboxes/index.ts";
 import { jobProblem } from "./sandboxes/limits.ts";
+import { keepOutput } from "./output-cap.ts";
 import type { Job, JobFile, RunResult, SandboxKind } from "./sandboxes/driver.ts";
 
 export const BLOCKS_PROTOCOL = "/promisegrid/blocks/0";
@@ -40,8 +41,6 @@ const REPLAY_WINDOW_MS = 5 * 60 * 1000;
 const WANT_BATCH = 64;
 /** Deployment records kept in memory for the API. */
 const MAX_DEPLOYMENTS = 1000;
-/** Keep at most this much of a deployment's output in memory for the logs API. */
-const MAX_LOG_BYTES = 1024 * 1024;
 
 export interface NodeOptions {
   dataDir: string;
@@ -419,10 +418,8 @@ export class GridNode {
     const dec = { stdout: new TextDecoder(), stderr: new TextDecoder() };
     const output: Uint8Array[] = [];
     const push = (stream: "stdout" | "stderr", chunk: Uint8Array) => {
-      if (d.logBytes < MAX_LOG_BYTES) output.push(chunk);
       const entry = { stream, data: dec[stream].decode(chunk, { stream: true }) };
-      d.logBytes += chunk.length;
-      if (d.logBytes <= MAX_LOG_BYTES) d.logs.push(entry);
+      keepOutput(d, output, entry, chunk);
       for (const l of d.listeners) l(entry);
     };
     d.done = (async () => {

@@ -5,6 +5,7 @@ import { mkdir, open, readFile, readdir, rename, rm, stat } from "node:fs/promis
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { CID } from "multiformats/cid";
+import { CarBlockIterator } from "@ipld/car";
 import { verifyBlock } from "./hashes.ts";
 
 export class BlockStore {
@@ -101,4 +102,70 @@ export class BlockStore {
     }
     return bad;
   }
+}
+
+/** Most blocks one CAR may carry (a 64 MiB body of 1 MiB chunks holds 64; structure adds a few). */
+export const MAX_CAR_BLOCKS = 4096;
+
+export class CarImportError extends Error {
+  constructor(readonly code: "too-large" | "too-many-blocks" | "bad-car" | "bad-block", message: string) {
+    super(message);
+  }
+}
+
+/**
+ * Reads a CAR as it streams in (each chunk pulled only when the last is
+ * decoded, so a fast sender waits), verifying every block against its CID and
+ * refusing more than `maxBytes` in all or `maxBlocks` blocks before holding them.
+ */
+export async function readCar(
+  source: AsyncIterable<Uint8Array>,
+  o: { maxBytes: number; maxBlocks?: number },
+): Promise<{ roots: CID[]; blocks: { cid: CID; bytes: Uint8Array }[] }> {
+  const maxBlocks = o.maxBlocks ?? MAX_CAR_BLOCKS;
+  // One iterator, never returned early: a stream's own iterator would destroy it (and the reply's socket).
+  const it = source[Symbol.asyncIterator]();
+  let size = 0;
+  const next = async () => {
+    const r = await it.next();
+    if (!r.done) {
+      size += r.value.length;
+      if (size > o.maxBytes) throw new CarImportError("too-large", `request body is over the ${o.maxBytes}-byte limit`);
+    }
+    return r;
+  };
+  async function* counted(): AsyncIterable<Uint8Array> {
+    for (let r = await next(); !r.done; r = await next()) yield r.value;
+  }
+  // A malformed body is still read (and dropped) to its end, so an oversized one is refused as such.
+  const refuse = async (e: CarImportError): Promise<never> => {
+    while (!(await next()).done);
+    throw e;
+  };
+  const notCar = (e: unknown) => (e instanceof CarImportError ? e : new CarImportError("bad-car", `the body is not a CAR file: ${e instanceof Error ? e.message : e}`));
+  let iter: CarBlockIterator;
+  try {
+    iter = await CarBlockIterator.fromIterable(counted());
+  } catch (e) {
+    const err = notCar(e);
+    return err.code === "bad-car" ? refuse(err) : Promise.reject(err);
+  }
+  const roots = await iter.getRoots();
+  const blocks: { cid: CID; bytes: Uint8Array }[] = [];
+  try {
+    for await (const b of iter) {
+      if (blocks.length >= maxBlocks) throw new CarImportError("too-many-blocks", `refused: the CAR holds more than ${maxBlocks} blocks; nothing was stored`);
+      try {
+        await verifyBlock(b.cid, b.bytes);
+      } catch {
+        throw new CarImportError("bad-block", `refused: CAR block ${b.cid} does not match its CID; nothing was stored`);
+      }
+      blocks.push({ cid: b.cid, bytes: b.bytes });
+    }
+  } catch (e) {
+    const err = notCar(e);
+    if (err.code === "bad-car" || err.code === "bad-block") await refuse(err);
+    throw err;
+  }
+  return { roots, blocks };
 }

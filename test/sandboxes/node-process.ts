@@ -12,6 +12,8 @@ export interface NodeProcess {
   child: ChildProcess;
   client: GridClient;
   pid: number;
+  api: string;
+  token: string;
   stderr: () => string;
 }
 
@@ -26,7 +28,8 @@ export function startNodeProcess(dataDir: string): Promise<NodeProcess> {
       buf += c;
       if (buf.includes("\n")) {
         const info = JSON.parse(buf.slice(0, buf.indexOf("\n")));
-        resolve({ child, pid: info.pid, client: new GridClient(info.api, readFileSync(join(dataDir, "api-token"), "utf8").trim()), stderr: () => err });
+        const token = readFileSync(join(dataDir, "api-token"), "utf8").trim();
+        resolve({ child, pid: info.pid, api: info.api, token, client: new GridClient(info.api, token), stderr: () => err });
       }
     });
     child.on("exit", (code) => reject(Object.assign(new Error(`node exited with ${code}: ${err}`), { code, stderr: err })));
@@ -41,9 +44,9 @@ export async function killNode(n: NodeProcess, signal: NodeJS.Signals = "SIGKILL
 }
 
 /** Deploys `workload` of `compiled` without waiting for the run to end. */
-export async function deployNoWait(n: NodeProcess, key: PrivateKey, compiled: Compiled, workload: string) {
+export async function deployNoWait(n: NodeProcess, key: PrivateKey, compiled: Compiled, workload: string, o: { sendBlocks?: boolean } = {}) {
   const token = decodeToken(await n.client.issue({ holder: Buffer.from(key.publicKey.raw).toString("hex"), grants: [{ type: "run", args: [workload] }] }));
-  return n.client.deploy(await deployCar({ key, manifest: compiled.root, workload, chain: [token], blocks: compiled.blocks }));
+  return n.client.deploy(await deployCar({ key, manifest: compiled.root, workload, chain: [token], blocks: o.sendBlocks === false ? [] : compiled.blocks }));
 }
 
 /** Pids of processes whose command line contains `needle`. */

@@ -20,6 +20,10 @@ const exec = promisify(execFile);
 
 /** The status line; output the workload left without a newline may precede it. */
 export const EXIT_LINE = /^(.*)PROMISEGRID-EXIT (\d+)( oom)?$/;
+/** Console text held back while waiting for a newline, at most. */
+const MAX_PENDING = 64 * 1024;
+/** Longer than any status line ("PROMISEGRID-EXIT 255 oom"). */
+const STATUS_TAIL = 64;
 /** Below this the stock kernel does not boot (it hangs unpacking the initramfs). */
 export const MIN_MEMORY_BYTES = 128 * 1048576;
 const BASE_APPEND = "console=ttyS0 quiet loglevel=1 panic=-1";
@@ -175,6 +179,11 @@ export class VmDriver implements Driver {
       while (!status && (i = pending.indexOf("\n")) >= 0) {
         onLine(pending.slice(0, i));
         pending = pending.slice(i + 1);
+      }
+      // Output with no newline is passed on as it comes; only a tail that may begin the status line waits.
+      if (!status && pending.length > MAX_PENDING) {
+        out.stdout(Buffer.from(pending.slice(0, -STATUS_TAIL)));
+        pending = pending.slice(-STATUS_TAIL);
       }
     });
     let qemuErr = "";
