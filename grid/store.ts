@@ -1,7 +1,7 @@
 // Content-addressed block store on disk. A block is written to a temp file,
 // fsynced, then renamed into place, so nothing half-written is ever visible;
 // every read re-hashes the bytes with the function the CID's multihash names.
-import { mkdir, open, readFile, readdir, rename, rm, stat } from "node:fs/promises";
+import { chmod, mkdir, open, readFile, readdir, rename, rm, stat } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { CID } from "multiformats/cid";
@@ -16,7 +16,9 @@ export class BlockStore {
 
   /** Creates the folders and removes temp files a crash may have left behind. */
   async open(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    // Only the node reads its blocks (the data dir itself may be searchable for the container driver).
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await chmod(this.dir, 0o700);
     await rm(this.tmpDir, { recursive: true, force: true });
     await mkdir(this.tmpDir, { recursive: true });
   }

@@ -10,6 +10,7 @@ import { after, before, beforeEach, describe, test } from "node:test";
 import { ContainerDriver } from "../../grid/sandboxes/container/index.ts";
 import { collect, image, jobFile, makeJob } from "./helpers.ts";
 import { dangerousFiles, ociImage, snapshot, tarball, type TarEntry } from "./fixtures.ts";
+import { cleanupDirs, compileFile, deployHello, issueVia, newKey, startNode, tempDir } from "../grid/helpers.ts";
 
 const state = mkdtempSync(join(tmpdir(), "pg-hostile-state-"));
 const victim = mkdtempSync(join(tmpdir(), "pg-victim-"));
@@ -17,6 +18,7 @@ const driver = new ContainerDriver({ stateDir: state });
 const busybox = readFileSync(image("busybox-rootfs.tar"));
 const limits = { memoryBytes: 64 << 20, timeMs: 10_000, pids: 32 };
 let victimBefore: string[] = [];
+after(cleanupDirs);
 
 async function runImage(bytes: Uint8Array, command = ["/bin/sh", "-c", "ls / >/dev/null; echo ran"]) {
   const out = collect();
@@ -170,4 +172,44 @@ describe("hostile container images", () => {
     const cid = readdirSync(images)[0];
     assert.match(asNobody(`cat ${join(images, cid!, "rootfs/etc/passwd")}`), /Permission denied/);
   });
+});
+
+test("through a node: a hostile image deployed by a deployer leaves the host and the node's data dir clean", async () => {
+  const node = await startNode();
+  try {
+    const victimDir = tempDir("pg-node-victim-");
+    writeFileSync(join(victimDir, "keep"), "precious");
+    const before = snapshot(victimDir);
+    const dir = tempDir("pg-node-hostile-");
+    const layer1 = tarball([{ name: "evil", type: "symlink", linkname: victimDir }]);
+    const layer2 = tarball([
+      { name: "evil/planted", data: "pwned" },
+      { name: "evil/.wh.keep", data: "" },
+      { name: "suid", data: "#!/bin/sh\nid\n", mode: 0o4755 },
+      { name: "mem", type: "char", major: 1, minor: 1, mode: 0o666 },
+    ]);
+    writeFileSync(join(dir, "hostile.tar"), ociImage([busybox, layer1, layer2], ["/bin/sh", "-c", "ls /evil"]));
+    writeFileSync(
+      join(dir, "h.pg"),
+      `agent n { kind node }
+agent dev "The deployer"
+workload hostile {
+  sandbox container
+  image "hostile.tar"
+  limits { memory 32MiB  time 10s  pids 8 }
+}
+promise n -> dev +run(hostile) if holds(pass)
+promise dev -> n -run(hostile)
+capability pass from n to dev { grants run(hostile) }
+`,
+    );
+    const key = await newKey();
+    const d = await deployHello(node, key, [await issueVia(node, key, [{ type: "run", args: ["hostile"] }])], await compileFile(join(dir, "h.pg")), { workload: "hostile" });
+    assert.equal(d.result?.exitCode, 0, d.result?.message);
+    assert.deepEqual(snapshot(victimDir), before, "the victim directory is unchanged");
+    assert.deepEqual(dangerousFiles(node.dataDir), [], "no setuid file or device node under the node's data dir");
+    assert.ok(existsSync(join(node.dataDir, "sandboxes", "rootfs-v2")), "the image was unpacked under the data dir");
+  } finally {
+    await node.close();
+  }
 });
