@@ -100,8 +100,8 @@ describe("container driver", () => {
     assert.equal(r.reason, "exit");
     assert.notEqual(r.exitCode, 0);
     assert.match(r.stderr, /Read-only file system/);
-    const unpacked = readdirSync(join(state, "rootfs-v2"));
-    for (const d of unpacked) assert.ok(!existsSync(join(state, "rootfs-v2", d, "rootfs", "x")));
+    const unpacked = readdirSync(join(state, "images"));
+    for (const d of unpacked) assert.ok(!existsSync(join(state, "images", d, "rootfs", "x")));
   });
 
   test("the limits are the container's cgroup limits", async () => {

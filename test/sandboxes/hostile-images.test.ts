@@ -133,7 +133,7 @@ describe("hostile container images", () => {
     // An absolute name is taken as relative to the rootfs (runc's /tmp tmpfs hides it there: look on disk).
     const abs = await runImage(rootfsWith([{ name: join(victim, "abs-planted"), data: "pwned" }]));
     assert.equal(abs.exitCode, 0, abs.message);
-    const images = join(state, "rootfs-v2");
+    const images = join(state, "images");
     const landed = readdirSync(images).filter((cid) => existsSync(join(images, cid, "rootfs", victim, "abs-planted")));
     assert.equal(landed.length, 1, "the absolute entry landed inside the rootfs");
     hostUntouched();
@@ -152,7 +152,7 @@ describe("hostile container images", () => {
   test("the unpacked image is readable by no other host user", async () => {
     const r = await runImage(busybox);
     assert.equal(r.exitCode, 0, r.message);
-    const images = join(state, "rootfs-v2");
+    const images = join(state, "images");
     for (const cid of readdirSync(images)) {
       const st = statSync(join(images, cid));
       assert.equal(st.mode & 0o777, 0o700, `${cid} is mode 0700`);
@@ -208,7 +208,7 @@ capability pass from n to dev { grants run(hostile) }
     assert.equal(d.result?.exitCode, 0, d.result?.message);
     assert.deepEqual(snapshot(victimDir), before, "the victim directory is unchanged");
     assert.deepEqual(dangerousFiles(node.dataDir), [], "no setuid file or device node under the node's data dir");
-    assert.ok(existsSync(join(node.dataDir, "sandboxes", "rootfs-v2")), "the image was unpacked under the data dir");
+    assert.ok(existsSync(join(node.dataDir, "sandboxes", "images")), "the image was unpacked under the data dir");
   } finally {
     await node.close();
   }

@@ -25,8 +25,11 @@ export interface UnpackedImage {
 
 const inflight = new Map<string, Promise<UnpackedImage>>();
 
-/** Unpacks `bytes` (stored under `cid`) into `cacheDir`, once; concurrent callers share the work. */
-export function unpackImage(cacheDir: string, cid: string, bytes: Uint8Array, owner = process.getuid?.() ?? 0): Promise<UnpackedImage> {
+/** The host uid (and gid) the container's root maps to: the owner of unpacked images. */
+export const CONTAINER_ROOT_ID = 100000;
+
+/** Unpacks `bytes` (stored under `cid`) into `cacheDir`, once, for a container whose root is host uid `owner`; concurrent callers share the work. */
+export function unpackImage(cacheDir: string, cid: string, bytes: Uint8Array, owner = CONTAINER_ROOT_ID): Promise<UnpackedImage> {
   cid = cacheKey(cid);
   const key = join(cacheDir, cid);
   let p = inflight.get(key);

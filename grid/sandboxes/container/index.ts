@@ -1,7 +1,7 @@
 // The container driver: an OCI bundle run by runc, in new pid, mount, network,
 // ipc, uts and user namespaces, with a read-only root and the job's limits as
 // cgroup limits (v1 or v2; runc writes them). See docs/sandboxes.md.
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, rmdirSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, writeFile, chmod, lstat, stat } from "node:fs/promises";
@@ -9,18 +9,18 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { startRun, type Availability, type Driver, type Finish, type Job, type RunOutput, type RunResult } from "../driver.ts";
-import { unpackImage, type ImageDefaults } from "./image.ts";
+import { CONTAINER_ROOT_ID, unpackImage, type ImageDefaults } from "./image.ts";
 import { limitsProblem, longTimeout } from "../limits.ts";
 import { RunJournal } from "../reaper.ts";
 
 const exec = promisify(execFile);
 
 /** Host uids/gids the container's 0..65535 map to (a user namespace). */
-const ID_BASE = 100000;
+const ID_BASE = CONTAINER_ROOT_ID;
 const ID_COUNT = 65536;
 const CGROUP_ROOT = "/sys/fs/cgroup";
-/** Unpacked images, by CID (a new name whenever the unpacking rules change). */
-const IMAGES = "rootfs-v2";
+/** Unpacked images, by CID. */
+const IMAGES = "images";
 /** On cgroup v1 a swap limit needs swap accounting (memsw files). */
 const SWAP_ACCOUNTING = join(CGROUP_ROOT, "memory", "memory.memsw.limit_in_bytes");
 
@@ -107,7 +107,7 @@ export class ContainerDriver implements Driver {
       return done(null, "error", `network "${job.network}" is not supported by the container driver (use none or host)`);
     }
     try {
-      await (this.prepared ??= this.prepare());
+      await (this.prepared ??= this.prepare().then(() => this.startWatchdog()));
     } catch (e) {
       this.prepared = undefined;
       return done(null, "error", e instanceof Error ? e.message : String(e));
@@ -144,7 +144,6 @@ export class ContainerDriver implements Driver {
       await rm(bundle, { recursive: true, force: true });
       return done(null, "error", `cannot record the run: ${e instanceof Error ? e.message : e}`);
     }
-    const watchdog = this.watchdog(id, job.limits.timeMs);
 
     let timedOut = false;
     let stopped = false;
@@ -179,9 +178,6 @@ export class ContainerDriver implements Driver {
     const counters = this.counters(cgroupPath);
     const runtimeError = exit.code === 0 ? undefined : await readRuntimeError(log);
     await this.cleanup(id, bundle, exit.code !== null && !exit.error, cgroupPath);
-    try {
-      if (watchdog.pid) process.kill(-watchdog.pid, "SIGKILL");
-    } catch {}
     await forget();
     if (exit.error) return done(null, "error", `cannot start ${this.runtime}: ${exit.error.message}`);
     if (runtimeError && !timedOut && !stopped) return done(exit.code, "error", `${this.runtime} could not run the container: ${runtimeError}`);
@@ -189,21 +185,20 @@ export class ContainerDriver implements Driver {
   }
 
   /**
-   * A process apart from the node that kills the container at its time limit (plus
-   * a grace) or within a second of the node's death, whichever comes first: a
-   * container must not outlive its limit because the node was killed.
+   * One process apart from the node, started with the driver, that waits for the
+   * node to die and then kills and deletes every container recorded in the
+   * journal: a container must not outlive a killed node (nor so its time limit).
    */
-  private watchdog(id: string, timeMs: number): ChildProcess {
-    const deadline = Math.ceil((Date.now() + timeMs) / 1000) + 2;
+  private startWatchdog(): void {
     const script = [
-      'while [ "$(date +%s)" -lt "$1" ] && kill -0 "$2" 2>/dev/null; do sleep 1; done',
-      '"$3" --root "$4" kill "$5" KILL 2>/dev/null; sleep 1',
-      '"$3" --root "$4" delete --force "$5" 2>/dev/null',
+      'while kill -0 "$1" 2>/dev/null; do sleep 1; done',
+      'for f in "$2"/*.json; do [ -e "$f" ] && "$3" --root "$4" kill "$(basename "$f" .json)" KILL 2>/dev/null; done',
+      "sleep 1",
+      'for f in "$2"/*.json; do [ -e "$f" ] && "$3" --root "$4" delete --force "$(basename "$f" .json)" 2>/dev/null; done',
     ].join("\n");
-    const w = spawn("sh", ["-c", script, "pg-watchdog", String(deadline), String(process.pid), this.runtime, this.runtimeRoot, id], { detached: true, stdio: "ignore" });
+    const w = spawn("sh", ["-c", script, "pg-watchdog", String(process.pid), this.journal.dir, this.runtime, this.runtimeRoot], { detached: true, stdio: "ignore" });
     w.on("error", () => {});
     w.unref();
-    return w;
   }
 
   /** Whether the run hit its memory or pids limit; read before the cgroup is removed. */
@@ -275,8 +270,12 @@ export class ContainerDriver implements Driver {
       }
       if (d === dirname(d)) break;
     }
-    // Images unpacked by earlier versions kept owners, setuid bits and devices: never reuse them.
-    await rm(join(this.stateDir, "images"), { recursive: true, force: true });
+    // Images unpacked by earlier versions (root's, mode 0755) kept owners, setuid bits and devices: remove them.
+    for (const name of await readdir(join(this.stateDir, IMAGES))) {
+      const dir = join(this.stateDir, IMAGES, name);
+      const st = await lstat(dir);
+      if (!name.startsWith(".") && (st.uid !== ID_BASE || (st.mode & 0o077) !== 0)) await rm(dir, { recursive: true, force: true });
+    }
     for (const id of await readdir(runs).catch(() => [] as string[])) {
       const owner = Number(await readFile(join(runs, id, "owner"), "utf8").catch(() => "0"));
       if (owner && owner !== process.pid && isAlive(owner)) continue;
