@@ -10,8 +10,9 @@ import { node } from "./commands/node.ts";
 import { deploy } from "./commands/deploy.ts";
 import { revoke } from "./commands/revoke.ts";
 import { run } from "./commands/run.ts";
+import { lesson } from "./commands/lesson.ts";
 
-const commands: Command[] = [check, fmt, compile, simulate, test, graph, run, node, deploy, revoke];
+const commands: Command[] = [check, fmt, compile, simulate, test, graph, lesson, run, node, deploy, revoke];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
