@@ -30,7 +30,11 @@ export const slowFollowerNotice = (): KeptEntry => ({
 export function keepOutput(d: { logs: KeptEntry[]; logBytes: number }, output: Uint8Array[], entry: KeptEntry, chunk: Uint8Array): void {
   const room = MAX_KEPT_OUTPUT - d.logBytes;
   d.logBytes += chunk.length;
-  if (room <= 0) return;
+  if (room <= 0) {
+    // The first chunk past a cap filled exactly: say so once.
+    if (room === 0 && chunk.length > 0) d.logs.push(droppedNotice());
+    return;
+  }
   if (chunk.length <= room) {
     output.push(chunk);
     d.logs.push(entry);

@@ -151,6 +151,11 @@ test("a single chunk longer than the cap is kept up to the cap, with a line sayi
   assert.equal(Buffer.concat(output).length, MAX_KEPT_OUTPUT);
   assert.equal(d.logs.map((e) => e.data).join(""), "y".repeat(MAX_KEPT_OUTPUT) + droppedNotice().data);
   assert.equal(d.logBytes, 2 * MAX_KEPT_OUTPUT + 4);
+  // Chunks that fill the cap exactly, then one more: the line comes once, after them.
+  const e = { logs: [] as { stream: "stdout" | "stderr"; data: string }[], logBytes: 0 };
+  const half = Buffer.alloc(MAX_KEPT_OUTPUT / 2, "z");
+  for (let i = 0; i < 4; i++) keepOutput(e, [], { stream: "stdout", data: half.toString() }, half);
+  assert.equal(e.logs.map((x) => x.data).join(""), "z".repeat(MAX_KEPT_OUTPUT) + droppedNotice().data);
 });
 
 test("a WASM module flooding stdout while the node is busy waits for it: output in flight stays bounded", async () => {
