@@ -59,6 +59,8 @@ describe("a node refuses hand-edited limits and grants", () => {
     ["pids 10^9", (w) => (w.limits.pids = 1e9), /limit 'pids' \(pids\) is 1000000000, over this node's maximum of 32768/],
     ["cpu 0", (w) => (w.limits.cpu = 0), /limit 'cpu' \(cpu\) must be greater than 0/],
     ["cpu 1000", (w) => (w.limits.cpu = 1000), /limit 'cpu' \(cpu\) is 1000, over this node's maximum of 64/],
+    ["pids as a string", (w) => (w.limits.pids = "lots"), /limit 'pids' \(pids\) must be a finite number, got "lots"/],
+    ["cpu as null", (w) => (w.limits.cpu = null), /limit 'cpu' \(cpu\) must be a finite number, got null/],
     ["network host", (w) => (w.network = "host"), /network 'host' is not granted: this node grants no network to any workload/],
   ];
   for (const [what, edit, message] of cases) {
