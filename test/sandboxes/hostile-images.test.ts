@@ -209,6 +209,8 @@ capability pass from n to dev { grants run(hostile) }
     assert.deepEqual(snapshot(victimDir), before, "the victim directory is unchanged");
     assert.deepEqual(dangerousFiles(node.dataDir), [], "no setuid file or device node under the node's data dir");
     assert.ok(existsSync(join(node.dataDir, "sandboxes", "images")), "the image was unpacked under the data dir");
+    const mode = (p: string) => (statSync(join(node.dataDir, p)).mode & 0o777).toString(8);
+    assert.deepEqual([mode(""), mode("blocks"), mode("key")], ["711", "700", "600"], "the data dir is searchable, not listable; its blocks and key are the node's alone");
   } finally {
     await node.close();
   }
