@@ -29,6 +29,8 @@ export interface Diagnostic {
 
 /** The most steps a scenario may run; more is refused rather than simulated. */
 export const MAX_STEPS = 100_000;
+/** The longest time limit a node runs (its timers' range, 2^31-1 ms, about 24.8 days). */
+export const MAX_TIME_MS = 2 ** 31 - 1;
 
 export const AGENT_KINDS = ["person", "service", "node"] as const;
 export const SANDBOXES = ["wasm", "container", "vm"] as const;
@@ -469,6 +471,8 @@ class Checker {
         this.error(file, "PG501", v.unit!.span, `'${f.key.text}' takes a plain number, without a unit`);
       } else if (v.value <= 0) {
         this.error(file, "PG502", at, `'${f.key.text}' must be greater than 0`);
+      } else if (f.key.text === "time" && v.value * DURATION_UNITS[unit!]! > MAX_TIME_MS) {
+        this.error(file, "PG604", at, `'time' is over ${MAX_TIME_MS} ms (about 24.8 days), the longest limit a node runs`);
       } else if (f.key.text === "pids" && !Number.isInteger(v.value)) {
         this.error(file, "PG502", at, "'pids' must be a whole number");
       }
