@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { LineIndex, parse, type SourceFile, type Span } from "../grammar/index.ts";
+import { OverlayHost } from "./host.ts";
 import { IncrementalParser } from "./incremental-parse.ts";
 import { check, loadProgram, type Diagnostic, type PgSymbol, type Program, type Reference, type SourceHost } from "../language/index.ts";
 
@@ -39,23 +40,14 @@ export class Workspace implements SourceHost {
   private readonly analyses = new Map<string, Analysis>();
   private readonly lineIndexes = new Map<string, { text: string; index: LineIndex }>();
 
+  private readonly host = new OverlayHost((p) => this.open.get(p)?.getText());
+
   readText(p: string): string | undefined {
-    const doc = this.open.get(p);
-    if (doc) return doc.getText();
-    try {
-      return fs.readFileSync(p, "utf8");
-    } catch {
-      return undefined;
-    }
+    return this.host.readText(p);
   }
 
   exists(p: string): boolean {
-    if (this.open.has(p)) return true;
-    try {
-      return fs.statSync(p).isFile();
-    } catch {
-      return false;
-    }
+    return this.host.exists(p);
   }
 
   addRoot(root: string): void {
@@ -183,6 +175,7 @@ export class Workspace implements SourceHost {
   }
 
   forgetFile(p: string): void {
+    this.host.forget(p);
     this.parseCache.delete(p);
     this.lineIndexes.delete(p);
   }
