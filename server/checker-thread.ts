@@ -113,11 +113,15 @@ export class CheckerThread {
     return this.run({ kind: "check", entry }, docs);
   }
 
+  /** Running requests stopped because they were cancelled. */
+  cancelled = 0;
+
   private cancel(p: Pending, key: string): void {
     if (this.queue.get(key) === p) {
       this.queue.delete(key);
       p.resolve(undefined);
     } else if (this.running === p) {
+      this.cancelled++;
       this.running = undefined;
       this.finish(p, undefined);
       this.restart();

@@ -276,6 +276,7 @@ export function startServer(connection: Connection, script?: string): void {
   connection.onRequest("promisegrid/serverInfo", () => ({
     pid: process.pid, rss: process.memoryUsage().rss,
     checks: checker ? "thread" : "in-process", threadChecks: checker?.completed ?? 0, inProcessChecks: ws.inProcessChecks,
+    simulationsCancelled: simulator?.cancelled ?? 0,
   }));
 
   connection.onShutdown(async () => { await checker?.dispose(); await simulator?.dispose(); });
