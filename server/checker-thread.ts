@@ -4,7 +4,7 @@
 // file is run, and a result is used only if it is for the version still open. A request can be cancelled: a
 // running one stops its worker, which the next request starts again.
 import { Worker, parentPort } from "node:worker_threads";
-import type { SourceFile } from "../grammar/index.ts";
+import { parse, type SourceFile } from "../grammar/index.ts";
 import { check, loadProgram, type Diagnostic } from "../language/index.ts";
 import { revocationTimelines, type RevocationTimeline } from "../language/simulator/timeline.ts";
 import { OverlayHost } from "./host.ts";
@@ -16,44 +16,121 @@ export type Job =
   /** The revocation timelines of the scenarios of `entry` that overlap [from, to]. */
   | { kind: "timeline"; entry: string; from: number; to: number };
 
-export interface WorkerRequest { id: number; job: Job; files: [string, string][]; open: string[] }
+/** `generation` goes up when files on disk change (a workload file that appears or goes is a new diagnostic). */
+export interface WorkerRequest { id: number; job: Job; files: [string, string][]; open: string[]; generation: number }
 /** `files`: the files of the checked program (the entry and what it imports). */
 export type WorkerResponse =
   | { id: number; diagnostics: Diagnostic[]; files: string[] }
   | { id: number; timelines: RevocationTimeline[] }
   | { id: number; error: string };
 
+/** What a worker does, as a class of its own (tests drive it in-process). */
+export class CheckService {
+  private readonly parsers = new Map<string, IncrementalParser>();
+  private readonly cache = new Map<string, SourceFile>();
+  private readonly texts = new Map<string, string>();
+  private readonly host = new OverlayHost((p) => this.texts.get(p));
+  /** The last check of each entry, with the texts and meanings it saw. */
+  private readonly checked = new Map<string, Checked>();
+  private generation = 0;
+  /** Checks answered from the last check (for tests). */
+  reused = 0;
+
+  handle(req: WorkerRequest): WorkerResponse {
+    const { parsers, cache, texts, host, checked } = this;
+    for (const [p, text] of req.files) texts.set(p, text);
+    const open = new Set(req.open);
+    for (const p of texts.keys()) if (!open.has(p)) { texts.delete(p); parsers.delete(p); cache.delete(p); }
+    for (const [p, text] of texts) {
+      if (cache.get(p)?.text === text) continue;
+      let parser = parsers.get(p);
+      if (!parser) parsers.set(p, (parser = new IncrementalParser()));
+      cache.set(p, parser.parse(text));
+    }
+    if (req.generation !== this.generation) { this.generation = req.generation; checked.clear(); }
+    const { job } = req;
+    const known = job.kind === "check" ? reuseCheck(checked.get(job.entry), host, parsers) : undefined;
+    if (known) {
+      this.reused++;
+      return { id: req.id, diagnostics: known.diagnostics, files: known.files };
+    }
+    const program = loadProgram([job.entry], host, cache);
+    for (const p of [...cache.keys()]) if (!program.files.has(p) && !texts.has(p)) cache.delete(p);
+    if (job.kind === "check") {
+      const diagnostics = check(program);
+      const files = [...program.files.keys()];
+      // A copy: diagnostics share span objects with the tree, which the next incremental parse moves in place.
+      checked.set(job.entry, {
+        texts: new Map(files.map((f) => [f, program.files.get(f)!.text])),
+        meanings: new Map(files.map((f) => [f, parsers.get(f)?.meaning])), parses: new Map(files.map((f) => [f, parsers.get(f)?.parses])),
+        diagnostics: structuredClone(diagnostics), files,
+      });
+      return { id: req.id, diagnostics, files };
+    }
+    const timelines = revocationTimelines(program, job.entry, (d) => d.span.end >= job.from && d.span.start <= job.to);
+    return { id: req.id, timelines };
+  }
+}
+
 /** The worker's side. */
 export function serveChecks(): void {
-  const parsers = new Map<string, IncrementalParser>();
-  const cache = new Map<string, SourceFile>();
-  const texts = new Map<string, string>();
-  const host = new OverlayHost((p) => texts.get(p));
+  const service = new CheckService();
+  // Build both parsers now, while the server waits for its first document, not on the first check.
+  parse("agent a");
+  parse("agent");
   parentPort!.on("message", (req: WorkerRequest) => {
+    let res: WorkerResponse;
     try {
-      for (const [p, text] of req.files) texts.set(p, text);
-      const open = new Set(req.open);
-      for (const p of texts.keys()) if (!open.has(p)) { texts.delete(p); parsers.delete(p); cache.delete(p); }
-      for (const [p, text] of texts) {
-        if (cache.get(p)?.text === text) continue;
-        let parser = parsers.get(p);
-        if (!parser) parsers.set(p, (parser = new IncrementalParser()));
-        cache.set(p, parser.parse(text));
-      }
-      const program = loadProgram([req.job.entry], host, cache);
-      for (const p of [...cache.keys()]) if (!program.files.has(p) && !texts.has(p)) cache.delete(p);
-      const { job } = req;
-      if (job.kind === "check") {
-        parentPort!.postMessage({ id: req.id, diagnostics: check(program), files: [...program.files.keys()] } satisfies WorkerResponse);
-      } else {
-        const timelines = revocationTimelines(program, job.entry, (d) => d.span.end >= job.from && d.span.start <= job.to);
-        parentPort!.postMessage({ id: req.id, timelines } satisfies WorkerResponse);
-      }
-      idle();
+      res = service.handle(req);
     } catch (e) {
-      parentPort!.postMessage({ id: req.id, error: (e as Error).stack ?? String(e) } satisfies WorkerResponse);
+      res = { id: req.id, error: (e as Error).stack ?? String(e) };
     }
+    parentPort!.postMessage(res);
+    idle();
   });
+}
+
+interface Checked { texts: Map<string, string>; meanings: Map<string, number | undefined>; parses: Map<string, number | undefined>; diagnostics: Diagnostic[]; files: string[] }
+
+/** The last check's diagnostics, moved to where they now are, when no file of the program changed meaning since, and
+ * one file was parsed once since (the parser knows exactly where each span went) and the others not at all. A
+ * diagnostic at an offset the parser cannot place (a fix at a line's end, inside the re-cut chunks) means: check
+ * again. */
+function reuseCheck(last: Checked | undefined, host: OverlayHost, parsers: Map<string, IncrementalParser>): Checked | undefined {
+  if (!last) return undefined;
+  let edited: string | undefined;
+  for (const f of last.files) {
+    const parser = parsers.get(f);
+    if (!parser) {
+      if (host.readText(f) !== last.texts.get(f)) return undefined;
+      continue;
+    }
+    if (parser.meaning !== last.meanings.get(f)) return undefined;
+    if (parser.parses === last.parses.get(f)) continue;
+    if (edited || parser.parses !== last.parses.get(f)! + 1 || !parser.moved) return undefined;
+    edited = f;
+  }
+  if (!edited) return last;
+  const { from, to, delta, at } = parsers.get(edited)!.moved!;
+  let lost = false;
+  const place = (x: number) => {
+    const y = x < from ? x : x >= to ? x + delta : at.get(x);
+    if (y === undefined || Number.isNaN(y)) lost = true;
+    return y ?? x;
+  };
+  const move = <T extends { path: string; span: { start: number; end: number } }>(o: T): T =>
+    o.path === edited ? { ...o, span: { start: place(o.span.start), end: place(o.span.end) } } : o;
+  const diagnostics = last.diagnostics.map((d) => {
+    const out = move(d);
+    if (d.related) out.related = d.related.map(move);
+    if (d.fixes) out.fixes = d.fixes.map((f) => ({ ...f, edits: f.edits.map(move) }));
+    return out;
+  });
+  if (lost) return undefined;
+  last.texts.set(edited, host.readText(edited)!);
+  last.parses.set(edited, parsers.get(edited)!.parses);
+  last.diagnostics = diagnostics;
+  return last;
 }
 
 export interface OpenText { path: string; version: number; text(): string }
@@ -66,6 +143,8 @@ export class CheckerThread {
   private nextId = 1;
   private running: Pending | undefined;
   private queue = new Map<string, Pending>();
+  /** Goes up when files on disk change: the worker then checks afresh. */
+  generation = 0;
   /** The versions the worker has, by path (cleared when it is started again). */
   private sent = new Map<string, number>();
 
@@ -98,7 +177,7 @@ export class CheckerThread {
    * undefined. */
   run(job: Job, docs: OpenText[], key = `${job.kind}:${job.entry}`, cancel?: { onCancellationRequested(f: () => void): unknown }): Promise<WorkerResponse | undefined> {
     return new Promise((resolve) => {
-      const req: WorkerRequest = { id: this.nextId++, job, files: [], open: [] };
+      const req: WorkerRequest = { id: this.nextId++, job, files: [], open: [], generation: this.generation };
       const pending: Pending = { req, resolve };
       // The texts are taken when the request is sent (the newest then).
       (pending as Pending & { docs: OpenText[] }).docs = docs;

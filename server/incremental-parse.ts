@@ -100,13 +100,39 @@ function move(parsed: Parsed, to: number): void {
 
 interface Piece extends Chunk { keyword?: string; parsed: Parsed }
 
+/** What a chunk means, leaving out where: its declarations and errors without their offsets. */
+function meaningOf(pieces: Piece[]): string {
+  return JSON.stringify(pieces.map((p) => [p.parsed.result.declarations, p.parsed.result.errors]), (k, v) => (k === "start" || k === "end" ? undefined : v));
+}
+
+/** Every span offset in the chunks, in the order meaningOf visits them. */
+function offsetsOf(pieces: Piece[]): number[] {
+  const out: number[] = [];
+  JSON.stringify(pieces.map((p) => [p.parsed.result.declarations, p.parsed.result.errors]), (k, v) => {
+    if (k === "start" || k === "end") { out.push(v as number); return undefined; }
+    return v;
+  });
+  return out;
+}
+
 export class IncrementalParser {
   private last: { text: string; pieces: Piece[] } | undefined;
   /** Chunks parsed afresh by the last call (for tests and benchmarks). */
   reparsed = 0;
+  /** Goes up with every parse whose declarations or errors differ from the last one's in more than their
+   * offsets (an edit of spaces within a line or of a plain comment leaves it as it was). */
+  meaning = 0;
+  /** Parses so far. */
+  parses = 0;
+  /** How the last parse moved offsets, when it changed no meaning: an old offset in [from, to) (the chunks cut
+   * again) that is a span's start or end maps through `at`; offsets past `to` move by `delta`; others stay. */
+  moved: { from: number; to: number; delta: number; at: Map<number, number> } | undefined;
 
   parse(text: string): SourceFile {
     this.reparsed = 0;
+    this.parses++;
+    this.moved = undefined;
+    if (!this.last) this.meaning++;
     const pieces = this.last ? this.reuse(this.last.text, this.last.pieces, text) : this.fresh(text);
     this.last = { text, pieces };
     const declarations: SourceFile["declarations"] = [];
@@ -127,19 +153,33 @@ export class IncrementalParser {
     return { key: keyOf(body, c.next), result: parse(body, { followedBy: c.next }), offset: 0 };
   }
 
-  /** A first parse: the whole text at once (much cheaper than chunk by chunk), cut into chunks afterwards; a text
-   * with errors is parsed chunk by chunk, so each chunk reports exactly what it would alone. */
+  /** A first parse: the whole text at once (much cheaper than chunk by chunk), cut into chunks afterwards; a chunk
+   * with an error (or just before one at its end, reported on the next chunk's keyword) is parsed again alone, so
+   * it reports exactly what it would alone. */
   private fresh(text: string): Piece[] {
     const starts = scanBoundaries(text, 0, undefined);
     const chunks = toChunks(starts, text.length);
     const whole = parse(text);
-    if (whole.errors.length) return chunks.map((c, i) => this.place({ ...c, keyword: starts[i].keyword }, this.parseChunk(text, c)));
+    const dirty = new Set<number>();
+    for (const e of whole.errors) {
+      let lo = 0, hi = chunks.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (chunks[mid].start <= e.span.start) lo = mid; else hi = mid - 1;
+      }
+      dirty.add(lo);
+      if (lo > 0 && chunks[lo].start === e.span.start) dirty.add(lo - 1);
+    }
     const pieces: Piece[] = [];
     let d = 0, k = 0;
     for (const [i, c] of chunks.entries()) {
       const result: SourceFile = { declarations: [], comments: [], errors: [], text: "" };
       while (d < whole.declarations.length && whole.declarations[d].span.start < c.end) result.declarations.push(whole.declarations[d++]);
       while (k < whole.comments.length && whole.comments[k].span.start < c.end) result.comments.push(whole.comments[k++]);
+      if (dirty.has(i)) {
+        pieces.push(this.place({ ...c, keyword: starts[i].keyword }, this.parseChunk(text, c)));
+        continue;
+      }
       this.reparsed++;
       pieces.push({ ...c, keyword: starts[i].keyword, parsed: { key: "", result, offset: c.start } });
     }
@@ -157,7 +197,10 @@ export class IncrementalParser {
     const max = Math.min(old.length, text.length);
     let prefix = 0;
     while (prefix < max && old.charCodeAt(prefix) === text.charCodeAt(prefix)) prefix++;
-    if (prefix === old.length && prefix === text.length) return pieces;
+    if (prefix === old.length && prefix === text.length) {
+      this.moved = { from: 0, to: 0, delta: 0, at: new Map() };
+      return pieces;
+    }
     let suffix = 0;
     while (suffix < max - prefix && old.charCodeAt(old.length - 1 - suffix) === text.charCodeAt(text.length - 1 - suffix)) suffix++;
     const delta = text.length - old.length;
@@ -192,12 +235,23 @@ export class IncrementalParser {
       const list = byKey.get(key);
       if (list) list.push(p.parsed); else byKey.set(key, [p.parsed]);
     }
+    const before = meaningOf(pieces.slice(a, resume));
+    const from = pieces[a].start, to = resume < pieces.length ? pieces[resume].start : old.length;
+    const oldOffsets = offsetsOf(pieces.slice(a, resume));
     const out = pieces.slice(0, a);
     for (const [i, c] of chunks.entries()) {
       const key = keyOf(text.slice(c.start, c.end), c.next);
       const parsed = byKey.get(key)?.shift() ?? this.parseChunk(text, c);
       parsed.key = key;
       out.push(this.place({ ...c, keyword: scanned[i].keyword }, parsed));
+    }
+    if (meaningOf(out.slice(a)) !== before) this.meaning++;
+    else {
+      const newOffsets = offsetsOf(out.slice(a));
+      const at = new Map<number, number>();
+      // An offset that is both a span's end and the next one's start may move for one and not the other: NaN, unknown.
+      oldOffsets.forEach((o, i) => at.set(o, at.has(o) && at.get(o) !== newOffsets[i] ? NaN : newOffsets[i]));
+      this.moved = { from, to, delta, at };
     }
     for (let i = resume; i < pieces.length; i++) {
       const p = pieces[i];

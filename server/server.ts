@@ -171,6 +171,7 @@ export function startServer(connection: Connection, script?: string): void {
   }));
 
   connection.onDidChangeWatchedFiles((params) => safely("watched files", () => {
+    if (checker) checker.generation++;
     for (const change of params.changes) {
       const file = uriToPath(change.uri);
       ws.forgetFile(file);
