@@ -19,9 +19,10 @@ import {
 import { peerContent } from "./peer-content.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const server = path.join(root, "dist/server.cjs");
+// LSP_BENCH_SERVER: another build of the server to time (an older one, for before/after figures).
+const server = process.env.LSP_BENCH_SERVER ?? path.join(root, "dist/server.cjs");
 const yamlServer = path.join(root, "node_modules/yaml-language-server/bin/yaml-language-server");
-execFileSync(process.execPath, [path.join(root, "scripts/build.mjs"), "server"], { stdio: "inherit" });
+if (!process.env.LSP_BENCH_SERVER) execFileSync(process.execPath, [path.join(root, "scripts/build.mjs"), "server"], { stdio: "inherit" });
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

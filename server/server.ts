@@ -65,6 +65,7 @@ export function startServer(connection: Connection, script?: string): void {
 
   /** Resolves once the document's first diagnostics are out: what only decorates (semantic tokens, lenses, hints)
    * waits for them, so opening a file costs its parse and check first. */
+  const warmed = new Set<string>();
   const firstPublished = new Map<string, { done: Promise<void>; resolve: () => void }>();
   const firstDiagnostics = (uri: string): Promise<void> => {
     let entry = firstPublished.get(uri);
@@ -109,7 +110,13 @@ export function startServer(connection: Connection, script?: string): void {
       void connection.sendDiagnostics({ uri, version, diagnostics: lsp });
     });
     firstDiagnostics(uri);
-    firstPublished.get(uri)?.resolve();
+    const first = firstPublished.get(uri);
+    first?.resolve();
+    // After the first diagnostics, the main thread's own analysis, so the first hover does not wait for it.
+    if (first && !warmed.has(uri)) {
+      warmed.add(uri);
+      setImmediate(() => safely("analysis", () => { if (documents.get(uri)) void ws.analyze(file); }));
+    }
     idle();
   }
 
@@ -196,6 +203,7 @@ export function startServer(connection: Connection, script?: string): void {
     timers.delete(e.document.uri);
     firstPublished.get(e.document.uri)?.resolve();
     firstPublished.delete(e.document.uri);
+    warmed.delete(e.document.uri);
     const file = uriToPath(e.document.uri);
     ws.close(file);
     void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
