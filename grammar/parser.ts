@@ -688,21 +688,25 @@ function parseEachDeclaration(tokens: IToken[], errors: SyntaxError[]): Declarat
  * would be deep enough to exhaust the stack of every recursive walk (the parser's own included). */
 export const MAX_NESTING = 100;
 export const MAX_OPERATORS = 100;
-const openers = new Set<TokenType>([LParen, LBracket, LBrace]);
-const closers = new Set<TokenType>([RParen, RBracket, RBrace]);
-const operators = new Set<TokenType>([K.and, K.or, K.not]);
+/** What each token type is to the nesting limit, by tokenTypeIdx (a table: this runs on every token). */
+const START = 1, OPEN = 2, CLOSE = 3, OPERATOR = 4;
+const nestingRole = new Uint8Array(Math.max(...allTokens.map((t) => t.tokenTypeIdx!)) + 1);
+for (const t of declarationStarts) nestingRole[t.tokenTypeIdx!] = START;
+for (const t of [LParen, LBracket, LBrace]) nestingRole[t.tokenTypeIdx!] = OPEN;
+for (const t of [RParen, RBracket, RBrace]) nestingRole[t.tokenTypeIdx!] = CLOSE;
+for (const t of [K.and, K.or, K.not]) nestingRole[t.tokenTypeIdx!] = OPERATOR;
 
 /** Drops each declaration that nests too deep (reporting where), so that no tree below is deeper than the limits. */
 function limitNesting(tokens: IToken[], errors: SyntaxError[]): IToken[] {
   const skipped: [number, number][] = [];
   let start = 0, depth = 0, ops = 0;
   for (let i = 0; i < tokens.length; i++) {
-    const type = tokens[i].tokenType;
-    if (declarationStarts.has(type)) { start = i; depth = 0; ops = 0; continue; }
-    if (openers.has(type)) depth++;
-    else if (closers.has(type)) depth = Math.max(0, depth - 1);
-    else if (operators.has(type)) ops++;
-    else continue;
+    const role = nestingRole[tokens[i].tokenTypeIdx];
+    if (!role) continue;
+    if (role === START) { start = i; depth = 0; ops = 0; continue; }
+    if (role === OPEN) depth++;
+    else if (role === CLOSE) depth = Math.max(0, depth - 1);
+    else ops++;
     if (depth <= MAX_NESTING && ops <= MAX_OPERATORS) continue;
     errors.push({
       message: depth > MAX_NESTING
