@@ -221,13 +221,39 @@ export function contains(span: Span, offset: number): boolean {
   return span.start <= offset && offset <= span.end;
 }
 
+type Named = { symbol: PgSymbol; span: Span; reference?: Reference };
+/** Per program and file, every declared name and resolved reference, sorted by start: a hover is a binary search. */
+const namedIndex = new WeakMap<Program, Map<string, Named[]>>();
+
+function named(program: Program, file: string): Named[] {
+  let byFile = namedIndex.get(program);
+  if (!byFile) namedIndex.set(program, (byFile = new Map()));
+  let list = byFile.get(file);
+  if (!list) {
+    list = [];
+    for (const s of program.symbols) if (s.path === file) list.push({ symbol: s, span: s.nameSpan });
+    for (const r of program.references) if (r.path === file && r.symbol) list.push({ symbol: r.symbol, span: r.span, reference: r });
+    // Declarations first where spans coincide, as before.
+    list.sort((x, y) => x.span.start - y.span.start || Number(!!x.reference) - Number(!!y.reference));
+    byFile.set(file, list);
+  }
+  return list;
+}
+
 /** The symbol named at `offset` in `file`: a declaration's name or a resolved reference. */
-export function symbolAt(program: Program, file: string, offset: number): { symbol: PgSymbol; span: Span; reference?: Reference } | undefined {
-  for (const s of program.symbols) {
-    if (s.path === file && contains(s.nameSpan, offset)) return { symbol: s, span: s.nameSpan };
+export function symbolAt(program: Program, file: string, offset: number): Named | undefined {
+  const list = named(program, file);
+  // The last entry starting at or before the offset, and those before it that still contain it.
+  let lo = 0, hi = list.length - 1, at = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid].span.start <= offset) { at = mid; lo = mid + 1; } else hi = mid - 1;
   }
-  for (const r of program.references) {
-    if (r.path === file && r.symbol && contains(r.span, offset)) return { symbol: r.symbol, span: r.span, reference: r };
+  let best: Named | undefined;
+  for (let i = at; i >= 0 && i > at - 8; i--) {
+    const n = list[i];
+    if (!contains(n.span, offset)) continue;
+    if (!best || (!n.reference && best.reference) || (!!n.reference === !!best.reference && n.span.start < best.span.start)) best = n;
   }
-  return undefined;
+  return best;
 }
