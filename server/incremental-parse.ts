@@ -100,15 +100,20 @@ function move(parsed: Parsed, to: number): void {
 
 interface Piece extends Chunk { keyword?: string; parsed: Parsed }
 
+/** The chunks' declarations and errors, however the text is cut (an edit may join two chunks or split one). */
+function flat(pieces: Piece[]): unknown {
+  return [pieces.flatMap((p) => p.parsed.result.declarations), pieces.flatMap((p) => p.parsed.result.errors)];
+}
+
 /** What a chunk means, leaving out where: its declarations and errors without their offsets. */
 function meaningOf(pieces: Piece[]): string {
-  return JSON.stringify(pieces.map((p) => [p.parsed.result.declarations, p.parsed.result.errors]), (k, v) => (k === "start" || k === "end" ? undefined : v));
+  return JSON.stringify(flat(pieces), (k, v) => (k === "start" || k === "end" ? undefined : v));
 }
 
 /** Every span offset in the chunks, in the order meaningOf visits them. */
 function offsetsOf(pieces: Piece[]): number[] {
   const out: number[] = [];
-  JSON.stringify(pieces.map((p) => [p.parsed.result.declarations, p.parsed.result.errors]), (k, v) => {
+  JSON.stringify(flat(pieces), (k, v) => {
     if (k === "start" || k === "end") { out.push(v as number); return undefined; }
     return v;
   });
