@@ -38,3 +38,17 @@ it("answers each check after 3,000 random edits exactly as a fresh check, reusin
   console.log(`${service.reused} of 3000 checks answered from the last one`);
   assert.ok(service.reused > 500, `checks answered from the last one: ${service.reused}`);
 });
+
+it("answers from the last check when a space before a declaration's keyword joins two chunks into one", () => {
+  const entry = path.join(fixtures, "broken.pg");
+  const text = fs.readFileSync(entry, "utf8");
+  const service = new CheckService();
+  const request = (t: string, id: number): WorkerRequest => ({ id, job: { kind: "check", entry }, files: [[entry, t]], open: [entry], generation: 0 });
+  service.handle(request(text, 1));
+  const at = text.indexOf("\npromise") + 1;
+  const edited = text.slice(0, at) + " " + text.slice(at);
+  const res = service.handle(request(edited, 2));
+  assert.equal(service.reused, 1, "no check again");
+  const fresh = check(loadProgram([entry], { readText: (p) => (p === entry ? edited : undefined), exists: (p) => p === entry || fs.existsSync(p) }));
+  assert.deepEqual("diagnostics" in res && JSON.parse(JSON.stringify(res.diagnostics)), JSON.parse(JSON.stringify(fresh)));
+});
