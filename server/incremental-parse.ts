@@ -1,9 +1,10 @@
 // Re-parses only what an edit touched. The parser already works declaration by declaration (it cuts the token
 // stream at every declaration keyword), so a file cut into chunks at lines that start with a declaration keyword
-// (outside block comments; above its run of `///` lines, which belong to it) parses to the same tree as the whole file. Each chunk is
-// parsed with the next chunk's first keyword appended, so an unfinished declaration reports the same "found 'agent'"
-// as in the whole file; that keyword's own partial declaration is dropped. Unchanged chunks are reused, their spans
-// moved to where the chunk now starts.
+// (outside block comments; above its run of `///` lines, which belong to it) parses to the same tree as the whole
+// file. Each chunk is parsed knowing the next chunk's keyword (`followedBy`), so an unfinished declaration reports the
+// same "found 'agent'" as in the whole file. An edit is found by the common prefix and suffix with the last text,
+// whether the editor sent a range or the whole document; the chunks it touches are cut and parsed again, the others
+// are kept (those after it moved, one pass over a flat list of their spans).
 import { parse, type SourceFile, type SyntaxError } from "../grammar/index.ts";
 
 const QUOTE = 34, SLASH = 47, STAR = 42, BACKSLASH = 92;
