@@ -9,7 +9,7 @@ import * as dagCbor from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
 import { verifyBlock } from "./hashes.ts";
 import { DeployError, type GridNode } from "./node.ts";
-import { asSigned, type DeployPayload, type Signed } from "./records.ts";
+import { asSigned, MAX_CHAIN, type DeployPayload, type Signed, type TokenPayload } from "./records.ts";
 import type { Body } from "./records.ts";
 
 export const DEFAULT_MAX_BODY = 64 * 1024 * 1024;
@@ -126,7 +126,7 @@ export interface IssueRequest {
 }
 
 /** Checks every field of a POST /v0/capabilities body; throws a 400 naming the first bad one. */
-export function parseIssueRequest(body: Record<string, unknown>, now: number): IssueRequest {
+export function parseIssueRequest(body: Record<string, unknown>): IssueRequest {
   onlyKeys(body, ["holder", "grants", "name", "depth", "expires"]);
   const holder = typeof body.holder === "string" && /^[0-9a-f]{64}$/.test(body.holder) ? Buffer.from(body.holder, "hex") : null;
   if (!holder) throw new HttpError(400, "'holder' must be the holder's ed25519 public key, 64 hex digits");
@@ -147,8 +147,8 @@ export function parseIssueRequest(body: Record<string, unknown>, now: number): I
     throw new HttpError(400, `'depth' must be a whole number from 0 to ${MAX_DEPTH}, not ${JSON.stringify(body.depth)}`);
   }
   const expires = body.expires ?? null;
-  if (expires !== null && (typeof expires !== "number" || !Number.isInteger(expires) || expires <= now || expires > MAX_TIME)) {
-    throw new HttpError(400, `'expires' must be a time in the future (whole milliseconds since the epoch) or null, not ${JSON.stringify(body.expires)}`);
+  if (expires !== null && (typeof expires !== "number" || !Number.isInteger(expires) || expires < 0 || expires > MAX_TIME)) {
+    throw new HttpError(400, `'expires' must be a time (whole milliseconds since the epoch) or null, not ${JSON.stringify(body.expires)}`);
   }
   return { name: (body.name as string | undefined) ?? "capability", audience: new Uint8Array(holder), grants: grants as Body[], depth, expires };
 }
@@ -169,6 +169,22 @@ export function bearerMatches(header: string, token: string): boolean {
   const given = Buffer.from(header);
   const want = Buffer.from(`Bearer ${token}`);
   return given.length === want.length && timingSafeEqual(given, want);
+}
+
+/** A chain of capability tokens, root first, each base64 DAG-CBOR as POST /v0/capabilities returns it. */
+function parseChain(value: unknown): Signed<TokenPayload>[] {
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_CHAIN) throw new HttpError(400, `'chain' must be a list of 1 to ${MAX_CHAIN} tokens (base64), root first`);
+  return value.map((t, i) => {
+    let decoded: unknown;
+    try {
+      decoded = typeof t === "string" ? dagCbor.decode(Buffer.from(t, "base64")) : undefined;
+    } catch {
+      decoded = undefined;
+    }
+    const token = asSigned(decoded, "promisegrid/capability");
+    if (!token) throw new HttpError(400, `'chain' item ${i} is not a capability token (base64 DAG-CBOR)`);
+    return token as Signed<TokenPayload>;
+  });
 }
 
 export class ApiServer {
@@ -291,14 +307,14 @@ export class ApiServer {
           assessments: [...node.state.assessments.entries()].map(([cid, a]) => ({ cid, node: hex(a.payload.node), deployment: a.payload.deployment, kept: a.payload.kept, reason: a.payload.reason })),
         });
       case "POST /capabilities": {
-        const token = await node.issue(parseIssueRequest(await readJson(req), Date.now()));
+        const token = await node.issue(parseIssueRequest(await readJson(req)));
         return send(res, 200, { token: Buffer.from(dagCbor.encode(token)).toString("base64") });
       }
       case "POST /revocations": {
         const body = await readJson(req);
-        onlyKeys(body, ["token"]);
+        onlyKeys(body, ["token", "chain"]);
         if (typeof body.token !== "string") throw new HttpError(400, "'token' must be the capability token's CID");
-        const cid = await node.revoke(parseCid(body.token, "token"));
+        const cid = await node.revoke(parseCid(body.token, "token"), body.chain === undefined ? undefined : parseChain(body.chain));
         return send(res, 200, { revocation: cid.toString(), token: String(body.token) });
       }
       case "POST /deployments":

@@ -20,7 +20,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { BlockStore } from "./store.ts";
 import { loadOrCreateKey, keyId, type PrivateKey } from "./keys.ts";
-import { GridState } from "./state.ts";
+import { GridState, ReplayGuard, TokenBook } from "./state.ts";
 import { decodeEnvelope, encodeEnvelope } from "./envelope.ts";
 import { asSigned, recordCid, signRecord, verifyRecord, type AssessmentPayload, type DeployPayload, type Signed } from "./records.ts";
 import { issueToken, Refusal, verifyDeploy, type IssueOptions, type Token } from "./capabilities.ts";
@@ -97,6 +97,10 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 export class GridNode {
   readonly deployments = new Map<string, Deployment>();
   private stopped = false;
+  /** Chains this node can prove, to revoke any hop under its key. */
+  tokens!: TokenBook;
+  /** Deploy requests already used (survives restarts). */
+  private replays!: ReplayGuard;
 
   private constructor(
     readonly dataDir: string,
@@ -112,8 +116,12 @@ export class GridNode {
     const key = await loadOrCreateKey(join(o.dataDir, "key"));
     const store = new BlockStore(join(o.dataDir, "blocks"));
     await store.open();
-    const state = new GridState();
+    const state = new GridState(key.publicKey.raw);
     await loadState(o.dataDir, store, state);
+    const tokens = new TokenBook(store, join(o.dataDir, "token-index"));
+    await tokens.load();
+    const replays = new ReplayGuard(join(o.dataDir, "seen-requests"), REPLAY_WINDOW_MS);
+    await replays.load(Date.now());
     const libp2p = await createLibp2p({
       privateKey: key,
       addresses: { listen: o.listen ?? ["/ip4/127.0.0.1/tcp/0"] },
@@ -130,6 +138,8 @@ export class GridNode {
       },
     });
     const node = new GridNode(o.dataDir, key, store, state, libp2p as unknown as Libp2p<Services>, o.drivers ?? new DriverRegistry());
+    node.tokens = tokens;
+    node.replays = replays;
     await node.wire();
     for (const p of o.peers ?? []) {
       try {
@@ -342,12 +352,18 @@ export class GridNode {
   // ---- capabilities ----
 
   async issue(o: IssueOptions): Promise<Token> {
-    return issueToken(this.key, o);
+    const token = await issueToken(this.key, o);
+    await this.tokens.remember([token]);
+    return token;
   }
 
-  /** Revokes a token (by its CID) with this node's key and gossips the revocation. */
-  async revoke(token: CID): Promise<CID> {
-    const record = await signRecord(this.key, { type: "promisegrid/revocation", v: 0, token, by: this.publicKey, at: Date.now() });
+  /** Revokes a token (by its CID; `proof`: its chain, root first, when this node has not seen it) with this node's key and gossips the revocation. */
+  async revoke(token: CID, proof?: Token[]): Promise<CID> {
+    // The revocation carries the chain down to the token: proof that this key is above it.
+    if (proof) await this.tokens.remember(proof);
+    const chain = await this.tokens.chainTo(token);
+    if (!chain) throw new DeployError(404, "unknown-token", `this node neither issued capability ${token} nor accepted a deploy with it, so it cannot revoke it`);
+    const record = await signRecord(this.key, { type: "promisegrid/revocation", v: 0, token, by: this.publicKey, chain, at: Date.now() });
     const cid = (await recordCid(record));
     await this.addRecord(record);
     await this.publishRecord(REVOCATIONS_TOPIC, record);
@@ -355,9 +371,6 @@ export class GridNode {
   }
 
   // ---- deployments ----
-
-  /** Signatures of deploy requests seen within the replay window, with when they were signed. */
-  private readonly seenRequests = new Map<string, number>();
 
   /**
    * Checks a signed deploy request, stores the blocks sent with it (only once
@@ -381,10 +394,8 @@ export class GridNode {
     if (typeof p.at !== "number" || Math.abs(now - p.at) > REPLAY_WINDOW_MS) {
       throw new DeployError(403, "stale", `deploy refused: the request was signed at ${new Date(Number(p.at)).toISOString()}, more than ${REPLAY_WINDOW_MS / 1000} s from this node's clock`);
     }
-    const sig = Buffer.from(request.sig).toString("base64");
-    if (this.seenRequests.has(sig)) throw new DeployError(403, "replayed", "deploy refused: this signed request was already used; sign a new one");
-    for (const [k, at] of this.seenRequests) if (Math.abs(now - at) > REPLAY_WINDOW_MS) this.seenRequests.delete(k);
-    this.seenRequests.set(sig, p.at);
+    if (!(await this.replays.use(request.sig, p.at, now))) throw new DeployError(403, "replayed", "deploy refused: this signed request was already used; sign a new one");
+    await this.tokens.remember(p.chain);
     for (const b of blocks) await this.store.put(b.cid, b.bytes);
     const manifestCid = CID.asCID(p.manifest);
     if (!manifestCid) throw new DeployError(400, "malformed", "the deploy request's manifest is not a CID");
