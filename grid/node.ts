@@ -19,6 +19,7 @@ import { appendFile, mkdir, readFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { BlockStore } from "./store.ts";
+import { secureDataDir } from "./datadir.ts";
 import { loadOrCreateKey, keyId, type PrivateKey } from "./keys.ts";
 import { GridState, ReplayGuard, TokenBook } from "./state.ts";
 import { decodeEnvelope, encodeEnvelope } from "./envelope.ts";
@@ -35,6 +36,8 @@ export const ASSESSMENTS_TOPIC = "/promisegrid/assessments/0";
 const MAX_MESSAGE = 8 * 1024 * 1024;
 /** How far a deploy request's signing time may be from the node's clock; each request is used once. */
 const REPLAY_WINDOW_MS = 5 * 60 * 1000;
+/** Records per state-sync message (each at most MAX_RECORD_BYTES, so a page stays far below MAX_MESSAGE). */
+const STATE_PAGE = 64;
 /** CIDs per block request (chunks are 1 MiB, so about this many MiB in flight). */
 const WANT_BATCH = 64;
 /** Deployment records kept in memory for the API. */
@@ -116,6 +119,7 @@ export class GridNode {
     const key = await loadOrCreateKey(join(o.dataDir, "key"));
     const store = new BlockStore(join(o.dataDir, "blocks"));
     await store.open();
+    for (const f of await secureDataDir(o.dataDir)) process.stderr.write(`promisegrid node: fixed ${f} (only the owner may read the data dir)\n`);
     const state = new GridState(key.publicKey.raw);
     await loadState(o.dataDir, store, state);
     const tokens = new TokenBook(store, join(o.dataDir, "token-index"));
@@ -212,7 +216,7 @@ export class GridNode {
     });
     // A peer that joins late catches up on the whole state (anti-entropy).
     this.libp2p.addEventListener("peer:connect", (evt) => {
-      void this.syncState(evt.detail).catch(() => {});
+      void this.syncState(evt.detail).catch((e) => { if (process.env.PROMISEGRID_DEBUG) console.error("state sync failed:", e); });
     });
   }
 
@@ -255,7 +259,14 @@ export class GridNode {
     const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE });
     const req = decodeEnvelope((await lp.read()).subarray());
     if (req[0] !== "state?") throw new Error("expected state?");
-    await lp.write(encodeEnvelope(["state", this.state.records()]));
+    // Page by page, each when the requester asks for the next: any size fits, at the reader's pace; "end" says nothing was cut off.
+    const records = this.state.records();
+    for (let i = 0; i < records.length; i += STATE_PAGE) {
+      await lp.write(encodeEnvelope(["state", records.slice(i, i + STATE_PAGE)]));
+      const next = decodeEnvelope((await lp.read({ signal: AbortSignal.timeout(30_000) })).subarray());
+      if (next[0] !== "next") throw new Error("expected next");
+    }
+    await lp.write(encodeEnvelope(["end"]));
     await stream.close();
   }
 
@@ -263,10 +274,17 @@ export class GridNode {
     const stream = await this.libp2p.dialProtocol(peer, STATE_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
     const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE });
     await lp.write(encodeEnvelope(["state?"]));
-    const res = decodeEnvelope((await lp.read()).subarray());
-    await stream.close();
-    if (res[0] !== "state" || !Array.isArray(res[1])) throw new Error("bad state reply");
-    for (const r of res[1]) await this.addRecord(r).catch(() => {});
+    try {
+      for (;;) {
+        const res = decodeEnvelope((await lp.read({ signal: AbortSignal.timeout(30_000) })).subarray());
+        if (res[0] === "end") break;
+        if (res[0] !== "state" || !Array.isArray(res[1]) || res[1].length > STATE_PAGE) throw new Error("bad state reply");
+        for (const r of res[1]) await this.addRecord(r).catch(() => {});
+        await lp.write(encodeEnvelope(["next"]));
+      }
+    } finally {
+      await stream.close().catch(() => stream.abort(new Error("closing")));
+    }
   }
 
   // ---- block exchange ----
