@@ -172,7 +172,7 @@ export function bearerMatches(header: string, token: string): boolean {
 }
 
 /** A chain of capability tokens, root first, each base64 DAG-CBOR as POST /v0/capabilities returns it. */
-function parseChain(value: unknown): Signed<TokenPayload>[] {
+export function parseChain(value: unknown): Signed<TokenPayload>[] {
   if (!Array.isArray(value) || value.length === 0 || value.length > MAX_CHAIN) throw new HttpError(400, `'chain' must be a list of 1 to ${MAX_CHAIN} tokens (base64), root first`);
   return value.map((t, i) => {
     let decoded: unknown;
