@@ -20,6 +20,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { BlockStore } from "./store.ts";
 import { secureDataDir } from "./datadir.ts";
+import { BlockAccess } from "./access.ts";
 import { loadOrCreateKey, keyId, type PrivateKey } from "./keys.ts";
 import { GridState, ReplayGuard, TokenBook } from "./state.ts";
 import { decodeEnvelope, encodeEnvelope } from "./envelope.ts";
@@ -104,6 +105,8 @@ export class GridNode {
   tokens!: TokenBook;
   /** Deploy requests already used (survives restarts). */
   private replays!: ReplayGuard;
+  /** Who may fetch which block. */
+  private access!: BlockAccess;
 
   private constructor(
     readonly dataDir: string,
@@ -126,6 +129,8 @@ export class GridNode {
     await tokens.load();
     const replays = new ReplayGuard(join(o.dataDir, "seen-requests"), REPLAY_WINDOW_MS);
     await replays.load(Date.now());
+    const access = new BlockAccess(store, join(o.dataDir, "manifest-holders"));
+    await access.load();
     const libp2p = await createLibp2p({
       privateKey: key,
       addresses: { listen: o.listen ?? ["/ip4/127.0.0.1/tcp/0"] },
@@ -144,6 +149,7 @@ export class GridNode {
     const node = new GridNode(o.dataDir, key, store, state, libp2p as unknown as Libp2p<Services>, o.drivers ?? new DriverRegistry());
     node.tokens = tokens;
     node.replays = replays;
+    node.access = access;
     await node.wire();
     for (const p of o.peers ?? []) {
       try {
@@ -192,7 +198,7 @@ export class GridNode {
   }
 
   private async wire(): Promise<void> {
-    await this.libp2p.handle(BLOCKS_PROTOCOL, (stream) => this.serveBlocks(stream).catch(() => stream.abort(new Error("bad request"))));
+    await this.libp2p.handle(BLOCKS_PROTOCOL, (stream, conn) => this.serveBlocks(stream, conn.remotePeer.publicKey?.raw).catch(() => stream.abort(new Error("bad request"))));
     await this.libp2p.handle(STATE_PROTOCOL, (stream) => this.serveState(stream).catch(() => stream.abort(new Error("bad request"))));
     const pubsub = this.libp2p.services.pubsub;
     // Only well-formed, correctly signed records are accepted and forwarded by gossipsub.
@@ -289,17 +295,22 @@ export class GridNode {
 
   // ---- block exchange ----
 
-  private async serveBlocks(stream: Stream): Promise<void> {
+  private async serveBlocks(stream: Stream, peerKey: Uint8Array | undefined): Promise<void> {
     const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE });
     const req = decodeEnvelope((await lp.read()).subarray());
-    if (req[0] !== "want" || !Array.isArray(req[1]) || req[1].length > 100_000) throw new Error("expected want [CID...]");
+    if (req[0] !== "want" || !Array.isArray(req[1]) || req[1].length > 100_000) throw new Error("expected want [CID...] DEPLOY");
     const cids = req[1].map((c) => CID.asCID(c));
     if (cids.some((c) => !c)) throw new Error("want list holds a non-CID");
+    // Only blocks of the manifest the peer's deploy request names; the rest look missing.
+    const allowed = await this.access.allowed(peerKey, req[2], cids as CID[]);
     // Read (and re-verify) a few blocks ahead while earlier ones are being sent.
     const ahead: Promise<Uint8Array | undefined>[] = [];
     let next = 0;
     for (const cid of cids as CID[]) {
-      while (ahead.length < 4 && next < cids.length) ahead.push(this.store.get(cids[next++]!).catch(() => undefined));
+      while (ahead.length < 4 && next < cids.length) {
+        const c = cids[next++]!;
+        ahead.push(allowed.has(c.toString()) ? this.store.get(c).catch(() => undefined) : Promise.resolve(undefined));
+      }
       const bytes = await ahead.shift()!;
       await lp.write(encodeEnvelope(bytes ? ["block", cid, bytes] : ["missing", cid]));
     }
@@ -307,12 +318,12 @@ export class GridNode {
   }
 
   /** Asks one peer for `cids`; stores (after verifying) the blocks it sends and returns how many. */
-  private async fetchFrom(peer: PeerId, cids: CID[]): Promise<number> {
+  private async fetchFrom(peer: PeerId, cids: CID[], request: Signed<DeployPayload> | undefined): Promise<number> {
     const stream = await this.libp2p.dialProtocol(peer, BLOCKS_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
     // The peer sends the whole batch at once; leave room while blocks are written to disk.
     stream.maxReadBufferLength = (WANT_BATCH + 2) * MAX_MESSAGE;
     const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE, maxBufferSize: (WANT_BATCH + 2) * MAX_MESSAGE });
-    await lp.write(encodeEnvelope(["want", cids]));
+    await lp.write(encodeEnvelope(["want", cids, request ?? null]));
     const wanted = new Set(cids.map(String));
     let got = 0;
     // Several blocks are verified and written at once, so fsyncs overlap with the network.
@@ -340,7 +351,7 @@ export class GridNode {
   }
 
   /** Makes sure every CID is in the store, fetching missing blocks from connected peers. */
-  async ensureBlocks(cids: CID[]): Promise<void> {
+  async ensureBlocks(cids: CID[], request?: Signed<DeployPayload>): Promise<void> {
     let missing: CID[] = [];
     for (const c of cids) if (!(await this.store.has(c))) missing.push(c);
     if (missing.length === 0) return;
@@ -348,7 +359,7 @@ export class GridNode {
     for (const id of peers) {
       const peer = this.libp2p.getConnections().find((c) => c.remotePeer.toString() === id)!.remotePeer;
       try {
-        for (let i = 0; i < missing.length; i += WANT_BATCH) await this.fetchFrom(peer, missing.slice(i, i + WANT_BATCH));
+        for (let i = 0; i < missing.length; i += WANT_BATCH) await this.fetchFrom(peer, missing.slice(i, i + WANT_BATCH), request);
       } catch (e) {
         if (process.env.PROMISEGRID_DEBUG) console.error(`fetch from ${id} failed:`, e);
       }
@@ -360,8 +371,8 @@ export class GridNode {
     throw new Error(`block ${missing[0]} is not on this node or on any of its ${peers.length} peer(s)${missing.length > 1 ? ` (${missing.length} blocks missing)` : ""}`);
   }
 
-  async getBlock(cid: CID): Promise<Uint8Array> {
-    await this.ensureBlocks([cid]);
+  async getBlock(cid: CID, request: Signed<DeployPayload>): Promise<Uint8Array> {
+    await this.ensureBlocks([cid], request);
     const bytes = await this.store.get(cid);
     if (!bytes) throw new Error(`block ${cid} vanished from the store`);
     return bytes;
@@ -417,7 +428,8 @@ export class GridNode {
     for (const b of blocks) await this.store.put(b.cid, b.bytes);
     const manifestCid = CID.asCID(p.manifest);
     if (!manifestCid) throw new DeployError(400, "malformed", "the deploy request's manifest is not a CID");
-    const job = { ...(await this.cachedJob(manifestCid, p.workload)), id: randomBytes(6).toString("hex") };
+    await this.access.deployed(manifestCid, p.holder);
+    const job = { ...(await this.cachedJob(manifestCid, p.workload, request)), id: randomBytes(6).toString("hex") };
     const availability = await this.drivers.check(job.sandbox);
     if (!availability.ok) throw new DeployError(503, "driver-unavailable", `the ${job.sandbox} sandbox is not available on this node: ${availability.reason}`);
     const driver = this.drivers.get(job.sandbox)!;
@@ -485,7 +497,8 @@ export class GridNode {
       exitCode: result.exitCode,
       reason: result.reason,
       message: result.message,
-      output: outputCid,
+      // The output's CID stays on this node (its deployer reads it through the API): gossip goes to everyone.
+      output: null,
       at: Date.now(),
     };
     const record = await signRecord(this.key, payload);
@@ -503,7 +516,7 @@ export class GridNode {
   private readonly jobs = new Map<string, { job: Promise<Job>; bytes: number }>();
   private static readonly JOB_CACHE_BYTES = 256 * 1024 * 1024;
 
-  private cachedJob(manifestCid: CID, workload: string): Promise<Job> {
+  private cachedJob(manifestCid: CID, workload: string, request: Signed<DeployPayload>): Promise<Job> {
     const key = `${manifestCid}/${workload}`;
     const hit = this.jobs.get(key);
     if (hit) {
@@ -511,7 +524,7 @@ export class GridNode {
       this.jobs.set(key, hit);
       return hit.job;
     }
-    const entry = { job: this.resolveJob(manifestCid, workload), bytes: 0 };
+    const entry = { job: this.resolveJob(manifestCid, workload, request), bytes: 0 };
     this.jobs.set(key, entry);
     entry.job.then((j) => {
       entry.bytes = Object.values(j.files).reduce((n, f) => n + f.bytes.length, 0);
@@ -526,11 +539,11 @@ export class GridNode {
     return entry.job;
   }
 
-  private async resolveJob(manifestCid: CID, workload: string): Promise<Job> {
+  private async resolveJob(manifestCid: CID, workload: string, request: Signed<DeployPayload>): Promise<Job> {
     const fail = (m: string) => new DeployError(422, "bad-manifest", `manifest ${manifestCid}: ${m}`);
     let root: unknown;
     try {
-      root = dagCbor.decode(await this.getBlock(manifestCid));
+      root = dagCbor.decode(await this.getBlock(manifestCid, request));
     } catch (e) {
       throw new DeployError(422, "missing-blocks", `cannot get the manifest: ${e instanceof Error ? e.message : e}`);
     }
@@ -539,7 +552,7 @@ export class GridNode {
     if (!wcid) throw fail(`it has no workload named '${workload}'`);
     let w: unknown;
     try {
-      w = dagCbor.decode(await this.getBlock(wcid));
+      w = dagCbor.decode(await this.getBlock(wcid, request));
     } catch (e) {
       throw new DeployError(422, "missing-blocks", `cannot get workload '${workload}': ${e instanceof Error ? e.message : e}`);
     }
@@ -554,7 +567,7 @@ export class GridNode {
       const chunks = f.chunks.map((c) => CID.asCID(c));
       if (chunks.some((c) => !c)) throw fail(`workload '${workload}' file '${role}' links to a non-CID`);
       try {
-        await this.ensureBlocks(chunks as CID[]);
+        await this.ensureBlocks(chunks as CID[], request);
       } catch (e) {
         throw new DeployError(422, "missing-blocks", `cannot get ${f.name}: ${e instanceof Error ? e.message : e}`);
       }

@@ -17,8 +17,9 @@ import type { PrivateKey } from "../../grid/keys.ts";
 
 export type HostilePeer = Libp2p<{ pubsub: GossipSub; identify: unknown }>;
 
-export async function hostilePeer(): Promise<HostilePeer> {
+export async function hostilePeer(privateKey?: PrivateKey): Promise<HostilePeer> {
   return (await createLibp2p({
+    privateKey,
     addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
