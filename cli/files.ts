@@ -2,6 +2,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { UsageError } from "./command.ts";
+import { writeFileAtomicSync } from "../grid/files.ts";
 
 /** Source files larger than this are refused rather than parsed. */
 export const MAX_SOURCE_BYTES = 32 * 1024 * 1024;
@@ -37,22 +38,13 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
   return Buffer.byteLength(text.slice(0, text.indexOf("\ufffd")));
 }
 
-/** Writes a file so that no reader ever sees it half-written: temp file, fsync, rename. */
+/** Writes a file so that no reader ever sees it half-written (grid/files.ts: temp file, fsync, rename). */
 export function writeAtomic(file: string, data: Uint8Array | string): void {
   const dir = path.dirname(path.resolve(file));
   if (!fs.existsSync(dir)) throw new FileError(`${file}: directory ${dir} does not exist`);
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
   try {
-    const fd = fs.openSync(tmp, "w", 0o644);
-    try {
-      fs.writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
+    writeFileAtomicSync(file, data);
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
     throw new FileError(`${file}: cannot write: ${(e as Error).message}`);
   }
 }

@@ -97,8 +97,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Promis
   });
 
   // Feature registrations: one call each, (context, api), e.g. `registerGrid(context, api);` from ./grid.ts.
-  registerTesting(context);
-  registerDebugger(context);
+  registerTesting(context, api);
+  registerDebugger(context, api);
   registerGrid(context);
 
   return api;

@@ -2,21 +2,14 @@
 // the open .pg file with progress and live output, stop deployments, revoke
 // tokens, and a Grid view of the node, its peers and deployments. A refused
 // deploy shows as a diagnostic on the capability or workload that caused it.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as vscode from "vscode";
-import { ApiError, GridClient, type DeploymentInfo, type NodeStatus, type Peer } from "../grid/api-client.ts";
-import { DEFAULT_DATA_DIR, runningNode } from "../grid/local.ts";
-import { decodeToken, deployCar, tokenCid, userKey } from "../grid/deploy.ts";
-import { ManifestError, pickWorkload } from "../grid/manifest.ts";
-import { check, compile, CompileError, loadProgram, type Program } from "../language/index.ts";
-import { nodeHost } from "../language/node-host.ts";
-import { LineIndex } from "../grammar/index.ts";
-
-/** Refusal codes that point at the capability; everything else points at the workload. */
-const CAPABILITY_CODES = new Set(["forged", "expired", "widened", "revoked", "foreign-root", "broken-chain", "not-granted", "malformed"]);
+import type { GridClient, NodeStatus, Peer } from "../grid/api-client.ts";
+import { localNode, nodeDataDir, runningNode, stopNode } from "../grid/local.ts";
+import { deployFile, DeployFailure, type DeployResult, type SourceLocation } from "../grid/deploy.ts";
 
 export interface GridViewData {
   node: { running: boolean; peerId?: string; api?: string; drivers?: Record<string, { ok: boolean; reason?: string }> };
@@ -25,8 +18,10 @@ export interface GridViewData {
 }
 
 export interface DeployOutcome {
-  info?: DeploymentInfo;
+  info?: DeployResult["info"];
   output: string;
+  /** The token's CID (what Revoke takes). */
+  token?: string;
   error?: string;
 }
 
@@ -79,7 +74,7 @@ export function registerGrid(context: vscode.ExtensionContext): void {
 
   const dataDir = () => {
     const d = vscode.workspace.getConfiguration("promisegrid").get<string>("grid.dataDir");
-    return d ? d.replace(/^~(?=$|\/)/, os.homedir()) : DEFAULT_DATA_DIR;
+    return nodeDataDir(d ? d.replace(/^~(?=$|\/)/, os.homedir()) : undefined);
   };
 
   const refresh = async (): Promise<GridViewData> => {
@@ -104,45 +99,26 @@ export function registerGrid(context: vscode.ExtensionContext): void {
   context.subscriptions.push({ dispose: () => clearInterval(timer) });
   void refresh();
 
-  /** Starts the bundled node as a child process, unless one already runs for the data dir. */
+  /** Starts the bundled node as a child process (stopped with the editor), unless one already runs for the data dir. */
   const startNode = async (): Promise<NodeStatus> => {
     const dir = dataDir();
-    const existing = await runningNode(dir);
-    if (existing) return existing.status();
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const script = context.asAbsolutePath(path.join("dist", "grid-node.js"));
     if (!fs.existsSync(script)) throw new Error(`the bundled grid node is missing (${script}); build it with \`npm run build\` or start one with \`promisegrid node start\``);
-    const proc = spawn(process.execPath, [script, "--data-dir", dir, "--api", "127.0.0.1:0"], {
+    const { client, launched } = await localNode(dir, {
+      command: [process.execPath, script, "--api", "127.0.0.1:0"],
       env: { ...process.env, ELECTRON_RUN_AS_NODE: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
     });
-    child = proc;
-    proc.stderr!.on("data", (c: Buffer) => output.append(c.toString()));
-    await new Promise<void>((resolve, reject) => {
-      let buf = "";
-      const timeout = setTimeout(() => reject(new Error("the grid node did not start within 20 s (see the PromiseGrid Grid output)")), 20_000);
-      proc.stdout!.on("data", (c: Buffer) => {
-        buf += c.toString();
-        if (buf.includes("\n")) {
-          clearTimeout(timeout);
-          resolve();
-        }
-      });
+    if (launched) {
+      const proc = launched.child;
+      child = proc;
       proc.once("exit", (code) => {
-        clearTimeout(timeout);
-        reject(new Error(`the grid node exited with code ${code} (see the PromiseGrid Grid output)`));
+        output.appendLine(`grid node exited (code ${code}); its log: ${path.join(dir, "node.log")}`);
+        if (child === proc) child = undefined;
+        void refresh();
       });
-    });
-    proc.removeAllListeners("exit");
-    proc.once("exit", (code) => {
-      output.appendLine(`grid node exited (code ${code})`);
-      if (child === proc) child = undefined;
-      void refresh();
-    });
-    const client = await runningNode(dir);
-    if (!client) throw new Error("the grid node started but its API does not answer");
+    }
     const status = await client.status();
-    output.appendLine(`grid node started: ${status.api} (peer ${status.peerId}, data dir ${dir})`);
+    if (launched) output.appendLine(`grid node started: ${status.api} (peer ${status.peerId}, data dir ${dir})`);
     await refresh();
     return status;
   };
@@ -155,14 +131,12 @@ export function registerGrid(context: vscode.ExtensionContext): void {
     return client;
   };
 
-  const diagnose = (program: Program, kind: "capability" | "workload", name: string, message: string) => {
-    const sym = program.lookup(kind, name);
-    if (!sym) return;
-    const text = fs.readFileSync(sym.path, "utf8");
-    const r = new LineIndex(text).range(sym.nameSpan);
-    const d = new vscode.Diagnostic(new vscode.Range(r.start.line, r.start.character, r.end.line, r.end.character), message, vscode.DiagnosticSeverity.Error);
+  const diagnose = (at: SourceLocation | undefined, message: string) => {
+    if (!at) return;
+    const range = new vscode.Range(at.start.line, at.start.character, at.end.line, at.end.character);
+    const d = new vscode.Diagnostic(range, message, vscode.DiagnosticSeverity.Error);
     d.source = "promisegrid grid";
-    diagnostics.set(vscode.Uri.file(sym.path), [d]);
+    diagnostics.set(vscode.Uri.file(at.path), [d]);
   };
 
   const deploy = async (arg?: vscode.Uri): Promise<DeployOutcome> => {
@@ -175,53 +149,32 @@ export function registerGrid(context: vscode.ExtensionContext): void {
     await vscode.workspace.openTextDocument(uri).then((doc) => (doc.isDirty ? doc.save() : true));
     diagnostics.clear();
     let out = "";
-    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Deploying ${path.basename(uri.fsPath)}`, cancellable: false }, async (progress) => {
-      progress.report({ message: "compiling" });
-      const program = loadProgram([uri.fsPath], nodeHost);
-      const errors = check(program).filter((d) => d.severity === "error");
-      if (errors.length) {
-        const error = `${path.basename(uri.fsPath)} has ${errors.length} error(s); fix them before deploying.`;
-        void vscode.window.showErrorMessage(error);
-        return { output: "", error };
-      }
-      let workload = "", capability = "";
+    const file = path.basename(uri.fsPath);
+    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Deploying ${file}`, cancellable: false }, async (progress) => {
       try {
-        const compiled = await compile(program, { readFile: (p) => fs.readFileSync(p) });
-        const picked = pickWorkload(compiled);
-        workload = picked.workload;
-        capability = picked.capability.name;
-        progress.report({ message: "starting the node" });
-        const client = await needClient();
-        progress.report({ message: `deploying ${workload}` });
-        const key = await userKey();
-        const token = decodeToken(await client.issue({
-          holder: Buffer.from(key.publicKey.raw).toString("hex"),
-          grants: picked.capability.grants,
-          name: capability,
-          depth: picked.capability.delegable ? picked.capability.delegable.depth ?? 1 : 0,
-        }));
-        const car = await deployCar({ key, manifest: compiled.root, workload, chain: [token], blocks: compiled.blocks });
-        const started = await client.deploy(car);
-        output.appendLine(`[${started.id}] ${workload}: deployed (manifest ${compiled.root}, token ${await tokenCid(token)})`);
-        output.show(true);
-        void refresh();
-        progress.report({ message: `running ${workload}` });
-        const info = await client.logs(started.id, (e) => {
-          out += e.data;
-          output.append(e.data);
+        const r = await deployFile(uri.fsPath, {
+          connect: needClient,
+          onProgress: (message) => progress.report({ message }),
+          onStarted: (s) => {
+            output.appendLine(`[${s.id}] ${s.workload}: deployed (manifest ${s.manifest}, token ${s.token})`);
+            output.show(true);
+            void refresh();
+          },
+          onOutput: (e) => {
+            out += e.data;
+            output.append(e.data);
+          },
         });
+        const { info } = r;
         output.appendLine(`[${info.id}] assessment: ${info.assessment?.message ?? info.result?.message}`);
         await refresh();
-        if (info.assessment && !info.assessment.kept) diagnose(program, "workload", workload, `Deployment ${info.id}: ${info.assessment.message}`);
-        return { info, output: out };
+        if (!r.kept) diagnose(r.brokenAt, `Deployment ${info.id}: ${info.assessment?.message ?? info.result?.message}`);
+        return { info, output: out, token: r.token };
       } catch (e) {
         const error = e instanceof Error ? e.message : String(e);
-        if (e instanceof ApiError && workload) {
-          diagnose(program, CAPABILITY_CODES.has(e.code) && capability ? "capability" : "workload", CAPABILITY_CODES.has(e.code) ? capability : workload, `Deploy refused: ${error}`);
-        } else if (!(e instanceof CompileError || e instanceof ManifestError || e instanceof ApiError)) {
-          output.appendLine(`deploy failed: ${error}`);
-        }
-        output.appendLine(`deploy of ${path.basename(uri.fsPath)} failed: ${error}`);
+        if (e instanceof DeployFailure) diagnose(e.detail.at, `Deploy refused: ${error}`);
+        else output.appendLine(`deploy failed: ${error}`);
+        output.appendLine(`deploy of ${file} failed: ${error}`);
         void vscode.window.showErrorMessage(`PromiseGrid deploy failed: ${error}`);
         return { output: out, error };
       }
@@ -250,8 +203,7 @@ export function registerGrid(context: vscode.ExtensionContext): void {
     }),
     vscode.commands.registerCommand("promisegrid.grid.stopNode", async () => {
       const client = await runningNode(dataDir());
-      if (client) await client.shutdown();
-      await new Promise((r) => setTimeout(r, 200));
+      if (client) await stopNode(client).catch((e) => output.appendLine(`stopping the grid node: ${e instanceof Error ? e.message : e}`));
       return refresh();
     }),
     vscode.commands.registerCommand("promisegrid.grid.deploy", deploy),

@@ -1,86 +1,78 @@
 // Scenarios in VS Code's Test Explorer (vscode.tests): every `scenario` of every
-// .pg file in the workspace is a test; running it runs the simulator in the
-// extension host, and each failed expectation is a message at its line.
-import * as fs from "node:fs";
+// .pg file in the workspace is a test. The language server lists and runs them
+// (server/scenarios.ts); each failed expectation is a message at its line.
 import * as vscode from "vscode";
-import { LineIndex, parse } from "../grammar/index.ts";
-import { loadProgram, type Program, type SourceHost } from "../language/program.ts";
-import { runScenarios } from "../language/simulator/index.ts";
+import type { PromiseGridApi } from "./extension.ts";
+import {
+  RUN_SCENARIO_REQUEST, SCENARIOS_REQUEST, type ScenarioListing, type ScenarioParams, type ScenarioTestResult,
+} from "../server/scenario-protocol.ts";
 
-export interface ScenarioRunResult {
+export interface ScenarioRunResult extends ScenarioTestResult {
   id: string;
-  title: string;
-  file: string;
-  passed: boolean;
-  /** One per failed expectation or diagnostic: 1-based line and text. */
-  messages: { line: number; message: string }[];
 }
 
-/** Reads open (possibly unsaved) documents first, then the disk. */
-export const editorHost: SourceHost = {
-  readText(path) {
-    const open = vscode.workspace.textDocuments.find((d) => d.uri.scheme === "file" && d.uri.fsPath === path);
-    if (open) return open.getText();
-    try {
-      return fs.readFileSync(path, "utf8");
-    } catch {
-      return undefined;
-    }
-  },
-  exists(path) {
-    return vscode.workspace.textDocuments.some((d) => d.uri.fsPath === path) || fs.existsSync(path);
-  },
-};
-
-export function loadEditorProgram(file: string): Program {
-  return loadProgram([file], editorHost);
-}
-
-export function registerTesting(context: vscode.ExtensionContext): void {
+export function registerTesting(context: vscode.ExtensionContext, api: PromiseGridApi): void {
   const controller = vscode.tests.createTestController("promisegrid.scenarios", "PromiseGrid scenarios");
   context.subscriptions.push(controller);
   let lastResults: ScenarioRunResult[] = [];
 
+  const request = async <R>(method: string, params: ScenarioParams): Promise<R> => {
+    await api.ready();
+    return api.client().sendRequest<R>(method, params);
+  };
+
+  // Answers may come back out of order: only the latest request per file fills the tree.
+  const latest = new Map<string, number>();
+  let ticket = 0;
+
   /** (Re)reads one file's scenarios into the tree. */
-  const refresh = (uri: vscode.Uri, text?: string): vscode.TestItem | undefined => {
+  const refresh = async (uri: vscode.Uri): Promise<vscode.TestItem | undefined> => {
     if (uri.scheme !== "file" || !uri.fsPath.endsWith(".pg")) return undefined;
-    text ??= editorHost.readText(uri.fsPath);
-    if (text === undefined) { controller.items.delete(uri.toString()); return undefined; }
-    const source = parse(text);
-    const scenarios = source.declarations.filter((d) => d.kind === "scenario");
-    if (!scenarios.length) { controller.items.delete(uri.toString()); return undefined; }
+    const mine = ++ticket;
+    latest.set(uri.toString(), mine);
+    let listing: ScenarioListing;
+    try {
+      listing = await request<ScenarioListing>(SCENARIOS_REQUEST, { uri: uri.toString() });
+    } catch {
+      return controller.items.get(uri.toString());
+    }
+    if (latest.get(uri.toString()) !== mine) return controller.items.get(uri.toString());
+    if (!listing.scenarios.length) { controller.items.delete(uri.toString()); return undefined; }
     let fileItem = controller.items.get(uri.toString());
     if (!fileItem) {
       fileItem = controller.createTestItem(uri.toString(), vscode.workspace.asRelativePath(uri), uri);
       controller.items.add(fileItem);
     }
-    const lines = new LineIndex(text);
-    const children: vscode.TestItem[] = [];
-    for (const s of scenarios) {
-      if (s.kind !== "scenario") continue;
+    fileItem.children.replace(listing.scenarios.map((s) => {
       const item = controller.createTestItem(`${uri.toString()}#${s.title}`, s.title, uri);
-      const r = lines.range(s.titleSpan);
-      item.range = new vscode.Range(r.start.line, r.start.character, r.end.line, r.end.character);
-      children.push(item);
-    }
-    fileItem.children.replace(children);
+      item.range = new vscode.Range(s.range.start.line, s.range.start.character, s.range.end.line, s.range.end.character);
+      return item;
+    }));
     return fileItem;
   };
 
   const discoverAll = async () => {
-    for (const uri of await vscode.workspace.findFiles("**/*.pg", "**/node_modules/**")) refresh(uri);
+    await Promise.all((await vscode.workspace.findFiles("**/*.pg", "**/node_modules/**")).map((uri) => refresh(uri)));
   };
   controller.resolveHandler = async (item) => { if (!item) await discoverAll(); };
   controller.refreshHandler = async () => { await discoverAll(); };
 
+  // While typing, the tree follows after a pause rather than at every keystroke.
+  const pauses = new Map<string, NodeJS.Timeout>();
+  const typing = (uri: vscode.Uri) => {
+    clearTimeout(pauses.get(uri.toString()));
+    pauses.set(uri.toString(), setTimeout(() => { pauses.delete(uri.toString()); void refresh(uri); }, 150));
+  };
+  context.subscriptions.push({ dispose: () => pauses.forEach((t) => clearTimeout(t)) });
+
   const watcher = vscode.workspace.createFileSystemWatcher("**/*.pg");
   context.subscriptions.push(
     watcher,
-    watcher.onDidCreate((u) => refresh(u)),
-    watcher.onDidChange((u) => refresh(u)),
+    watcher.onDidCreate((u) => void refresh(u)),
+    watcher.onDidChange((u) => void refresh(u)),
     watcher.onDidDelete((u) => controller.items.delete(u.toString())),
-    vscode.workspace.onDidChangeTextDocument((e) => refresh(e.document.uri, e.document.getText())),
-    vscode.workspace.onDidOpenTextDocument((d) => refresh(d.uri, d.getText())),
+    vscode.workspace.onDidChangeTextDocument((e) => typing(e.document.uri)),
+    vscode.workspace.onDidOpenTextDocument((d) => void refresh(d.uri)),
   );
 
   const scenarioItems = (request: vscode.TestRunRequest): vscode.TestItem[] => {
@@ -95,6 +87,11 @@ export function registerTesting(context: vscode.ExtensionContext): void {
     return out;
   };
 
+  const runOne = async (item: vscode.TestItem): Promise<ScenarioRunResult> => {
+    const [r] = await request<ScenarioTestResult[]>(RUN_SCENARIO_REQUEST, { uri: item.uri!.toString(), title: item.label });
+    return { id: item.id, ...(r ?? { title: item.label, file: item.uri!.fsPath, passed: false, messages: [{ line: 1, message: `no scenario titled "${item.label}"` }] }) };
+  };
+
   const runHandler = async (request: vscode.TestRunRequest, token?: vscode.CancellationToken): Promise<ScenarioRunResult[]> => {
     if (!request.include) await discoverAll();
     const run = controller.createTestRun(request, "PromiseGrid scenarios", false);
@@ -104,7 +101,13 @@ export function registerTesting(context: vscode.ExtensionContext): void {
         if (token?.isCancellationRequested) { run.skipped(item); continue; }
         run.started(item);
         const started = Date.now();
-        const result = runOne(item);
+        let result: ScenarioRunResult;
+        try {
+          result = await runOne(item);
+        } catch (e) {
+          run.errored(item, new vscode.TestMessage(`the language server could not run it: ${e instanceof Error ? e.message : e}`));
+          continue;
+        }
         results.push(result);
         const messages = result.messages.map((m) => {
           const message = new vscode.TestMessage(m.message);
@@ -127,7 +130,7 @@ export function registerTesting(context: vscode.ExtensionContext): void {
     // The "▶ Run" code lens above each scenario; returns the results (the in-editor tests read them).
     vscode.commands.registerCommand("promisegrid.runScenario", async (uri: string | vscode.Uri, title?: string) => {
       const u = typeof uri === "string" ? vscode.Uri.parse(uri) : uri;
-      const fileItem = refresh(u);
+      const fileItem = await refresh(u);
       if (!fileItem) return [];
       const items: vscode.TestItem[] = [];
       fileItem.children.forEach((c) => { if (title === undefined || c.label === title) items.push(c); });
@@ -136,29 +139,4 @@ export function registerTesting(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand("promisegrid.testing.lastResults", () => lastResults),
   );
   void discoverAll();
-}
-
-function runOne(item: vscode.TestItem): ScenarioRunResult {
-  const file = item.uri!.fsPath;
-  const title = item.label;
-  const base = { id: item.id, title, file };
-  const program = loadEditorProgram(file);
-  const source = program.files.get(file);
-  if (source?.errors.length) {
-    const lines = new LineIndex(source.text);
-    return { ...base, passed: false, messages: source.errors.map((e) => ({ line: lines.position(e.span.start).line + 1, message: `syntax: ${e.message}` })) };
-  }
-  const [result] = runScenarios(program, { scenario: title, paths: [file] });
-  if (!result) return { ...base, passed: false, messages: [{ line: 1, message: `no scenario titled "${title}"` }] };
-  if (!result.trace) {
-    const lines = new LineIndex(source?.text ?? "");
-    return {
-      ...base, passed: false,
-      messages: result.diagnostics.map((d) => ({ line: lines.position(d.span.start).line + 1, message: `${d.code} ${d.message}` })),
-    };
-  }
-  return {
-    ...base, passed: result.passed,
-    messages: result.failures.map((f) => ({ line: f.line, message: `step ${f.step}${f.agent ? `, ${f.agent}` : ""}: ${f.text}; saw: ${f.saw}` })),
-  };
 }

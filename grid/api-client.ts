@@ -1,5 +1,5 @@
 // A small typed client for the node's control API, used by the CLI and the editor.
-import type { DeploymentInfo, LogEntry } from "./node.ts";
+import type { DeploymentInfo, LogEntry } from "./deployments.ts";
 import type { Availability } from "./sandboxes/driver.ts";
 
 export interface NodeStatus {

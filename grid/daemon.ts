@@ -4,7 +4,8 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { ApiServer } from "./api.ts";
 import { GridNode, type NodeOptions } from "./node.ts";
-import { apiToken, writeFileAtomic, type NodeInfoFile } from "./local.ts";
+import { apiToken, type NodeInfoFile } from "./local.ts";
+import { writeFileAtomic } from "./files.ts";
 
 export { apiToken, readNodeInfo, type NodeInfoFile } from "./local.ts";
 

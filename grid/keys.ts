@@ -2,9 +2,9 @@
 // user's in ~/.promisegrid/key. Public keys travel as their 32 raw bytes.
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKeyFromRaw } from "@libp2p/crypto/keys";
 import type { Ed25519PrivateKey } from "@libp2p/interface";
-import { chmod, mkdir, open, readFile, rename } from "node:fs/promises";
+import { chmod, mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { randomBytes } from "node:crypto";
+import { writeFileAtomic } from "./files.ts";
 
 export type PrivateKey = Ed25519PrivateKey;
 
@@ -20,15 +20,7 @@ export async function loadOrCreateKey(path: string): Promise<PrivateKey> {
   }
   const key = await generateKeyPair("Ed25519");
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${randomBytes(4).toString("hex")}.tmp`;
-  const fh = await open(tmp, "wx", 0o600);
-  try {
-    await fh.writeFile(privateKeyToProtobuf(key));
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
+  await writeFileAtomic(path, privateKeyToProtobuf(key), 0o600);
   return key;
 }
 

@@ -1,11 +1,11 @@
 // Content-addressed block store on disk. A block is written to a temp file,
 // fsynced, then renamed into place, so nothing half-written is ever visible;
 // every read re-hashes the bytes with the function the CID's multihash names.
-import { mkdir, open, readFile, readdir, rename, rm, stat } from "node:fs/promises";
-import { randomBytes } from "node:crypto";
+import { mkdir, readFile, readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { CID } from "multiformats/cid";
 import { verifyBlock } from "./hashes.ts";
+import { writeFileAtomic } from "./files.ts";
 
 export class BlockStore {
   private readonly tmpDir: string;
@@ -43,15 +43,7 @@ export class BlockStore {
   async put(cid: CID, bytes: Uint8Array): Promise<void> {
     await verifyBlock(cid, bytes);
     if (await this.has(cid)) return;
-    const tmp = join(this.tmpDir, randomBytes(8).toString("hex"));
-    const fh = await open(tmp, "wx", 0o644);
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, this.path(cid));
+    await writeFileAtomic(this.path(cid), bytes, 0o644, this.tmpDir);
     this.known.add(cid.toString());
   }
 

@@ -346,7 +346,11 @@ class Checker {
     }
     for (const g of d.grants) {
       if (!parent.grants.some((pg) => bodyCovers(pg, g))) {
-        this.error(file, "PG401", g.span, `delegation widens authority: '${parentName}' does not grant ${bodyText(g)}`, { related });
+        // The fix narrows to the parent's grant of the same type, when there is one.
+        const narrow = parent.grants.find((pg) => pg.type.text === g.type.text);
+        this.error(file, "PG401", g.span, `delegation widens authority: '${parentName}' does not grant ${bodyText(g)}`, {
+          related, fixes: narrow ? [{ title: `Narrow to '${bodyText(narrow)}'`, edits: [{ path: file, span: g.span, newText: bodyText(narrow) }] }] : undefined,
+        });
       }
     }
     const parentExpiry = parent.expiresAfter?.steps;

@@ -32,6 +32,39 @@ export interface Compiled {
 
 export class CompileError extends Error {}
 
+// The blocks' shapes (docs/manifest.md), as written here and read back by the grid.
+export type ManifestArg = string | number | { amount: number; unit: string };
+export interface ManifestBody { type: string; args: ManifestArg[] }
+export interface ManifestCapability {
+  name: string;
+  issuer: string;
+  holder: string;
+  grants: ManifestBody[];
+  delegable?: { depth?: number };
+  expiresAfterSteps?: number;
+}
+export interface ManifestRoot {
+  type: "promisegrid/manifest";
+  version: 0;
+  grid: string | null;
+  hash: string;
+  capabilities: ManifestCapability[];
+  workloads: { [name: string]: CID };
+}
+export interface ManifestFile { name: string; size: number; chunks: CID[] }
+export interface ManifestWorkload {
+  type: "promisegrid/workload";
+  name: string;
+  sandbox: string;
+  files: { [role: string]: ManifestFile };
+  args: string[];
+  env: { [key: string]: string };
+  command?: string[];
+  append?: string;
+  network: string;
+  limits: { memoryBytes: number; timeMs: number; pids?: number; cpu?: number };
+}
+
 type Json = string | number | boolean | null | CID | Json[] | { [key: string]: Json | undefined };
 
 function argValue(a: Body["args"][number]): Json {

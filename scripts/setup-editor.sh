@@ -7,7 +7,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CS_VERSION=${CS_VERSION:-4.100.3}   # VS Code 1.100: the last code-server that runs on Node 20
 T=$ROOT/.cache/code-server
 
-need=(); for p in chromium libkrb5-dev ripgrep neovim; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+need=(); for p in chromium libkrb5-dev ripgrep neovim emacs-nox elpa-eglot; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi

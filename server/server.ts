@@ -10,6 +10,7 @@ import type { Diagnostic } from "../language/index.ts";
 import { CheckerThread } from "./checker-thread.ts";
 import * as features from "./features.ts";
 import { idle } from "./idle-gc.ts";
+import { registerScenarios } from "./scenarios.ts";
 import { uriToPath, Workspace } from "./workspace.ts";
 
 export interface Settings { debounceMs: number; codeLens: boolean; workloadCids: boolean }
@@ -212,6 +213,8 @@ export function startServer(connection: Connection, script?: string): void {
     pid: process.pid, rss: process.memoryUsage().rss,
     checks: checker ? "thread" : "in-process", threadChecks: checker?.completed ?? 0, inProcessChecks: ws.inProcessChecks,
   }));
+
+  registerScenarios(connection, ws, guard);
 
   connection.onShutdown(() => checker?.dispose());
 

@@ -1,58 +1,12 @@
 // `promisegrid node start|status|stop`: the local grid node, run detached in
 // the background (or in the foreground with --foreground).
-import { spawn } from "node:child_process";
-import { mkdirSync, openSync, closeSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { UsageError, type Command, type Io } from "../command.ts";
-import { nodeDataDir, runningNode } from "../../grid/local.ts";
+import { launchNode, nodeDataDir, runningNode, stopNode, type LaunchOptions } from "../../grid/local.ts";
 import { NODE_OPTIONS_HELP, parseNodeArgs, runNode } from "../../grid/main.ts";
 
-export { runningNode };
-
-/** Starts a node in a detached process and waits until its API answers. */
-export async function startDetached(argv: string[], dataDir: string): Promise<{ api: string; peerId: string; pid: number }> {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const log = openSync(join(dataDir, "node.log"), "a");
-  // Re-run this same program (bundled CLI, or the sources under tsx) as the node.
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], "node", "start", "--foreground", "--data-dir", dataDir, ...argv], {
-    detached: true,
-    stdio: ["ignore", "pipe", log],
-  });
-  closeSync(log);
-  const line = await new Promise<string>((resolve, reject) => {
-    let buf = "";
-    const timer = setTimeout(() => reject(new Error(`the node did not start within 20 s; see ${join(dataDir, "node.log")}`)), 20_000);
-    child.stdout!.on("data", (c: Buffer) => {
-      buf += c.toString();
-      const nl = buf.indexOf("\n");
-      if (nl >= 0) {
-        clearTimeout(timer);
-        resolve(buf.slice(0, nl));
-      }
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the node exited with code ${code} while starting; see ${join(dataDir, "node.log")}`));
-    });
-  });
-  child.stdout!.destroy();
-  child.removeAllListeners("exit");
-  child.unref();
-  return JSON.parse(line);
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // An exited process that its parent has not reaped yet (a zombie) is gone for us.
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return true;
-  }
+/** How the CLI launches a node: this same program (bundled CLI, or the sources under tsx), detached, in the foreground mode. */
+export function nodeLaunch(argv: string[]): LaunchOptions {
+  return { command: [process.execPath, ...process.execArgv, process.argv[1], "node", "start", "--foreground", ...argv], detached: true };
 }
 
 async function start(argv: string[], io: Io): Promise<number> {
@@ -65,7 +19,13 @@ async function start(argv: string[], io: Io): Promise<number> {
     throw new UsageError(e instanceof Error ? e.message : String(e));
   }
   if (foreground) {
-    await runNode(args, (info) => io.out(JSON.stringify(info) + "\n"));
+    try {
+      await runNode(args, (info) => io.out(JSON.stringify(info) + "\n"));
+    } catch (e) {
+      // A node that cannot start (address in use, a non-loopback --api) is not an internal error.
+      io.err(`promisegrid node: ${e instanceof Error ? e.message : e}\n`);
+      process.exit(1);
+    }
     // Stopped: exit now rather than wait for libp2p's lingering timers.
     process.exit(0);
   }
@@ -76,7 +36,13 @@ async function start(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   const passThrough = rest.filter((_, i) => !(rest[i] === "--data-dir" || rest[i - 1] === "--data-dir"));
-  const info = await startDetached(passThrough, args.dataDir);
+  let info;
+  try {
+    info = await launchNode(args.dataDir, nodeLaunch(passThrough));
+  } catch (e) {
+    io.err(`promisegrid node start: ${e instanceof Error ? e.message : e}\n`);
+    return 1;
+  }
   io.out(`node started: ${info.api} (peer ${info.peerId}, pid ${info.pid}, data dir ${args.dataDir})\n`);
   return 0;
 }
@@ -123,11 +89,10 @@ deployments; stop shuts it down.`,
         `state: ${s.state.revocations} revocation(s), ${s.state.assessments} assessment(s)`, "drivers:", ...drivers].join("\n") + "\n");
       return 0;
     }
-    await client.shutdown();
-    const deadline = Date.now() + 10_000;
-    while (pidAlive(s.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    if (pidAlive(s.pid)) {
-      io.err(`promisegrid node stop: the node (pid ${s.pid}) did not stop within 10 s\n`);
+    try {
+      await stopNode(client);
+    } catch (e) {
+      io.err(`promisegrid node stop: ${e instanceof Error ? e.message : e}\n`);
       return 1;
     }
     io.out(`node stopped (pid ${s.pid})\n`);

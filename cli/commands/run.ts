@@ -1,11 +1,11 @@
-// `promisegrid run FILE`: the one-command path. Compiles FILE, starts a local
-// node if none runs, deploys with the capability the file declares, streams
-// the output and prints the assessment.
+// `promisegrid run FILE`: the one-command path. The deploy flow, with a local
+// node started (detached, so it outlives the command) when none runs.
 import { parseArgs } from "node:util";
 import { UsageError, type Command } from "../command.ts";
-import { nodeDataDir } from "../../grid/deploy.ts";
-import { deployAndFollow, loadManifest } from "./deploy.ts";
-import { runningNode, startDetached } from "./node.ts";
+import { DeployFailure, nodeDataDir } from "../../grid/deploy.ts";
+import { localNode } from "../../grid/local.ts";
+import { deployAndFollow } from "./deploy.ts";
+import { nodeLaunch } from "./node.ts";
 
 export const run: Command = {
   name: "run",
@@ -24,19 +24,16 @@ assessment. Exit 0 when the workload's promise was kept.`,
       strict: true,
     });
     if (positionals.length !== 1) throw new UsageError("expected exactly one FILE");
-    const m = await loadManifest(positionals[0], io, "run");
-    if (!m) return 1;
     const dataDir = nodeDataDir(values["data-dir"]);
-    let client = await runningNode(dataDir);
-    if (!client) {
-      const info = await startDetached(["--api", "127.0.0.1:0"], dataDir);
-      if (!values.json) io.err(`started a local node: ${info.api} (stop it with \`promisegrid node stop\`)\n`);
-      client = await runningNode(dataDir);
-      if (!client) {
-        io.err(`promisegrid run: the node started but its API does not answer\n`);
-        return 1;
+    const connect = async () => {
+      try {
+        const { client, launched } = await localNode(dataDir, nodeLaunch(["--api", "127.0.0.1:0"]));
+        if (launched && !values.json) io.err(`started a local node: ${launched.api} (stop it with \`promisegrid node stop\`)\n`);
+        return client;
+      } catch (e) {
+        throw new DeployFailure("node", e instanceof Error ? e.message : String(e));
       }
-    }
-    return deployAndFollow(client, m, { json: values.json, workload: values.workload }, io);
+    };
+    return deployAndFollow(positionals[0], connect, { json: values.json, workload: values.workload }, io, "run");
   },
 };

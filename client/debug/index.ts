@@ -1,41 +1,82 @@
 // The scenario debugger in VS Code: the inline DAP session (session.ts), the
 // "Step through" code lens command, and a webview beside the editor that shows
-// the graph of agents and promises at the step the session is stopped at.
+// the graph of agents and promises at the step the session is stopped at, as
+// the simulator sees it or as one agent knows it (the picker in the panel, or
+// the command with an agent from the Variables view). The language server runs
+// the scenario and draws the graph.
 import * as path from "node:path";
+import { randomBytes } from "node:crypto";
 import * as vscode from "vscode";
-import { renderGraphSvg } from "../../language/simulator/graph.ts";
-import type { ScenarioRun, World } from "../../language/simulator/index.ts";
-import { loadEditorProgram } from "../testing.ts";
+import type { PromiseGridApi } from "../extension.ts";
+import {
+  GRAPH_REQUEST, SCENARIOS_REQUEST, TRACE_REQUEST,
+  type DebugTrace, type GraphAnswer, type GraphParams, type ScenarioListing, type ScenarioParams, type TraceAnswer,
+} from "../../server/scenario-protocol.ts";
 import { registerLesson } from "./lesson.ts";
 import { ScenarioDebugSession } from "./session.ts";
 
 export const DEBUG_TYPE = "promisegrid";
 
-export function registerDebugger(context: vscode.ExtensionContext): void {
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+export function registerDebugger(context: vscode.ExtensionContext, api: PromiseGridApi): void {
   let panel: vscode.WebviewPanel | undefined;
   let latest = 0;
+  /** Where the session stopped last, and whose view the graph shows (undefined: the simulator's). */
+  let shown: { trace: DebugTrace; step: number } | undefined;
+  let as: string | undefined;
 
-  const showGraph = async (run: ScenarioRun, world: World, file: string) => {
+  const request = async <R>(method: string, params: ScenarioParams | GraphParams): Promise<R> => {
+    await api.ready();
+    return api.client().sendRequest<R>(method, params);
+  };
+  const uriOf = (file: string) => vscode.Uri.file(file).toString();
+
+  const showGraph = async () => {
+    if (!shown) return;
+    const { trace, step } = shown;
     const ticket = ++latest;
-    const svg = await renderGraphSvg({ world, engine: run.engine, title: `${path.basename(file)}: "${run.plan.title}" after step ${run.step}` });
+    const answer = await request<GraphAnswer>(GRAPH_REQUEST, { uri: uriOf(trace.path), title: trace.title, step, as });
     if (ticket !== latest) return; // a later stop already drew
+    const body = "svg" in answer ? answer.svg : `<p>${escapeHtml(answer.error.message)}</p>`;
     if (!panel) {
       panel = vscode.window.createWebviewPanel("promisegrid.graph", "PromiseGrid graph", { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
-        { enableScripts: false });
+        { enableScripts: true });
       panel.onDidDispose(() => { panel = undefined; });
+      panel.webview.onDidReceiveMessage((m: { as?: string }) => {
+        as = m.as || undefined;
+        void showGraph().catch(() => undefined);
+      });
     }
-    panel.title = `Graph: step ${run.step}`;
+    const nonce = randomBytes(16).toString("base64");
+    const agents = trace.steps[0]?.agents.map((a) => a.name) ?? [];
+    const options = [`<option value="">the simulator (everything)</option>`,
+      ...agents.map((a) => `<option value="${escapeHtml(a)}"${a === as ? " selected" : ""}>${escapeHtml(a)}</option>`)].join("");
+    panel.title = `Graph: step ${step}${as ? ` (${as})` : ""}`;
     panel.webview.html = `<!DOCTYPE html><html><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline';">
-<style>body{background:#fff;margin:0;padding:8px;overflow:auto}svg{display:block}</style></head>
-<body data-step="${run.step}">${svg}</body></html>`;
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-${nonce}';">
+<style>body{background:#fff;color:#000;margin:0;padding:8px;overflow:auto}svg{display:block}label{font:12px sans-serif}</style></head>
+<body data-step="${step}" data-as="${escapeHtml(as ?? "")}">
+<label>As seen by <select id="as">${options}</select></label>
+${body}
+<script nonce="${nonce}">const vscode = acquireVsCodeApi();
+document.getElementById("as").addEventListener("change", (e) => vscode.postMessage({ as: e.target.value }));</script>
+</body></html>`;
   };
 
   context.subscriptions.push(
     vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, {
       createDebugAdapterDescriptor: () => new vscode.DebugAdapterInlineImplementation(new ScenarioDebugSession({
-        load: loadEditorProgram,
-        onStop: (run, world, file) => { void showGraph(run, world, file).catch(() => undefined); },
+        scenarios: (file) => request<ScenarioListing>(SCENARIOS_REQUEST, { uri: uriOf(file) }),
+        trace: (file, title) => request<TraceAnswer>(TRACE_REQUEST, { uri: uriOf(file), title }),
+        onStop: (trace, step) => {
+          // A new session keeps the chosen agent only if it has one of that name.
+          if (shown?.trace !== trace && as && !trace.steps[0]?.agents.some((a) => a.name === as)) as = undefined;
+          shown = { trace, step };
+          void showGraph().catch(() => undefined);
+        },
       })),
     }),
     vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, {
@@ -59,6 +100,25 @@ export function registerDebugger(context: vscode.ExtensionContext): void {
       });
     }),
     vscode.commands.registerCommand("promisegrid.graph.current", () => panel?.webview.html ?? ""),
+    /**
+     * The graph as one agent knows it: an agent's name, a Variables view item (its context
+     * menu passes { variable: { name } }), or, with neither, a pick; "" is the simulator's view.
+     */
+    vscode.commands.registerCommand("promisegrid.graph.showAs", async (arg?: string | { variable?: { name?: string } }) => {
+      if (!shown) return undefined;
+      let agent = typeof arg === "string" ? arg : arg?.variable?.name;
+      const names = shown.trace.steps[0]?.agents.map((a) => a.name) ?? [];
+      if (agent === undefined) {
+        const pick = await vscode.window.showQuickPick([{ label: "the simulator (everything)", agent: "" }, ...names.map((n) => ({ label: n, agent: n }))],
+          { placeHolder: "Show the graph as this agent knows it" });
+        if (!pick) return undefined;
+        agent = pick.agent;
+      }
+      if (agent && !names.includes(agent)) return undefined;
+      as = agent || undefined;
+      await showGraph();
+      return panel?.webview.html;
+    }),
   );
   registerLesson(context);
 }

@@ -294,7 +294,7 @@ export class Engine {
   }
 
   /** Why the chain from `token` up to `until` is not valid as `viewer` sees it now, or undefined. */
-  private chainProblem(viewer: number, token: number, until?: number): string | undefined {
+  chainProblem(viewer: number, token: number, until?: number): string | undefined {
     const view = this.views[viewer];
     const anyRevoked = view.revoked.size > 0;
     for (let t: number | undefined = token; t !== undefined; t = this.caps[t].parent) {
@@ -317,7 +317,7 @@ export class Engine {
     return until === undefined ? undefined : `the token presented is not ${this.caps[until].name} nor delegated from it`;
   }
 
-  private evalCond(c: Cond, viewer: number, token: number | undefined, why: string[]): boolean {
+  evalCond(c: Cond, viewer: number, token: number | undefined, why: string[]): boolean {
     switch (c.kind) {
       case "false": why.push(c.why); return false;
       case "holds": {

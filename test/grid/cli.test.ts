@@ -52,9 +52,13 @@ test("deploy --json to --node URL, then revoke the token", () => {
   const d = JSON.parse(r.out);
   assert.equal(d.output, "hello, grid\n");
   assert.equal(d.assessment.kept, true);
+  assert.equal(d.capability, "deploy_pass");
   const human = cli("deploy", join(ROOT, "examples/hello-wasm.pg"));
   const token = /token (\S+)\)/.exec(human.err)?.[1];
   assert.ok(token, human.err);
+  // --json carries the token's CID too, so a script can revoke what it deployed.
+  assert.match(d.token, /^bafy/);
+  assert.notEqual(d.token, token, "each deploy gets its own token");
   const rv = cli("revoke", token!, "--node", info.api);
   assert.equal(rv.code, 0, rv.err);
   assert.match(rv.out, new RegExp(`revoked ${token} \\(revocation bafy`));
@@ -80,6 +84,18 @@ test("deploy of a file with errors exits 1 and deploys nothing", () => {
   const r = cli("deploy", file);
   assert.equal(r.code, 1);
   assert.match(r.err, /nothing was deployed/);
+});
+
+test("node start that cannot start says why, from the node's log", () => {
+  const other = join(tempDir(), "node");
+  const r = cli("node", "start", "--api", "0.0.0.0:0", "--data-dir", other);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /the node exited with code 1 while starting: .*'0\.0\.0\.0' is not a loopback address/);
+  assert.doesNotMatch(r.err, /internal error/);
+  const info = JSON.parse(readFileSync(join(dataDir, "node.json"), "utf8"));
+  const busy = cli("node", "start", "--api", new URL(info.api).host, "--data-dir", other);
+  assert.equal(busy.code, 1);
+  assert.match(busy.err, /EADDRINUSE/);
 });
 
 test("node stop stops it; status then says none runs", () => {

@@ -10,6 +10,13 @@ import type { DebugProtocol } from "@vscode/debugprotocol";
 import { ScenarioDebugSession } from "../../client/debug/session.ts";
 import { loadProgram } from "../../language/program.ts";
 import { cliHost } from "../../cli/load.ts";
+import { listScenarios, scenarioTrace } from "../../server/scenarios.ts";
+
+// The language server's scenario requests, answered in-process (the in-editor suite goes through the real server).
+const hooks = {
+  scenarios: async (f: string) => listScenarios(loadProgram([f], cliHost), f),
+  trace: async (f: string, title?: string) => scenarioTrace(loadProgram([f], cliHost), f, title),
+};
 
 const TEXT = fs.readFileSync(new URL("../../examples/food-trucks.pg", import.meta.url), "utf8");
 const lineOf = (needle: string) => TEXT.split("\n").findIndex((l) => l.includes(needle)) + 1;
@@ -66,7 +73,7 @@ describe("simulator: debug adapter (DAP)", () => {
   fs.writeFileSync(file, TEXT);
 
   async function start(lines: number[], stopOnEntry = false) {
-    const c = new Client(new ScenarioDebugSession({ load: (f) => loadProgram([f], cliHost) }));
+    const c = new Client(new ScenarioDebugSession(hooks));
     await c.request("initialize", { adapterID: "promisegrid", linesStartAt1: true, columnsStartAt1: true, pathFormat: "path" });
     const launched = c.request("launch", { program: file, stopOnEntry });
     await c.event("initialized");
@@ -121,7 +128,7 @@ describe("simulator: debug adapter (DAP)", () => {
 
     const bad = path.join(dir, "bad.pg");
     fs.writeFileSync(bad, TEXT.replace("step 4: alice invokes lunch_pass at truck5", "step 4: alice invokes lunch_pass at truck9"));
-    const d = new Client(new ScenarioDebugSession({ load: (f) => loadProgram([f], cliHost) }));
+    const d = new Client(new ScenarioDebugSession(hooks));
     await d.request("initialize", { adapterID: "promisegrid" });
     const launched = d.request<DebugProtocol.Response>("launch", { program: bad });
     await d.request("configurationDone");

@@ -61,6 +61,7 @@ describe("grid in VS Code: local node, deploy, Grid view", () => {
     assert.equal(outcome.error, undefined, outcome.error);
     assert.equal(outcome.output, "hello, grid\n");
     assert.equal(outcome.info?.assessment?.kept, true);
+    assert.match(outcome.token ?? "", /^bafy/, "the token's CID, for Revoke");
     const view = await vscode.commands.executeCommand<GridViewData>("promisegrid.grid.viewData");
     const d = view.deployments.find((x) => x.id === outcome.info!.id);
     assert.ok(d, JSON.stringify(view.deployments));

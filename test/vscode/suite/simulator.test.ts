@@ -134,6 +134,13 @@ describe("scenarios in VS Code: Test Explorer and debugger", () => {
       });
       assert.match(html, /<svg [^>]*>/);
       assert.match(html, /capability lunch_pass \[revoked\]/);
+      // The graph as one agent knows it: by name (the panel's picker), or as a Variables view item passes it.
+      const asTruck5 = await vscode.commands.executeCommand<string>("promisegrid.graph.showAs", "truck5");
+      assert.match(asTruck5, /data-as="truck5"/);
+      assert.match(asTruck5, /after step 3, as truck5 sees it/);
+      const asAlice = await vscode.commands.executeCommand<string>("promisegrid.graph.showAs", { variable: { name: "alice" } });
+      assert.match(asAlice, /data-as="alice"/);
+      await vscode.commands.executeCommand("promisegrid.graph.showAs", "");
       await vscode.debug.stopDebugging(session);
     } finally {
       vscode.debug.removeBreakpoints([bp]);

@@ -1,0 +1,157 @@
+// Scenarios for the editor, as custom LSP requests, so the client runs no
+// simulator itself: the scenarios of a document, a scenario run as a test, the
+// whole trace for the debugger (every step, each agent's view), and the graph at
+// a step, optionally as one agent sees it. The functions below take a Program;
+// registerScenarios wires them to the workspace's open documents (else the disk).
+import * as path from "node:path";
+import type { Connection } from "vscode-languageserver/node.js";
+import { LineIndex } from "../grammar/index.ts";
+import type { Program } from "../language/index.ts";
+import { prepareScenarios, UNIT, type PreparedScenario, type ScenarioRun, type World } from "../language/simulator/index.ts";
+import { renderGraphSvg } from "../language/simulator/graph.ts";
+import { uriToPath, type Workspace } from "./workspace.ts";
+import {
+  GRAPH_REQUEST, RUN_SCENARIO_REQUEST, SCENARIOS_REQUEST, TRACE_REQUEST,
+  type DebugStep, type GraphAnswer, type GraphParams, type ScenarioListing, type ScenarioParams, type ScenarioTestResult, type TraceAnswer, type TraceError,
+} from "./scenario-protocol.ts";
+
+export * from "./scenario-protocol.ts";
+
+
+function scenarioDecls(program: Program, file: string) {
+  const source = program.files.get(file);
+  return { source, decls: (source?.declarations ?? []).flatMap((d) => (d.kind === "scenario" ? [d] : [])) };
+}
+
+export function listScenarios(program: Program, file: string): ScenarioListing {
+  const { source, decls } = scenarioDecls(program, file);
+  if (!source) return { scenarios: [], stepLines: [] };
+  const lines = new LineIndex(source.text);
+  return {
+    scenarios: decls.map((d) => ({ title: d.title, range: lines.range(d.titleSpan) })),
+    stepLines: decls.flatMap((d) => d.items.filter((i) => i.kind === "step").map((i) => lines.position(i.span.start).line + 1)),
+  };
+}
+
+/** Runs the file's scenarios (or the one titled `title`) to the end, as tests. */
+export function runScenarioTests(program: Program, file: string, title?: string): ScenarioTestResult[] {
+  const { source, decls } = scenarioDecls(program, file);
+  if (!source) return [];
+  const titles = decls.map((d) => d.title).filter((t) => title === undefined || t === title);
+  if (title !== undefined && !titles.length) return [{ title, file, passed: false, messages: [{ line: 1, message: `no scenario titled "${title}"` }] }];
+  const lines = new LineIndex(source.text);
+  const lineOf = (offset: number) => lines.position(offset).line + 1;
+  if (source.errors.length) {
+    const messages = source.errors.map((e) => ({ line: lineOf(e.span.start), message: `syntax: ${e.message}` }));
+    return titles.map((t) => ({ title: t, file, passed: false, messages }));
+  }
+  const { scenarios } = prepareScenarios(program, (t, p) => p === file && titles.includes(t));
+  return scenarios.map((s) => {
+    if (!s.run) return { title: s.title, file, passed: false, messages: s.diagnostics.map((d) => ({ line: lineOf(d.span.start), message: `${d.code} ${d.message}` })) };
+    const trace = s.run.finish();
+    return {
+      title: s.title, file, passed: trace.passed,
+      messages: trace.expectations.filter((f) => !f.passed).map((f) => ({ line: f.line, message: `step ${f.step}${f.agent ? `, ${f.agent}` : ""}: ${f.text}; saw: ${f.saw}` })),
+    };
+  });
+}
+
+/** The scenario ready to run, or why it cannot. */
+function prepare(program: Program, file: string, title?: string): { world: World; chosen: PreparedScenario & { run: ScenarioRun } } | TraceError {
+  const name = path.basename(file);
+  const source = program.files.get(file);
+  if (!source) return { code: 2, message: `cannot read ${file}` };
+  if (source.errors.length) return { code: 2, message: `${name} has syntax errors: ${source.errors[0].message}` };
+  const { world, scenarios } = prepareScenarios(program, (t, p) => p === file && (title === undefined || t === title));
+  const chosen = scenarios[0];
+  if (!chosen) return { code: 3, message: title === undefined ? `${name} has no scenarios` : `no scenario titled "${title}" in ${name}` };
+  if (!chosen.run) {
+    const lines = new LineIndex(source.text);
+    const text = chosen.diagnostics.map((d) => `${name}:${lines.position(d.span.start).line + 1}: ${d.code} ${d.message}`).join("\n");
+    return { code: 4, message: `scenario "${chosen.title}" cannot run:\n${text}` };
+  }
+  return { world, chosen: chosen as PreparedScenario & { run: ScenarioRun } };
+}
+
+function snapshot(run: ScenarioRun, world: World, results: number): Omit<DebugStep, "events" | "gossip" | "failed"> {
+  const agents = world.agents.map((a) => {
+    const v = run.view(a.index);
+    const heard = v.heard.map((id) => {
+      const n = run.engine.notices[id];
+      const what = n.kind === "revoked" ? `revoked(${run.engine.caps[n.cap!].name})` : `${world.promises[n.promise!].label} ${n.kind}`;
+      return { id, text: `${what} (step ${n.step}, heard at step ${run.engine.heardAt(a.index, id)})` };
+    });
+    return { name: a.name, view: { present: v.present, balances: v.balances, promises: v.promises, heard } };
+  });
+  return {
+    step: run.step,
+    agents,
+    results: run.results.slice(0, results).map((r) => ({ line: r.line, text: r.text, passed: r.passed, saw: r.saw })),
+    issued: world.currencies.map((c) => `${c.name} ${run.engine.issued[c.index] / UNIT}`).join(", "),
+  };
+}
+
+/** Runs the scenario (the file's first, or the one titled `title`) and records every step for the debugger. */
+export function scenarioTrace(program: Program, file: string, title?: string): TraceAnswer {
+  const p = prepare(program, file, title);
+  if ("code" in p) return { error: p };
+  const { world, chosen } = p;
+  const run = chosen.run;
+  const lines = new LineIndex(program.files.get(file)!.text);
+  const stepLines: Record<number, number[]> = {};
+  for (const e of run.plan.events) if (e.path === file) (stepLines[e.step] ??= []).push(e.line);
+  const steps: DebugStep[] = [{ ...snapshot(run, world, run.results.length), events: [], gossip: [], failed: [] }];
+  while (!run.done) {
+    const record = run.next();
+    steps.push({
+      ...snapshot(run, world, run.results.length),
+      events: record.events.map((e) => ({ text: e.text, outcome: e.outcome, reason: e.reason })),
+      gossip: record.gossip,
+      failed: record.expectations.filter((x) => !x.passed).map((x) => ({ line: x.line, text: x.text, saw: x.saw })),
+    });
+  }
+  return {
+    trace: {
+      title: chosen.title, path: file, scenarioLine: lines.position(chosen.decl.span.start).line + 1,
+      lastStep: run.plan.lastStep, stepLines, steps,
+    },
+  };
+}
+
+/** The graph of agents and promises after `step` steps; with `as`, the states as that agent knows them. */
+export async function scenarioGraph(program: Program, file: string, o: Omit<GraphParams, "uri">): Promise<GraphAnswer> {
+  const p = prepare(program, file, o.title);
+  if ("code" in p) return { error: p };
+  const { world, chosen } = p;
+  if (o.as !== undefined && !world.agents.some((a) => a.name === o.as)) return { error: { code: 3, message: `no agent '${o.as}' in ${path.basename(file)}` } };
+  const run = chosen.run;
+  while (!run.done && run.step < o.step) run.next();
+  const title = `${path.basename(file)}: "${chosen.title}" after step ${run.step}`;
+  // The renderer draws the named agent's view and says whose it is.
+  return { svg: await renderGraphSvg({ world, engine: run.engine, title, as: o.as }) };
+}
+
+/** The requests, answered from the workspace's open documents (else the disk). */
+export function registerScenarios(connection: Connection, ws: Workspace, guard: <P, R>(name: string, fn: (p: P) => R | Promise<R>) => (p: P) => Promise<R>): void {
+  // A program from the workspace's parse cache; no check is needed to list or simulate.
+  const programOf = (uri: string) => {
+    const file = uriToPath(uri);
+    return { file, program: ws.program([file]) };
+  };
+  connection.onRequest(SCENARIOS_REQUEST, guard("scenarios", (p: ScenarioParams) => {
+    const { file, program } = programOf(p.uri);
+    return listScenarios(program, file);
+  }));
+  connection.onRequest(RUN_SCENARIO_REQUEST, guard("run scenario", (p: ScenarioParams) => {
+    const { file, program } = programOf(p.uri);
+    return runScenarioTests(program, file, p.title);
+  }));
+  connection.onRequest(TRACE_REQUEST, guard("scenario trace", (p: ScenarioParams) => {
+    const { file, program } = programOf(p.uri);
+    return scenarioTrace(program, file, p.title);
+  }));
+  connection.onRequest(GRAPH_REQUEST, guard("scenario graph", (p: GraphParams) => {
+    const { file, program } = programOf(p.uri);
+    return scenarioGraph(program, file, { title: p.title, step: p.step, as: p.as });
+  }));
+}

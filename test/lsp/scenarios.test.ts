@@ -1,0 +1,86 @@
+// The scenario requests (server/scenarios.ts) over stdio against the bundled
+// server: what Test Explorer and the debugger in the editor ask for.
+import { after, before, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { LspClient, uri, workspaceCopy } from "./client.ts";
+import {
+  GRAPH_REQUEST, RUN_SCENARIO_REQUEST, SCENARIOS_REQUEST, TRACE_REQUEST,
+  type GraphAnswer, type ScenarioListing, type ScenarioTestResult, type TraceAnswer,
+} from "../../server/scenario-protocol.ts";
+
+const TEXT = fs.readFileSync(new URL("../../examples/food-trucks.pg", import.meta.url), "utf8");
+const TITLE = "revocation reaches truck5 by gossip";
+const lineOf = (text: string, needle: string) => text.split("\n").findIndex((l) => l.includes(needle)) + 1;
+
+let c: LspClient;
+let root: string;
+let food: string;
+
+before(async () => {
+  root = workspaceCopy();
+  fs.writeFileSync(path.join(root, "trucks.pg"), TEXT);
+  food = uri(path.join(root, "trucks.pg"));
+  c = await LspClient.start(root, { debounceMs: 0 });
+});
+after(async () => {
+  await c.stop();
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+describe("scenario requests", () => {
+  it("lists a document's scenarios and step lines; an open document wins over the disk", async () => {
+    const listed = await c.request<ScenarioListing>(SCENARIOS_REQUEST, { uri: food });
+    assert.deepEqual(listed.scenarios.map((s) => s.title), [TITLE]);
+    assert.equal(listed.scenarios[0].range.start.line, lineOf(TEXT, "scenario \"") - 1);
+    assert.deepEqual(listed.stepLines, [lineOf(TEXT, "step 1:"), lineOf(TEXT, "step 2: truck1"), lineOf(TEXT, "step 2: alice"), lineOf(TEXT, "step 4:")]);
+    const u = await c.open("trucks.pg", TEXT.replace(TITLE, "edited, not saved"));
+    assert.deepEqual((await c.request<ScenarioListing>(SCENARIOS_REQUEST, { uri: u })).scenarios.map((s) => s.title), ["edited, not saved"]);
+    await c.change(u, [{ text: TEXT }]);
+  });
+
+  it("runs a scenario as a test: passed, or failed at the expectation's line", async () => {
+    const [good] = await c.request<ScenarioTestResult[]>(RUN_SCENARIO_REQUEST, { uri: food, title: TITLE });
+    assert.deepEqual([good.title, good.passed, good.messages], [TITLE, true, []]);
+    const bad = TEXT.replace("expect balance alice 4 taco", "expect balance alice 5 taco");
+    const u = await c.open("failing.pg", bad);
+    const [r] = await c.request<ScenarioTestResult[]>(RUN_SCENARIO_REQUEST, { uri: u });
+    assert.equal(r.passed, false);
+    assert.deepEqual(r.messages.map((m) => m.line), [lineOf(bad, "expect balance alice 5 taco")]);
+    assert.match(r.messages[0].message, /step 4, alice: expect balance alice 5 taco; saw: alice has 4 taco/);
+    const [missing] = await c.request<ScenarioTestResult[]>(RUN_SCENARIO_REQUEST, { uri: food, title: "nope" });
+    assert.match(missing.messages[0].message, /no scenario titled "nope"/);
+  });
+
+  it("gives the debugger every step, with each agent's view", async () => {
+    const answer = await c.request<TraceAnswer>(TRACE_REQUEST, { uri: food });
+    assert.ok("trace" in answer, JSON.stringify(answer));
+    const t = answer.trace;
+    assert.equal(t.title, TITLE);
+    assert.equal(t.steps.length, t.lastStep + 1);
+    assert.deepEqual(t.stepLines[2], [lineOf(TEXT, "step 2: truck1"), lineOf(TEXT, "step 2: alice")]);
+    const view = (step: number, agent: string) => t.steps[step].agents.find((a) => a.name === agent)!.view;
+    assert.equal(view(1, "alice").balances.taco, 7);
+    assert.equal(view(3, "alice").balances.taco, 4);
+    assert.equal(view(1, "truck5").promises.truck1_lunch, "kept");
+    assert.deepEqual(view(1, "truck5").heard.map((h) => h.id), [0]);
+    assert.match(view(3, "truck5").heard.find((h) => h.id === 1)!.text, /revoked\(lunch_pass\) \(step 2, heard at step 2\)/);
+    assert.deepEqual(t.steps[2].events.map((e) => e.outcome), ["kept", "kept"]);
+    const none = await c.request<TraceAnswer>(TRACE_REQUEST, { uri: food, title: "nope" });
+    assert.ok("error" in none && none.error.code === 3 && /no scenario titled "nope"/.test(none.error.message));
+  });
+
+  it("draws the graph at a step, as the simulator or as one agent", async () => {
+    const at = async (step: number, as?: string) => {
+      const a = await c.request<GraphAnswer>(GRAPH_REQUEST, { uri: food, title: TITLE, step, as });
+      assert.ok("svg" in a, JSON.stringify(a));
+      return a.svg;
+    };
+    assert.doesNotMatch(await at(1), /lunch_pass \[revoked\]/);
+    assert.match(await at(3), /capability lunch_pass \[revoked\]/);
+    assert.match(await at(3, "alice"), /<svg /);
+    const unknown = await c.request<GraphAnswer>(GRAPH_REQUEST, { uri: food, step: 0, as: "bob" });
+    assert.ok("error" in unknown && /no agent 'bob'/.test(unknown.error.message));
+  });
+});
