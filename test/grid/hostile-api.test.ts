@@ -6,6 +6,7 @@ import { connect, type Socket } from "node:net";
 import { request } from "node:http";
 /** The API's connection cap (grid/api.ts MAX_CONNECTIONS). */
 const MAX_CONNECTIONS = 256;
+import { decodeToken, tokenCid } from "../../grid/deploy.ts";
 import { cleanupDirs, closeAll, hex, newKey, startNode, type TestNode } from "./helpers.ts";
 
 let node: TestNode;
@@ -174,4 +175,19 @@ test("a refused request's body is not read: the connection closes at once", { ti
   assert.match(r.answer, /^HTTP\/1.1 401/);
   assert.ok(r.sent < 64 * 1024 * 1024, `${r.sent} bytes went in before the close`);
   assert.equal((await call({ headers: auth() })).status, 200);
+});
+
+test("a revocation names a token this node can prove it is above", async () => {
+  const unknown = await call({ path: "/v0/revocations", headers: auth(), body: { token: "bafyreiejr6yfwgrzqqjakun2yvqfxb6zjj2kx6jcibfx3i6duaw4apjvie" } });
+  assert.equal(unknown.status, 404);
+  assert.equal(unknown.body.code, "unknown-token");
+  const holder = hex((await newKey()).publicKey.raw);
+  const issued = await call({ path: "/v0/capabilities", headers: auth(), body: { holder, grants: [{ type: "run", args: ["w"] }] } });
+  const token = decodeToken(issued.body.token!);
+  const cid = String(await tokenCid(token));
+  const r = await call({ path: "/v0/revocations", headers: auth(), body: { token: cid } });
+  assert.equal(r.status, 200, r.body.error);
+  assert.equal(node.node.state.isRevoked(await tokenCid(token), [node.node.publicKey]), true);
+  const bad = await call({ path: "/v0/revocations", headers: auth(), body: { token: cid, chain: ["not a token"] } });
+  assert.match(bad.body.error!, /'chain' item 0 is not a capability token/);
 });
