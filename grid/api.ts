@@ -9,7 +9,7 @@ import * as dagCbor from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
 import { verifyBlock } from "./hashes.ts";
 import { DeployError, type GridNode } from "./node.ts";
-import { asSigned, MAX_CHAIN, type DeployPayload, type Signed, type TokenPayload } from "./records.ts";
+import { asSigned, isGrantArg, MAX_ARGS, MAX_CHAIN, MAX_GRANTS, MAX_TEXT, type DeployPayload, type Signed, type TokenPayload } from "./records.ts";
 import type { Body } from "./records.ts";
 
 export const DEFAULT_MAX_BODY = 64 * 1024 * 1024;
@@ -22,9 +22,7 @@ const KEEP_ALIVE_TIMEOUT_MS = 5000;
 export const MAX_CONNECTIONS = 256;
 /** Delegation depth a token may allow at most. */
 export const MAX_DEPTH = 32;
-const MAX_GRANTS = 64;
-const MAX_ARGS = 16;
-const MAX_STRING = 1024;
+const MAX_STRING = MAX_TEXT;
 /** The latest expiry a Date can hold (ms since the epoch). */
 const MAX_TIME = 8.64e15;
 
@@ -100,16 +98,6 @@ function parseCid(s: unknown, what: string): CID {
   } catch {
     throw new HttpError(400, `${what} '${String(s)}' is not a CID`);
   }
-}
-
-/** Whether `value` is one grant argument: a string, a finite number, or exactly {amount, unit}. */
-function isGrantArg(a: unknown): boolean {
-  if (typeof a === "string") return a.length <= MAX_STRING;
-  if (typeof a === "number") return Number.isFinite(a);
-  if (!a || typeof a !== "object" || Array.isArray(a)) return false;
-  const keys = Object.keys(a).sort();
-  const o = a as { amount?: unknown; unit?: unknown };
-  return keys.length === 2 && keys[0] === "amount" && keys[1] === "unit" && typeof o.amount === "number" && Number.isFinite(o.amount) && typeof o.unit === "string" && o.unit.length <= MAX_STRING;
 }
 
 function onlyKeys(body: Record<string, unknown>, allowed: string[]): void {

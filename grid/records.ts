@@ -122,7 +122,11 @@ export async function recordCid(record: Signed): Promise<CID> {
 export const MAX_RECORD_BYTES = 16 * 1024;
 /** Longest capability chain (root first). */
 export const MAX_CHAIN = 8;
-const MAX_TEXT = 1024;
+/** Longest text field (names, grant arguments). */
+export const MAX_TEXT = 1024;
+/** Grants per token, arguments per grant. */
+export const MAX_GRANTS = 64;
+export const MAX_ARGS = 16;
 const MAX_MESSAGE = 4096;
 
 type Check = (v: unknown) => boolean;
@@ -134,11 +138,12 @@ const time: Check = (v) => Number.isSafeInteger(v) && (v as number) >= 0;
 const zero: Check = (v) => v === 0;
 const orNull = (c: Check): Check => (v) => v === null || c(v);
 const list = (c: Check, min: number, max: number): Check => (v) => Array.isArray(v) && v.length >= min && v.length <= max && v.every(c);
-const grantArg: Check = (a) =>
+/** One grant argument: a string, a finite number, or exactly {amount, unit}. */
+export const isGrantArg: Check = (a) =>
   typeof a === "string" ? a.length <= MAX_TEXT
   : typeof a === "number" ? Number.isFinite(a)
   : shape({ amount: (n) => typeof n === "number" && Number.isFinite(n), unit: text() })(a);
-const grant: Check = (g) => shape({ type: (t) => typeof t === "string" && t.length > 0 && t.length <= MAX_TEXT, args: list(grantArg, 0, 16) })(g);
+const grant: Check = (g) => shape({ type: (t) => typeof t === "string" && t.length > 0 && t.length <= MAX_TEXT, args: list(isGrantArg, 0, MAX_ARGS) })(g);
 
 /** A plain object with exactly these fields, each passing its check. */
 function shape(fields: Record<string, Check>): Check {
@@ -153,7 +158,7 @@ const signed = (payload: Check): Check => shape({ payload, sig: (s) => s instanc
 
 const PAYLOADS: Record<Payload["type"], Check> = {
   "promisegrid/capability": shape({
-    type: (t) => t === "promisegrid/capability", v: zero, name: text(), iss: key, aud: key, grants: list(grant, 0, 64),
+    type: (t) => t === "promisegrid/capability", v: zero, name: text(), iss: key, aud: key, grants: list(grant, 0, MAX_GRANTS),
     depth: (d) => Number.isInteger(d) && (d as number) >= 0 && (d as number) <= 255, exp: orNull(time), nonce: bytes(64),
   }),
   "promisegrid/deploy": shape({
