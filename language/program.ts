@@ -38,7 +38,9 @@ export class Program {
   readonly symbols: PgSymbol[] = [];
   readonly references: Reference[] = [];
   readonly imports: ImportLink[] = [];
-  private readonly byName = new Map<string, PgSymbol[]>();
+  /** Symbols by kind, then name (two maps: no key string built per lookup). */
+  private readonly byName = new Map<string, Map<string, PgSymbol[]>>();
+  private readonly byKind = new Map<string, { path: string; decl: Declaration }[]>();
 
   /** A program of some of a larger one's declarations (to check only those): `candidates` are the larger one's
    * names, for suggestions; `referencesIn` are the declarations whose references are resolved. */
@@ -49,10 +51,13 @@ export class Program {
         const symbol = symbolOf(file, decl);
         if (symbol) {
           this.symbols.push(symbol);
-          const key = symbol.kind + ":" + symbol.name;
-          const list = this.byName.get(key);
-          if (list) list.push(symbol); else this.byName.set(key, [symbol]);
+          let names = this.byName.get(symbol.kind);
+          if (!names) this.byName.set(symbol.kind, (names = new Map()));
+          const list = names.get(symbol.name);
+          if (list) list.push(symbol); else names.set(symbol.name, [symbol]);
         }
+        const same = this.byKind.get(decl.kind);
+        if (same) same.push({ path: file, decl }); else this.byKind.set(decl.kind, [{ path: file, decl }]);
       }
     }
     for (const [file, source] of files) {
@@ -65,7 +70,7 @@ export class Program {
 
   /** All symbols of a kind and name (more than one means a duplicate). */
   all(kind: SymbolKind, name: string): PgSymbol[] {
-    return this.byName.get(kind + ":" + name) ?? [];
+    return this.byName.get(kind)?.get(name) ?? [];
   }
 
   lookup(kind: SymbolKind, name: string): PgSymbol | undefined {
@@ -84,12 +89,9 @@ export class Program {
     return this.symbols.filter((s) => kinds.includes(s.kind)).map((s) => s.name);
   }
 
+  /** The declarations of a kind, in order (a new array each call: callers may change it). */
   declarations<K extends Declaration["kind"]>(kind: K): { path: string; decl: Extract<Declaration, { kind: K }> }[] {
-    const out: { path: string; decl: Extract<Declaration, { kind: K }> }[] = [];
-    for (const [file, source] of this.files) {
-      for (const decl of source.declarations) if (decl.kind === kind) out.push({ path: file, decl: decl as Extract<Declaration, { kind: K }> });
-    }
-    return out;
+    return [...(this.byKind.get(kind) ?? [])] as { path: string; decl: Extract<Declaration, { kind: K }> }[];
   }
 }
 
