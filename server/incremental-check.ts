@@ -7,7 +7,7 @@
 // cannot place (a diagnostic outside a declaration, an edited import, too much to check) answers undefined: check
 // the whole program.
 import type { Declaration, SourceFile } from "../grammar/index.ts";
-import { check, dependencies, Program, symbolOf, type Dependencies, type Diagnostic, type ReferenceKind, type SourceHost } from "../language/index.ts";
+import { check, dependencies, Program, symbolOf, type Dependencies, type Diagnostic, type ImportLink, type ReferenceKind, type SourceHost } from "../language/index.ts";
 
 /** How the parser moved offsets: an old offset before `from` stays, one at or past `to` moves by `delta`. */
 export interface Edit { from: number; to: number; delta: number }
@@ -19,12 +19,15 @@ export class CheckState {
   /** Diagnostics by owner (copies, at the offsets of the last check). */
   owned = new Map<Declaration, Diagnostic[]>();
   private index: Index | undefined;
+  /** The program's imports (an edited import is checked whole, so they hold; their spans move with the tree). */
+  private imports: ImportLink[] = [];
   /** Declarations checked again by the last incremental check (for tests and benchmarks). */
   rechecked = 0;
 
   /** From a whole check; undefined when a diagnostic has no owner. */
   static from(program: Program, diagnostics: Diagnostic[]): CheckState | undefined {
     const state = new CheckState();
+    state.imports = program.imports;
     for (const [file, source] of program.files) state.decls.set(file, source.declarations);
     const parseErrors = new Set<unknown>();
     for (const source of program.files.values()) for (const e of source.errors) parseErrors.add(e.span);
@@ -133,7 +136,7 @@ export class CheckState {
       return names;
     };
     const fresh = new Map<Declaration, Diagnostic[]>();
-    for (const d of check(new Program(stubs, [], host, { candidates: all, referencesIn: dirty }))) {
+    for (const d of check(new Program(stubs, this.imports, host, { candidates: all, referencesIn: dirty }))) {
       const owner = ownerOf(files.get(d.path)!.declarations, d.span.start);
       if (!owner) return undefined;
       if (!dirty.has(owner)) continue;
