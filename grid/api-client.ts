@@ -5,6 +5,10 @@ import type { Availability } from "./sandboxes/driver.ts";
 export interface NodeStatus {
   peerId: string;
   publicKey: string;
+  /** The node's key as a did:key. */
+  key: string;
+  /** The policy agent the node is (`node start --as`), or null. */
+  agent: string | null;
   addrs: string[];
   api: string;
   pid: number;

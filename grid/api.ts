@@ -9,6 +9,7 @@ import { MAX_FOLLOWER_BACKLOG, slowFollowerNotice } from "./output-cap.ts";
 import { DeployError, type GridNode } from "./node.ts";
 import { asSigned, type DeployPayload, type Signed } from "./records.ts";
 import type { Body } from "./records.ts";
+import { keyId } from "./keys.ts";
 
 export const DEFAULT_MAX_BODY = 64 * 1024 * 1024;
 const MAX_JSON_BODY = 1024 * 1024;
@@ -169,6 +170,8 @@ export class ApiServer {
         return send(res, 200, {
           peerId: node.peerId,
           publicKey: hex(node.publicKey),
+          key: keyId(node.publicKey),
+          agent: node.policy.agent,
           addrs: node.addrs(),
           api: this.url,
           pid: process.pid,

@@ -20,11 +20,13 @@ import { BlockStore } from "./store.ts";
 import { loadOrCreateKey, type PrivateKey } from "./keys.ts";
 import { GridState } from "./state.ts";
 import { decodeEnvelope, encodeEnvelope } from "./envelope.ts";
-import { asSigned, recordCid, signRecord, verifyRecord, type DeployPayload, type Signed } from "./records.ts";
+import { asSigned, recordCid, signRecord, verifyRecord, type DeployPayload, type RevocationPayload, type Signed } from "./records.ts";
+import { equals } from "multiformats/bytes";
 import { issueToken, type IssueOptions, type Token } from "./capabilities.ts";
 import { DriverRegistry, nodeDriverContext } from "./sandboxes/index.ts";
 import { BLOCKS_PROTOCOL, BlockExchange, MAX_MESSAGE } from "./blocks.ts";
-import { Deployments, type Deployment, type DeploymentInfo } from "./deployments.ts";
+import { DeployError, Deployments, type Deployment, type DeploymentInfo } from "./deployments.ts";
+import { loadPolicy, ownKeyPolicy, type Policy } from "./policy.ts";
 
 export { BLOCKS_PROTOCOL } from "./blocks.ts";
 export { DeployError, type Deployment, type DeploymentInfo, type DeploymentState, type LogEntry } from "./deployments.ts";
@@ -40,6 +42,8 @@ export interface NodeOptions {
   /** Peers to dial at start. */
   peers?: string[];
   drivers?: DriverRegistry;
+  /** Be this agent of this .pg file, honouring deploys by its promises (grid/policy.ts); default: the node's own key is the only root. */
+  policy?: { file: string; agent: string };
 }
 
 type Services = { pubsub: GossipSub; identify: unknown; ping: unknown };
@@ -56,6 +60,7 @@ export class GridNode {
     readonly state: GridState,
     readonly libp2p: Libp2p<Services>,
     readonly drivers: DriverRegistry,
+    readonly policy: Policy,
   ) {
     this.blocks = new BlockExchange(libp2p as unknown as Libp2p, store);
     this.runs = new Deployments({
@@ -64,6 +69,7 @@ export class GridNode {
       store,
       blocks: this.blocks,
       drivers,
+      policy,
       persist: (cid, bytes, indexed) => this.persist(cid, bytes, indexed),
       publishAssessment: (record) => this.publishRecord(ASSESSMENTS_TOPIC, record),
     });
@@ -72,6 +78,8 @@ export class GridNode {
   static async start(o: NodeOptions): Promise<GridNode> {
     await mkdir(o.dataDir, { recursive: true, mode: 0o700 });
     const key = await loadOrCreateKey(join(o.dataDir, "key"));
+    // A policy that cannot make this node its agent stops the start, before anything listens.
+    const policy = o.policy ? loadPolicy(o.policy.file, o.policy.agent, key.publicKey.raw) : ownKeyPolicy(key.publicKey.raw);
     const store = new BlockStore(join(o.dataDir, "blocks"));
     await store.open();
     const state = new GridState();
@@ -91,8 +99,9 @@ export class GridNode {
         pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, floodPublish: true, emitSelf: false, D: 8, Dlo: 6, Dhi: 16, heartbeatInterval: 500 }),
       },
     });
-    const node = new GridNode(o.dataDir, key, store, state, libp2p as unknown as Libp2p<Services>, o.drivers ?? new DriverRegistry(undefined, nodeDriverContext(o.dataDir)));
+    const node = new GridNode(o.dataDir, key, store, state, libp2p as unknown as Libp2p<Services>, o.drivers ?? new DriverRegistry(undefined, nodeDriverContext(o.dataDir)), policy);
     await node.wire();
+    await node.loadIssued();
     for (const p of o.peers ?? []) {
       try {
         await node.dial(p);
@@ -104,6 +113,20 @@ export class GridNode {
     const wasm = node.drivers.get("wasm") as { warm?: () => void } | undefined;
     wasm?.warm?.();
     return node;
+  }
+
+  private async loadIssued(): Promise<void> {
+    const text = await readFile(join(this.dataDir, "issued-index"), "utf8").catch(() => "");
+    for (const line of text.split("\n")) {
+      let cid: CID;
+      try {
+        cid = CID.parse(line.trim());
+      } catch {
+        continue;
+      }
+      const bytes = await this.store.get(cid).catch(() => undefined);
+      if (bytes) this.issued.set(cid.toString(), dagCbor.decode(bytes) as Token);
+    }
   }
 
   get publicKey(): Uint8Array {
@@ -234,14 +257,42 @@ export class GridNode {
 
   // ---- capabilities ----
 
+  /** Tokens this node issued, by CID: the chains it can revoke (persisted in issued-index). */
+  private readonly issued = new Map<string, Token>();
+
   async issue(o: IssueOptions): Promise<Token> {
-    return issueToken(this.key, o);
+    const token = await issueToken(this.key, o);
+    const cid = await recordCid(token);
+    this.issued.set(cid.toString(), token);
+    await this.persist(cid, dagCbor.encode(token), false);
+    await this.writes.then(() => appendFile(join(this.dataDir, "issued-index"), cid.toString() + "\n"));
+    return token;
   }
 
-  /** Revokes a token (by its CID) with this node's key and gossips the revocation. */
-  async revoke(token: CID): Promise<CID> {
-    const record = await signRecord(this.key, { type: "promisegrid/revocation", v: 0, token, by: this.publicKey, at: Date.now() });
-    const cid = (await recordCid(record));
+  /** A token this node issued, by its CID. */
+  issuedToken(cid: CID): Token | undefined {
+    return this.issued.get(cid.toString());
+  }
+
+  /**
+   * Revokes a token with this node's key and gossips the revocation. `proof` is
+   * the token's chain, root first, when this node did not issue it; the node
+   * must have issued the token or a hop above it. Revoking twice is one revocation.
+   */
+  async revoke(token: CID, proof?: Token[]): Promise<CID> {
+    const own = this.issuedToken(token);
+    const chain = own ? [own] : proof;
+    if (!chain?.length) throw new DeployError(404, "unknown-token", `this node did not issue capability ${token} (and no chain down to it was given), so it cannot revoke it`);
+    if (!(await recordCid(chain[chain.length - 1])).equals(token)) throw new DeployError(400, "bad-chain", `the chain given does not end at ${token}`);
+    if (!chain.some((t) => equals(t.payload.iss, this.publicKey))) throw new DeployError(403, "not-issuer", `this node issued no hop of the chain down to ${token}, so its revocation would count nowhere`);
+    for (const [cid, r] of this.state.revocations) if (r.payload.token.equals(token) && equals(r.payload.by, this.publicKey)) return CID.parse(cid);
+    const record = await signRecord(this.key, { type: "promisegrid/revocation", v: 0, token, by: this.publicKey, chain, at: Date.now() });
+    return this.publishRevocation(record);
+  }
+
+  /** Adds a signed revocation (by anyone: the state decides what it counts for) and gossips it; returns its CID. */
+  async publishRevocation(record: Signed<RevocationPayload>): Promise<CID> {
+    const cid = await recordCid(record);
     await this.addRecord(record);
     await this.publishRecord(REVOCATIONS_TOPIC, record);
     return cid;

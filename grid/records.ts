@@ -40,6 +40,8 @@ export interface RevocationPayload {
   v: 0;
   token: CID;
   by: Uint8Array;
+  /** The tokens from the root down to the revoked one: proof that `by` issued it or one above it. */
+  chain?: Signed<TokenPayload>[];
   at: number;
 }
 

@@ -8,6 +8,7 @@ import {
 } from "../grammar/index.ts";
 import { covers, declaredHop, grantOf, meets, widenings, type Grant } from "./authority.ts";
 import { HASHES } from "./hashes.ts";
+import { didKeyProblem } from "./did.ts";
 import { initialHoldings, setupBalance, toMicro, type SetupCurrency } from "./simulator/ledger.ts";
 import type { PgSymbol, Program } from "./program.ts";
 
@@ -64,7 +65,7 @@ class Checker {
     this.duplicates();
     this.references();
     this.grids();
-    for (const { path: file, decl } of this.program.declarations("agent")) this.fieldsOf(file, decl.fields, { kind: [...AGENT_KINDS] }, "PG203");
+    this.agents();
     for (const { path: file, decl } of this.program.declarations("currency")) this.currency(file, decl.fields);
     for (const { path: file, decl } of this.program.declarations("promise")) this.promise(file, decl);
     this.unbound();
@@ -166,6 +167,26 @@ class Checker {
         this.error(file, "PG204", span, `'${f.key.text}' must be one of ${allowed.join(", ")}`, {
           fixes: suggestion ? [{ title: `Change to '${suggestion}'`, edits: [{ path: file, span, newText: suggestion }] }] : undefined,
         });
+      }
+    }
+  }
+
+  /** `kind` is a word; `key` is an ed25519 did:key, and no two agents share one. */
+  private agents(): void {
+    const byKey = new Map<string, { file: string; span: Span; agent: string }>();
+    for (const { path: file, decl } of this.program.declarations("agent")) {
+      this.fieldsOf(file, decl.fields.filter((f) => f.key.text !== "key"), { kind: [...AGENT_KINDS], key: [] }, "PG203");
+      for (const f of decl.fields.filter((x) => x.key.text === "key")) {
+        const span = f.value?.span ?? f.key.span;
+        const problem = f.value?.kind === "string" ? didKeyProblem(f.value.value) : "an agent's key is a string, e.g. key \"did:key:z6Mk…\"";
+        if (problem) { this.error(file, "PG206", span, `malformed key: ${problem}; \`promisegrid key\` prints yours`); continue; }
+        const value = (f.value as { value: string }).value;
+        const first = byKey.get(value);
+        if (first) {
+          this.error(file, "PG207", span, `${decl.name.text} has the key of ${first.agent}: one key names one agent`, {
+            related: [{ path: first.file, span: first.span, message: `${first.agent}'s key` }],
+          });
+        } else byKey.set(value, { file, span, agent: decl.name.text });
       }
     }
   }
