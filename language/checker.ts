@@ -33,6 +33,12 @@ export const MAX_STEPS = 100_000;
 /** The longest time limit a node runs (its timers' range, 2^31-1 ms, about 24.8 days). */
 export const MAX_TIME_MS = 2 ** 31 - 1;
 
+/** A duration as written: the largest unit that divides it (`30m`, `90s`). */
+export function durationText(ms: number): string {
+  const [unit, size] = Object.entries(DURATION_UNITS).sort((a, b) => b[1] - a[1]).find(([, n]) => ms % n === 0) ?? ["ms", 1];
+  return `${ms / size}${unit}`;
+}
+
 export const AGENT_KINDS = ["person", "service", "node"] as const;
 export const SANDBOXES = ["wasm", "container", "vm"] as const;
 
@@ -318,7 +324,7 @@ class Checker {
       this.error(file, "PG400", g.span,
         `${issuer} grants ${bodyText(g)} but does not itself promise it: a capability is its issuer's promise, so add 'promise ${issuer} -> ${c.holder?.text ?? "*"} +${bodyText(g)}'`);
     }
-    if (c.expiresAfter && c.expiresAfter.steps <= 0) this.error(file, "PG501", c.expiresAfter.span, "a capability must expire after at least 1 step");
+    if (c.expiresAfter && (c.expiresAfter.steps <= 0 || c.expiresAfter.ms === 0)) this.error(file, "PG501", c.expiresAfter.span, "a capability must expire after at least 1 step (or a duration above 0)");
   }
 
   /** A token carries names, strings, numbers and amounts (authority.Grant): a list or block cannot be granted. */
@@ -362,7 +368,7 @@ class Checker {
   }
 
   private delegation(file: string, d: DelegateDecl): void {
-    if (d.expiresAfter && d.expiresAfter.steps <= 0) this.error(file, "PG501", d.expiresAfter.span, "a delegation must expire after at least 1 step");
+    if (d.expiresAfter && (d.expiresAfter.steps <= 0 || d.expiresAfter.ms === 0)) this.error(file, "PG501", d.expiresAfter.span, "a delegation must expire after at least 1 step (or a duration above 0)");
     const chain = this.chain(d);
     if (chain === "cycle") {
       this.error(file, "PG404", d.parent!.span, `'${d.name.text}' is delegated from itself through '${d.parent!.text}': a delegation needs a capability at the root of its chain`);
@@ -406,6 +412,11 @@ class Checker {
           break;
         }
       }
+    }
+    // Wall-clock expiry (the grid's): the simulator's hops do not carry it, so it is compared here.
+    const parentMs = chain.slice(1).find((c) => c.expiresAfter)?.expiresAfter?.ms;
+    if (d.expiresAfter?.ms !== undefined && parentMs !== undefined && d.expiresAfter.ms > parentMs) {
+      this.error(file, "PG401", d.expiresAfter.span, `delegation widens authority: ${durationText(parentMs)} is the longest a delegation of '${parentName}' may last, so this delegation must expire no later`, { related });
     }
   }
 
