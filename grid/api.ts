@@ -7,7 +7,7 @@ import { CID } from "multiformats/cid";
 import { CarImportError, readCar } from "./store.ts";
 import { MAX_FOLLOWER_BACKLOG, slowFollowerNotice } from "./output-cap.ts";
 import { DeployError, type GridNode } from "./node.ts";
-import { asSigned, type DeployPayload, type Signed } from "./records.ts";
+import { asSigned, type DeployPayload, type RevocationPayload, type Signed, type TokenPayload } from "./records.ts";
 import type { Body } from "./records.ts";
 import { keyId } from "./keys.ts";
 
@@ -86,6 +86,22 @@ function parseCid(s: unknown, what: string): CID {
   } catch {
     throw new HttpError(400, `${what} '${String(s)}' is not a CID`);
   }
+}
+
+/** A chain of capability tokens, root first, each base64 DAG-CBOR as POST /v0/capabilities returns it. */
+function parseChain(value: unknown): Signed<TokenPayload>[] {
+  if (!Array.isArray(value) || value.length === 0 || value.length > 16) throw new HttpError(400, "'chain' must be a list of 1 to 16 tokens (base64), root first");
+  return value.map((t, i) => {
+    let decoded: unknown;
+    try {
+      decoded = typeof t === "string" ? dagCbor.decode(Buffer.from(t, "base64")) : undefined;
+    } catch {
+      decoded = undefined;
+    }
+    const token = asSigned(decoded, "promisegrid/capability");
+    if (!token) throw new HttpError(400, `'chain' item ${i} is not a capability token (base64 DAG-CBOR)`);
+    return token as Signed<TokenPayload>;
+  });
 }
 
 export class ApiServer {
@@ -216,8 +232,25 @@ export class ApiServer {
       }
       case "POST /revocations": {
         const body = await readJson(req);
-        const cid = await node.revoke(parseCid(body.token, "token"));
+        const cid = await node.revoke(parseCid(body.token, "token"), body.chain === undefined ? undefined : parseChain(body.chain));
         return send(res, 200, { revocation: cid.toString(), token: String(body.token) });
+      }
+      case "POST /state": {
+        // A revocation signed by another key (a person who issued a hop): added, gossiped; the state decides what it counts for.
+        const body = await readJson(req);
+        let record: Signed | undefined;
+        try {
+          record = typeof body.record === "string" ? asSigned(dagCbor.decode(Buffer.from(body.record, "base64")), "promisegrid/revocation") : undefined;
+        } catch {
+          record = undefined;
+        }
+        if (!record) throw new HttpError(400, "'record' must be a signed promisegrid/revocation, base64 DAG-CBOR");
+        try {
+          const cid = await node.publishRevocation(record as Signed<RevocationPayload>);
+          return send(res, 200, { revocation: cid.toString(), token: (record.payload as RevocationPayload).token.toString() });
+        } catch (e) {
+          throw new HttpError(400, `revocation refused: ${e instanceof Error ? e.message : e}`, "bad-record");
+        }
       }
       case "POST /deployments":
         return this.deploy(req, res, url);

@@ -5,10 +5,11 @@
 // capability and holder, the one root token `run`/`deploy` use: issued once,
 // never silently re-minted.
 import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as dagCbor from "@ipld/dag-cbor";
 import type { CID } from "multiformats/cid";
+import { DURATION_UNITS } from "../grammar/index.ts";
 import { writeFileAtomic } from "./files.ts";
 import { DEFAULT_HOME } from "./local.ts";
 import { asSigned, recordCid, type Body, type Signed, type TokenPayload } from "./records.ts";
@@ -121,4 +122,18 @@ export interface RootSlot {
   holder: Uint8Array;
   grants: Body[];
   depth: number;
+}
+
+/** A chain named on the command line: a token file, or the CID of a token the store keeps. */
+export function resolveChain(arg: string, store: TokenStore): { chain: Chain; from: string } | undefined {
+  if (existsSync(arg)) return { chain: readChain(arg), from: arg };
+  const kept = store.find(arg);
+  return kept ? { chain: kept, from: `${arg} (kept in ${store.dir})` } : undefined;
+}
+
+/** `30m`, `2h`, `90s`: milliseconds; undefined when `text` is not a duration. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)([a-z]+)$/.exec(text.trim());
+  if (!m || !Object.hasOwn(DURATION_UNITS, m[2])) return undefined;
+  return Number(m[1]) * DURATION_UNITS[m[2]];
 }
