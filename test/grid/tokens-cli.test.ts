@@ -7,6 +7,10 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, cleanupDirs, tempDir, waitFor } from "./helpers.ts";
+import { ensureBuiltCli } from "../unit/built-cli.ts";
+
+// The built CLI: each command is a process, and tsx would start each far more slowly.
+const CLI = ensureBuiltCli();
 
 const EXAMPLE = join(ROOT, "examples/food-trucks-grid.pg");
 const KEYS = join(ROOT, "test/grid/fixtures/keys");
@@ -29,7 +33,7 @@ const d1 = join(tempDir(), "truck1");
 const d5 = join(tempDir(), "truck5");
 
 function cli(who: string, ...args: string[]) {
-  const r = spawnSync(process.execPath, ["--import", import.meta.resolve("tsx"), join(ROOT, "cli/main.ts"), ...args], { env: { ...process.env, PROMISEGRID_HOME: who }, cwd: work, encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, PROMISEGRID_HOME: who }, cwd: work, encoding: "utf8", timeout: 60_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 const at = (dir: string) => ["--data-dir", dir];
