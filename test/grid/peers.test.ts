@@ -102,7 +102,7 @@ test("a revocation issued on one node makes every other node refuse within the g
       return true;
     });
     const cid = await tokenCid(devToken);
-    await issuer.client.revoke(cid.toString());
+    await issuer.node.revoke(cid, [roots.get(others[0])!, devToken]);
     const took = await waitFor("every node to learn the revocation", () => others.every((x) => x.node.state.isRevoked(cid, [issuer.node.publicKey])), GOSSIP_BOUND_MS);
     for (const x of others) {
       await assert.rejects(deployHello(x, dev, [roots.get(x)!, devToken], hello), (e: unknown) => e instanceof ApiError && e.code === "revoked");
@@ -123,12 +123,13 @@ test("a forged revocation on the gossip topic is dropped; a signed one arrives",
   try {
     await waitFor("the gossip mesh", () => b.node.libp2p.services.pubsub.getSubscribers(REVOCATIONS_TOPIC).length === 1);
     const mallory = await newKey();
-    const forgedToken = CID.parse("bafyreiejr6yfwgrzqqjakun2yvqfxb6zjj2kx6jcibfx3i6duaw4apjvie");
+    const forgedPass = await a.node.issue({ name: "p", audience: mallory.publicKey.raw, grants: [] });
+    const forgedToken = await tokenCid(forgedPass);
     // Signed by mallory but claiming to be by A.
-    const forged = await signRecord(mallory, { type: "promisegrid/revocation", v: 0, token: forgedToken, by: a.node.publicKey, at: Date.now() });
+    const forged = await signRecord(mallory, { type: "promisegrid/revocation", v: 0, token: forgedToken, by: a.node.publicKey, chain: [forgedPass], at: Date.now() });
     const forgedClaim = { ...forged, payload: { ...forged.payload } };
     await a.node.libp2p.services.pubsub.publish(REVOCATIONS_TOPIC, encodeEnvelope(["record", forgedClaim]));
-    const real = CID.parse("bafyreihqbo4vdizqivjidglk7ql26twm52se5xlh5ulthunox2xlpdkkhq");
+    const real = await tokenCid(await a.node.issue({ name: "q", audience: mallory.publicKey.raw, grants: [] }));
     await a.node.revoke(real);
     await waitFor("the signed revocation", () => b.node.state.isRevoked(real, [a.node.publicKey]), GOSSIP_BOUND_MS);
     assert.equal(b.node.state.isRevoked(forgedToken, [a.node.publicKey]), false);
