@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, cleanupDirs, tempDir, waitFor } from "./helpers.ts";
 import { ensureBuiltCli } from "../unit/built-cli.ts";
@@ -65,7 +65,8 @@ test("promisegrid key prints your did:key; node status says the node's key and a
   const fresh = home();
   const r = cli(fresh, "key");
   assert.match(r.out, /^did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}\n$/);
-  assert.equal((readFileSync(join(fresh, "key")).length > 0), true);
+  assert.equal(statSync(join(fresh, "key")).mode & 0o777, 0o600, "the key is created mode 0600");
+  assert.equal(cli(fresh, "key").out, r.out, "and kept");
   const s = cli(operator, "node", "status", ...at(d5));
   assert.match(s.out, /key: did:key:z6Mkmkjs5NNDzvKEVqaTFANGQ5LycH6SKDA81bd8upVRkBx9 \(agent truck5\)/);
 });
