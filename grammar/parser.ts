@@ -11,7 +11,7 @@ import type {
 import {
   allTokens, Arrow, BiArrow, Colon, Comma, DashedName, DECLARATION_KEYWORDS, Identifier, keywordTokens as K,
   LBrace, LBracket, lexer, LParen, Minus, NumberLiteral, Pipe, Plus, RBrace, RBracket, RParen, Star,
-  StringLiteral,
+  StringLiteral, DURATION_UNITS,
 } from "./tokens.ts";
 import { closest } from "./suggest.ts";
 
@@ -226,9 +226,16 @@ class PgParser extends EmbeddedActionsParser {
           ALT: () => {
             const kw = this.CONSUME(K.expires);
             this.CONSUME(K.after);
-            const steps = Number(this.CONSUME2(NumberLiteral).image);
-            this.SUBRULE(this.stepsWord);
-            result.expiresAfter = { steps, span: this.from(kw) };
+            const n = Number(this.CONSUME2(NumberLiteral).image);
+            const unit = this.OR2([{ ALT: () => this.CONSUME(K.step) }, { ALT: () => this.CONSUME2(Identifier) }]);
+            // `N steps` for the simulator's clock, or a wall-clock duration (`30m`) for the grid's.
+            const ms = isReal(unit) && Object.hasOwn(DURATION_UNITS, unit.image) ? n * DURATION_UNITS[unit.image] : undefined;
+            this.ACTION(() => {
+              if (isReal(unit) && ms === undefined && unit.image !== "steps" && unit.image !== "step") {
+                this.stepsErrors.push({ message: `expected 'steps' but found '${unit.image}' (or write a duration, e.g. 30m: ${Object.keys(DURATION_UNITS).join(", ")})`, span: tokenSpan(unit), code: "PG101" });
+              }
+            });
+            result.expiresAfter = ms === undefined ? { steps: n, span: this.from(kw) } : { steps: Infinity, ms, span: this.from(kw) };
           },
         },
       ]);

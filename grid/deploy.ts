@@ -1,6 +1,7 @@
 // The deploy flow, written once for the CLI and the editor: check -> compile
 // (or read a compiled CAR) -> pick the workload -> a token from the node for
-// the capability the manifest declares -> sign the deploy request -> send it
+// the capability the manifest declares (kept in the token store, or the chain
+// given) -> sign the deploy request -> send it
 // as a CAR -> stream the output -> the assessment. A failure is a DeployFailure
 // that says at which stage, and, when it can, which declaration caused it.
 import { randomBytes } from "node:crypto";
@@ -17,6 +18,8 @@ import { loadOrCreateKey, type PrivateKey } from "./keys.ts";
 import { ManifestError, pickWorkload, type ManifestBlocks } from "./manifest.ts";
 import { recordCid, signRecord, type Signed, type TokenPayload } from "./records.ts";
 import { DEFAULT_HOME } from "./local.ts";
+import { TokenStore, type Chain } from "./tokens.ts";
+import { declaredDepth } from "../language/authority.ts";
 
 export { DEFAULT_HOME, DEFAULT_DATA_DIR, clientForDataDir, nodeDataDir } from "./local.ts";
 
@@ -167,7 +170,7 @@ export interface Started {
   workload: string;
   capability: string;
   manifest: string;
-  /** The CID of the token the node issued (what `revoke` takes). */
+  /** The CID of the token presented (its last hop: what `revoke` takes). */
   token: string;
 }
 
@@ -184,6 +187,11 @@ export interface DeployOptions extends DeployEvents {
   workload?: string;
   /** The deployer's key; default userKey(). */
   key?: PrivateKey;
+  /** The chain to present (`deploy --token FILE`); default: the token store's root token for the capability. */
+  chain?: Chain;
+  store?: TokenStore;
+  /** The .pg file deployed, for the message that says how to issue a new token. */
+  source?: string;
 }
 
 /** Picks the workload, gets a token, signs and sends the deploy, streams it to its end. */
@@ -197,17 +205,31 @@ export async function deployManifest(client: GridClient, m: Manifest, o: DeployO
   }
   const { workload, capability } = picked;
   const key = o.key ?? (await userKey());
+  const store = o.store ?? new TokenStore();
+  let fromStore = false;
   try {
     o.onProgress?.(`deploying ${workload}`);
-    const token = decodeToken(
-      await client.issue({
-        holder: Buffer.from(key.publicKey.raw).toString("hex"),
-        grants: capability.grants,
-        name: capability.name,
-        depth: capability.delegable ? capability.delegable.depth ?? 1 : 0,
-      }),
-    );
-    const car = await deployCar({ key, manifest: m.root, workload, chain: [token], blocks: m.blocks });
+    let chain = o.chain;
+    if (!chain) {
+      // One root token per node, capability and holder, kept in the token store: issued once, never re-minted.
+      const node = Buffer.from((await client.status()).publicKey, "hex");
+      const depth = declaredDepth(capability.delegable, undefined);
+      const slot = { node, name: capability.name, holder: key.publicKey.raw, grants: capability.grants, depth };
+      chain = store.root(slot);
+      fromStore = !!chain;
+      if (!chain) {
+        chain = [decodeToken(await client.issue({
+          holder: Buffer.from(key.publicKey.raw).toString("hex"),
+          grants: capability.grants,
+          name: capability.name,
+          depth,
+          expires: capability.expiresAfterMs === undefined ? null : Date.now() + capability.expiresAfterMs,
+        }))];
+        await store.setRoot(slot, chain);
+      }
+    }
+    const token = chain[chain.length - 1];
+    const car = await deployCar({ key, manifest: m.root, workload, chain, blocks: m.blocks });
     const started = await client.deploy(car);
     const s: Started = { id: started.id, workload, capability: capability.name, manifest: m.root.toString(), token: (await tokenCid(token)).toString() };
     o.onStarted?.(s);
@@ -223,7 +245,10 @@ export async function deployManifest(client: GridClient, m: Manifest, o: DeployO
     if (!(e instanceof ApiError)) throw e;
     if (e.status === 0) throw new DeployFailure("node", e.message, { code: e.code });
     const onCapability = CAPABILITY_CODES.has(e.code);
-    throw new DeployFailure("refused", e.message, { code: e.code, program: m.program, at: locate(m.program, onCapability ? "capability" : "workload", onCapability ? capability.name : workload) });
+    // A kept token that no longer counts is not replaced behind the user's back.
+    const reissue = fromStore && (e.code === "revoked" || e.code === "expired")
+      ? `; the token kept for ${capability.name} is ${e.code}: issue a new one with \`promisegrid capability issue ${capability.name} ${o.source ?? "FILE.pg"}\`` : "";
+    throw new DeployFailure("refused", e.message + reissue, { code: e.code, program: m.program, at: locate(m.program, onCapability ? "capability" : "workload", onCapability ? capability.name : workload) });
   }
 }
 
@@ -239,5 +264,5 @@ export async function deployFile(file: string, o: DeployFileOptions): Promise<De
   const m = await loadManifest(file, o.load);
   o.onProgress?.("starting the node");
   const client = await o.connect();
-  return deployManifest(client, m, o);
+  return deployManifest(client, m, { source: file.endsWith(".pg") ? file : undefined, ...o });
 }

@@ -9,6 +9,7 @@ import { FileError, loadChecked } from "../load.ts";
 import { GridClient } from "../../grid/api-client.ts";
 import { clientForDataDir, deployFile, DeployFailure, nodeDataDir, type Loaded } from "../../grid/deploy.ts";
 import { apiToken, readNodeInfo } from "../../grid/local.ts";
+import { resolveChain, TokenFileError, TokenStore, type Chain } from "../../grid/tokens.ts";
 
 /** A client for --node URL (token from --token-file, $PROMISEGRID_API_TOKEN or the data dir) or the local node. */
 export async function nodeClient(url: string | undefined, tokenFile: string | undefined, dataDir: string): Promise<GridClient | undefined> {
@@ -32,6 +33,22 @@ export async function nodeClient(url: string | undefined, tokenFile: string | un
 export interface DeployFlags {
   json?: boolean;
   workload?: string;
+  /** --token: a token file or a kept token's CID, presented instead of the kept root token. */
+  token?: string;
+}
+
+/** The chain --token names, or a UsageError. */
+export function tokenFlag(arg: string | undefined): Chain | undefined {
+  if (arg === undefined) return undefined;
+  let r;
+  try {
+    r = resolveChain(arg, new TokenStore());
+  } catch (e) {
+    if (e instanceof TokenFileError) throw new UsageError(e.message);
+    throw e;
+  }
+  if (!r) throw new UsageError(`--token '${arg}' is neither a token file nor the CID of a token kept in ~/.promisegrid/tokens`);
+  return r.chain;
 }
 
 /** The CLI's loader: unreadable or binary files are FileErrors, reported as the deploy's file stage. */
@@ -47,8 +64,10 @@ function cliLoad(file: string): Loaded {
 /** Runs the deploy flow for FILE, streams the output to io, prints the assessment. Returns the exit code. */
 export async function deployAndFollow(file: string, connect: () => Promise<GridClient>, flags: DeployFlags, io: Io, command: string): Promise<number> {
   try {
+    const chain = tokenFlag(flags.token);
     const r = await deployFile(file, {
       workload: flags.workload,
+      chain,
       load: cliLoad,
       connect,
       onStarted: (s) => {
@@ -81,11 +100,15 @@ export async function deployAndFollow(file: string, connect: () => Promise<GridC
 export const deploy: Command = {
   name: "deploy",
   summary: "deploy a .pg file or manifest CAR to a grid node and stream its output",
-  help: `usage: promisegrid deploy FILE|CAR [--node URL] [--token-file F] [--workload NAME] [--json]
+  help: `usage: promisegrid deploy FILE|CAR [--token TOKEN] [--node URL] [--token-file F] [--workload NAME] [--json]
 
-Compiles FILE (or reads a compiled CAR), gets a token for the capability the
-manifest declares from the node, signs the deploy with your key
-(~/.promisegrid/key), streams the workload's output and prints the assessment.
+Compiles FILE (or reads a compiled CAR), presents a token for the capability
+the manifest declares, signs the deploy with your key (~/.promisegrid/key),
+streams the workload's output and prints the assessment. The token is the one
+kept for this node and capability in ~/.promisegrid/tokens (the node issues it
+the first time); once it is revoked or expired, deploys with it are refused
+until you issue a new one (\`promisegrid capability issue CAP FILE.pg\`).
+  --token TOKEN     present this chain instead (a token file or a kept token's CID)
   --node URL        the node's control API (default: the local node, ~/.promisegrid/node)
   --token-file F    the node's API token (default: its data dir's api-token)
   --workload NAME   which workload, when the manifest has several
@@ -95,7 +118,7 @@ Exit 0 when the workload's promise was kept, 1 otherwise.`,
   async run(argv, io) {
     const { values, positionals } = parseArgs({
       args: argv,
-      options: { node: { type: "string" }, "token-file": { type: "string" }, workload: { type: "string" }, json: { type: "boolean" }, "data-dir": { type: "string" } },
+      options: { node: { type: "string" }, "token-file": { type: "string" }, token: { type: "string" }, workload: { type: "string" }, json: { type: "boolean" }, "data-dir": { type: "string" } },
       allowPositionals: true,
       strict: true,
     });
@@ -107,6 +130,6 @@ Exit 0 when the workload's promise was kept, 1 otherwise.`,
       if (!client) throw new DeployFailure("node", `no node is running for ${dataDir}; start one with \`promisegrid node start\` or pass --node URL`);
       return client;
     };
-    return deployAndFollow(positionals[0], connect, { json: values.json, workload: values.workload }, io, "deploy");
+    return deployAndFollow(positionals[0], connect, { json: values.json, workload: values.workload, token: values.token }, io, "deploy");
   },
 };

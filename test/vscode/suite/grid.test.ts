@@ -114,7 +114,9 @@ describe("grid in VS Code: local node, deploy, Grid view", () => {
     const view = await vscode.commands.executeCommand<GridViewData>("promisegrid.grid.viewData");
     assert.equal(view.deployments.find((d) => d.id === running!.id)?.state, "stopped");
 
-    const token = "bafyreiejr6yfwgrzqqjakun2yvqfxb6zjj2kx6jcibfx3i6duaw4apjvie";
+    // The token the deploy presented: a node revokes only a token it knows.
+    const token = outcome.token!;
+    assert.match(token, /^bafy/);
     const revocation = await vscode.commands.executeCommand<string>("promisegrid.grid.revoke", token);
     assert.match(revocation ?? "", /^bafy/);
     const info = JSON.parse(fs.readFileSync(path.join(dataDir, "node.json"), "utf8"));
