@@ -221,6 +221,8 @@ export async function deployManifest(client: GridClient, m: Manifest, o: DeployO
     return { ...s, info, output, kept, brokenAt: kept ? undefined : locate(m.program, "workload", workload) };
   } catch (e) {
     if (!(e instanceof ApiError)) throw e;
+    // A node that cannot be reached: the outcome is unavailable (the simulator's word), neither kept nor broken.
+    if (e.status === 0 && e.code === "unreachable") throw new DeployFailure("node", `unavailable: ${e.message}`, { code: "unavailable" });
     if (e.status === 0) throw new DeployFailure("node", e.message, { code: e.code });
     const onCapability = CAPABILITY_CODES.has(e.code);
     throw new DeployFailure("refused", e.message, { code: e.code, program: m.program, at: locate(m.program, onCapability ? "capability" : "workload", onCapability ? capability.name : workload) });

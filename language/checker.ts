@@ -525,6 +525,10 @@ class Checker {
         if (item.expect?.outcome === "broken" && item.event && item.event.kind !== "invoke") {
           this.error(file, "PG704", item.expect.span, `only an invocation can be broken: a '${item.event.kind}' event is kept or refused`);
         }
+        // Only an event that must reach another agent (invoke, pay, delegate) can be unavailable.
+        if (item.expect?.outcome === "unavailable" && item.event && !["invoke", "pay", "delegate"].includes(item.event.kind)) {
+          this.error(file, "PG704", item.expect.span, `only an invocation, a payment or a delegation can be unavailable: a '${item.event.kind}' event reaches nobody`);
+        }
       }
       // `by step N` may look past the last step written: the scenario runs on to step N.
       if (item.kind === "expect" && item.expectation?.kind === "knows" && item.expectation.byStep) {
