@@ -424,7 +424,13 @@ class Checker {
       case "module": case "image": case "kernel": case "initrd": {
         if (v?.kind !== "string") { this.error(file, "PG602", at, `'${f.key.text}' takes a file path in quotes`); return; }
         const target = path.resolve(path.dirname(file), v.value);
-        if (!this.host.exists(target)) this.error(file, "PG600", at, `workload file '${v.value}' does not exist (looked for ${target})`);
+        if (this.host.exists(target)) return;
+        // Images, kernels and initrds are built, not written: say what is missing and how to get it.
+        const what = { module: "wasm module", image: "container image", kernel: "VM kernel", initrd: "VM initrd" }[f.key.text];
+        const built = target.split(path.sep).join("/").includes("/.cache/sandboxes/");
+        if (built) this.error(file, "PG600", at, `${what} '${v.value}' is not built yet (looked for ${target}): run 'npm run setup:sandboxes' to build the sandbox images`);
+        else if (f.key.text !== "module") this.error(file, "PG600", at, `${what} '${v.value}' does not exist (looked for ${target}): build it, or copy it there`);
+        else this.error(file, "PG600", at, `workload file '${v.value}' does not exist (looked for ${target})`);
         return;
       }
       case "args": case "command":
