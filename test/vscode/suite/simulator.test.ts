@@ -150,7 +150,7 @@ describe("scenarios in VS Code: Test Explorer and debugger", () => {
       // The graph as one agent knows it: by name (the panel's picker), or as a Variables view item passes it.
       const asTruck5 = await vscode.commands.executeCommand<string>("promisegrid.graph.showAs", "truck5");
       assert.match(asTruck5, /data-as="truck5"/);
-      assert.match(asTruck5, /after step 3, as truck5 sees it/);
+      assert.match(asTruck5, /after step 3: as truck5 sees it/);
       const asAlice = await vscode.commands.executeCommand<string>("promisegrid.graph.showAs", { variable: { name: "alice" } });
       assert.match(asAlice, /data-as="alice"/);
       await vscode.commands.executeCommand("promisegrid.graph.showAs", "");
