@@ -555,7 +555,7 @@ describe("simulator: CLI", () => {
     assert.equal(s4, await at("4"), "deterministic");
     const past = await cli("graph", "trucks.pg", "--step", "9");
     assert.equal(past.code, 1);
-    assert.match(past.err, /runs to step 4; --step 9 is past its end/);
+    assert.match(past.err, /runs to step 4; step 9 is past its end/);
     const file = await cli("graph", "trucks.pg", "-o", "out.svg");
     assert.equal(file.code, 0);
     assert.match(fs.readFileSync(path.join(dir, "out.svg"), "utf8"), /capability lunch_pass/);
