@@ -92,7 +92,7 @@ export type Event =
   | { kind: "partition"; groups: Name[][]; span: Span }
   | { kind: "heal"; span: Span };
 
-export type Outcome = "kept" | "refused" | "broken";
+export type Outcome = "kept" | "refused" | "broken" | "unavailable";
 
 export type Expectation =
   | { kind: "knows"; agent: Name; capability: Name; byStep?: { step: number; span: Span }; span: Span }

@@ -73,6 +73,11 @@ class PgParser extends EmbeddedActionsParser {
     return { text: t.image, span: tokenSpan(t) };
   }
 
+  /** `expect unavailable` after a step's event (not `expect unavailable knows ...` nor `expect unavailable kept`, a next item about a name). */
+  private unavailableFollows = (at = 2): boolean => {
+    const t = this.LA(at), next = this.LA(at + 1).tokenType;
+    return t.tokenType === Identifier && t.image === "unavailable" && next !== K.knows && next !== K.kept && next !== K.broken;
+  };
   private name = (idx: number): Name => this.nameOf(this.consume(idx, Identifier, { ERR_MSG: undefined }));
 
   /** A unit follows a number when it is written attached (`64MiB`) or cannot be the next field's key. */
@@ -460,12 +465,14 @@ class PgParser extends EmbeddedActionsParser {
           this.CONSUME(Colon);
           const event = this.SUBRULE(this.event);
           // `expect kept` belongs to the step; `expect alice knows ...` is the next item.
-          const expect = this.OPTION({ GATE: () => outcomes.has(this.LA(2).tokenType), DEF: () => {
+          const expect = this.OPTION({ GATE: () => outcomes.has(this.LA(2).tokenType) || this.unavailableFollows(), DEF: () => {
             const e = this.CONSUME(K.expect);
             const outcome = this.OR2([
               { ALT: () => (this.CONSUME(K.kept), "kept" as const) },
               { ALT: () => (this.CONSUME(K.refused), "refused" as const) },
               { ALT: () => (this.CONSUME(K.broken), "broken" as const) },
+              // `unavailable` is not reserved: an identifier in this place, so older files naming an agent so still parse.
+              { GATE: () => this.unavailableFollows(1), ALT: () => (this.CONSUME(Identifier), "unavailable" as const) },
             ]);
             return { outcome, span: this.from(e) };
           } });

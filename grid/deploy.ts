@@ -243,6 +243,8 @@ export async function deployManifest(client: GridClient, m: Manifest, o: DeployO
     return { ...s, info, output, kept, brokenAt: kept ? undefined : locate(m.program, "workload", workload) };
   } catch (e) {
     if (!(e instanceof ApiError)) throw e;
+    // A node that cannot be reached: the outcome is unavailable (the simulator's word), neither kept nor broken.
+    if (e.status === 0 && e.code === "unreachable") throw new DeployFailure("node", `unavailable: ${e.message}`, { code: "unavailable" });
     if (e.status === 0) throw new DeployFailure("node", e.message, { code: e.code });
     const onCapability = CAPABILITY_CODES.has(e.code);
     // A kept token that no longer counts is not replaced behind the user's back.

@@ -458,8 +458,14 @@ class Checker {
         if (v?.kind !== "string") { this.error(file, "PG602", at, `'${f.key.text}' takes a file path in quotes`); return; }
         const target = path.resolve(path.dirname(file), v.value);
         const outside = workloadFileProblem(projectRoots(this.program), file, v.value);
-        if (outside) this.error(file, "PG605", at, outside);
-        else if (!this.host.exists(target)) this.error(file, "PG600", at, `workload file '${v.value}' does not exist (looked for ${target})`);
+        if (outside) { this.error(file, "PG605", at, outside); return; }
+        if (this.host.exists(target)) return;
+        // Images, kernels and initrds are built, not written: say what is missing and how to get it.
+        const what = { module: "wasm module", image: "container image", kernel: "VM kernel", initrd: "VM initrd" }[f.key.text];
+        const built = target.split(path.sep).join("/").includes("/.cache/sandboxes/");
+        if (built) this.error(file, "PG600", at, `${what} '${v.value}' is not built yet (looked for ${target}): run 'npm run setup:sandboxes' to build the sandbox images`);
+        else if (f.key.text !== "module") this.error(file, "PG600", at, `${what} '${v.value}' does not exist (looked for ${target}): build it, or copy it there`);
+        else this.error(file, "PG600", at, `workload file '${v.value}' does not exist (looked for ${target})`);
         return;
       }
       case "args": case "command":
@@ -559,6 +565,10 @@ class Checker {
         // Every event is kept or refused; only an invocation exercises a promise that can be broken.
         if (item.expect?.outcome === "broken" && item.event && item.event.kind !== "invoke") {
           this.error(file, "PG704", item.expect.span, `only an invocation can be broken: a '${item.event.kind}' event is kept or refused`);
+        }
+        // Only an event that must reach another agent (invoke, pay, delegate) can be unavailable.
+        if (item.expect?.outcome === "unavailable" && item.event && !["invoke", "pay", "delegate"].includes(item.event.kind)) {
+          this.error(file, "PG704", item.expect.span, `only an invocation, a payment or a delegation can be unavailable: a '${item.event.kind}' event reaches nobody`);
         }
       }
       // `by step N` may look past the last step written: the scenario runs on to step N.
