@@ -19,6 +19,14 @@ export interface Peer {
   addrs: string[];
 }
 
+export interface PeersReport {
+  peers: Peer[];
+  dht: { routingTable: number };
+  banned: { peerId: string; until: number }[];
+}
+
+export type OfferInfo = ReturnType<typeof import("./offers.ts").offerJson>;
+
 export interface GrantBody {
   type: string;
   args: unknown[];
@@ -73,6 +81,20 @@ export class GridClient {
 
   async peers(): Promise<Peer[]> {
     return (await this.json<{ peers: Peer[] }>("GET", "/v0/peers")).peers;
+  }
+
+  peersReport(): Promise<PeersReport> {
+    return this.json("GET", "/v0/peers");
+  }
+
+  async offers(): Promise<OfferInfo[]> {
+    return (await this.json<{ offers: OfferInfo[] }>("GET", "/v0/offers")).offers;
+  }
+
+  /** A block fetched through the grid (by the node, verified there); `from`: the peer it came from, or "local". */
+  async block(cid: string): Promise<{ bytes: Uint8Array; from: string; via: string }> {
+    const res = await this.request("GET", `/v0/blocks/${encodeURIComponent(cid)}`);
+    return { bytes: new Uint8Array(await res.arrayBuffer()), from: res.headers.get("x-promisegrid-from") ?? "local", via: res.headers.get("x-promisegrid-via") ?? "store" };
   }
 
   async dial(addr: string): Promise<string> {

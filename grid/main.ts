@@ -5,11 +5,14 @@ import "./polyfill.ts";
 import { parseArgs } from "node:util";
 import { startDaemon } from "./daemon.ts";
 import { nodeDataDir } from "./deploy.ts";
+import { DriverRegistry, driverFactories } from "./sandboxes/index.ts";
+import type { SandboxKind } from "./sandboxes/driver.ts";
 
 export const NODE_OPTIONS_HELP = `  --data-dir D       where the key, blocks and api-token live (default ~/.promisegrid/node)
   --listen MULTIADDR libp2p listen address (default /ip4/127.0.0.1/tcp/0; repeatable)
   --api HOST:PORT    control API address, loopback only (default 127.0.0.1:7450; port 0 picks one)
-  --peer MULTIADDR   a peer to dial at start (repeatable)`;
+  --peer MULTIADDR   a bootstrap peer to dial at start (repeatable); others are found through the DHT
+  --drivers LIST     the sandboxes this node offers and runs, e.g. wasm,container (default: all)`;
 
 export interface NodeArgs {
   dataDir: string;
@@ -17,6 +20,7 @@ export interface NodeArgs {
   apiHost: string;
   apiPort: number;
   peers: string[];
+  drivers?: SandboxKind[];
 }
 
 export function parseNodeArgs(argv: string[]): NodeArgs {
@@ -27,6 +31,7 @@ export function parseNodeArgs(argv: string[]): NodeArgs {
       listen: { type: "string", multiple: true },
       api: { type: "string" },
       peer: { type: "string", multiple: true },
+      drivers: { type: "string" },
     },
     strict: true,
     allowPositionals: false,
@@ -34,18 +39,22 @@ export function parseNodeArgs(argv: string[]): NodeArgs {
   const api = values.api ?? "127.0.0.1:7450";
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(api);
   if (!m) throw new Error(`--api '${api}' is not HOST:PORT`);
+  const drivers = values.drivers?.split(",").map((d) => d.trim()) as SandboxKind[] | undefined;
+  for (const d of drivers ?? []) if (!Object.hasOwn(driverFactories, d)) throw new Error(`--drivers: unknown sandbox '${d}' (known: ${Object.keys(driverFactories).join(", ")})`);
   return {
     dataDir: nodeDataDir(values["data-dir"]),
     listen: values.listen,
     apiHost: m[1].replace(/^\[|\]$/g, ""),
     apiPort: Number(m[2]),
     peers: values.peer ?? [],
+    drivers,
   };
 }
 
 /** Runs a node in this process until it is told to stop; resolves when it has stopped. */
 export async function runNode(a: NodeArgs, ready: (info: object) => void): Promise<void> {
-  const daemon = await startDaemon({ dataDir: a.dataDir, listen: a.listen, apiHost: a.apiHost, apiPort: a.apiPort, peers: a.peers });
+  const daemon = await startDaemon({ dataDir: a.dataDir, listen: a.listen, apiHost: a.apiHost, apiPort: a.apiPort, peers: a.peers,
+    drivers: a.drivers && new DriverRegistry(Object.fromEntries(a.drivers.map((d) => [d, driverFactories[d]]))) });
   const stop = () => void daemon.close();
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);

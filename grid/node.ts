@@ -25,6 +25,8 @@ import { issueToken, type IssueOptions, type Token } from "./capabilities.ts";
 import { DriverRegistry } from "./sandboxes/index.ts";
 import { BLOCKS_PROTOCOL, BlockExchange, MAX_MESSAGE } from "./blocks.ts";
 import { Deployments, type Deployment, type DeploymentInfo } from "./deployments.ts";
+import { Discovery, dhtService, PeerBans } from "./discovery.ts";
+import { Offers } from "./offers.ts";
 
 export { BLOCKS_PROTOCOL } from "./blocks.ts";
 export { DeployError, type Deployment, type DeploymentInfo, type DeploymentState, type LogEntry } from "./deployments.ts";
@@ -42,11 +44,13 @@ export interface NodeOptions {
   drivers?: DriverRegistry;
 }
 
-type Services = { pubsub: GossipSub; identify: unknown; ping: unknown };
+type Services = { pubsub: GossipSub; identify: unknown; ping: unknown; dht: unknown };
 
 export class GridNode {
   readonly blocks: BlockExchange;
   readonly runs: Deployments;
+  readonly discovery: Discovery;
+  readonly offers: Offers;
   private stopped = false;
 
   private constructor(
@@ -56,8 +60,10 @@ export class GridNode {
     readonly state: GridState,
     readonly libp2p: Libp2p<Services>,
     readonly drivers: DriverRegistry,
+    bans: PeerBans,
   ) {
-    this.blocks = new BlockExchange(libp2p as unknown as Libp2p, store);
+    this.discovery = new Discovery(libp2p as unknown as Libp2p, store, dataDir, bans);
+    this.blocks = new BlockExchange(libp2p as unknown as Libp2p, store, this.discovery);
     this.runs = new Deployments({
       key,
       state,
@@ -67,6 +73,7 @@ export class GridNode {
       persist: (cid, bytes, indexed) => this.persist(cid, bytes, indexed),
       publishAssessment: (record) => this.publishRecord(ASSESSMENTS_TOPIC, record),
     });
+    this.offers = new Offers({ libp2p: libp2p as unknown as Libp2p, key, drivers, running: () => [...this.runs.all.values()].filter((d) => d.info.state === "running").length });
   }
 
   static async start(o: NodeOptions): Promise<GridNode> {
@@ -76,22 +83,25 @@ export class GridNode {
     await store.open();
     const state = new GridState();
     await loadState(o.dataDir, store, state);
+    const bans = new PeerBans();
     const libp2p = await createLibp2p({
       privateKey: key,
       addresses: { listen: o.listen ?? ["/ip4/127.0.0.1/tcp/0"] },
       // Many peers on one host (loopback grids, tests) dial in from the same IP at once:
       // libp2p's default of 5 inbound connections per second per host would reset them.
       connectionManager: { inboundConnectionThreshold: 100, maxIncomingPendingConnections: 50 },
+      connectionGater: bans.gater,
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux({ streamOptions: { initialStreamWindowSize: 4 * 1024 * 1024, maxStreamWindowSize: 32 * 1024 * 1024 } })],
       services: {
         identify: identify(),
         ping: ping(),
+        dht: dhtService(),
         pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, floodPublish: true, emitSelf: false, D: 8, Dlo: 6, Dhi: 16, heartbeatInterval: 500 }),
       },
     });
-    const node = new GridNode(o.dataDir, key, store, state, libp2p as unknown as Libp2p<Services>, o.drivers ?? new DriverRegistry());
+    const node = new GridNode(o.dataDir, key, store, state, libp2p as unknown as Libp2p<Services>, o.drivers ?? new DriverRegistry(), bans);
     await node.wire();
     for (const p of o.peers ?? []) {
       try {
@@ -162,6 +172,8 @@ export class GridNode {
       if (topic !== REVOCATIONS_TOPIC && topic !== ASSESSMENTS_TOPIC) return;
       void this.receiveRecord(data).catch(() => {});
     });
+    await this.offers.start();
+    await this.discovery.start();
     // A peer that joins late catches up on the whole state (anti-entropy).
     this.libp2p.addEventListener("peer:connect", (evt) => {
       void this.syncState(evt.detail).catch(() => {});
@@ -253,8 +265,13 @@ export class GridNode {
     return this.runs.all;
   }
 
-  deploy(request: Signed<DeployPayload>, blocks: { cid: CID; bytes: Uint8Array }[] = []): Promise<DeploymentInfo> {
-    return this.runs.deploy(request, blocks);
+  async deploy(request: Signed<DeployPayload>, blocks: { cid: CID; bytes: Uint8Array }[] = []): Promise<DeploymentInfo> {
+    const info = await this.runs.deploy(request, blocks);
+    // Accepted and its job assembled: provide what others may fetch of it; the load changed.
+    void this.discovery.provideManifest(CID.parse(info.manifest), info.workload).catch(() => {});
+    this.offers.changed();
+    void this.runs.get(info.id)?.done.then(() => this.offers.changed());
+    return info;
   }
 
   deployment(id: string): Deployment | undefined {
@@ -268,6 +285,8 @@ export class GridNode {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.discovery.stop();
+    this.offers.stop();
     await this.runs.stopAll();
     await this.writes;
     await this.libp2p.stop();
