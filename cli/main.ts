@@ -11,8 +11,9 @@ import { deploy } from "./commands/deploy.ts";
 import { revoke } from "./commands/revoke.ts";
 import { run } from "./commands/run.ts";
 import { lesson } from "./commands/lesson.ts";
+import { block } from "./commands/block.ts";
 
-const commands: Command[] = [check, fmt, compile, simulate, test, graph, lesson, run, node, deploy, revoke];
+const commands: Command[] = [check, fmt, compile, simulate, test, graph, lesson, run, node, deploy, revoke, block];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
