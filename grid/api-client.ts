@@ -21,7 +21,7 @@ export interface Peer {
 
 export interface PeersReport {
   peers: Peer[];
-  dht: { routingTable: number };
+  dht: { routingTable: number; provided: number; providing: number };
   banned: { peerId: string; until: number }[];
 }
 

@@ -80,6 +80,9 @@ export class Discovery implements BlockRouting {
   private readonly provided = new Set<string>();
   private writes: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** Provide operations under way, and finished (each a DHT query and ADD_PROVIDER to the closest peers). */
+  providing = 0;
+  provideDone = 0;
 
   constructor(private readonly libp2p: Libp2p, private readonly store: BlockStore, private readonly dataDir: string, readonly bans: PeerBans) {}
 
@@ -120,9 +123,13 @@ export class Discovery implements BlockRouting {
 
   private announce(cid: CID): void {
     // The DHT waits until its routing table has a peer, so a lone node provides once it meets one.
-    void this.libp2p.contentRouting.provide(cid, { signal: AbortSignal.timeout(5 * 60_000) }).catch((e) => {
-      if (process.env.PROMISEGRID_DEBUG && !this.stopped) console.error(`provide ${cid} failed:`, e);
-    });
+    this.providing++;
+    void this.libp2p.contentRouting.provide(cid, { signal: AbortSignal.timeout(5 * 60_000) }).then(
+      () => void this.provideDone++,
+      (e) => {
+        if (process.env.PROMISEGRID_DEBUG && !this.stopped) console.error(`provide ${cid} failed:`, e);
+      },
+    ).finally(() => void this.providing--);
   }
 
   /** Provides each CID (once), recording it for the next start. */
