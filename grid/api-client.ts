@@ -55,7 +55,11 @@ export class GridClient {
     }
     let res: Response;
     try {
-      res = await fetch(this.url + path, { method, headers, body: payload });
+      res = await fetch(this.url + path, { method, headers, body: payload }).catch((e) => {
+        // A kept-alive socket the server closed just as it was reused: a GET is safe to send again.
+        if (method !== "GET" || (e as { cause?: { code?: string } }).cause?.code !== "UND_ERR_SOCKET") throw e;
+        return fetch(this.url + path, { method, headers });
+      });
     } catch (e) {
       throw new ApiError(0, "unreachable", `cannot reach the node at ${this.url}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
     }

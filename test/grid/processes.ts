@@ -61,6 +61,10 @@ function startOnce(program: string, o: { dataDir: string; host: string; peers: s
       if (nl < 0) return;
       child.stdout!.off("data", onData);
       child.off("exit", onExit);
+      // A node that dies before it is told to stop says why.
+      child.once("exit", (code, signal) => {
+        if (signal !== "SIGTERM" && signal !== "SIGKILL" && code !== 0) console.error(`node on ${o.host} exited (${code ?? signal}): ${err.trim()}`);
+      });
       const info = JSON.parse(buf.slice(0, nl)) as { api: string; peerId: string; addrs: string[] };
       resolvePromise({ dataDir: o.dataDir, peerId: info.peerId, addr: info.addrs[0], api: info.api, client: new GridClient(info.api, await apiToken(o.dataDir)), child });
     };
