@@ -25,4 +25,15 @@ export function loadChecked(file: string): Loaded {
   return { program, diagnostics: check(program) };
 }
 
+/** Like loadChecked, but `file` has `text` (an unsaved buffer); the files it imports are read from disk. */
+export function loadCheckedText(file: string, text: string): Loaded {
+  const entry = path.resolve(file);
+  const host: SourceHost = {
+    readText: (p) => (p === entry ? text : cliHost.readText(p)),
+    exists: (p) => p === entry || cliHost.exists(p),
+  };
+  const program = loadProgram([entry], host);
+  return { program, diagnostics: check(program) };
+}
+
 export { FileError };

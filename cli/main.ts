@@ -11,9 +11,11 @@ import { deploy } from "./commands/deploy.ts";
 import { revoke } from "./commands/revoke.ts";
 import { run } from "./commands/run.ts";
 import { lesson } from "./commands/lesson.ts";
+import { explain } from "./commands/explain.ts";
+import { mcp } from "./commands/mcp.ts";
 import { block } from "./commands/block.ts";
 
-const commands: Command[] = [check, fmt, compile, simulate, test, graph, lesson, run, node, deploy, revoke, block];
+const commands: Command[] = [check, fmt, compile, simulate, test, explain, graph, lesson, run, node, deploy, revoke, mcp, block];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -46,6 +48,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
   } catch (e) {
     // node:util parseArgs reports unknown options and missing values with ERR_PARSE_ARGS_* codes.
     const badArgs = String((e as { code?: unknown })?.code ?? "").startsWith("ERR_PARSE_ARGS");
+    // With --json, even a failure before any work is one JSON document on stdout.
+    if (rest.includes("--json")) io.out(JSON.stringify({ error: (e as Error)?.message ?? String(e), diagnostics: [] }) + "\n");
     if (e instanceof UsageError || badArgs) {
       io.err(`promisegrid ${name}: ${(e as Error).message}\nRun \`promisegrid ${name} --help\` for usage.\n`);
       return 2;

@@ -2,10 +2,10 @@
 // Host and Origin checked, request bodies capped while they stream in.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { timingSafeEqual } from "node:crypto";
-import { CarReader } from "@ipld/car";
 import * as dagCbor from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
-import { verifyBlock } from "./hashes.ts";
+import { CarImportError, readCar } from "./store.ts";
+import { MAX_FOLLOWER_BACKLOG, slowFollowerNotice } from "./output-cap.ts";
 import { DeployError, type GridNode } from "./node.ts";
 import { asSigned, type DeployPayload, type Signed } from "./records.ts";
 import type { Body } from "./records.ts";
@@ -259,25 +259,18 @@ export class ApiServer {
 
   /** POST /v0/deployments: a CAR whose root is a signed deploy request; other blocks are the manifest's. */
   private async deploy(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const bytes = await readBody(req, this.maxBody);
-    let reader: CarReader;
+    const declared = Number(req.headers["content-length"]);
+    if (Number.isFinite(declared) && declared > this.maxBody) throw new HttpError(413, `request body of ${declared} bytes is over the ${this.maxBody}-byte limit`, "too-large");
+    // Streamed and bounded (bytes and blocks); every block verified before any is stored.
+    let car: Awaited<ReturnType<typeof readCar>>;
     try {
-      reader = await CarReader.fromBytes(bytes);
+      car = await readCar(req, { maxBytes: this.maxBody });
     } catch (e) {
-      throw new HttpError(400, `the body is not a CAR file: ${e instanceof Error ? e.message : e}`, "bad-car");
+      if (e instanceof CarImportError) throw new HttpError(e.code === "too-large" || e.code === "too-many-blocks" ? 413 : 400, e.message, e.code);
+      throw e;
     }
-    const roots = await reader.getRoots();
+    const { roots, blocks } = car;
     if (roots.length !== 1) throw new HttpError(400, `the CAR must have exactly one root (the deploy request), it has ${roots.length}`, "bad-car");
-    // Verify every block before storing any: a mis-hashed CAR changes nothing.
-    const blocks: { cid: CID; bytes: Uint8Array }[] = [];
-    for await (const b of reader.blocks()) {
-      try {
-        await verifyBlock(b.cid, b.bytes);
-      } catch (e) {
-        throw new HttpError(400, `refused: CAR block ${b.cid} does not match its CID; nothing was stored`, "bad-block");
-      }
-      blocks.push(b);
-    }
     const rootBlock = blocks.find((b) => b.cid.equals(roots[0]));
     if (!rootBlock) throw new HttpError(400, `the CAR's root ${roots[0]} is not among its blocks`, "bad-car");
     let request: Signed | undefined;
@@ -304,6 +297,11 @@ export class ApiServer {
     const listener = (e: unknown) => {
       if (e === null) {
         res.end(JSON.stringify({ end: d.info }) + "\n");
+      } else if (res.writableLength > MAX_FOLLOWER_BACKLOG) {
+        // A follower that does not read is not buffered for without bound.
+        d.listeners.delete(listener);
+        res.end(JSON.stringify(slowFollowerNotice()) + "\n");
+        setTimeout(() => res.destroy(), 10_000).unref();
       } else res.write(JSON.stringify(e) + "\n");
     };
     d.listeners.add(listener);

@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { equals } from "multiformats/bytes";
 import type { CID } from "multiformats/cid";
 import type { PrivateKey } from "./keys.ts";
+import { chainProblem, covers, grantProblem, grantText, type Widening } from "../language/authority.ts";
 import { recordCid, signRecord, verifyRecord, type Body, type DeployPayload, type Signed, type TokenPayload } from "./records.ts";
 
 export type Token = Signed<TokenPayload>;
@@ -37,23 +38,8 @@ export async function delegateToken(key: PrivateKey, parent: Token, o: Omit<Issu
   return issueToken(key, { name: o.name ?? parent.payload.name, ...o });
 }
 
-function argCovers(parent: unknown, child: unknown): boolean {
-  if (parent === "*") return true;
-  if (typeof parent === "string" || typeof parent === "number") return parent === child;
-  if (parent && typeof parent === "object" && child && typeof child === "object") {
-    const p = parent as { amount?: unknown; unit?: unknown };
-    const c = child as { amount?: unknown; unit?: unknown };
-    return typeof p.amount === "number" && typeof c.amount === "number" && p.unit === c.unit && c.amount <= p.amount;
-  }
-  return false;
-}
-
-/** Whether the grant `parent` allows everything `child` asks. */
-export function covers(parent: Body, child: Body): boolean {
-  if (parent.type !== child.type && parent.type !== "*") return false;
-  if (!Array.isArray(parent.args) || !Array.isArray(child.args) || parent.args.length !== child.args.length) return false;
-  return parent.args.every((a, i) => argCovers(a, child.args[i]));
-}
+/** Whether the grant `parent` allows everything `child` asks (the language's rule, language/authority.ts). */
+export { covers };
 
 export type RefusalCode = "malformed" | "forged" | "foreign-root" | "broken-chain" | "expired" | "widened" | "revoked" | "not-granted";
 
@@ -66,8 +52,8 @@ export class Refusal extends Error {
 function isTokenPayload(p: unknown): p is TokenPayload {
   const t = p as TokenPayload;
   return !!t && t.type === "promisegrid/capability" && t.iss instanceof Uint8Array && t.aud instanceof Uint8Array &&
-    Array.isArray(t.grants) && t.grants.every((g) => g && typeof g.type === "string" && Array.isArray(g.args)) &&
-    Number.isInteger(t.depth) && t.depth >= 0 && (t.exp === null || typeof t.exp === "number") && typeof t.name === "string";
+    Array.isArray(t.grants) && t.grants.every((g) => grantProblem(g) === undefined) &&
+    Number.isInteger(t.depth) && t.depth >= 0 && (t.exp === null || Number.isFinite(t.exp)) && typeof t.name === "string";
 }
 
 export interface ChainContext {
@@ -90,35 +76,38 @@ export async function verifyDeploy(request: Signed<DeployPayload>, ctx: ChainCon
   if (!(await verifyRecord(request))) throw new Refusal("forged", "the deploy request's signature does not match its holder key");
   if (p.chain.length === 0) throw new Refusal("malformed", "the deploy request carries no capability");
   const cids: CID[] = [];
-  const issuers: Uint8Array[] = [];
+  // Shapes and signatures here; the authority rule (attenuation, expiry, revocation, grant) is the language's.
   for (let i = 0; i < p.chain.length; i++) {
     const t = p.chain[i];
     const where = `capability ${i} ('${t?.payload?.name ?? "?"}')`;
     if (!t || !isTokenPayload(t.payload) || !(t.sig instanceof Uint8Array)) throw new Refusal("malformed", `${where} is not a capability token`);
     if (!(await verifyRecord(t))) throw new Refusal("forged", `${where} is forged: its signature does not match its issuer key`);
-    const cid = await recordCid(t);
-    cids.push(cid);
-    if (i === 0) {
-      if (!equals(t.payload.iss, ctx.nodeKey)) throw new Refusal("foreign-root", `${where} was not issued by this node's key, so it grants nothing here`);
-    } else {
-      const parent = p.chain[i - 1].payload;
-      if (!equals(t.payload.iss, parent.aud)) throw new Refusal("broken-chain", `${where} is issued by a key that does not hold capability ${i - 1}`);
-      if (parent.depth < 1) throw new Refusal("widened", `${where} delegates capability ${i - 1}, which is not delegable`);
-      if (t.payload.depth > parent.depth - 1) throw new Refusal("widened", `${where} allows ${t.payload.depth} further delegations, more than its parent leaves (${parent.depth - 1})`);
-      if (parent.exp !== null && (t.payload.exp === null || t.payload.exp > parent.exp)) throw new Refusal("widened", `${where} expires later than its parent`);
-      for (const g of t.payload.grants) {
-        if (!parent.grants.some((pg) => covers(pg, g))) throw new Refusal("widened", `${where} grants ${g.type}(${g.args.map(String).join(", ")}), which its parent does not`);
-      }
-    }
-    if (t.payload.exp !== null && t.payload.exp <= ctx.now) {
-      throw new Refusal("expired", `${where} expired at ${new Date(t.payload.exp).toISOString()}`);
-    }
-    issuers.push(t.payload.iss);
-    if (ctx.isRevoked(cid, issuers)) throw new Refusal("revoked", `${where} (${cid}) has been revoked`);
+    if (i === 0 && !equals(t.payload.iss, ctx.nodeKey)) throw new Refusal("foreign-root", `${where} was not issued by this node's key, so it grants nothing here`);
+    cids.push(await recordCid(t));
   }
-  const last = p.chain[p.chain.length - 1].payload;
-  if (!equals(last.aud, p.holder)) throw new Refusal("broken-chain", "the last capability is held by another key than the one that signed the deploy");
+  const chain = p.chain.map((t, i) => ({
+    id: cids[i], issuer: t.payload.iss, holder: t.payload.aud, grants: t.payload.grants, depth: t.payload.depth, exp: t.payload.exp,
+  }));
   const want: Body = { type: "run", args: [p.workload] };
-  if (!last.grants.some((g) => covers(g, want))) throw new Refusal("not-granted", `the capability does not grant run(${p.workload})`);
-  return cids;
+  const problem = chainProblem(chain, { now: ctx.now, revokedBy: (id, by) => ctx.isRevoked(id, [...by]), same: equals }, { by: p.holder, want });
+  if (!problem) return cids;
+  const where = (i: number) => `capability ${i} ('${p.chain[i].payload.name}')`;
+  switch (problem.kind) {
+    case "empty": throw new Refusal("malformed", "the deploy request carries no capability");
+    case "widened": throw widened(where(problem.hop), problem.hop, problem.widening, p.chain[problem.hop].payload.depth);
+    case "expired": throw new Refusal("expired", `${where(problem.hop)} expired at ${new Date(p.chain[problem.hop].payload.exp!).toISOString()}`);
+    case "revoked": throw new Refusal("revoked", `${where(problem.hop)} (${cids[problem.hop]}) has been revoked`);
+    case "not-holder": throw new Refusal("broken-chain", "the last capability is held by another key than the one that signed the deploy");
+    case "not-granted": throw new Refusal("not-granted", `the capability does not grant run(${p.workload})`);
+  }
+}
+
+function widened(where: string, i: number, w: Widening, depth: number): Refusal {
+  switch (w.kind) {
+    case "issuer": return new Refusal("broken-chain", `${where} is issued by a key that does not hold capability ${i - 1}`);
+    case "not-delegable": return new Refusal("widened", `${where} delegates capability ${i - 1}, which is not delegable`);
+    case "depth": return new Refusal("widened", `${where} allows ${depth} further delegations, more than its parent leaves (${w.left})`);
+    case "expiry": return new Refusal("widened", `${where} expires later than its parent`);
+    case "grant": return new Refusal("widened", `${where} grants ${grantText(w.grant)}, which its parent does not`);
+  }
 }

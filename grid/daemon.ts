@@ -6,6 +6,9 @@ import { ApiServer } from "./api.ts";
 import { GridNode, type NodeOptions } from "./node.ts";
 import { apiToken, type NodeInfoFile } from "./local.ts";
 import { writeFileAtomic } from "./files.ts";
+import { lockDataDir } from "./data-dir-lock.ts";
+import { reapOrphans } from "./sandboxes/reaper.ts";
+import { runsDir } from "./sandboxes/index.ts";
 
 export { apiToken, readNodeInfo, type NodeInfoFile } from "./local.ts";
 
@@ -27,7 +30,16 @@ export interface Daemon {
 }
 
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
-  const node = await GridNode.start(o);
+  // One node per data dir; what a killed predecessor left running is ended first.
+  const lock = await lockDataDir(o.dataDir);
+  let node: GridNode;
+  try {
+    await reapOrphans(runsDir(o.dataDir));
+    node = await GridNode.start(o);
+  } catch (e) {
+    await lock.release();
+    throw e;
+  }
   const token = await apiToken(o.dataDir);
   let close: () => Promise<void> = async () => {};
   const api = new ApiServer(node, { host: o.apiHost, port: o.apiPort ?? 0, token, maxBodyBytes: o.maxBodyBytes, onShutdown: () => void close() });
@@ -35,6 +47,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     await api.listen();
   } catch (e) {
     await node.stop();
+    await lock.release();
     throw e;
   }
   const info: NodeInfoFile = { pid: process.pid, api: api.url, peerId: node.peerId, addrs: node.addrs() };
@@ -47,6 +60,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       await api.close();
       await node.stop();
       await rm(join(o.dataDir, "node.json"), { force: true });
+      await lock.release();
       resolve();
     })();
     return closing;

@@ -14,14 +14,14 @@ import { signRecord, type AssessmentPayload, type DeployPayload, type Signed } f
 import { Refusal, verifyDeploy } from "./capabilities.ts";
 import { decodeManifest, decodeWorkload, ManifestError } from "./manifest.ts";
 import type { DriverRegistry } from "./sandboxes/index.ts";
+import { jobProblem } from "./sandboxes/limits.ts";
+import { keepOutput } from "./output-cap.ts";
 import type { Job, JobFile, RunResult, SandboxKind } from "./sandboxes/driver.ts";
 
 /** How far a deploy request's signing time may be from the node's clock; each request is used once. */
 const REPLAY_WINDOW_MS = 5 * 60 * 1000;
 /** Deployment records kept in memory for the API. */
 const MAX_DEPLOYMENTS = 1000;
-/** Keep at most this much of a deployment's output in memory for the logs API. */
-const MAX_LOG_BYTES = 1024 * 1024;
 /** Resolved jobs kept, by the bytes of their files. */
 const JOB_CACHE_BYTES = 256 * 1024 * 1024;
 
@@ -117,6 +117,8 @@ export class Deployments {
     const manifestCid = CID.asCID(p.manifest);
     if (!manifestCid) throw new DeployError(400, "malformed", "the deploy request's manifest is not a CID");
     const job = { ...(await this.cachedJob(manifestCid, p.workload)), id: randomBytes(6).toString("hex") };
+    const refusal = jobProblem(job);
+    if (refusal) throw new DeployError(422, "refused-job", `deploy refused: workload '${p.workload}': ${refusal}`);
     const availability = await this.host.drivers.check(job.sandbox);
     if (!availability.ok) throw new DeployError(503, "driver-unavailable", `the ${job.sandbox} sandbox is not available on this node: ${availability.reason}`);
     const driver = this.host.drivers.get(job.sandbox)!;
@@ -144,10 +146,8 @@ export class Deployments {
     const dec = { stdout: new TextDecoder(), stderr: new TextDecoder() };
     const output: Uint8Array[] = [];
     const push = (stream: "stdout" | "stderr", chunk: Uint8Array) => {
-      if (d.logBytes < MAX_LOG_BYTES) output.push(chunk);
       const entry = { stream, data: dec[stream].decode(chunk, { stream: true }) };
-      d.logBytes += chunk.length;
-      if (d.logBytes <= MAX_LOG_BYTES) d.logs.push(entry);
+      keepOutput(d, output, entry, chunk);
       for (const l of d.listeners) l(entry);
     };
     d.done = (async () => {

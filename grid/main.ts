@@ -5,7 +5,7 @@ import "./polyfill.ts";
 import { parseArgs } from "node:util";
 import { startDaemon } from "./daemon.ts";
 import { nodeDataDir } from "./deploy.ts";
-import { DriverRegistry, driverFactories } from "./sandboxes/index.ts";
+import { DriverRegistry, driverFactories, nodeDriverContext } from "./sandboxes/index.ts";
 import type { SandboxKind } from "./sandboxes/driver.ts";
 
 export const NODE_OPTIONS_HELP = `  --data-dir D       where the key, blocks and api-token live (default ~/.promisegrid/node)
@@ -54,7 +54,7 @@ export function parseNodeArgs(argv: string[]): NodeArgs {
 /** Runs a node in this process until it is told to stop; resolves when it has stopped. */
 export async function runNode(a: NodeArgs, ready: (info: object) => void): Promise<void> {
   const daemon = await startDaemon({ dataDir: a.dataDir, listen: a.listen, apiHost: a.apiHost, apiPort: a.apiPort, peers: a.peers,
-    drivers: a.drivers && new DriverRegistry(Object.fromEntries(a.drivers.map((d) => [d, driverFactories[d]]))) });
+    drivers: a.drivers && new DriverRegistry(Object.fromEntries(a.drivers.map((d) => [d, driverFactories[d]])), nodeDriverContext(a.dataDir)) });
   const stop = () => void daemon.close();
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);

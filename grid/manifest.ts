@@ -91,8 +91,9 @@ export function decodeWorkload(bytes: Uint8Array, workload: string): DecodedWork
     limits: {
       memoryBytes: limits.memoryBytes,
       timeMs: limits.timeMs,
-      pids: typeof limits.pids === "number" ? limits.pids : undefined,
-      cpu: typeof limits.cpu === "number" ? limits.cpu : undefined,
+      // Passed on as given: the node's job check (sandboxes/limits.ts) refuses what is not a number.
+      pids: limits.pids as number | undefined,
+      cpu: limits.cpu as number | undefined,
     },
   };
 }

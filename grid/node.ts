@@ -22,7 +22,7 @@ import { GridState } from "./state.ts";
 import { decodeEnvelope, encodeEnvelope } from "./envelope.ts";
 import { asSigned, recordCid, signRecord, verifyRecord, type DeployPayload, type Signed } from "./records.ts";
 import { issueToken, type IssueOptions, type Token } from "./capabilities.ts";
-import { DriverRegistry } from "./sandboxes/index.ts";
+import { DriverRegistry, nodeDriverContext } from "./sandboxes/index.ts";
 import { BLOCKS_PROTOCOL, BlockExchange, MAX_MESSAGE } from "./blocks.ts";
 import { Deployments, type Deployment, type DeploymentInfo } from "./deployments.ts";
 import { Discovery, dhtService, PeerBans } from "./discovery.ts";
@@ -101,7 +101,7 @@ export class GridNode {
         pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, floodPublish: true, emitSelf: false, D: 8, Dlo: 6, Dhi: 16, heartbeatInterval: 500 }),
       },
     });
-    const node = new GridNode(o.dataDir, key, store, state, libp2p as unknown as Libp2p<Services>, o.drivers ?? new DriverRegistry(), bans);
+    const node = new GridNode(o.dataDir, key, store, state, libp2p as unknown as Libp2p<Services>, o.drivers ?? new DriverRegistry(undefined, nodeDriverContext(o.dataDir)), bans);
     await node.wire();
     for (const p of o.peers ?? []) {
       try {

@@ -6,10 +6,9 @@ import { CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
 import { sign, verify, type PrivateKey } from "./keys.ts";
 
-export interface Body {
-  type: string;
-  args: unknown[];
-}
+/** A grant on the wire: the language's type (language/authority.ts). */
+export type { Grant as Body } from "../language/authority.ts";
+import type { Grant as Body } from "../language/authority.ts";
 
 export interface TokenPayload {
   type: "promisegrid/capability";

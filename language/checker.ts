@@ -6,7 +6,9 @@ import {
   type Body, type CapabilityDecl, type Condition, type DelegateDecl, type Field, type Name, type PromiseDecl,
   type ScenarioDecl, type Span, type Value, type WorkloadDecl,
 } from "../grammar/index.ts";
+import { covers, declaredHop, grantOf, meets, widenings, type Grant } from "./authority.ts";
 import { HASHES } from "./hashes.ts";
+import { initialHoldings, setupBalance, toMicro, type SetupCurrency } from "./simulator/ledger.ts";
 import type { PgSymbol, Program } from "./program.ts";
 
 export type Severity = "error" | "warning" | "information" | "hint";
@@ -27,6 +29,8 @@ export interface Diagnostic {
 
 /** The most steps a scenario may run; more is refused rather than simulated. */
 export const MAX_STEPS = 100_000;
+/** The longest time limit a node runs (its timers' range, 2^31-1 ms, about 24.8 days). */
+export const MAX_TIME_MS = 2 ** 31 - 1;
 
 export const AGENT_KINDS = ["person", "service", "node"] as const;
 export const SANDBOXES = ["wasm", "container", "vm"] as const;
@@ -67,6 +71,7 @@ class Checker {
     this.conditionCycles();
     for (const { path: file, decl } of this.program.declarations("capability")) this.capability(file, decl);
     for (const { path: file, decl } of this.program.declarations("delegate")) this.delegation(file, decl);
+    for (const { path: file, decl } of [...this.program.declarations("capability"), ...this.program.declarations("delegate")]) this.grantValues(file, decl);
     for (const { path: file, decl } of this.program.declarations("workload")) this.workload(file, decl);
     for (const { path: file, decl } of this.program.declarations("scenario")) this.scenario(file, decl);
     return this.diagnostics;
@@ -93,6 +98,8 @@ class Checker {
   }
 
   private references(): void {
+    const scenarios = this.program.declarations("scenario");
+    const inScenario = (file: string, span: Span) => scenarios.some(({ path: p, decl }) => p === file && span.start >= decl.span.start && span.end <= decl.span.end);
     for (const ref of this.program.references) {
       if (ref.symbol || ref.optional) continue;
       const wrongKind = this.program.symbols.find((s) => s.name === ref.name && s.kind !== "scenario");
@@ -102,10 +109,13 @@ class Checker {
         });
         continue;
       }
-      const code = ref.kind === "currency" ? "PG500" : ref.kind === "promise" ? "PG302" : "PG200";
+      // A scenario names promises to break or expect; a condition names one it depends on.
+      const condition = ref.kind === "promise" && !inScenario(ref.path, ref.span);
+      const code = ref.kind === "currency" ? "PG500" : condition ? "PG302" : "PG200";
       const suggestion = closest(ref.name, this.program.candidates(ref.kind));
       const what = ref.kind === "currency" ? `unknown currency '${ref.name}'`
-        : ref.kind === "promise" ? `no promise named '${ref.name}': a condition must be promised by somebody`
+        : condition ? `no promise named '${ref.name}': a condition must be promised by somebody`
+        : ref.kind === "promise" ? `undefined promise '${ref.name}' (a scenario uses named promises)`
         : `undefined ${ref.kind} '${ref.name}'`;
       this.error(ref.path, code, ref.span, suggestion ? `${what}; did you mean '${suggestion}'?` : what, {
         fixes: suggestion ? [{ title: `Change to '${suggestion}'`, edits: [{ path: ref.path, span: ref.span, newText: suggestion }] }] : undefined,
@@ -283,11 +293,20 @@ class Checker {
     if (!issuer || !this.program.lookup("agent", issuer)) return;
     const offers = this.offersBy().get(issuer) ?? [];
     for (const g of c.grants) {
-      if (offers.some((decl) => bodyCovers(decl.body!, g))) continue;
+      if (offers.some((decl) => covers(grantOfCached(decl.body!), grantOfCached(g)))) continue;
       this.error(file, "PG400", g.span,
         `${issuer} grants ${bodyText(g)} but does not itself promise it: a capability is its issuer's promise, so add 'promise ${issuer} -> ${c.holder?.text ?? "*"} +${bodyText(g)}'`);
     }
     if (c.expiresAfter && c.expiresAfter.steps <= 0) this.error(file, "PG501", c.expiresAfter.span, "a capability must expire after at least 1 step");
+  }
+
+  /** A token carries names, strings, numbers and amounts (authority.Grant): a list or block cannot be granted. */
+  private grantValues(file: string, d: CapabilityDecl | DelegateDecl): void {
+    for (const g of d.grants) {
+      for (const a of g.args) {
+        if (a.kind === "list" || a.kind === "block") this.error(file, "PG405", a.span, `a grant's argument is a name, *, a number, an amount or a string, not a ${a.kind}`);
+      }
+    }
   }
 
   private offers?: Map<string, PromiseDecl[]>;
@@ -303,13 +322,13 @@ class Checker {
     return this.offers;
   }
 
-  /** Walks up a delegation to its root capability; undefined on a cycle or unknown parent. */
-  private chain(d: DelegateDecl): (CapabilityDecl | DelegateDecl)[] | undefined {
+  /** Walks up a delegation to its root capability; undefined on an unknown parent. */
+  private chain(d: DelegateDecl): (CapabilityDecl | DelegateDecl)[] | "cycle" | undefined {
     const out: (CapabilityDecl | DelegateDecl)[] = [];
     let current: CapabilityDecl | DelegateDecl | undefined = d;
     const seen = new Set<unknown>();
     while (current && current.kind === "delegate") {
-      if (seen.has(current)) return undefined;
+      if (seen.has(current)) return "cycle";
       seen.add(current);
       out.push(current);
       const parentName: string | undefined = current.parent?.text;
@@ -322,39 +341,50 @@ class Checker {
   }
 
   private delegation(file: string, d: DelegateDecl): void {
+    if (d.expiresAfter && d.expiresAfter.steps <= 0) this.error(file, "PG501", d.expiresAfter.span, "a delegation must expire after at least 1 step");
     const chain = this.chain(d);
+    if (chain === "cycle") {
+      this.error(file, "PG404", d.parent!.span, `'${d.name.text}' is delegated from itself through '${d.parent!.text}': a delegation needs a capability at the root of its chain`);
+      return;
+    }
     if (!chain || chain.length < 2) return;
     const parent = chain[1];
     const parentName = parent.name.text;
     const parentSymbol = this.program.resolve("capability", parentName)!;
     const related = [{ path: parentSymbol.path, span: parentSymbol.nameSpan, message: `'${parentName}' is declared here` }];
-    const parentHolder = parent.kind === "capability" ? parent.holder?.text : parent.to?.text;
-    if (d.by?.text && parentHolder && d.by.text !== parentHolder) {
-      this.error(file, "PG403", d.by.span, `only the holder of '${parentName}' (${parentHolder}) can delegate it, not ${d.by.text}`, {
-        related, fixes: [{ title: `Change to '${parentHolder}'`, edits: [{ path: file, span: d.by.span, newText: parentHolder }] }],
-      });
-    }
-    // Depth: each hop uses one level of the root's `delegable depth N` (default 1).
-    const root = chain.at(-1)!;
-    const hops = chain.length - 1;
-    if (!parent.delegable) {
-      this.error(file, "PG402", d.parent!.span, `'${parentName}' is not delegable: add 'delegable' to it if its issuer allows delegation`, { related });
-    } else {
-      const depth = root.delegable?.depth ?? 1;
-      if (hops > depth) this.error(file, "PG402", d.parent!.span, `delegating '${parentName}' again exceeds its delegation depth of ${depth}`, { related });
-    }
-    for (const g of d.grants) {
-      if (!parent.grants.some((pg) => bodyCovers(pg, g))) {
-        this.error(file, "PG401", g.span, `delegation widens authority: '${parentName}' does not grant ${bodyText(g)}`, { related });
+    // The hops as the authority rule sees them, root first.
+    const hops = chain.slice().reverse().reduce<ReturnType<typeof declaredHop>[]>((out, decl) => [...out, declaredHop(decl, out.at(-1))], []);
+    const parentHop = hops[hops.length - 2], hop = hops[hops.length - 1];
+    for (const w of widenings(parentHop, hop)) {
+      switch (w.kind) {
+        case "issuer":
+          if (!d.by?.text || !parentHop.holder) break;
+          this.error(file, "PG403", d.by.span, `only the holder of '${parentName}' (${parentHop.holder}) can delegate it, not ${d.by.text}`, {
+            related, fixes: [{ title: `Change to '${parentHop.holder}'`, edits: [{ path: file, span: d.by.span, newText: parentHop.holder }] }],
+          });
+          break;
+        case "not-delegable":
+          this.error(file, "PG402", d.parent!.span, parent.delegable
+            ? `delegating '${parentName}' again exceeds its delegation depth: it allows no further delegation`
+            : `'${parentName}' is not delegable: add 'delegable' to it if its issuer allows delegation`, { related });
+          break;
+        case "depth":
+          this.error(file, "PG401", d.delegable?.span ?? d.name.span, `delegation widens authority: at most depth ${w.left} is left`, { related });
+          break;
+        case "expiry":
+          this.error(file, "PG401", d.expiresAfter?.span ?? d.name.span,
+            `delegation widens authority: '${parentName}' expires after ${parentHop.exp! - 1} steps, so this delegation must expire no later`, { related });
+          break;
+        case "grant": {
+          const g = d.grants[hop.grants.indexOf(w.grant)];
+          // The fix narrows to the parent's grant of the same type, when there is one.
+          const narrow = parent.grants.find((pg) => pg.type.text === g.type.text);
+          this.error(file, "PG401", g.span, `delegation widens authority: '${parentName}' does not grant ${bodyText(g)}`, {
+            related, fixes: narrow ? [{ title: `Narrow to '${bodyText(narrow)}'`, edits: [{ path: file, span: g.span, newText: bodyText(narrow) }] }] : undefined,
+          });
+          break;
+        }
       }
-    }
-    const parentExpiry = parent.expiresAfter?.steps;
-    if (parentExpiry !== undefined && (!d.expiresAfter || d.expiresAfter.steps > parentExpiry)) {
-      this.error(file, "PG401", d.expiresAfter?.span ?? d.name.span,
-        `delegation widens authority: '${parentName}' expires after ${parentExpiry} steps, so this delegation must expire no later`, { related });
-    }
-    if (d.delegable && root.delegable?.depth !== undefined && d.delegable.depth !== undefined && d.delegable.depth > root.delegable.depth - hops) {
-      this.error(file, "PG401", d.delegable.span, `delegation widens authority: at most depth ${Math.max(0, root.delegable.depth - hops)} is left`, { related });
     }
   }
 
@@ -441,6 +471,8 @@ class Checker {
         this.error(file, "PG501", v.unit!.span, `'${f.key.text}' takes a plain number, without a unit`);
       } else if (v.value <= 0) {
         this.error(file, "PG502", at, `'${f.key.text}' must be greater than 0`);
+      } else if (f.key.text === "time" && v.value * DURATION_UNITS[unit!]! > MAX_TIME_MS) {
+        this.error(file, "PG604", at, `'time' is over ${MAX_TIME_MS} ms (about 24.8 days), the longest limit a node runs`);
       } else if (f.key.text === "pids" && !Number.isInteger(v.value)) {
         this.error(file, "PG502", at, "'pids' must be a whole number");
       }
@@ -455,19 +487,50 @@ class Checker {
     });
   }
 
+  /** A setup balance the issuer cannot fund (the simulator's ledger rule). */
+  private setupBalance(file: string, item: BalanceItem, ledger: Map<unknown, { currency: SetupCurrency<string>; held: Map<string, number> }>): void {
+    const decl = this.program.resolve("currency", item.amount!.unit!.text)?.decl;
+    if (decl?.kind !== "currency" || !decl.issuer?.text || !this.program.resolve("agent", item.agent.text)) return;
+    let entry = ledger.get(decl);
+    if (!entry) {
+      const supply = decl.fields.find((f) => f.key.text === "supply")?.value;
+      const currency = { name: decl.name.text, issuer: decl.issuer.text, supply: supply?.kind === "number" ? toMicro(supply.value) : undefined };
+      ledger.set(decl, (entry = { currency, held: initialHoldings(currency) }));
+    }
+    const r = setupBalance(entry.currency, entry.held, item.agent.text, toMicro(item.amount!.value), (a) => a);
+    if ("problem" in r) this.error(file, "PG912", item.span, r.problem);
+  }
+
   private scenario(file: string, s: ScenarioDecl): void {
     let last = 0;
-    let lastStep = 0;
+    const ledger = new Map<unknown, { currency: SetupCurrency<string>; held: Map<string, number> }>();
     for (const item of s.items) {
+      if (item.kind === "link") {
+        for (let k = 1; k < item.agents.length; k++) {
+          if (item.agents[k].text === item.agents[k - 1].text) this.error(file, "PG907", item.agents[k].span, `an agent cannot link to itself ('${item.agents[k].text}')`);
+        }
+      }
+      if (item.kind === "balance" && item.amount?.unit && item.agent?.text) this.setupBalance(file, item, ledger);
+      if (item.kind === "step" && item.event?.kind === "break" && item.event.agent?.text && item.event.promise?.text) {
+        const e = item.event;
+        const promiser = (this.program.resolve("promise", e.promise.text)?.decl as PromiseDecl | undefined)?.promiser?.text;
+        if (promiser && promiser !== e.agent.text) this.error(file, "PG913", e.span, `${e.agent.text} cannot break ${e.promise.text}: only its promiser, ${promiser}, can`);
+      }
       if (item.kind === "step") {
-        lastStep = Math.max(lastStep, item.step);
         if (!Number.isInteger(item.step) || item.step < 1) this.error(file, "PG702", item.stepSpan, "steps are numbered from 1");
         else if (item.step > MAX_STEPS) this.error(file, "PG702", item.stepSpan, `step ${item.step} is past the limit of ${MAX_STEPS} steps a scenario may run`);
         else if (item.step < last) this.error(file, "PG701", item.stepSpan, `step ${item.step} comes after step ${last}: write steps in order`);
         last = Math.max(last, item.step);
-        if (item.expect && item.event && item.event.kind !== "invoke") {
-          this.error(file, "PG704", item.expect.span, "only an invocation has an outcome to expect (kept, refused or broken)");
+        // Every event is kept or refused; only an invocation exercises a promise that can be broken.
+        if (item.expect?.outcome === "broken" && item.event && item.event.kind !== "invoke") {
+          this.error(file, "PG704", item.expect.span, `only an invocation can be broken: a '${item.event.kind}' event is kept or refused`);
         }
+      }
+      // `by step N` may look past the last step written: the scenario runs on to step N.
+      if (item.kind === "expect" && item.expectation?.kind === "knows" && item.expectation.byStep) {
+        const { step: n, span } = item.expectation.byStep;
+        if (!Number.isInteger(n) || n < 1) this.error(file, "PG702", span, "steps are numbered from 1");
+        else if (n > MAX_STEPS) this.error(file, "PG702", span, `step ${n} is past the limit of ${MAX_STEPS} steps a scenario may run`);
       }
       if (item.kind === "gossip" && (!Number.isInteger(item.every) || item.every < 1)) {
         this.error(file, "PG702", item.span, "gossip runs every 1 or more whole steps");
@@ -480,14 +543,10 @@ class Checker {
         this.error(file, "PG501", item.expectation.amount.span, "a balance is an amount in a currency, e.g. 'expect balance alice 4 taco'");
       }
     }
-    for (const item of s.items) {
-      if (item.kind === "expect" && item.expectation?.kind === "knows" && item.expectation.byStep) {
-        const n = item.expectation.byStep.step;
-        if (n < 1 || n > lastStep) this.error(file, "PG703", item.expectation.byStep.span, `step ${n} is not in this scenario (its steps run 1 to ${lastStep})`);
-      }
-    }
   }
 }
+
+type BalanceItem = Extract<ScenarioDecl["items"][number], { kind: "balance" }>;
 
 function article(word: string): string {
   return /^[aeiou]/.test(word) ? "an" : "a";
@@ -507,15 +566,16 @@ function argText(a: Body["args"][number]): string {
   }
 }
 
-/** Whether `general` covers everything `specific` asks for (`*` covers any argument). */
-export function bodyCovers(general: Body, specific: Body): boolean {
-  if (general.type.text !== specific.type.text) return false;
-  if (general.args.length !== specific.args.length) return general.args.length === 1 && general.args[0].kind === "any";
-  return general.args.every((a, i) => a.kind === "any" || argText(a) === argText(specific.args[i]));
+const grants = new WeakMap<Body, Grant>();
+/** Two bodies meet (an offer and an acceptance): see authority.meets. */
+function bodiesMatch(a: Body, b: Body): boolean {
+  return meets(grantOfCached(a), grantOfCached(b));
 }
 
-function bodiesMatch(a: Body, b: Body): boolean {
-  return bodyCovers(a, b) || bodyCovers(b, a);
+function grantOfCached(b: Body): Grant {
+  let g = grants.get(b);
+  if (!g) grants.set(b, (g = grantOf(b)));
+  return g;
 }
 
 function addresses(p: PromiseDecl, agent: string): boolean {

@@ -1,4 +1,5 @@
 // Bundles every entry point with esbuild. Add an entry here when you add a program.
+import { readdirSync, readFileSync } from "node:fs";
 import { build } from "esbuild";
 
 // `.pg` files imported by the extension (the walkthrough's lesson) are bundled as text.
@@ -7,8 +8,15 @@ const common = { bundle: true, platform: "node", target: "node20", sourcemap: tr
 // The CLI (and, later, the grid node) are ESM; `require` is defined for CJS dependencies.
 const esmBanner = { js: "import { createRequire as __pgCreateRequire } from 'node:module'; const require = __pgCreateRequire(import.meta.url);" };
 
+// The CLI carries the docs it serves (`explain CODE`, the MCP server's resources).
+const schemas = readdirSync(new URL("../docs/schemas/", import.meta.url)).map((f) => `schemas/${f}`);
+const docs = Object.fromEntries(["language.md", "diagnostics.md", ...schemas].map((f) => [f, readFileSync(new URL(`../docs/${f}`, import.meta.url), "utf8")]));
+
 const entries = [
-  { entryPoints: ["cli/main.ts"], outfile: "dist/cli.js", format: "esm", banner: { js: "#!/usr/bin/env node\n" + esmBanner.js } },
+  {
+    entryPoints: ["cli/main.ts"], outfile: "dist/cli.js", format: "esm", banner: { js: "#!/usr/bin/env node\n" + esmBanner.js },
+    define: { PROMISEGRID_DOCS: JSON.stringify(docs) },
+  },
   // The VS Code extension and its language server are CommonJS (.cjs: the package is "type": "module").
   { entryPoints: ["client/extension.ts"], outfile: "dist/extension.cjs", format: "cjs", external: ["vscode"] },
   { entryPoints: ["server/main.ts"], outfile: "dist/server.cjs", format: "cjs" },

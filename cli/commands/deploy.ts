@@ -65,12 +65,15 @@ export async function deployAndFollow(file: string, connect: () => Promise<GridC
   } catch (e) {
     if (!(e instanceof DeployFailure)) throw e;
     if (e.stage === "manifest") throw new UsageError(e.message);
-    if (e.detail.diagnostics && e.detail.program) {
-      const printer = new DiagnosticPrinter(io.cwd);
-      for (const d of e.detail.diagnostics) io.err(printer.human(e.detail.program, d) + "\n");
+    const printer = new DiagnosticPrinter(io.cwd);
+    const { diagnostics = [], program } = e.detail;
+    if (flags.json) {
+      const json = program ? diagnostics.map((d) => printer.json(program, d)) : [];
+      io.out(JSON.stringify({ error: e.message, code: e.detail.code ?? e.stage, diagnostics: json }) + "\n");
+      return 1;
     }
-    if (flags.json && (e.stage === "refused" || e.stage === "node")) io.out(JSON.stringify({ error: e.message, code: e.detail.code ?? e.stage }) + "\n");
-    else io.err(`promisegrid ${command}: ${e.message}\n`);
+    if (program) for (const d of diagnostics) io.err(printer.human(program, d) + "\n");
+    io.err(`promisegrid ${command}: ${e.message}\n`);
     return 1;
   }
 }

@@ -1,8 +1,9 @@
 // The deterministic step engine. Ground truth (who revoked, broke or paid what)
 // lives here once; each agent's view is only the notices it has heard, so an
 // agent acts on what it knows, not on what is true.
+import { chainProblem, expired, mayRevoke, meets, widenings, type Hop } from "../authority.ts";
 import {
-  type CapInfo, type Cond, type Ledger, type Outcome, type SimEvent, type World, UNIT, unify, covers,
+  type BodyKey, type CapInfo, type Cond, type Ledger, type Outcome, type SimEvent, type World, UNIT, hopOf,
 } from "./model.ts";
 
 export type Assessment = "kept" | "broken" | "refused" | "pending" | "unknown";
@@ -293,31 +294,46 @@ export class Engine {
     return this.heldTokens.get(`${this.caps[cap].name}:${agent}`);
   }
 
-  /** Why the chain from `token` up to `until` is not valid as `viewer` sees it now, or undefined. */
-  private chainProblem(viewer: number, token: number, until?: number): string | undefined {
-    const view = this.views[viewer];
-    const anyRevoked = view.revoked.size > 0;
-    for (let t: number | undefined = token; t !== undefined; t = this.caps[t].parent) {
-      const c = this.caps[t];
-      if (anyRevoked && view.revoked.has(t)) {
-        const n = this.notices[view.revoked.get(t)!];
-        return `${this.name(viewer)} knows ${c.name} was revoked (at step ${n.step})`;
-      }
-      if (this.step > c.expiresAt) return `${c.name} expired after step ${c.expiresAt}`;
-      if (c.parent !== undefined) {
-        const p = this.caps[c.parent];
-        if (p.depth < 1) return `${p.name} is not delegable${p.delegable ? " any further (depth used up)" : ""}, so ${c.name} is void`;
-        if (c.kind === "delegate" && p.holder !== c.issuer) return `${this.name(c.issuer)} does not hold ${p.name}, so cannot delegate it as ${c.name}`;
-        const wide = c.grants.find((g) => !p.grants.some((pg) => covers(pg, g)));
-        if (wide) return `${c.name} grants ${wide.text}, which ${p.name} does not: delegation may only narrow`;
-        if (c.expiresAt > p.expiresAt) return `${c.name} outlives ${p.name}: delegation may only shorten expiry`;
-      }
-      if (t === until) return undefined;
-    }
-    return until === undefined ? undefined : `the token presented is not ${this.caps[until].name} nor delegated from it`;
+  /** The chain of `token`, root first. */
+  private chainOf(token: number): (Hop<number> & { id: number })[] {
+    const out: (Hop<number> & { id: number })[] = [];
+    for (let t: number | undefined = token; t !== undefined; t = this.caps[t].parent) out.push({ ...hopOf(this.caps[t]), id: t });
+    return out.reverse();
   }
 
-  private evalCond(c: Cond, viewer: number, token: number | undefined, why: string[]): boolean {
+  /** Why `token`'s chain is not valid as `viewer` sees it now (authority.chainProblem), or undefined; with `until`, it must pass through `until`. */
+  chainProblem(viewer: number, token: number, until?: number): string | undefined {
+    return this.chainVerdict(viewer, token, until)?.message;
+  }
+
+  /** chainProblem's verdict with the token (the hop) it found at fault, when it is one hop's. */
+  chainVerdict(viewer: number, token: number, until?: number): { message: string; hop?: number } | undefined {
+    const chain = this.chainOf(token);
+    if (until !== undefined && !chain.some((h) => h.id === until)) return { message: `the token presented is not ${this.caps[until].name} nor delegated from it` };
+    const view = this.views[viewer];
+    const problem = chainProblem(chain, {
+      now: this.step,
+      // The revoker of a revocation notice is its one witness.
+      revokedBy: (id, by) => view.revoked.size > 0 && view.revoked.has(id) && by.includes(this.notices[view.revoked.get(id)!].witnesses[0]),
+    });
+    if (!problem) return undefined;
+    if (problem.kind !== "widened" && problem.kind !== "expired" && problem.kind !== "revoked") return { message: problem.kind };
+    const c = this.caps[chain[problem.hop].id];
+    const at = (message: string) => ({ message, hop: c.index });
+    if (problem.kind === "revoked") return at(`${this.name(viewer)} knows ${c.name} was revoked (at step ${this.notices[view.revoked.get(c.index)!].step})`);
+    if (problem.kind === "expired") return at(`${c.name} expired after step ${c.expiresAt}`);
+    const p = this.caps[chain[problem.hop - 1].id];
+    const w = problem.widening;
+    switch (w.kind) {
+      case "issuer": return at(`${this.name(c.issuer)} does not hold ${p.name}, so cannot delegate it as ${c.name}`);
+      case "not-delegable": return at(`${p.name} is not delegable${p.delegable ? " any further (depth used up)" : ""}, so ${c.name} is void`);
+      case "depth": return at(`${c.name} may be delegated deeper than ${p.name} allows (${w.left} left): delegation may only narrow`);
+      case "expiry": return at(`${c.name} outlives ${p.name}: delegation may only shorten expiry`);
+      case "grant": return at(`${c.name} grants ${(w.grant as BodyKey).text}, which ${p.name} does not: delegation may only narrow`);
+    }
+  }
+
+  evalCond(c: Cond, viewer: number, token: number | undefined, why: string[]): boolean {
     switch (c.kind) {
       case "false": why.push(c.why); return false;
       case "holds": {
@@ -353,7 +369,7 @@ export class Engine {
       if (t.parent === undefined) {
         // Same test as chainProblem() for a token with no parent: not known revoked, not expired.
         const revoked = this.views[viewer].revoked;
-        if (!(revoked.size > 0 && revoked.has(token)) && this.step <= t.expiresAt) return true;
+        if (!(revoked.size > 0 && revoked.has(token)) && !expired(t.expiresAt === Infinity ? null : t.expiresAt + 1, this.step)) return true;
       }
     }
     return this.evalCond(c, viewer, token, why);
@@ -371,7 +387,7 @@ export class Engine {
       for (const pi of this.promisesOf[at]) {
         const p = this.world.promises[pi];
         if (!p.anyone && !p.promisees.includes(agent)) continue;
-        if (grants.some((g) => unify(g, p.body))) { found = pi; break; }
+        if (grants.some((g) => meets(g, p.body))) { found = pi; break; }
       }
       this.candidates.set(key, found);
     }
@@ -448,12 +464,13 @@ export class Engine {
     const c = this.caps[cap];
     if (!this.present[agent]) return this.result("refused", `${this.name(agent)} is not present`);
     const targets: number[] = [];
-    if (c.issuer === agent) targets.push(cap);
+    const chain = this.chainOf(cap);
+    if (mayRevoke(chain, chain.length - 1, agent)) targets.push(cap);
     // Tokens this agent delegated at run time under the same name.
     for (let t = this.world.caps.length; t < this.caps.length; t++) {
       if (this.caps[t].name === c.name && this.caps[t].issuer === agent) targets.push(t);
     }
-    if (!targets.length) return this.result("refused", `only ${this.name(c.issuer)}, who issued ${c.name}, can revoke it`);
+    if (!targets.length) return this.result("refused", `only ${this.name(c.issuer)}, who issued ${c.name}${chain.length > 1 ? ", or an issuer above it" : ""}, can revoke it`);
     const standing = targets.filter((t) => this.revokedAt[t] < 0);
     if (!standing.length) return this.result("refused", `${c.name} was already revoked at step ${this.revokedAt[targets[0]]}`);
     const notices = standing.map((t) => {
@@ -492,7 +509,9 @@ export class Engine {
     const token = this.tokenOf(agent, cap);
     if (token === undefined) return this.result("refused", `${who} holds no ${c.name} to delegate`);
     const t = this.caps[token];
-    if (t.depth < 1) return this.result("refused", t.delegable ? `${c.name} may not be delegated any further (depth used up)` : `${c.name} is not delegable`);
+    // The new token: the same grants and expiry, one delegation less.
+    const child = { ...hopOf(t), issuer: agent, holder: to, depth: t.depth - 1 };
+    if (widenings(hopOf(t), child).length) return this.result("refused", t.delegable ? `${c.name} may not be delegated any further (depth used up)` : `${c.name} is not delegable`);
     const problem = this.chainProblem(agent, token);
     if (problem) return this.result("refused", problem);
     if (this.tokenOf(to, cap) !== undefined) return this.result("refused", `${this.name(to)} already holds ${c.name}`);

@@ -1,27 +1,22 @@
-// Turns declarations into the simulator's world (indexed agents, promises,
-// capabilities, currencies) and a scenario into setup + per-step events.
-// Names a scenario uses but nobody declared become diagnostics, never crashes.
+// Turns a Program's declarations into the simulator's world (indexed agents,
+// promises, capabilities, currencies) and a scenario into setup + per-step
+// events. Names are the Program's (program.resolve); a scenario the checker
+// would refuse is not planned, and its diagnostics are the checker's.
 import type {
-  Body, BodyArg, Condition, Declaration, Name, ScenarioDecl, SourceFile, Span, Value,
+  Body, BodyArg, Condition, Declaration, Name, ScenarioDecl, Span, Value,
 } from "../../grammar/ast.ts";
-import { closest, LineIndex } from "../../grammar/index.ts";
-import { MAX_STEPS } from "../checker.ts";
+import { LineIndex } from "../../grammar/index.ts";
+import { check, MAX_STEPS, type Diagnostic } from "../checker.ts";
+import { declaredHop, grantOf, type GrantArg, type Hop } from "../authority.ts";
+import type { Program, ReferenceKind } from "../program.ts";
+import { initialHoldings, setupBalance, toMicro, UNIT } from "./ledger.ts";
 
 /** The most steps one scenario may run (the checker's limit); more is refused before anything runs. */
 export const STEP_LIMIT = MAX_STEPS;
-/** Amounts are kept as integers of this many micro-units so sums stay exact. */
-export const UNIT = 1_000_000;
+export { UNIT };
 
-export interface SimDiagnostic {
-  path: string;
-  severity: "error" | "warning";
-  code: string;
-  message: string;
-  span: Span;
-}
-
-/** A body with its arguments reduced to text; "*" matches anything. */
-export interface BodyKey { type: string; args: string[]; text: string }
+/** A body as a grant (language/authority.ts), with its text for traces. */
+export interface BodyKey { type: string; args: GrantArg[]; text: string }
 
 export type Cond =
   | { kind: "holds"; cap: number }
@@ -75,8 +70,8 @@ export interface World {
   currencyIndex: Map<string, number>;
   promiseIndex: Map<string, number>;
   capIndex: Map<string, number>;
-  /** Declarations the simulator had to leave out, by name, and why (for clear diagnostics). */
-  skipped: Map<string, string>;
+  /** Unused: the checker says why a declaration is left out. Kept optional for worlds built by hand (bench/). */
+  skipped?: Map<string, string>;
 }
 
 export type SimEvent =
@@ -118,8 +113,6 @@ export interface ScenarioPlan {
   lastStep: number;
 }
 
-export interface SourceSet { files: Map<string, SourceFile> }
-
 function valueText(v: Value | BodyArg): string {
   switch (v.kind) {
     case "any": return "*";
@@ -132,58 +125,62 @@ function valueText(v: Value | BodyArg): string {
 }
 
 export function bodyKey(b: Body): BodyKey {
-  const args = b.args.map(valueText);
-  return { type: b.type.text, args, text: `${b.type.text}(${args.join(", ")})` };
+  const { type, args } = grantOf(b);
+  return { type, args, text: `${b.type.text}(${b.args.map(valueText).join(", ")})` };
 }
 
-/** Two bodies can meet: same type and arity, each argument equal or a `*`. */
-export function unify(a: BodyKey, b: BodyKey): boolean {
-  if (a.type !== b.type || a.args.length !== b.args.length) return false;
-  for (let i = 0; i < a.args.length; i++) {
-    if (a.args[i] !== b.args[i] && a.args[i] !== "*" && b.args[i] !== "*") return false;
-  }
-  return true;
-}
-
-/** `outer` allows everything `inner` asks for (attenuation check). */
-export function covers(outer: BodyKey, inner: BodyKey): boolean {
-  if (outer.type !== inner.type || outer.args.length !== inner.args.length) return false;
-  for (let i = 0; i < outer.args.length; i++) {
-    if (outer.args[i] !== "*" && outer.args[i] !== inner.args[i]) return false;
-  }
-  return true;
+/** A token as the authority rule sees it: agent indexes as keys, steps as the clock (valid through `expiresAt`). */
+export function hopOf(c: CapInfo): Hop<number> {
+  return { issuer: c.issuer, holder: c.holder, grants: c.grants, depth: c.depth, exp: c.expiresAt === Infinity ? null : c.expiresAt + 1 };
 }
 
 function field(fields: { key: Name; value?: Value }[], key: string): Value | undefined {
   return fields.find((f) => f.key.text === key)?.value;
 }
 
-function toMicro(v: number): number { return Math.round(v * UNIT); }
+/** The world, and where each declaration the world uses went in it. */
+export interface BuiltWorld {
+  world: World;
+  scenarios: { path: string; decl: ScenarioDecl }[];
+  /** Declaration -> its index among the world's agents, currencies, promises or caps. */
+  index: Map<Declaration, number>;
+}
 
-/** Builds the world from every declaration of every file (imports included). */
-export function buildWorld(sources: SourceSet): { world: World; scenarios: { path: string; decl: ScenarioDecl }[] } {
+/** Builds the world from every declaration of the program (imports included), in path order. */
+export function buildWorld(program: Program): BuiltWorld {
   const world: World = {
     agents: [], currencies: [], promises: [], caps: [],
-    agentIndex: new Map(), currencyIndex: new Map(), promiseIndex: new Map(), capIndex: new Map(), skipped: new Map(),
+    agentIndex: new Map(), currencyIndex: new Map(), promiseIndex: new Map(), capIndex: new Map(),
   };
+  const index = new Map<Declaration, number>();
   const all: { path: string; decl: Declaration }[] = [];
-  for (const path of [...sources.files.keys()].sort()) {
-    for (const decl of sources.files.get(path)!.declarations) all.push({ path, decl });
+  for (const path of [...program.files.keys()].sort()) {
+    for (const decl of program.files.get(path)!.declarations) all.push({ path, decl });
   }
+  /** The world index of the declaration a name resolves to in the program. */
+  const resolved = (kind: ReferenceKind, n?: Name): number | undefined => {
+    const s = n?.text ? program.resolve(kind, n.text) : undefined;
+    return s ? index.get(s.decl) : undefined;
+  };
+  // A name declared twice (PG201) is the program's first declaration of it.
+  const canonical = (d: Declaration & { name?: Name }, kind: "agent" | "currency" | "capability" | "delegate") =>
+    !!d.name?.text && program.resolve(kind === "delegate" ? "capability" : kind, d.name.text)?.decl === d;
   const scenarios: { path: string; decl: ScenarioDecl }[] = [];
   for (const { path, decl } of all) {
-    if (decl.kind === "agent" && !world.agentIndex.has(decl.name.text)) {
+    if (decl.kind === "agent" && canonical(decl, "agent")) {
+      index.set(decl, world.agents.length);
       world.agentIndex.set(decl.name.text, world.agents.length);
       world.agents.push({ name: decl.name.text, index: world.agents.length, description: decl.description });
     }
     if (decl.kind === "scenario") scenarios.push({ path, decl });
   }
-  const agent = (n?: Name) => (n ? world.agentIndex.get(n.text) : undefined);
+  const agent = (n?: Name) => resolved("agent", n);
   for (const { decl } of all) {
-    if (decl.kind !== "currency" || world.currencyIndex.has(decl.name.text)) continue;
+    if (decl.kind !== "currency" || !canonical(decl, "currency")) continue;
     const issuer = agent(decl.issuer);
-    if (issuer === undefined) { world.skipped.set(decl.name.text, `currency ${decl.name.text} is issued by '${decl.issuer?.text ?? "?"}', which is not a declared agent`); continue; }
+    if (issuer === undefined) continue;
     const s = field(decl.fields, "supply");
+    index.set(decl, world.currencies.length);
     world.currencyIndex.set(decl.name.text, world.currencies.length);
     world.currencies.push({
       name: decl.name.text, index: world.currencies.length, issuer,
@@ -191,59 +188,49 @@ export function buildWorld(sources: SourceSet): { world: World; scenarios: { pat
     });
   }
   // Capabilities first, then delegates in an order where parents come first.
-  const capDecls = all.filter((d) => d.decl.kind === "capability" || d.decl.kind === "delegate");
-  let pending = capDecls;
-  for (let guard = 0; pending.length && guard < capDecls.length + 1; guard++) {
+  const declared = new Map<Declaration, Hop<string>>();
+  let pending = all.filter((d) => (d.decl.kind === "capability" || d.decl.kind === "delegate") && canonical(d.decl, d.decl.kind));
+  while (pending.length) {
     const later: typeof pending = [];
     for (const item of pending) {
       const d = item.decl;
       if (d.kind === "capability") {
         const issuer = agent(d.issuer), holder = agent(d.holder);
-        if (issuer === undefined || holder === undefined) {
-          world.skipped.set(d.name.text, `capability ${d.name.text} names '${issuer === undefined ? d.issuer?.text ?? "?" : d.holder?.text ?? "?"}', which is not a declared agent`);
-          continue;
-        }
-        if (world.capIndex.has(d.name.text)) continue;
-        addCap(world, {
+        if (issuer === undefined || holder === undefined) continue;
+        const hop = declaredHop(d);
+        declared.set(d, hop);
+        addCap(world, index, d, {
           name: d.name.text, kind: "capability", issuer, holder, grants: d.grants.map(bodyKey),
-          delegable: !!d.delegable, depth: d.delegable ? d.delegable.depth ?? Infinity : 0,
-          issuedAt: 0, expiresAt: d.expiresAfter ? d.expiresAfter.steps : Infinity,
+          delegable: !!d.delegable, depth: hop.depth, issuedAt: 0, expiresAt: hop.exp === null ? Infinity : hop.exp - 1,
         });
       } else if (d.kind === "delegate") {
         const by = agent(d.by), to = agent(d.to);
-        if (by === undefined || to === undefined || !d.parent) {
-          world.skipped.set(d.name.text, `delegation ${d.name.text} names '${by === undefined ? d.by?.text ?? "?" : d.to?.text ?? "?"}', which is not a declared agent`);
-          continue;
-        }
-        if (world.capIndex.has(d.name.text)) continue;
-        const parent = world.capIndex.get(d.parent.text);
-        if (parent === undefined) {
-          if (capDecls.some((c) => c.decl.kind !== "import" && "name" in c.decl && (c.decl as { name: Name }).name.text === d.parent!.text)) later.push(item);
-          continue;
-        }
-        const p = world.caps[parent];
-        addCap(world, {
+        const parentDecl = d.parent?.text ? program.resolve("capability", d.parent.text)?.decl : undefined;
+        if (by === undefined || to === undefined || !parentDecl) continue;
+        const parent = index.get(parentDecl);
+        if (parent === undefined) { later.push(item); continue; }
+        const hop = declaredHop(d, declared.get(parentDecl));
+        declared.set(d, hop);
+        addCap(world, index, d, {
           name: d.name.text, kind: "delegate", issuer: by, holder: to, parent, grants: d.grants.map(bodyKey),
-          delegable: !!d.delegable, depth: d.delegable ? Math.min(d.delegable.depth ?? Infinity, p.depth - 1) : 0,
-          issuedAt: 0, expiresAt: d.expiresAfter ? d.expiresAfter.steps : p.expiresAt,
+          delegable: !!d.delegable, depth: hop.depth, issuedAt: 0, expiresAt: hop.exp === null ? Infinity : hop.exp - 1,
         });
       }
     }
+    // Parents never added (unknown agents, a cycle): their delegates stay out.
     if (later.length === pending.length) break;
     pending = later;
   }
+  const promiseDecls: { path: string; decl: Extract<Declaration, { kind: "promise" }> }[] = [];
   for (const { path, decl } of all) {
     if (decl.kind !== "promise" || !decl.body || !decl.polarity) continue;
     const promiser = agent(decl.promiser);
-    if (promiser === undefined) {
-      if (decl.name) world.skipped.set(decl.name.text, `promise ${decl.name.text} is made by '${decl.promiser?.text ?? "?"}', which is not a declared agent`);
-      continue;
-    }
+    if (promiser === undefined) continue;
     const anyone = decl.promisees.some((p) => p.text === "*");
     const promisees = decl.promisees.map(agent).filter((x): x is number => x !== undefined);
     const body = bodyKey(decl.body);
     const price = field(decl.constraints, "price");
-    const currency = price?.kind === "number" && price.unit ? world.currencyIndex.get(price.unit.text) : undefined;
+    const currency = price?.kind === "number" ? resolved("currency", price.unit) : undefined;
     const label = decl.name?.text ??
       `${decl.promiser!.text} -> ${decl.promisees.map((p) => p.text).join(", ")} ${decl.polarity}${body.text}`;
     const info: PromiseInfo = {
@@ -251,8 +238,10 @@ export function buildWorld(sources: SourceSet): { world: World; scenarios: { pat
       polarity: decl.polarity, body, path, span: decl.span,
       price: price?.kind === "number" && currency !== undefined ? { amount: toMicro(price.value), currency } : undefined,
     };
-    if (decl.name && !world.promiseIndex.has(decl.name.text)) world.promiseIndex.set(decl.name.text, info.index);
+    index.set(decl, info.index);
+    if (decl.name && program.resolve("promise", decl.name.text)?.decl === decl) world.promiseIndex.set(decl.name.text, info.index);
     world.promises.push(info);
+    promiseDecls.push({ path, decl });
   }
   // Anonymous promises that render alike get a suffix so every label is unique.
   const seen = new Map<string, number>();
@@ -262,64 +251,68 @@ export function buildWorld(sources: SourceSet): { world: World; scenarios: { pat
     if (n > 0) p.label = `${p.label} #${n + 1}`;
   }
   // Conditions last: they may name promises declared anywhere.
-  let i = 0;
-  for (const { decl } of all) {
-    if (decl.kind !== "promise" || !decl.body || !decl.polarity || agent(decl.promiser) === undefined) continue;
-    if (decl.condition) world.promises[i].condition = cond(world, decl.condition);
-    i++;
+  for (const { decl } of promiseDecls) {
+    if (decl.condition) world.promises[index.get(decl)!].condition = cond(decl.condition, resolved);
   }
-  return { world, scenarios };
+  return { world, scenarios, index };
 }
 
-function addCap(world: World, c: Omit<CapInfo, "index">): number {
-  const index = world.caps.length;
-  world.caps.push({ ...c, index });
-  world.capIndex.set(c.name, index);
-  return index;
+function addCap(world: World, index: Map<Declaration, number>, decl: Declaration, c: Omit<CapInfo, "index">): void {
+  const i = world.caps.length;
+  world.caps.push({ ...c, index: i });
+  world.capIndex.set(c.name, i);
+  index.set(decl, i);
 }
 
-function cond(world: World, c: Condition): Cond {
+function cond(c: Condition, resolved: (kind: ReferenceKind, n?: Name) => number | undefined): Cond {
   switch (c.kind) {
     case "holds": {
-      const cap = world.capIndex.get(c.capability.text);
+      const cap = resolved("capability", c.capability);
       return cap === undefined ? { kind: "false", why: `nobody issued ${c.capability.text}` } : { kind: "holds", cap };
     }
     case "kept":
     case "ref": {
-      const p = world.promiseIndex.get(c.promise.text);
+      const p = resolved("promise", c.promise);
       return p === undefined ? { kind: "false", why: `no promise is named ${c.promise.text}` } : { kind: "kept", promise: p };
     }
-    case "not": return { kind: "not", operand: cond(world, c.operand) };
-    default: return { kind: c.kind, left: cond(world, c.left), right: cond(world, c.right) };
+    case "not": return { kind: "not", operand: cond(c.operand, resolved) };
+    default: return { kind: c.kind, left: cond(c.left, resolved), right: cond(c.right, resolved) };
   }
 }
 
-/** Resolves a scenario's names; anything unknown is a diagnostic and the plan is not made. */
-export function planScenario(world: World, path: string, decl: ScenarioDecl, text: string): { plan?: ScenarioPlan; diagnostics: SimDiagnostic[] } {
-  const diagnostics: SimDiagnostic[] = [];
-  const err = (span: Span, code: string, message: string) => diagnostics.push({ path, severity: "error", code, message, span });
-  const agentOf = (n: Name): number => {
-    const a = world.agentIndex.get(n.text);
-    if (a === undefined) err(n.span, "PG901", `unknown agent '${n.text}'${suggest(n.text, world.agentIndex.keys())}`);
-    return a ?? -1;
+const errorsOf = new WeakMap<Program, Diagnostic[]>();
+/** The checker's errors, once per program: they are why a scenario cannot be planned. */
+function checkerErrors(program: Program, scenario: { path: string; span: Span }): Diagnostic[] {
+  let errors = errorsOf.get(program);
+  if (!errors) errorsOf.set(program, (errors = check(program).filter((d) => d.severity === "error")));
+  const inside = errors.filter((d) => d.path === scenario.path && d.span.start >= scenario.span.start && d.span.end <= scenario.span.end);
+  // The checker refuses everything the simulator cannot plan; silence here would be a bug in one of them.
+  if (!errors.length) throw new Error(`scenario at ${scenario.path}:${scenario.span.start} cannot be planned, yet the checker reports no error`);
+  return inside.length ? inside : errors;
+}
+
+/**
+ * Resolves a scenario's names through the program and schedules its events.
+ * A scenario with anything the checker refuses (an unknown name, a step out of
+ * range, an impossible setup balance...) gets no plan; its diagnostics are the
+ * checker's.
+ */
+export function planScenario(program: Program, built: BuiltWorld, path: string, decl: ScenarioDecl): { plan?: ScenarioPlan; diagnostics: Diagnostic[] } {
+  const { world, index } = built;
+  const text = program.files.get(path)!.text;
+  let unplannable = false;
+  const of = (kind: ReferenceKind, n?: Name): number => {
+    const s = n?.text ? program.resolve(kind, n.text) : undefined;
+    const i = s ? index.get(s.decl) : undefined;
+    if (i === undefined) unplannable = true;
+    return i ?? -1;
   };
-  const capOf = (n: Name): number => {
-    const c = world.capIndex.get(n.text);
-    if (c === undefined) err(n.span, "PG902", world.skipped.get(n.text) ?? `unknown capability '${n.text}'${suggest(n.text, world.capIndex.keys())}`);
-    return c ?? -1;
-  };
-  const promiseOf = (n: Name): number => {
-    const p = world.promiseIndex.get(n.text);
-    if (p === undefined) err(n.span, "PG903", world.skipped.get(n.text) ?? `unknown promise '${n.text}' (only named promises can be used in scenarios)${suggest(n.text, world.promiseIndex.keys())}`);
-    return p ?? -1;
-  };
-  const amountOf = (a: { value: number; unit?: Name; span: Span }): { amount: number; currency: number } => {
-    if (!a.unit) { err(a.span, "PG904", `amount ${a.value} needs a currency, e.g. '${a.value} ${world.currencies[0]?.name ?? "taco"}'`); return { amount: 0, currency: -1 }; }
-    const c = world.currencyIndex.get(a.unit.text);
-    if (c === undefined) err(a.unit.span, "PG905", world.skipped.get(a.unit.text) ?? `unknown currency '${a.unit.text}'${suggest(a.unit.text, world.currencyIndex.keys())}`);
-    if (a.value < 0) err(a.span, "PG906", `amounts cannot be negative`);
-    return { amount: toMicro(a.value), currency: c ?? -1 };
-  };
+  const agentOf = (n: Name) => of("agent", n);
+  const capOf = (n: Name) => of("capability", n);
+  const promiseOf = (n: Name) => of("promise", n);
+  // A part missing after a syntax error is unplannable too; the checker has said why (PG101).
+  const amountOf = (a?: { value: number; unit?: Name }): { amount: number; currency: number } =>
+    ({ amount: toMicro(a?.value ?? 0), currency: of("currency", a?.unit) });
   const src = (s: Span) => text.slice(s.start, s.end).replace(/\s+/g, " ");
   const lines = new LineIndex(text);
   const lineOf = (s: Span) => lines.position(s.start).line + 1;
@@ -330,33 +323,29 @@ export function planScenario(world: World, path: string, decl: ScenarioDecl, tex
   let lastWritten = 0;
   let sawStep = false;
   const trailing: ScheduledExpectation[] = [];
+  const badStep = (n: number) => !Number.isInteger(n) || n > STEP_LIMIT;
   for (const item of decl.items) {
     switch (item.kind) {
       case "link":
         for (let k = 1; k < item.agents.length; k++) {
           const a = agentOf(item.agents[k - 1]), b = agentOf(item.agents[k]);
-          if (a === b && a >= 0) err(item.span, "PG907", `an agent cannot link to itself ('${item.agents[k].text}')`);
+          if (a === b) unplannable = true;
           else plan.links.push([a, b]);
         }
         break;
       case "gossip":
-        if (!(item.every >= 1) || !Number.isInteger(item.every)) err(item.span, "PG908", `gossip runs every whole number of steps, at least 1 (got ${item.every})`);
+        if (!(item.every >= 1) || !Number.isInteger(item.every)) unplannable = true;
         else plan.gossipEvery = item.every;
         break;
       case "balance": {
         const a = agentOf(item.agent);
         const { amount, currency } = amountOf(item.amount);
-        if (a >= 0 && currency >= 0) {
-          const problem = setBalance(world, plan.ledger, a, currency, amount);
-          if (problem) err(item.span, "PG912", problem);
-        }
+        if (a >= 0 && currency >= 0 && !setBalance(world, plan.ledger, a, currency, amount)) unplannable = true;
         break;
       }
       case "step": {
-        if (!Number.isInteger(item.step) || item.step < 1) { err(item.stepSpan, "PG909", `steps are numbered from 1 (got ${item.step})`); break; }
-        if (item.step > STEP_LIMIT) { err(item.stepSpan, "PG910", `step ${item.step} is over the limit of ${STEP_LIMIT} steps per scenario`); break; }
-        if (item.step < lastWritten) err(item.stepSpan, "PG911", `step ${item.step} is written after step ${lastWritten}; write steps in order`);
-        lastWritten = Math.max(lastWritten, item.step);
+        if (badStep(item.step) || item.step < 1 || item.step < lastWritten) { unplannable = true; break; }
+        lastWritten = item.step;
         sawStep = true;
         if (!item.event) break;
         const e = item.event;
@@ -367,9 +356,7 @@ export function planScenario(world: World, path: string, decl: ScenarioDecl, tex
           case "break": {
             event = { kind: "break", agent: agentOf(e.agent), promise: promiseOf(e.promise) };
             const p = world.promises[event.promise];
-            if (p && event.agent >= 0 && p.promiser !== event.agent) {
-              err(e.span, "PG913", `${e.agent.text} cannot break ${e.promise.text}: only its promiser, ${world.agents[p.promiser].name}, can`);
-            }
+            if (p && p.promiser !== event.agent) unplannable = true;
             break;
           }
           case "pay": { const from = agentOf(e.agent); const a = amountOf(e.amount); event = { kind: "pay", agent: from, amount: a.amount, currency: a.currency, to: agentOf(e.to) }; break; }
@@ -388,8 +375,7 @@ export function planScenario(world: World, path: string, decl: ScenarioDecl, tex
         if (x.kind === "knows") {
           expectation = { kind: "knows", agent: agentOf(x.agent), cap: capOf(x.capability), byStep: x.byStep?.step };
           if (x.byStep) {
-            if (x.byStep.step > STEP_LIMIT) err(x.byStep.span, "PG910", `step ${x.byStep.step} is over the limit of ${STEP_LIMIT} steps per scenario`);
-            else if (x.byStep.step < 0 || !Number.isInteger(x.byStep.step)) err(x.byStep.span, "PG909", `steps are whole numbers from 0 (got ${x.byStep.step})`);
+            if (badStep(x.byStep.step) || x.byStep.step < 0) unplannable = true;
             step = x.byStep.step;
           }
         } else if (x.kind === "balance") {
@@ -405,6 +391,7 @@ export function planScenario(world: World, path: string, decl: ScenarioDecl, tex
       }
     }
   }
+  if (unplannable) return { diagnostics: checkerErrors(program, { path, span: decl.span }) };
   plan.lastStep = Math.max(lastWritten, ...plan.expectations.map((e) => e.step));
   // Expectations written after the last step line are checked at the very end;
   // those between step lines after the step above them.
@@ -412,45 +399,21 @@ export function planScenario(world: World, path: string, decl: ScenarioDecl, tex
   // Expectations written with no step line above them still run after setup (step 0) or at the end if steps follow.
   plan.events.sort((a, b) => a.step - b.step);
   plan.expectations.sort((a, b) => a.step - b.step);
-  return diagnostics.length ? { diagnostics } : { plan, diagnostics };
+  return { plan, diagnostics: [] };
 }
 
 /** Every currency's issuer starts with its whole declared supply; a currency without `supply` starts at 0 and is minted by setup. */
 export function initialLedger(world: World): Ledger {
   return {
-    holdings: world.currencies.map((c) => new Map(c.supply ? [[c.issuer, c.supply]] : [])),
+    holdings: world.currencies.map(initialHoldings),
     issued: world.currencies.map((c) => c.supply ?? 0),
   };
 }
 
-/**
- * `balance A N unit` sets A's balance to N. With a declared supply the difference
- * comes from (or goes back to) the issuer, so the supply is conserved; without one
- * the issuer mints it. Returns a problem to report, or undefined.
- */
-export function setBalance(world: World, ledger: Ledger, agent: number, currency: number, amount: number): string | undefined {
-  const c = world.currencies[currency];
-  const held = ledger.holdings[currency];
-  const current = held.get(agent) ?? 0;
-  const delta = amount - current;
-  if (c.supply === undefined) {
-    held.set(agent, amount);
-    ledger.issued[currency] += delta;
-    return undefined;
-  }
-  if (agent === c.issuer) {
-    return `${world.agents[agent].name} issues ${c.name} and starts with its whole supply (${c.supply / UNIT}); set other agents' balances instead, they are transferred from it`;
-  }
-  const issuerHas = held.get(c.issuer) ?? 0;
-  if (delta > issuerHas) {
-    return `${world.agents[c.issuer].name} has only ${issuerHas / UNIT} ${c.name} left of its supply of ${c.supply / UNIT}; cannot give ${world.agents[agent].name} ${amount / UNIT}`;
-  }
-  held.set(c.issuer, issuerHas - delta);
-  held.set(agent, amount);
-  return undefined;
-}
-
-function suggest(name: string, candidates: Iterable<string>): string {
-  const best = closest(name, candidates);
-  return best ? `; did you mean '${best}'?` : "";
+/** `balance A N unit` in setup (ledger.ts's rule); false when the rule refuses it. */
+export function setBalance(world: World, ledger: Ledger, agent: number, currency: number, amount: number): boolean {
+  const r = setupBalance(world.currencies[currency], ledger.holdings[currency], agent, amount, (a) => world.agents[a].name);
+  if ("problem" in r) return false;
+  ledger.issued[currency] += r.minted;
+  return true;
 }

@@ -25,6 +25,9 @@ export interface TraceExpectation {
   agent: string | null;
   passed: boolean;
   saw: string;
+  /** What was expected and what was seen, as short values ("kept", "4 taco", "heard at step 2"). */
+  expected: string;
+  seen: string;
 }
 export interface AgentView {
   present: boolean;
@@ -107,7 +110,7 @@ export class ScenarioRun {
         const agent = "agent" in s.event ? world.agents[s.event.agent].name : null;
         const result: TraceExpectation = {
           line: this.lineOf(s.expect.span.start), text: `${s.text} expect ${s.expect.outcome}`, step, agent, passed: ev.passed,
-          saw: `${r.outcome}: ${r.reason}`,
+          saw: `${r.outcome}: ${r.reason}`, expected: s.expect.outcome, seen: r.outcome,
         };
         this.results.push(result);
         outcomes.push(result);
@@ -223,31 +226,31 @@ export class ScenarioRun {
     const base = { line: x.line, text: x.text, step };
     const ex = x.expectation;
     switch (ex.kind) {
-      case "outcome": return { ...base, agent: null, passed: false, saw: "an outcome expectation needs an event" };
+      case "outcome": return { ...base, agent: null, passed: false, saw: "an outcome expectation needs an event", expected: ex.outcome, seen: "no event" };
       case "knows": {
         const agent = w.agents[ex.agent].name, cap = e.caps[ex.cap].name;
         const id = e.knowsRevoked(ex.agent, ex.cap);
         if (id !== undefined) {
           const n = e.notices[id];
-          return { ...base, agent, passed: true, saw: `${agent} heard that ${e.caps[n.cap!].name} was revoked at step ${e.heardAt(ex.agent, id)} (revoked at step ${n.step})` };
+          return { ...base, agent, passed: true, expected: "heard", seen: `heard at step ${e.heardAt(ex.agent, id)}`, saw: `${agent} heard that ${e.caps[n.cap!].name} was revoked at step ${e.heardAt(ex.agent, id)} (revoked at step ${n.step})` };
         }
         const truth = e.revokedStep(ex.cap);
         return {
-          ...base, agent, passed: false,
+          ...base, agent, passed: false, expected: "heard", seen: "not heard",
           saw: `${agent} had not heard that ${cap} was revoked by step ${step}` + (truth >= 0 ? ` (it was revoked at step ${truth})` : ` (${cap} was never revoked)`),
         };
       }
       case "balance": {
         const agent = w.agents[ex.agent].name, c = w.currencies[ex.currency].name;
         const has = e.balance(ex.agent, ex.currency);
-        return { ...base, agent, passed: has === ex.amount, saw: `${agent} has ${has / UNIT} ${c}` };
+        return { ...base, agent, passed: has === ex.amount, saw: `${agent} has ${has / UNIT} ${c}`, expected: `${ex.amount / UNIT} ${c}`, seen: `${has / UNIT} ${c}` };
       }
       case "promise": {
         const p = w.promises[ex.promise];
         const viewer = ex.forAgent ?? p.promiser;
         const agent = w.agents[viewer].name;
         const a = e.assessment(viewer, ex.promise);
-        return { ...base, agent, passed: a === ex.outcome, saw: `${agent} sees ${p.label} ${a}` };
+        return { ...base, agent, passed: a === ex.outcome, saw: `${agent} sees ${p.label} ${a}`, expected: ex.outcome, seen: a };
       }
     }
   }

@@ -7,6 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { CarReader } from "@ipld/car/reader";
+import { assertSchema } from "./schemas.ts";
 
 const root = path.resolve(new URL("../..", import.meta.url).pathname);
 // tsx is resolved here, since the CLI runs in other directories.
@@ -42,8 +43,13 @@ describe("check", () => {
     fs.writeFileSync(path.join(dir, "bad.pg"), "agent alice\nagent alice\n");
     const r = run(["check", "bad.pg", "--json"], dir);
     assert.equal(r.code, 1);
+    assertSchema("check.schema.json", JSON.parse(r.out));
     assert.deepEqual(JSON.parse(r.out), {
-      files: [{ path: "bad.pg", diagnostics: [{ severity: "error", code: "PG201", message: "agent 'alice' is already declared", range: { start: { line: 1, character: 6 }, end: { line: 1, character: 11 } } }] }],
+      files: [{ path: "bad.pg", diagnostics: [{
+        path: "bad.pg", severity: "error", code: "PG201", message: "agent 'alice' is already declared", range: { start: { line: 1, character: 6 }, end: { line: 1, character: 11 } },
+        related: [{ path: "bad.pg", range: { start: { line: 0, character: 6 }, end: { line: 0, character: 11 } }, message: "first declaration of 'alice'" }], fixes: [],
+      }] }],
+      errors: 1, warnings: 0,
     });
   });
 
@@ -120,6 +126,7 @@ describe("compile", () => {
     const r = run(["compile", "examples/hello-wasm.pg", "-o", path.join(dir, "hello.car"), "--json"]);
     assert.equal(r.code, 0, r.err);
     const info = JSON.parse(r.out);
+    assertSchema("compile.schema.json", info);
     assert.match(info.root, /^bafy/);
     assert.equal(info.hash, "sha2-256");
     const reader = await CarReader.fromBytes(fs.readFileSync(path.join(dir, "hello.car")));

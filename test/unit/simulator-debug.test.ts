@@ -134,6 +134,6 @@ describe("simulator: debug adapter (DAP)", () => {
     await d.request("configurationDone");
     const r = await launched;
     assert.equal(r.success, false);
-    assert.match(r.message ?? JSON.stringify(r.body), /unknown agent 'truck9'/);
+    assert.match(r.message ?? JSON.stringify(r.body), /PG200 undefined agent 'truck9'/);
   });
 });

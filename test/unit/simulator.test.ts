@@ -7,14 +7,24 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { parse } from "../../grammar/index.ts";
-import { runScenarios, traceJson, type ScenarioResult, type Trace } from "../../language/simulator/index.ts";
+import { loadProgram } from "../../language/index.ts";
+import { check } from "../../language/index.ts";
+import { prepareRun, prepareScenarios, runScenarios, traceJson, type ScenarioResult, type Trace } from "../../language/simulator/index.ts";
 import { main } from "../../cli/main.ts";
+import { memoryHost } from "./helpers.ts";
 
 function run(text: string, scenario?: string): ScenarioResult[] {
-  const source = parse(text);
-  assert.deepEqual(source.errors, [], "test input must parse");
-  return runScenarios({ files: new Map([["/virtual/test.pg", source]]) }, { scenario });
+  const program = loadProgram(["/virtual/test.pg"], memoryHost({ "test.pg": text }));
+  assert.deepEqual(program.files.get("/virtual/test.pg")!.errors, [], "test input must parse");
+  return runScenarios(program, { scenario });
+}
+
+/** The engine alone, without the checker's gate: how it judges chains the checker refuses. */
+function unchecked(text: string): Trace {
+  const program = loadProgram(["/virtual/test.pg"], memoryHost({ "test.pg": text }));
+  const [s] = prepareScenarios(program).scenarios;
+  assert.deepEqual(s.diagnostics, []);
+  return s.run!.finish();
 }
 
 function one(text: string): Trace {
@@ -250,6 +260,7 @@ describe("simulator: events", () => {
 });
 
 describe("simulator: delegation chains", () => {
+  // `wider` and `child` widen their parents: the checker refuses them (PG401, PG402), the engine voids them at run time.
   const base = `
     agent vault
     agent ann
@@ -263,7 +274,7 @@ describe("simulator: delegation chains", () => {
     delegate wider of assistant by ben to cy { grants write(files) }
   `;
   it("an attenuated pass cannot do more than its parent; expiry counts steps per hop", () => {
-    const t = one(base + `scenario "s" {
+    const t = unchecked(base + `scenario "s" {
       step 1: cy invokes intern at vault expect kept
       step 1: cy invokes wider at vault expect refused
       step 5: cy invokes intern at vault expect kept
@@ -278,7 +289,7 @@ describe("simulator: delegation chains", () => {
   });
 
   it("revoking a parent cuts its children, and knowing a parent's revocation is knowing the child's", () => {
-    const t = one(base + `scenario "s" {
+    const t = unchecked(base + `scenario "s" {
       link vault <-> ann
       step 1: cy invokes intern at vault expect kept
       step 2: vault revokes account
@@ -293,7 +304,7 @@ describe("simulator: delegation chains", () => {
   });
 
   it("a chain whose depth is used up is void", () => {
-    const t = one(`
+    const t = unchecked(`
       agent s
       agent a
       agent b
@@ -407,9 +418,11 @@ describe("simulator: determinism and bad input", () => {
       expect truck1_lunch kept for nobody`));
     assert.equal(r.trace, undefined);
     assert.equal(r.passed, false);
-    assert.deepEqual(r.diagnostics.map((d) => d.code), ["PG901", "PG902", "PG901", "PG901", "PG905", "PG903", "PG901"]);
-    assert.match(r.diagnostics[0].message, /unknown agent 'alcie'; did you mean 'alice'\?/);
-    assert.match(r.diagnostics[1].message, /unknown capability 'lunch_pas'; did you mean 'lunch_pass'\?/);
+    // The checker's codes: the simulator repeats none of them.
+    assert.deepEqual(r.diagnostics.map((d) => d.code), ["PG200", "PG200", "PG200", "PG200", "PG500", "PG200", "PG200"]);
+    assert.match(r.diagnostics[0].message, /undefined agent 'alcie'; did you mean 'alice'\?/);
+    assert.match(r.diagnostics[1].message, /undefined capability 'lunch_pas'; did you mean 'lunch_pass'\?/);
+    assert.match(r.diagnostics[5].message, /undefined promise 'nothing' \(a scenario uses named promises\)/);
     for (const d of r.diagnostics) assert.ok(d.span.end > d.span.start);
   });
 
@@ -423,23 +436,64 @@ describe("simulator: determinism and bad input", () => {
         step 2: a pays 1 coin to a
         expect p kept
       }`);
-    assert.deepEqual(r.diagnostics.map((d) => [d.code, d.message]), [
-      ["PG902", "capability pass names 'ghost', which is not a declared agent"],
-      ["PG905", "unknown currency 'coin'"],
-      ["PG903", "promise p is made by 'nobody', which is not a declared agent"],
+    assert.equal(r.trace, undefined);
+    assert.deepEqual(r.diagnostics.filter((d) => d.code !== "PG400").map((d) => [d.code, d.message]), [
+      ["PG200", "undefined agent 'ghost'"],
+      ["PG200", "undefined agent 'nobody'"],
+      ["PG500", "unknown currency 'coin'"],
     ]);
   });
 
   it("a million-step scenario is refused with the limit, not run", () => {
     const [r] = run(trucks(`step 1000000: truck1 revokes lunch_pass\n expect truck5 knows revoked(lunch_pass) by step 2000000`));
     assert.equal(r.trace, undefined);
-    assert.deepEqual(r.diagnostics.map((d) => d.code), ["PG910", "PG910"]);
-    assert.match(r.diagnostics[0].message, /step 1000000 is over the limit of 100000 steps per scenario/);
+    assert.deepEqual(r.diagnostics.map((d) => d.code), ["PG702", "PG702"]);
+    assert.match(r.diagnostics[0].message, /step 1000000 is past the limit of 100000 steps a scenario may run/);
+  });
+
+  it("prepareRun: a program with checker errors runs no scenario, each carries the checker's errors", () => {
+    const text = `
+      agent v
+      agent ann
+      agent ben
+      promise v -> * +read(files) if holds(acct)
+      promise ann -> v -read(files)
+      promise ben -> v -read(files)
+      capability acct from v to ann { grants read(files) delegable }
+      delegate helper of acct by ann to ben { grants read(files) }
+      scenario "one" { step 1: ben invokes helper at v expect kept }
+      scenario "two" { step 1: ann invokes acct at v expect kept }`;
+    const good = loadProgram(["/virtual/test.pg"], memoryHost({ "test.pg": text }));
+    const ran = prepareRun(good);
+    assert.deepEqual(ran.errors, []);
+    assert.deepEqual(ran.scenarios.map((s) => s.run!.finish().passed), [true, true]);
+    const widened = loadProgram(["/virtual/test.pg"], memoryHost({ "test.pg": text.replace("helper of acct by ann to ben { grants read(files) }", "helper of acct by ann to ben { grants read(files), write(files) }") }));
+    const refused = prepareRun(widened);
+    assert.deepEqual(refused.errors.map((d) => d.code), ["PG401"]);
+    assert.deepEqual(refused.scenarios.map((s) => [s.title, s.run, s.diagnostics.map((d) => d.code)]), [["one", undefined, ["PG401"]], ["two", undefined, ["PG401"]]]);
+    assert.deepEqual(prepareRun(widened, { diagnostics: check(widened), only: (t) => t === "two" }).scenarios.map((s) => [s.title, s.run]), [["two", undefined]]);
+    // Without the gate the engine runs it, and voids nothing here: the invocation uses read(files), which acct grants.
+    assert.equal(prepareScenarios(widened).scenarios[1].run!.finish().passed, true);
+  });
+
+  it("the engine alone does not plan what the checker refuses; its diagnostics are the checker's", () => {
+    const program = loadProgram(["/virtual/test.pg"], memoryHost({ "test.pg": trucks(`link alice <-> alice
+ step 1: alice invokes lunch_pass at truck1`) }));
+    const [s] = prepareScenarios(program).scenarios;
+    assert.equal(s.run, undefined);
+    assert.deepEqual(s.diagnostics.map((d) => [d.code, d.message]), [["PG907", "an agent cannot link to itself ('alice')"]]);
+  });
+
+  it("an event left incomplete by a syntax error is not planned, and says so with the parser's code", () => {
+    const program = loadProgram(["/virtual/test.pg"], memoryHost({ "test.pg": trucks(`step 1: alice pays * taco to truck1`) }));
+    const [s] = prepareScenarios(program).scenarios;
+    assert.equal(s.run, undefined);
+    assert.deepEqual(s.diagnostics.map((d) => d.code), ["PG101"]);
   });
 
   it("breaking another agent's promise is a diagnostic; steps must be written in order", () => {
     const [r] = run(trucks(`step 2: truck5 breaks truck1_lunch\n step 1: truck1 revokes lunch_pass`));
-    assert.deepEqual(r.diagnostics.map((d) => d.code), ["PG913", "PG911"]);
+    assert.deepEqual(r.diagnostics.map((d) => d.code), ["PG913", "PG701"]);
   });
 });
 

@@ -3,11 +3,13 @@
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, readdir, rename, rm, writeFile, chmod } from "node:fs/promises";
-import { join, dirname, basename } from "node:path";
+import { chown, mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { promisify } from "node:util";
+import { applyLayerDir, extractTar, UnpackError } from "./unpack.ts";
 
 const run = promisify(execFile);
+
 
 /** What the image says about how to run it (OCI config), empty for a plain rootfs. */
 export interface ImageDefaults {
@@ -23,13 +25,16 @@ export interface UnpackedImage {
 
 const inflight = new Map<string, Promise<UnpackedImage>>();
 
-/** Unpacks `bytes` (stored under `cid`) into `cacheDir`, once; concurrent callers share the work. */
-export function unpackImage(cacheDir: string, cid: string, bytes: Uint8Array): Promise<UnpackedImage> {
+/** The host uid (and gid) the container's root maps to: the owner of unpacked images. */
+export const CONTAINER_ROOT_ID = 100000;
+
+/** Unpacks `bytes` (stored under `cid`) into `cacheDir`, once, for a container whose root is host uid `owner`; concurrent callers share the work. */
+export function unpackImage(cacheDir: string, cid: string, bytes: Uint8Array, owner = CONTAINER_ROOT_ID): Promise<UnpackedImage> {
   cid = cacheKey(cid);
   const key = join(cacheDir, cid);
   let p = inflight.get(key);
   if (!p) {
-    p = unpackOnce(cacheDir, cid, bytes).finally(() => inflight.delete(key));
+    p = unpackOnce(cacheDir, cid, bytes, owner).finally(() => inflight.delete(key));
     inflight.set(key, p);
   }
   return p;
@@ -40,28 +45,31 @@ export function cacheKey(cid: string): string {
   return /^[A-Za-z0-9]+$/.test(cid) ? cid : "h" + createHash("sha256").update(cid).digest("hex");
 }
 
-async function unpackOnce(cacheDir: string, cid: string, bytes: Uint8Array): Promise<UnpackedImage> {
+async function unpackOnce(cacheDir: string, cid: string, bytes: Uint8Array, owner: number): Promise<UnpackedImage> {
   const final = join(cacheDir, cid);
   if (existsSync(join(final, "defaults.json"))) return loaded(final);
-  await mkdir(cacheDir, { recursive: true, mode: 0o755 });
+  await mkdir(cacheDir, { recursive: true, mode: 0o711 });
+  // Only root enters the work dir while tar runs; the finished image is handed to the container's root uid.
   const work = join(cacheDir, `.${cid}.${randomBytes(4).toString("hex")}`);
   try {
-    await mkdir(join(work, "rootfs"), { recursive: true, mode: 0o755 });
-    // The container's root user maps to an unprivileged host uid: it must be able to reach the rootfs.
-    await chmod(work, 0o755);
-    await writeFile(join(work, "image.tar"), bytes);
+    await mkdir(work, { mode: 0o700 });
+    await mkdir(join(work, "rootfs"), { mode: 0o755 });
+    await writeFile(join(work, "image.tar"), bytes, { mode: 0o600 });
     const names = (await tar(["-tf", join(work, "image.tar")])).split("\n").map((n) => n.replace(/^\.\//, ""));
     let defaults: ImageDefaults = { args: [], env: [], cwd: "/" };
     if (names.includes("oci-layout")) {
-      await mkdir(join(work, "layout"));
-      await tar(["-xf", join(work, "image.tar"), "-C", join(work, "layout"), "--no-same-owner"]);
-      defaults = await applyLayout(join(work, "layout"), join(work, "rootfs"));
+      await mkdir(join(work, "layout"), { mode: 0o700 });
+      await extractTar(join(work, "image.tar"), join(work, "layout"));
+      await plainFilesOnly(join(work, "layout"));
+      defaults = await applyLayout(join(work, "layout"), join(work, "rootfs"), work);
       await rm(join(work, "layout"), { recursive: true, force: true });
     } else {
-      await tar(["-xf", join(work, "image.tar"), "-C", join(work, "rootfs"), "--same-owner", "--numeric-owner"]);
+      await extractTar(join(work, "image.tar"), join(work, "rootfs"));
     }
     await rm(join(work, "image.tar"));
-    await writeFile(join(work, "defaults.json"), JSON.stringify(defaults));
+    await writeFile(join(work, "defaults.json"), JSON.stringify(defaults), { mode: 0o644 });
+    // Mode 0700, owned by the uid the container's root maps to: no other host user can reach the files.
+    await chown(work, owner, owner);
     try {
       await rename(work, final);
     } catch (e) {
@@ -73,6 +81,14 @@ async function unpackOnce(cacheDir: string, cid: string, bytes: Uint8Array): Pro
   } catch (e) {
     await rm(work, { recursive: true, force: true });
     throw new Error(`cannot unpack the container image ${cid}: ${e instanceof Error ? e.message : e}`);
+  }
+}
+
+/** An OCI layout is JSON and blobs: anything but plain files and directories is refused. */
+async function plainFilesOnly(dir: string): Promise<void> {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) await plainFilesOnly(join(dir, e.name));
+    else if (!e.isFile()) throw new UnpackError(`the OCI layout's ${e.name} is not a plain file`);
   }
 }
 
@@ -103,7 +119,7 @@ async function readJson(path: string): Promise<any> {
 }
 
 /** Follows index.json to an amd64 linux manifest and applies its layers in order. */
-async function applyLayout(layout: string, rootfs: string): Promise<ImageDefaults> {
+async function applyLayout(layout: string, rootfs: string, work: string): Promise<ImageDefaults> {
   let index = await readJson(join(layout, "index.json"));
   for (let depth = 0; depth < 4; depth++) {
     const list: Descriptor[] = index.manifests ?? [];
@@ -116,7 +132,14 @@ async function applyLayout(layout: string, rootfs: string): Promise<ImageDefault
       continue;
     }
     const layers: Descriptor[] = doc.layers ?? [];
-    for (const layer of layers) await applyLayer(blobPath(layout, layer), rootfs);
+    for (const [i, layer] of layers.entries()) {
+      // Each layer is extracted on its own, then merged with paths resolved inside the rootfs.
+      const dir = join(work, `layer${i}`);
+      await mkdir(dir, { mode: 0o700 });
+      await extractTar(blobPath(layout, layer), dir);
+      await applyLayerDir(dir, rootfs);
+      await rm(dir, { recursive: true, force: true });
+    }
     const config = doc.config ? (await readJson(blobPath(layout, doc.config))).config ?? {} : {};
     return {
       args: [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])],
@@ -125,21 +148,4 @@ async function applyLayout(layout: string, rootfs: string): Promise<ImageDefault
     };
   }
   throw new Error("the OCI index nests too deep");
-}
-
-/** Applies one layer (tar, gzip or zstd; tar detects which), honouring whiteouts. */
-async function applyLayer(blob: string, rootfs: string): Promise<void> {
-  const names = (await tar(["-tf", blob])).split("\n").filter(Boolean);
-  for (const raw of names) {
-    const name = raw.replace(/^\.?\/+/, "");
-    const base = basename(name);
-    if (!base.startsWith(".wh.") || name.split("/").includes("..")) continue;
-    const dir = join(rootfs, dirname(name));
-    if (base === ".wh..wh..opq") {
-      for (const e of existsSync(dir) ? await readdir(dir) : []) await rm(join(dir, e), { recursive: true, force: true });
-    } else {
-      await rm(join(dir, base.slice(4)), { recursive: true, force: true });
-    }
-  }
-  await tar(["-xf", blob, "-C", rootfs, "--same-owner", "--numeric-owner", "--wildcards", "--exclude=*.wh.*", "--exclude=.wh.*"]);
 }

@@ -4,19 +4,23 @@
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, rmdirSync } from "node:fs";
-import { mkdir, readdir, readFile, rm, writeFile, chmod, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile, chmod, lstat, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { startRun, type Availability, type Driver, type Finish, type Job, type RunOutput, type RunResult } from "../driver.ts";
-import { unpackImage, type ImageDefaults } from "./image.ts";
+import { CONTAINER_ROOT_ID, unpackImage, type ImageDefaults } from "./image.ts";
+import { limitsProblem, longTimeout } from "../limits.ts";
+import { RunJournal } from "../reaper.ts";
 
 const exec = promisify(execFile);
 
 /** Host uids/gids the container's 0..65535 map to (a user namespace). */
-const ID_BASE = 100000;
+const ID_BASE = CONTAINER_ROOT_ID;
 const ID_COUNT = 65536;
 const CGROUP_ROOT = "/sys/fs/cgroup";
+/** Unpacked images, by CID. */
+const IMAGES = "images";
 /** On cgroup v1 a swap limit needs swap accounting (memsw files). */
 const SWAP_ACCOUNTING = join(CGROUP_ROOT, "memory", "memory.memsw.limit_in_bytes");
 
@@ -25,6 +29,10 @@ export interface ContainerDriverOptions {
   stateDir?: string;
   /** The OCI runtime binary; default runc. */
   runtime?: string;
+  /** The node's data dir, when the state dir is inside it: made searchable (0711) so the container's user reaches its rootfs. */
+  dataDir?: string;
+  /** Where runs are recorded before they start (reapOrphans); default <stateDir>/journal. */
+  runsDir?: string;
 }
 
 export function defaultStateDir(): string {
@@ -53,10 +61,14 @@ export class ContainerDriver implements Driver {
   readonly stateDir: string;
   readonly runtime: string;
   private prepared?: Promise<void>;
+  private readonly journal: RunJournal;
+  private readonly dataDir?: string;
 
   constructor(opts: ContainerDriverOptions = {}) {
     this.stateDir = opts.stateDir ?? defaultStateDir();
     this.runtime = opts.runtime ?? "runc";
+    this.journal = new RunJournal(opts.runsDir ?? join(this.stateDir, "journal"));
+    this.dataDir = opts.dataDir;
   }
 
   private get runtimeRoot(): string {
@@ -89,11 +101,13 @@ export class ContainerDriver implements Driver {
     if (signal.aborted) return done(null, "stopped", "stopped before it started");
     const image = job.files.image;
     if (!image) return done(null, "error", `workload "${job.name}" has no image file`);
+    const bad = limitsProblem(job.limits);
+    if (bad) return done(null, "error", `refused: ${bad}`);
     if (job.network !== "none" && job.network !== "host") {
       return done(null, "error", `network "${job.network}" is not supported by the container driver (use none or host)`);
     }
     try {
-      await (this.prepared ??= this.prepare());
+      await (this.prepared ??= this.prepare().then(() => this.startWatchdog()));
     } catch (e) {
       this.prepared = undefined;
       return done(null, "error", e instanceof Error ? e.message : String(e));
@@ -102,7 +116,7 @@ export class ContainerDriver implements Driver {
     let defaults: ImageDefaults;
     let rootfs: string;
     try {
-      ({ rootfs, defaults } = await unpackImage(join(this.stateDir, "images"), image.cid, image.bytes));
+      ({ rootfs, defaults } = await unpackImage(join(this.stateDir, IMAGES), image.cid, image.bytes, ID_BASE));
     } catch (e) {
       return done(null, "error", e instanceof Error ? e.message : String(e));
     }
@@ -114,12 +128,21 @@ export class ContainerDriver implements Driver {
     const bundle = join(this.stateDir, "runs", id);
     const cgroupPath = `/promisegrid/${id}`;
     try {
-      await mkdir(bundle, { mode: 0o755 });
+      await mkdir(bundle, { mode: 0o700 });
       await writeFile(join(bundle, "owner"), String(process.pid));
       await writeFile(join(bundle, "config.json"), JSON.stringify(ociSpec(job, args, defaults, rootfs, cgroupPath)));
     } catch (e) {
       await rm(bundle, { recursive: true, force: true });
       return done(null, "error", `cannot make the bundle: ${e instanceof Error ? e.message : e}`);
+    }
+
+    let forget: () => Promise<void>;
+    try {
+      // Recorded before it starts: a node started after this one was killed ends it (reapOrphans).
+      forget = await this.journal.add({ kind: "container", id, runtime: this.runtime, root: this.runtimeRoot, bundle });
+    } catch (e) {
+      await rm(bundle, { recursive: true, force: true });
+      return done(null, "error", `cannot record the run: ${e instanceof Error ? e.message : e}`);
     }
 
     let timedOut = false;
@@ -136,7 +159,7 @@ export class ContainerDriver implements Driver {
       execFile(this.runtime, ["--root", this.runtimeRoot, "kill", id, "KILL"], () => {});
       setTimeout(() => child.exitCode === null && child.kill("SIGKILL"), 2000).unref();
     };
-    const timer = setTimeout(() => {
+    const timer = longTimeout(() => {
       timedOut = true;
       kill();
     }, job.limits.timeMs);
@@ -149,15 +172,33 @@ export class ContainerDriver implements Driver {
       child.on("error", (error) => resolve({ code: null, error }));
       child.on("close", (code, sig) => resolve({ code: code ?? (sig ? 128 + 9 : null) }));
     });
-    clearTimeout(timer);
+    timer.clear();
     signal.removeEventListener("abort", onAbort);
 
     const counters = this.counters(cgroupPath);
     const runtimeError = exit.code === 0 ? undefined : await readRuntimeError(log);
     await this.cleanup(id, bundle, exit.code !== null && !exit.error, cgroupPath);
+    await forget();
     if (exit.error) return done(null, "error", `cannot start ${this.runtime}: ${exit.error.message}`);
     if (runtimeError && !timedOut && !stopped) return done(exit.code, "error", `${this.runtime} could not run the container: ${runtimeError}`);
     return classify(done, exit.code, { timedOut, stopped, ...counters }, job);
+  }
+
+  /**
+   * One process apart from the node, started with the driver, that waits for the
+   * node to die and then kills and deletes every container recorded in the
+   * journal: a container must not outlive a killed node (nor so its time limit).
+   */
+  private startWatchdog(): void {
+    const script = [
+      'while kill -0 "$1" 2>/dev/null; do sleep 1; done',
+      'for f in "$2"/*.json; do [ -e "$f" ] && "$3" --root "$4" kill "$(basename "$f" .json)" KILL 2>/dev/null; done',
+      "sleep 1",
+      'for f in "$2"/*.json; do [ -e "$f" ] && "$3" --root "$4" delete --force "$(basename "$f" .json)" 2>/dev/null; done',
+    ].join("\n");
+    const w = spawn("sh", ["-c", script, "pg-watchdog", String(process.pid), this.journal.dir, this.runtime, this.runtimeRoot], { detached: true, stdio: "ignore" });
+    w.on("error", () => {});
+    w.unref();
   }
 
   /** Whether the run hit its memory or pids limit; read before the cgroup is removed. */
@@ -211,15 +252,29 @@ export class ContainerDriver implements Driver {
    */
   private async prepare(): Promise<void> {
     const runs = join(this.stateDir, "runs");
-    for (const d of [this.stateDir, runs, join(this.stateDir, "images")]) {
-      await mkdir(d, { recursive: true, mode: 0o755 });
-      await chmod(d, 0o755);
+    await mkdir(this.stateDir, { recursive: true, mode: 0o711 });
+    const st = await lstat(this.stateDir);
+    // Root unpacks images here: a directory another user owns or can write would let them plant or swap one.
+    if (!st.isDirectory() || st.uid !== (process.getuid?.() ?? 0) || st.mode & 0o022) {
+      throw new Error(`the sandbox state dir ${this.stateDir} must be a directory owned by the node's user and writable by no one else`);
+    }
+    if (this.dataDir && this.stateDir.startsWith(this.dataDir + "/")) await chmod(this.dataDir, 0o711);
+    // Search-only for others: the container's user (host uid ${ID_BASE}) must reach its rootfs, no one may list.
+    for (const d of [this.stateDir, runs, join(this.stateDir, IMAGES)]) {
+      await mkdir(d, { recursive: true, mode: 0o711 });
+      await chmod(d, 0o711);
     }
     for (let d = dirname(this.stateDir); ; d = dirname(d)) {
       if (((await stat(d)).mode & 0o001) === 0) {
         throw new Error(`${d} is not searchable by other users, so the container's user (host uid ${ID_BASE}) cannot reach its root in ${this.stateDir}: chmod o+x ${d} or choose another state dir`);
       }
       if (d === dirname(d)) break;
+    }
+    // Images unpacked by earlier versions (root's, mode 0755) kept owners, setuid bits and devices: remove them.
+    for (const name of await readdir(join(this.stateDir, IMAGES))) {
+      const dir = join(this.stateDir, IMAGES, name);
+      const st = await lstat(dir);
+      if (!name.startsWith(".") && (st.uid !== ID_BASE || (st.mode & 0o077) !== 0)) await rm(dir, { recursive: true, force: true });
     }
     for (const id of await readdir(runs).catch(() => [] as string[])) {
       const owner = Number(await readFile(join(runs, id, "owner"), "utf8").catch(() => "0"));

@@ -12,12 +12,18 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { cacheKey } from "../container/image.ts";
 import { CpuCgroup } from "./cgroup.ts";
+import { RunJournal } from "../reaper.ts";
+import { limitsProblem, longTimeout } from "../limits.ts";
 import { startRun, type Availability, type Driver, type Job, type JobFile, type RunOutput, type RunResult } from "../driver.ts";
 
 const exec = promisify(execFile);
 
 /** The status line; output the workload left without a newline may precede it. */
 export const EXIT_LINE = /^(.*)PROMISEGRID-EXIT (\d+)( oom)?$/;
+/** Console text held back while waiting for a newline, at most. */
+const MAX_PENDING = 64 * 1024;
+/** Longer than any status line ("PROMISEGRID-EXIT 255 oom"). */
+const STATUS_TAIL = 64;
 /** Below this the stock kernel does not boot (it hangs unpacking the initramfs). */
 export const MIN_MEMORY_BYTES = 128 * 1048576;
 const BASE_APPEND = "console=ttyS0 quiet loglevel=1 panic=-1";
@@ -32,7 +38,12 @@ export interface VmDriverOptions {
   accel?: Accel;
   /** How long a KVM boot may take before KVM is judged not to work (ms). */
   kvmProbeMs?: number;
+  /** Where runs are recorded before they start (reapOrphans); default <stateDir>/journal. */
+  runsDir?: string;
 }
+
+/** util-linux's setpriv, to have the kernel kill qemu when the node dies (PR_SET_PDEATHSIG). */
+const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p));
 
 export class VmDriver implements Driver {
   readonly kind = "vm" as const;
@@ -41,6 +52,7 @@ export class VmDriver implements Driver {
   private accel?: Promise<Accel>;
   private readonly forcedAccel?: Accel;
   private readonly kvmProbeMs: number;
+  private readonly journal: RunJournal;
 
   constructor(opts: VmDriverOptions = {}) {
     this.stateDir = opts.stateDir ?? process.env.PROMISEGRID_SANDBOX_DIR ?? join(tmpdir(), "promisegrid-sandboxes");
@@ -48,6 +60,7 @@ export class VmDriver implements Driver {
     const env = process.env.PROMISEGRID_VM_ACCEL;
     this.forcedAccel = opts.accel ?? (env === "kvm" || env === "tcg" ? env : undefined);
     this.kvmProbeMs = opts.kvmProbeMs ?? 3000;
+    this.journal = new RunJournal(opts.runsDir ?? join(this.stateDir, "journal"));
   }
 
   async available(): Promise<Availability> {
@@ -101,6 +114,8 @@ export class VmDriver implements Driver {
     if (signal.aborted) return done(null, "stopped", "stopped before it started");
     const { kernel, initrd } = job.files;
     if (!kernel) return done(null, "error", `workload "${job.name}" has no kernel file`);
+    const bad = limitsProblem(job.limits);
+    if (bad) return done(null, "error", `refused: ${bad}`);
     if (job.network !== "none") return done(null, "error", `network "${job.network}" is not supported by the VM driver (only none)`);
     if (job.limits.memoryBytes < MIN_MEMORY_BYTES) {
       return done(null, "error", `memory limit ${mib(job.limits.memoryBytes)} is below the VM driver's minimum of ${mib(MIN_MEMORY_BYTES)}`);
@@ -127,7 +142,18 @@ export class VmDriver implements Driver {
     // A fraction of a CPU is a CFS quota on qemu's cgroup (-smp only counts whole vCPUs).
     const cgroup = job.limits.cpu !== undefined ? CpuCgroup.create(name, job.limits.cpu) : undefined;
     if (job.limits.cpu !== undefined && !cgroup) return done(null, "error", `cannot enforce the cpu limit ${job.limits.cpu}: no writable cpu cgroup (the node must run as root)`);
-    const child = spawn(this.qemu, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let forget: () => Promise<void>;
+    try {
+      // Recorded before it starts: a node started after this one was killed ends it (reapOrphans).
+      forget = await this.journal.add({ kind: "vm", id: name });
+    } catch (e) {
+      await cgroup?.remove();
+      return done(null, "error", `cannot record the run: ${e instanceof Error ? e.message : e}`);
+    }
+    // With setpriv the kernel kills qemu when the node dies, so no VM outlives a killed node.
+    const child = SETPRIV
+      ? spawn(SETPRIV, ["--pdeathsig", "KILL", "--", this.qemu, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+      : spawn(this.qemu, args, { stdio: ["ignore", "pipe", "pipe"] });
     let setupError: string | undefined;
     try {
       if (child.pid) cgroup?.add(child.pid);
@@ -154,6 +180,11 @@ export class VmDriver implements Driver {
         onLine(pending.slice(0, i));
         pending = pending.slice(i + 1);
       }
+      // Output with no newline is passed on as it comes; only a tail that may begin the status line waits.
+      if (!status && pending.length > MAX_PENDING) {
+        out.stdout(Buffer.from(pending.slice(0, -STATUS_TAIL)));
+        pending = pending.slice(-STATUS_TAIL);
+      }
     });
     let qemuErr = "";
     child.stderr.on("data", (c: Buffer) => {
@@ -162,7 +193,7 @@ export class VmDriver implements Driver {
 
     let timedOut = false;
     let stopped = false;
-    const timer = setTimeout(() => {
+    const timer = longTimeout(() => {
       timedOut = true;
       child.kill("SIGKILL");
     }, Math.max(0, job.limits.timeMs - (bootStart - started)));
@@ -175,9 +206,10 @@ export class VmDriver implements Driver {
       child.on("error", (error) => resolve({ code: null, error }));
       child.on("close", (code) => resolve({ code }));
     });
-    clearTimeout(timer);
+    timer.clear();
     signal.removeEventListener("abort", onAbort);
     await cgroup?.remove();
+    await forget();
     if (!status && pending) out.stdout(Buffer.from(pending));
 
     if (exit.error) return done(null, "error", `cannot start ${this.qemu}: ${exit.error.message}`);
@@ -198,7 +230,7 @@ export class VmDriver implements Driver {
     const dir = join(this.stateDir, "files");
     const path = join(dir, cacheKey(file.cid));
     if (existsSync(path)) return path;
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     const tmp = `${path}.${randomBytes(4).toString("hex")}`;
     try {
       await writeFile(tmp, file.bytes, { mode: 0o444 });

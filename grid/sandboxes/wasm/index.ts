@@ -5,6 +5,7 @@
 import { Worker } from "node:worker_threads";
 import type { Availability, Driver, Job, RunOutput, RunResult } from "../driver.ts";
 import { capMemory, ModuleError } from "./memory.ts";
+import { limitsProblem, longTimeout } from "../limits.ts";
 import { workerSource } from "./worker-source.ts";
 
 type WorkerMessage =
@@ -13,6 +14,8 @@ type WorkerMessage =
   | { type: "trap"; message: string; memoryBytes: number };
 
 const PAGE = 65536;
+/** Output the worker may have sent that the node has not yet taken. */
+const MAX_OUTPUT_IN_FLIGHT = 1 << 20;
 
 function formatTime(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
@@ -60,6 +63,8 @@ export class WasmDriver implements Driver {
   async run(job: Job, out: RunOutput, signal: AbortSignal): Promise<RunResult> {
     const started = performance.now();
     const elapsed = () => performance.now() - started;
+    const bad = limitsProblem(job.limits);
+    if (bad) return { exitCode: null, reason: "error", message: `refused: ${bad}`, durationMs: elapsed() };
     let module: WebAssembly.Module;
     try {
       module = await this.module(job);
@@ -71,12 +76,14 @@ export class WasmDriver implements Driver {
     if (signal.aborted) return { exitCode: null, reason: "stopped", message: "stopped before it started", durationMs: elapsed() };
     const worker = this.idle.pop() ?? this.spawn();
     worker.ref();
+    // Output bytes posted by the worker and not yet handed on: the worker waits above MAX_OUTPUT_IN_FLIGHT.
+    const flow = new Int32Array(new SharedArrayBuffer(4));
     return new Promise<RunResult>((resolve) => {
       let done = false;
       const finish = (result: Omit<RunResult, "durationMs">, reusable: boolean) => {
         if (done) return;
         done = true;
-        clearTimeout(timer);
+        timer.clear();
         signal.removeEventListener("abort", onAbort);
         worker.off("message", onMessage);
         worker.off("error", onError);
@@ -91,7 +98,11 @@ export class WasmDriver implements Driver {
         resolve({ ...result, durationMs: elapsed() });
       };
       const onMessage = (m: WorkerMessage) => {
-        if (m.type === "out") (m.fd === 1 ? out.stdout : out.stderr)(new Uint8Array(m.data));
+        if (m.type === "out") {
+          (m.fd === 1 ? out.stdout : out.stderr)(new Uint8Array(m.data));
+          Atomics.sub(flow, 0, m.data.byteLength);
+          Atomics.notify(flow, 0);
+        }
         else if (m.type === "exit") finish({ exitCode: m.code, reason: "exit", message: `exited with code ${m.code}` }, true);
         else {
           const cap = Math.floor(job.limits.memoryBytes / PAGE) * PAGE;
@@ -105,7 +116,7 @@ export class WasmDriver implements Driver {
       const onError = (e: Error) => finish({ exitCode: null, reason: "error", message: `sandbox worker failed: ${e.message}` }, false);
       const onExit = () => finish({ exitCode: null, reason: "error", message: "sandbox worker exited unexpectedly" }, false);
       const onAbort = () => finish({ exitCode: null, reason: "stopped", message: "stopped on request" }, false);
-      const timer = setTimeout(
+      const timer = longTimeout(
         () => finish({ exitCode: null, reason: "time", message: `killed at the ${formatTime(job.limits.timeMs)} time limit` }, false),
         job.limits.timeMs,
       );
@@ -113,7 +124,7 @@ export class WasmDriver implements Driver {
       worker.on("error", onError);
       worker.on("exit", onExit);
       signal.addEventListener("abort", onAbort);
-      worker.postMessage({ module, args: [job.name, ...job.args], env: job.env });
+      worker.postMessage({ module, args: [job.name, ...job.args], env: job.env, flow, maxInFlight: MAX_OUTPUT_IN_FLIGHT });
     });
   }
 

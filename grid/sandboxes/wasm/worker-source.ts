@@ -1,6 +1,7 @@
 // The worker's code, run with `eval: true` so the bundled node needs no extra
 // file. Plain CommonJS: it only uses Node built-ins. A worker runs one job at a
-// time and can be reused after a job that ended by itself.
+// time and can be reused after a job that ended by itself. Output waits (the
+// module blocks in fd_write) while more than `maxInFlight` bytes are unread.
 export const workerSource = String.raw`
 // WASI is marked experimental; its warning is noise in a sandbox worker.
 process.emitWarning = () => {};
@@ -24,6 +25,9 @@ parentPort.on("message", (job) => {
         total += len;
       }
       view.setUint32(nwritten, total, true);
+      // Backpressure: wait while the node has not taken the output already sent.
+      while (Atomics.load(job.flow, 0) > job.maxInFlight) Atomics.wait(job.flow, 0, Atomics.load(job.flow, 0), 100);
+      Atomics.add(job.flow, 0, total);
       const data = Buffer.concat(parts);
       parentPort.postMessage({ type: "out", fd, data }, [data.buffer]);
       return 0;
