@@ -82,18 +82,29 @@ function startOnce(program: string, o: { dataDir: string; host: string; peers: s
 export async function startGrid(n: number, o: { program: string; root: string }): Promise<ProcNode[]> {
   const nodes: ProcNode[] = [];
   let prev: number[] = [];
+  try {
+    await startWaves(n, o, nodes, prev);
+  } catch (e) {
+    await stopAll(nodes); // leave no process behind when the grid cannot start
+    throw e;
+  }
+  return nodes;
+}
+
+async function startWaves(n: number, o: { program: string; root: string }, nodes: ProcNode[], prev: number[]): Promise<void> {
   for (let start = 0; start < n; start = nodes.length) {
     const wave = start === 0 ? [0] : [start, start + 1, start + 2].filter((i) => i < n);
-    const started = await Promise.all(wave.map(async (i, j) => {
+    const settled = await Promise.allSettled(wave.map(async (i, j) => {
       const bootstrap = [...new Set(prev.length ? [prev[j % prev.length], prev[(j + 1) % prev.length]] : [])];
       const p = await startProc(o.program, { dataDir: join(o.root, `n${i}`), host: `127.0.0.${10 + i}`, peers: bootstrap.map((b) => nodes[b].addr) });
       return { ...p, index: i, bootstrap };
     }));
-    nodes.push(...started);
+    for (const r of settled) if (r.status === "fulfilled") nodes.push(r.value);
+    const failed = settled.find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
     if (process.env.PG_GRID_TRACE) console.error(`wave ${wave.join(",")} ready at ${Math.round(performance.now())} ms`);
     prev = wave;
   }
-  return nodes;
 }
 
 /** Stops every node (SIGTERM, then SIGKILL after 5 s) and waits for the processes. */
