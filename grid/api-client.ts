@@ -56,9 +56,10 @@ export class GridClient {
     let res: Response;
     try {
       res = await fetch(this.url + path, { method, headers, body: payload }).catch((e) => {
-        // A kept-alive socket the server closed just as it was reused: a GET is safe to send again.
-        if (method !== "GET" || (e as { cause?: { code?: string } }).cause?.code !== "UND_ERR_SOCKET") throw e;
-        return fetch(this.url + path, { method, headers });
+        // A kept-alive socket the node closed just as it was reused: the request never reached
+        // the node, so it is sent once more (a deploy sent twice would be refused as a replay).
+        if ((e as { cause?: { code?: string } }).cause?.code !== "UND_ERR_SOCKET") throw e;
+        return fetch(this.url + path, { method, headers, body: payload });
       });
     } catch (e) {
       throw new ApiError(0, "unreachable", `cannot reach the node at ${this.url}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
