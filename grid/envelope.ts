@@ -6,7 +6,7 @@ import { CID } from "multiformats/cid";
 import { equals } from "multiformats/bytes";
 
 /** CID (raw, sha2-256) of docs/protocol/grid-v0.md; a test keeps the two in step. */
-export const PROTOCOL_CID = CID.parse("bafkreieqnnk72taegh4etl4l7npn2w332egnp3afn26zeyajyiyo7lb5uy");
+export const PROTOCOL_CID = CID.parse("bafkreibhwxh4rwmv4zaip7towqs4bj4occmxjlohhbk4znvtyfjfzzg44m");
 
 export const ENVELOPE_TAG = 1735551332;
 // Major type 6 (tag), 4-byte argument: 0xda + 0x67726964.
