@@ -6,11 +6,10 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
-import { CID } from "multiformats/cid";
-import { sha256 } from "multiformats/hashes/sha2";
+import { writeFileSync } from "node:fs";
+import { tokenCid } from "../../grid/deploy.ts";
 import { buildNode, startGrid, startProc, stopAll, tempRoot, type ProcNode } from "./processes.ts";
-import { cleanupDirs, compileHello, compileWorkload, deployHello, issueVia, newKey, ROOT, waitFor, type TestNode } from "./helpers.ts";
+import { cleanupDirs, compileHello, compileWorkload, deployHello, issueVia, newKey, ROOT, waitFor, withCustomSection, type TestNode } from "./helpers.ts";
 
 /**
  * Nodes in the grid. 12 start and pass in about a minute on a shared 2-core
@@ -56,21 +55,20 @@ test(`a block only on the farthest of ${N} nodes is fetched by the first through
   assert.equal(info.assessment?.kept, true, info.assessment?.message);
   await provided(far, 2);
   for (const n of grid.slice(0, -1)) assert.equal((await n.client.peersReport()).dht.provided, 0, `node ${n.index} provides nothing`);
+  // The same deployer deploys it on the first node without sending blocks: the first node finds the far one through the DHT.
+  const run = await deployHello(asTest(first), dev, [await issueVia(asTest(first), dev)], hello, { sendBlocks: false });
+  assert.equal(run.assessment?.kept, true, run.assessment?.message);
   const out = join(root.dir, "root.block");
   const r = cli("block", "get", hello.root.toString(), "--data-dir", first.dataDir, "-o", out, "--json");
   assert.equal(r.status, 0, r.stderr);
   const got = JSON.parse(r.stdout);
   assert.equal(got.via, "provider");
   assert.equal(got.from, far.peerId);
-  assert.deepEqual(new Uint8Array(readFileSync(out)), hello.blocks.find((b) => b.cid.equals(hello.root))!.bytes);
-  // A deploy on another node gets the whole manifest through the grid.
-  const other = grid[Math.floor(N / 2)];
-  const run = await deployHello(asTest(other), dev, [await issueVia(asTest(other), dev)], hello, { sendBlocks: false });
-  assert.equal(run.assessment?.kept, true, run.assessment?.message);
+  assert.deepEqual(new Uint8Array(readFileSync(out)), new Uint8Array(hello.blocks.find((b) => b.cid.equals(hello.root))!.bytes));
 });
 
 test(`a revocation reaches all ${N} nodes within the gossip bound`, async () => {
-  const token = CID.createV1(0x71, await sha256.digest(randomBytes(16)));
+  const token = await tokenCid(await issueVia(asTest(grid[0]), await newKey()));
   await grid[0].client.revoke(token.toString());
   await waitFor(`all ${N} nodes to hold the revocation`, async () => {
     const states = await Promise.all(grid.map((n) => n.client.state()));
@@ -82,22 +80,26 @@ test(`a revocation reaches all ${N} nodes within the gossip bound`, async () => 
 });
 
 test("a node serving corrupt blocks is dropped and the deploy still succeeds from an honest provider", async () => {
-  // The liar joins the grid; it has manifest one (and its wasm chunk) and lies about raw blocks.
+  // The liar joins the grid. Manifests zero and one are on the liar, one also on an honest node.
   const liar = { ...(await startProc(join(ROOT, "test/grid/fixtures/liar-node.ts"), { dataDir: join(root.dir, "liar"), host: "127.0.0.250", peers: [grid[3].addr, grid[4].addr] })), index: -1, bootstrap: [3, 4] };
   extra.push(liar);
   const module = new Uint8Array(readFileSync(join(ROOT, "examples/hello.wasm")));
+  const zero = await compileWorkload({ name: "greet", module: withCustomSection(module, 1024), args: ["zero"] });
   const one = await compileWorkload({ name: "greet", module, args: ["one"] });
-  const two = await compileWorkload({ name: "greet", module, args: ["two"] });
   const dev = await newKey();
   const grants = [{ type: "run", args: ["greet"] }];
-  // Manifest one only on the liar; manifest two, with the same wasm chunk, on an honest node.
   const honest = grid[N - 2];
-  assert.equal((await deployHello(asTest(liar), dev, [await issueVia(asTest(liar), dev, grants)], one, { workload: "greet" })).assessment?.kept, true);
-  assert.equal((await deployHello(asTest(honest), dev, [await issueVia(asTest(honest), dev, grants)], two, { workload: "greet" })).assessment?.kept, true);
-  await provided(liar, 2);
+  for (const [node, m] of [[liar, zero], [liar, one], [honest, one]] as const) {
+    assert.equal((await deployHello(asTest(node), dev, [await issueVia(asTest(node), dev, grants)], m, { workload: "greet" })).assessment?.kept, true);
+  }
+  await provided(liar, 4);
   await provided(honest, 2);
-  // The fetcher gets the root and workload block from the liar (the truth), then the chunk: wrong bytes.
+  // The liar tells the truth about manifest zero and lies about manifest one's wasm chunk.
+  const chunk = one.blocks.find((b) => b.cid.code === 0x55)!.cid;
+  writeFileSync(join(liar.dataDir, "lies"), chunk.toString() + "\n");
   const fetcher = grid[1];
+  // Zero is only on the liar: it serves it, so it is the peer the fetcher asks first next time.
+  assert.equal((await deployHello(asTest(fetcher), dev, [await issueVia(asTest(fetcher), dev, grants)], zero, { sendBlocks: false, workload: "greet" })).assessment?.kept, true);
   const info = await deployHello(asTest(fetcher), dev, [await issueVia(asTest(fetcher), dev, grants)], one, { sendBlocks: false, workload: "greet" });
   let out = "";
   await fetcher.client.logs(info.id, (e) => (out += e.data));
