@@ -16,8 +16,9 @@ import { mcp } from "./commands/mcp.ts";
 import { key } from "./commands/key.ts";
 import { capability } from "./commands/capability.ts";
 import { delegateCommand } from "./commands/delegate.ts";
+import { block } from "./commands/block.ts";
 
-const commands: Command[] = [check, fmt, compile, simulate, test, explain, graph, lesson, run, node, deploy, key, capability, delegateCommand, revoke, mcp];
+const commands: Command[] = [check, fmt, compile, simulate, test, explain, graph, lesson, run, node, deploy, key, capability, delegateCommand, revoke, block, mcp];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -23,6 +23,14 @@ export interface Peer {
   addrs: string[];
 }
 
+export interface PeersReport {
+  peers: Peer[];
+  dht: { routingTable: number; provided: number; providing: number };
+  banned: { peerId: string; until: number }[];
+}
+
+export type OfferInfo = ReturnType<typeof import("./offers.ts").offerJson>;
+
 export interface GrantBody {
   type: string;
   args: unknown[];
@@ -51,7 +59,12 @@ export class GridClient {
     }
     let res: Response;
     try {
-      res = await fetch(this.url + path, { method, headers, body: payload });
+      res = await fetch(this.url + path, { method, headers, body: payload }).catch((e) => {
+        // A kept-alive socket the node closed just as it was reused: the request never reached
+        // the node, so it is sent once more (a deploy sent twice would be refused as a replay).
+        if ((e as { cause?: { code?: string } }).cause?.code !== "UND_ERR_SOCKET") throw e;
+        return fetch(this.url + path, { method, headers, body: payload });
+      });
     } catch (e) {
       throw new ApiError(0, "unreachable", `cannot reach the node at ${this.url}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
     }
@@ -77,6 +90,20 @@ export class GridClient {
 
   async peers(): Promise<Peer[]> {
     return (await this.json<{ peers: Peer[] }>("GET", "/v0/peers")).peers;
+  }
+
+  peersReport(): Promise<PeersReport> {
+    return this.json("GET", "/v0/peers");
+  }
+
+  async offers(): Promise<OfferInfo[]> {
+    return (await this.json<{ offers: OfferInfo[] }>("GET", "/v0/offers")).offers;
+  }
+
+  /** A block fetched through the grid (by the node, verified there); `from`: the peer it came from, or "local". */
+  async block(cid: string): Promise<{ bytes: Uint8Array; from: string; via: string }> {
+    const res = await this.request("GET", `/v0/blocks/${encodeURIComponent(cid)}`);
+    return { bytes: new Uint8Array(await res.arrayBuffer()), from: res.headers.get("x-promisegrid-from") ?? "local", via: res.headers.get("x-promisegrid-via") ?? "store" };
   }
 
   async dial(addr: string): Promise<string> {

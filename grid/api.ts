@@ -12,6 +12,7 @@ import { DeployError, type GridNode } from "./node.ts";
 import { asSigned, wireGrantProblem, MAX_ARGS, MAX_CHAIN, MAX_GRANTS, MAX_TEXT, type DeployPayload, type RevocationPayload, type Signed, type TokenPayload } from "./records.ts";
 import type { Body } from "./records.ts";
 import { keyId } from "./keys.ts";
+import { offerJson } from "./offers.ts";
 
 export const DEFAULT_MAX_BODY = 64 * 1024 * 1024;
 const MAX_JSON_BODY = 1024 * 1024;
@@ -279,7 +280,22 @@ export class ApiServer {
           state: { revocations: node.state.revocations.size, assessments: node.state.assessments.size },
         });
       case "GET /peers":
-        return send(res, 200, { peers: node.peers() });
+        return send(res, 200, { peers: node.peers(), dht: { routingTable: node.discovery.routingTableSize(), provided: node.discovery.provideDone, providing: node.discovery.providing }, banned: node.discovery.bans.list() });
+      case "GET /offers":
+        return send(res, 200, { offers: node.offers.set.all().map((o) => offerJson(o)) });
+      case "GET /blocks/:id": {
+        const cid = parseCid(parts[2], "block");
+        let bytes: Uint8Array;
+        try {
+          bytes = await node.getBlock(cid);
+        } catch (e) {
+          throw new HttpError(404, e instanceof Error ? e.message : String(e), "not-found");
+        }
+        const from = node.blocks.sources.get(cid.toString());
+        res.writeHead(200, { "content-type": "application/octet-stream", "content-length": bytes.length, "x-promisegrid-from": from?.peer ?? "local", "x-promisegrid-via": from?.via ?? "store" });
+        res.end(bytes);
+        return;
+      }
       case "POST /peers": {
         const body = await readJson(req);
         onlyKeys(body, ["addr"]);

@@ -9,15 +9,29 @@ import type { BlockStore } from "./store.ts";
 import type { BlockAccess } from "./access.ts";
 import type { DeployPayload, Signed } from "./records.ts";
 import { decodeEnvelope, encodeEnvelope } from "./envelope.ts";
+import { verifyBlock } from "./hashes.ts";
+import type { BlockRouting } from "./discovery.ts";
 
 export const BLOCKS_PROTOCOL = "/promisegrid/blocks/0";
 /** Largest message on the block and state protocols (a 1 MiB chunk plus framing fits easily). */
 export const MAX_MESSAGE = 8 * 1024 * 1024;
 /** CIDs per block request (chunks are 1 MiB, so about this many MiB in flight). */
 const WANT_BATCH = 64;
+/** Blocks whose providers are looked up in the DHT per fetch (a provider of one usually has the rest). */
+const PROVIDER_LOOKUPS = 8;
+
+/** A peer answered with bytes that do not match the CID, or with a block not asked for. */
+export class BadBlockError extends Error {}
+
+export type BlockSource = { peer: string; via: "peer" | "provider" };
 
 export class BlockExchange {
-  constructor(private readonly libp2p: Libp2p, private readonly store: BlockStore, private readonly access: BlockAccess) {}
+  /** Where recently fetched blocks came from, by CID. */
+  readonly sources = new Map<string, BlockSource>();
+  /** Peers that served blocks lately, newest first: a manifest's blocks are where its root was. */
+  private recent: PeerId[] = [];
+
+  constructor(private readonly libp2p: Libp2p, private readonly store: BlockStore, private readonly access: BlockAccess, private readonly routing?: BlockRouting) {}
 
   /** Answers a want list from the peer whose key is `peerKey` ([want, CIDs, DEPLOY]: see access.ts for who gets what). */
   async serve(stream: Stream, peerKey: Uint8Array | undefined): Promise<void> {
@@ -43,7 +57,7 @@ export class BlockExchange {
   }
 
   /** Asks one peer for `cids`; stores (after verifying) the blocks it sends and returns how many. */
-  private async fetchFrom(peer: PeerId, cids: CID[], request: Signed<DeployPayload> | undefined): Promise<number> {
+  private async fetchFrom(peer: PeerId, cids: CID[], request: Signed<DeployPayload> | undefined, via: BlockSource["via"] = "peer"): Promise<number> {
     const stream = await this.libp2p.dialProtocol(peer, BLOCKS_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
     // The peer sends the whole batch at once; leave room while blocks are written to disk.
     stream.maxReadBufferLength = (WANT_BATCH + 2) * MAX_MESSAGE;
@@ -58,10 +72,20 @@ export class BlockExchange {
       for (let i = 0; i < cids.length; i++) {
         const msg = decodeEnvelope((await lp.read({ signal: AbortSignal.timeout(30_000) })).subarray());
         const cid = CID.asCID(msg[1]);
-        if (!cid || !wanted.has(cid.toString())) throw new Error("peer sent a block that was not asked for");
+        if (!cid || !wanted.has(cid.toString())) throw new BadBlockError("peer sent a block that was not asked for");
         if (msg[0] === "block" && msg[2] instanceof Uint8Array) {
           // put() verifies the bytes against the CID before storing them.
-          const w: Promise<void> = this.store.put(cid, msg[2]).then(() => void got++, (e) => void (failed ??= e)).finally(() => writing.delete(w));
+          const bytes = msg[2];
+          const stored = () => {
+            got++;
+            this.sources.set(cid.toString(), { peer: peer.toString(), via });
+            if (this.sources.size > 10_000) this.sources.delete(this.sources.keys().next().value!);
+          };
+          const refused = async (e: unknown) => {
+            const bad = await verifyBlock(cid, bytes).then(() => false, () => true);
+            failed ??= bad ? new BadBlockError(`peer sent wrong bytes for block ${cid}`) : e;
+          };
+          const w: Promise<void> = this.store.put(cid, bytes).then(stored, refused).finally(() => writing.delete(w));
           writing.add(w);
           if (writing.size >= 8) await Promise.race(writing);
           if (failed) throw failed;
@@ -75,25 +99,58 @@ export class BlockExchange {
     return got;
   }
 
-  /** Makes sure every CID is in the store, fetching missing blocks from connected peers (who give them only for `request`'s manifest). */
+  /**
+   * Makes sure every CID is in the store. Missing blocks are asked of the peers
+   * that served blocks lately, then of their providers found through the DHT,
+   * then of every other connected peer (who give them only for `request`'s
+   * manifest). A peer that sends a wrong block is dropped (see discovery.ts)
+   * and the blocks are fetched elsewhere.
+   */
   async ensure(cids: CID[], request?: Signed<DeployPayload>): Promise<void> {
     let missing: CID[] = [];
     for (const c of cids) if (!(await this.store.has(c))) missing.push(c);
     if (missing.length === 0) return;
-    const peers = [...new Set(this.libp2p.getConnections().map((c) => c.remotePeer.toString()))];
-    for (const id of peers) {
-      const peer = this.libp2p.getConnections().find((c) => c.remotePeer.toString() === id)!.remotePeer;
+    const tried = new Set<string>();
+    const attempt = async (peer: PeerId, via: BlockSource["via"]): Promise<boolean> => {
+      const id = peer.toString();
+      if (tried.has(id) || this.routing?.isBanned(peer)) return false;
+      tried.add(id);
       try {
-        for (let i = 0; i < missing.length; i += WANT_BATCH) await this.fetchFrom(peer, missing.slice(i, i + WANT_BATCH), request);
+        let got = 0;
+        for (let i = 0; i < missing.length; i += WANT_BATCH) got += await this.fetchFrom(peer, missing.slice(i, i + WANT_BATCH), request, via);
+        if (got > 0) this.recent = [peer, ...this.recent.filter((p) => !p.equals(peer))].slice(0, 4);
       } catch (e) {
+        if (e instanceof BadBlockError) {
+          this.routing?.badPeer(peer, e.message);
+          this.recent = this.recent.filter((p) => !p.equals(peer));
+        }
         if (process.env.PROMISEGRID_DEBUG) console.error(`fetch from ${id} failed:`, e);
       }
       const still: CID[] = [];
       for (const c of missing) if (!(await this.store.has(c))) still.push(c);
       missing = still;
-      if (missing.length === 0) return;
+      return missing.length === 0;
+    };
+    for (const p of [...this.recent]) if (await attempt(p, "peer")) return;
+    if (this.routing) {
+      const looked = new Set<string>();
+      while (looked.size < PROVIDER_LOOKUPS) {
+        const target = missing.find((c) => !looked.has(c.toString()));
+        if (!target) break;
+        looked.add(target.toString());
+        const search = new AbortController();
+        try {
+          for await (const p of this.routing.providers(target, search.signal)) {
+            if (await attempt(p, "provider")) return;
+            if (!missing.some((c) => c.equals(target))) break;
+          }
+        } finally {
+          search.abort();
+        }
+      }
     }
-    throw new Error(`block ${missing[0]} is not on this node or on any of its ${peers.length} peer(s)${missing.length > 1 ? ` (${missing.length} blocks missing)` : ""}`);
+    for (const c of this.libp2p.getConnections()) if (await attempt(c.remotePeer, "peer")) return;
+    throw new Error(`block ${missing[0]} is not on this node or on any of its ${tried.size} peer(s)${missing.length > 1 ? ` (${missing.length} blocks missing)` : ""}`);
   }
 
   /** One block, from the store or fetched from a peer. */

@@ -7,11 +7,14 @@ import { parseArgs } from "node:util";
 import { keyId } from "./keys.ts";
 import { startDaemon } from "./daemon.ts";
 import { nodeDataDir } from "./deploy.ts";
+import { DriverRegistry, driverFactories, nodeDriverContext } from "./sandboxes/index.ts";
+import type { SandboxKind } from "./sandboxes/driver.ts";
 
 export const NODE_OPTIONS_HELP = `  --data-dir D       where the key, blocks and api-token live (default ~/.promisegrid/node)
   --listen MULTIADDR libp2p listen address (default /ip4/127.0.0.1/tcp/0; repeatable)
   --api HOST:PORT    control API address, loopback only (default 127.0.0.1:7450; port 0 picks one)
-  --peer MULTIADDR   a peer to dial at start (repeatable)
+  --peer MULTIADDR   a bootstrap peer to dial at start (repeatable); others are found through the DHT
+  --drivers LIST     the sandboxes this node offers and runs, e.g. wasm,container (default: all)
   --policy FILE.pg --as AGENT
                      be AGENT of FILE.pg (kind node; its key, if given, must be
                      this node's): deploys are honoured by AGENT's +run promises.
@@ -24,6 +27,7 @@ export interface NodeArgs {
   apiPort: number;
   peers: string[];
   policy?: { file: string; agent: string };
+  drivers?: SandboxKind[];
 }
 
 export function parseNodeArgs(argv: string[]): NodeArgs {
@@ -36,6 +40,7 @@ export function parseNodeArgs(argv: string[]): NodeArgs {
       peer: { type: "string", multiple: true },
       policy: { type: "string" },
       as: { type: "string" },
+      drivers: { type: "string" },
     },
     strict: true,
     allowPositionals: false,
@@ -44,6 +49,8 @@ export function parseNodeArgs(argv: string[]): NodeArgs {
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(api);
   if (!m) throw new Error(`--api '${api}' is not HOST:PORT`);
   if ((values.policy === undefined) !== (values.as === undefined)) throw new Error("--policy FILE.pg and --as AGENT go together");
+  const drivers = values.drivers?.split(",").map((d) => d.trim()) as SandboxKind[] | undefined;
+  for (const d of drivers ?? []) if (!Object.hasOwn(driverFactories, d)) throw new Error(`--drivers: unknown sandbox '${d}' (known: ${Object.keys(driverFactories).join(", ")})`);
   return {
     policy: values.policy !== undefined ? { file: resolve(values.policy), agent: values.as! } : undefined,
     dataDir: nodeDataDir(values["data-dir"]),
@@ -51,12 +58,14 @@ export function parseNodeArgs(argv: string[]): NodeArgs {
     apiHost: m[1].replace(/^\[|\]$/g, ""),
     apiPort: Number(m[2]),
     peers: values.peer ?? [],
+    drivers,
   };
 }
 
 /** Runs a node in this process until it is told to stop; resolves when it has stopped. */
 export async function runNode(a: NodeArgs, ready: (info: object) => void): Promise<void> {
-  const daemon = await startDaemon({ dataDir: a.dataDir, listen: a.listen, apiHost: a.apiHost, apiPort: a.apiPort, peers: a.peers, policy: a.policy });
+  const daemon = await startDaemon({ dataDir: a.dataDir, listen: a.listen, apiHost: a.apiHost, apiPort: a.apiPort, peers: a.peers, policy: a.policy,
+    drivers: a.drivers && new DriverRegistry(Object.fromEntries(a.drivers.map((d) => [d, driverFactories[d]])), nodeDriverContext(a.dataDir)) });
   const stop = () => void daemon.close();
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);

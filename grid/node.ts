@@ -29,6 +29,8 @@ import { DriverRegistry, nodeDriverContext } from "./sandboxes/index.ts";
 import { BLOCKS_PROTOCOL, BlockExchange, MAX_MESSAGE } from "./blocks.ts";
 import { DeployError, Deployments, REPLAY_WINDOW_MS, type Deployment, type DeploymentInfo } from "./deployments.ts";
 import { loadPolicy, ownKeyPolicy, type Policy } from "./policy.ts";
+import { Discovery, dhtService, PeerBans } from "./discovery.ts";
+import { Offers } from "./offers.ts";
 
 export { BLOCKS_PROTOCOL } from "./blocks.ts";
 export { DeployError, type Deployment, type DeploymentInfo, type DeploymentState, type LogEntry } from "./deployments.ts";
@@ -50,11 +52,13 @@ export interface NodeOptions {
   policy?: { file: string; agent: string };
 }
 
-type Services = { pubsub: GossipSub; identify: unknown; ping: unknown };
+type Services = { pubsub: GossipSub; identify: unknown; ping: unknown; dht: unknown };
 
 export class GridNode {
   readonly blocks: BlockExchange;
   readonly runs: Deployments;
+  readonly discovery: Discovery;
+  readonly offers: Offers;
   private stopped = false;
 
   private constructor(
@@ -69,8 +73,10 @@ export class GridNode {
     replays: ReplayGuard,
     access: BlockAccess,
     readonly policy: Policy,
+    bans: PeerBans,
   ) {
-    this.blocks = new BlockExchange(libp2p as unknown as Libp2p, store, access);
+    this.discovery = new Discovery(libp2p as unknown as Libp2p, store, dataDir, bans);
+    this.blocks = new BlockExchange(libp2p as unknown as Libp2p, store, access, this.discovery);
     this.runs = new Deployments({
       key,
       state,
@@ -84,6 +90,7 @@ export class GridNode {
       persist: (cid, bytes, indexed) => this.persist(cid, bytes, indexed),
       publishAssessment: (record) => this.publishRecord(ASSESSMENTS_TOPIC, record),
     });
+    this.offers = new Offers({ libp2p: libp2p as unknown as Libp2p, key, drivers, running: () => [...this.runs.all.values()].filter((d) => d.info.state === "running").length });
   }
 
   static async start(o: NodeOptions): Promise<GridNode> {
@@ -104,22 +111,25 @@ export class GridNode {
     await replays.load(Date.now());
     const access = new BlockAccess(store, join(o.dataDir, "manifest-holders"));
     await access.load();
+    const bans = new PeerBans();
     const libp2p = await createLibp2p({
       privateKey: key,
       addresses: { listen: o.listen ?? ["/ip4/127.0.0.1/tcp/0"] },
       // Many peers on one host (loopback grids, tests) dial in from the same IP at once:
       // libp2p's default of 5 inbound connections per second per host would reset them.
       connectionManager: { inboundConnectionThreshold: 100, maxIncomingPendingConnections: 50 },
+      connectionGater: bans.gater,
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux({ streamOptions: { initialStreamWindowSize: 4 * 1024 * 1024, maxStreamWindowSize: 32 * 1024 * 1024 } })],
       services: {
         identify: identify(),
         ping: ping(),
+        dht: dhtService(),
         pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, floodPublish: true, emitSelf: false, D: 8, Dlo: 6, Dhi: 16, heartbeatInterval: 500 }),
       },
     });
-    const node = new GridNode(o.dataDir, key, store, state, libp2p as unknown as Libp2p<Services>, o.drivers ?? new DriverRegistry(undefined, nodeDriverContext(o.dataDir)), tokens, replays, access, policy);
+    const node = new GridNode(o.dataDir, key, store, state, libp2p as unknown as Libp2p<Services>, o.drivers ?? new DriverRegistry(undefined, nodeDriverContext(o.dataDir)), tokens, replays, access, policy, bans);
     await node.wire();
     for (const p of o.peers ?? []) {
       try {
@@ -190,6 +200,8 @@ export class GridNode {
       if (topic !== REVOCATIONS_TOPIC && topic !== ASSESSMENTS_TOPIC) return;
       void this.receiveRecord(data).catch(() => {});
     });
+    await this.offers.start();
+    await this.discovery.start();
     // A peer that joins late catches up on the whole state (anti-entropy).
     this.libp2p.addEventListener("peer:connect", (evt) => {
       void this.syncState(evt.detail).catch((e) => { if (process.env.PROMISEGRID_DEBUG) console.error("state sync failed:", e); });
@@ -315,8 +327,13 @@ export class GridNode {
     return this.runs.all;
   }
 
-  deploy(request: Signed<DeployPayload>, blocks: { cid: CID; bytes: Uint8Array }[] = []): Promise<DeploymentInfo> {
-    return this.runs.deploy(request, blocks);
+  async deploy(request: Signed<DeployPayload>, blocks: { cid: CID; bytes: Uint8Array }[] = []): Promise<DeploymentInfo> {
+    const info = await this.runs.deploy(request, blocks);
+    // Accepted and its job assembled: provide what others may fetch of it; the load changed.
+    void this.discovery.provideManifest(CID.parse(info.manifest), info.workload).catch(() => {});
+    this.offers.changed();
+    void this.runs.get(info.id)?.done.then(() => this.offers.changed());
+    return info;
   }
 
   deployment(id: string): Deployment | undefined {
@@ -330,6 +347,8 @@ export class GridNode {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.discovery.stop();
+    this.offers.stop();
     await this.runs.stopAll();
     await this.writes;
     await this.libp2p.stop();

@@ -1,6 +1,7 @@
 // `promisegrid node start|status|stop`: the local grid node, run detached in
 // the background (or in the foreground with --foreground).
 import { UsageError, type Command, type Io } from "../command.ts";
+import type { GridClient } from "../../grid/api-client.ts";
 import { launchNode, nodeDataDir, runningNode, stopNode, type LaunchOptions } from "../../grid/local.ts";
 import { NODE_OPTIONS_HELP, parseNodeArgs, runNode } from "../../grid/main.ts";
 
@@ -61,23 +62,30 @@ export const node: Command = {
   summary: "start, inspect or stop the local grid node",
   help: `usage: promisegrid node start [OPTIONS] [--foreground]
        promisegrid node status [--data-dir D] [--json]
+       promisegrid node peers [--data-dir D] [--json]
+       promisegrid node state [--data-dir D] [--json]
        promisegrid node stop [--data-dir D]
 
 start runs a grid node in the background (or in this process with
 --foreground) and prints its control API address:
 ${NODE_OPTIONS_HELP}
 status prints the node's peer id, addresses, peers, sandbox drivers and
-deployments; stop shuts it down.`,
+deployments; peers the connected peers, the DHT's size, dropped peers and
+every offer the node knows; state the revocations and assessments it holds;
+stop shuts it down.`,
   async run(argv, io) {
     const [sub, ...rest] = argv;
     if (sub === "start") return start(rest, io);
-    if (sub !== "status" && sub !== "stop") throw new UsageError(`expected start, status or stop, got '${sub ?? ""}'`);
+    if (!["status", "peers", "state", "stop"].includes(sub)) throw new UsageError(`expected start, status, peers, state or stop, got '${sub ?? ""}'`);
     const dataDir = dataDirOf(rest);
     const client = await runningNode(dataDir);
     if (!client) {
       io.err(`promisegrid node ${sub}: no node is running for ${dataDir}\n`);
       return 1;
     }
+    const json = rest.includes("--json");
+    if (sub === "peers") return peers(client, json, io);
+    if (sub === "state") return state(client, json, io);
     const s = await client.status();
     if (sub === "status") {
       if (rest.includes("--json")) {
@@ -99,3 +107,35 @@ deployments; stop shuts it down.`,
     return 0;
   },
 };
+
+async function peers(client: GridClient, json: boolean, io: Io): Promise<number> {
+  const [report, offers] = await Promise.all([client.peersReport(), client.offers()]);
+  if (json) {
+    io.out(JSON.stringify({ ...report, offers }) + "\n");
+    return 0;
+  }
+  const lines = [`${report.peers.length} connected peer(s), ${report.dht.routingTable} in the DHT routing table`];
+  for (const p of report.peers) lines.push(`  ${p.peerId}  ${p.addrs.join(" ")}`);
+  for (const b of report.banned) lines.push(`dropped: ${b.peerId} (sent wrong blocks; refused until ${new Date(b.until).toISOString()})`);
+  lines.push(`${offers.length} offer(s):`);
+  for (const o of offers) {
+    const sandboxes = o.sandboxes.map((x) => x.kind).join(",") || "none";
+    lines.push(`  ${o.node}  ${sandboxes}  running ${o.load.running} on ${o.load.cpus} cpu(s)${o.live ? "" : "  (stale)"}`);
+  }
+  io.out(lines.join("\n") + "\n");
+  return 0;
+}
+
+async function state(client: GridClient, json: boolean, io: Io): Promise<number> {
+  const s = await client.state();
+  if (json) {
+    io.out(JSON.stringify(s) + "\n");
+    return 0;
+  }
+  const lines = [`${s.revocations.length} revocation(s):`];
+  for (const r of s.revocations) lines.push(`  token ${r.token} by ${r.by}  (${r.cid})`);
+  lines.push(`${s.assessments.length} assessment(s):`);
+  for (const a of s.assessments) lines.push(`  ${a.kept ? "kept" : "broken"} ${a.deployment} (${a.reason}) on ${a.node}  (${a.cid})`);
+  io.out(lines.join("\n") + "\n");
+  return 0;
+}

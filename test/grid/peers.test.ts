@@ -79,7 +79,9 @@ test("a block a peer sends with the wrong bytes is refused", async () => {
     await assert.rejects(deployHello(a, dev, [await issueVia(a, dev)], hello, { sendBlocks: false }), (e: unknown) =>
       e instanceof ApiError && e.status === 422 && /is not on this node or on any of its 1 peer/.test(e.message));
     for (const blk of hello.blocks) assert.equal(await a.node.store.has(blk.cid), false);
-    assert.equal((await a.client.status()).peers, 1, "A still serving");
+    // A still serves, and has dropped B, which sent wrong bytes.
+    assert.equal((await a.client.status()).peers, 0, "B dropped");
+    assert.deepEqual((await a.client.peersReport()).banned.map((x) => x.peerId), [b.node.peerId]);
   } finally {
     await closeAll([a, b]);
   }

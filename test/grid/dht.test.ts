@@ -1,0 +1,113 @@
+// A grid of real node processes on loopback (distinct 127.0.0.x addresses,
+// each node given 2 bootstrap peers): content routing through the DHT,
+// revocation gossip to every node, and a peer serving corrupt blocks.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeFileSync } from "node:fs";
+import { tokenCid } from "../../grid/deploy.ts";
+import { buildNode, startGrid, startProc, stopAll, tempRoot, type ProcNode } from "./processes.ts";
+import { cleanupDirs, compileHello, compileWorkload, deployHello, issueVia, newKey, ROOT, waitFor, withCustomSection, type TestNode } from "./helpers.ts";
+
+/**
+ * Nodes in the grid. 12 start and pass in about a minute on a shared 2-core
+ * machine; PG_DHT_NODES=30 runs the full grid (the benchmark always does).
+ */
+const N = Number(process.env.PG_DHT_NODES ?? 12);
+/** The gossip bound (docs/grid.md). */
+const GOSSIP_BOUND_MS = 2000;
+
+const root = tempRoot();
+let grid: ProcNode[] = [];
+const extra: ProcNode[] = [];
+const asTest = (n: ProcNode) => n as unknown as TestNode;
+
+before(async () => {
+  const program = await buildNode(root.dir);
+  grid = await startGrid(N, { program, root: root.dir });
+});
+
+after(async () => {
+  await stopAll([...grid, ...extra]);
+  root.remove();
+  cleanupDirs();
+});
+
+/** Waits until the node has no provide under way and has finished at least `n`. */
+async function provided(node: ProcNode, n: number): Promise<void> {
+  await waitFor(`node ${node.index} to provide ${n} CIDs`, async () => {
+    const r = await node.client.peersReport();
+    return r.dht.providing === 0 && r.dht.provided >= n;
+  }, 60_000);
+}
+
+function cli(...args: string[]) {
+  return spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "cli/main.ts"), ...args], { encoding: "utf8", timeout: 60_000 });
+}
+
+test(`a block only on the farthest of ${N} nodes is fetched by the first through DHT providers`, async () => {
+  const first = grid[0], far = grid[N - 1];
+  const hello = await compileHello();
+  const dev = await newKey();
+  const info = await deployHello(asTest(far), dev, [await issueVia(asTest(far), dev)], hello);
+  assert.equal(info.assessment?.kept, true, info.assessment?.message);
+  await provided(far, 2);
+  for (const n of grid.slice(0, -1)) assert.equal((await n.client.peersReport()).dht.provided, 0, `node ${n.index} provides nothing`);
+  // The same deployer deploys it on the first node without sending blocks: the first node finds the far one through the DHT.
+  const run = await deployHello(asTest(first), dev, [await issueVia(asTest(first), dev)], hello, { sendBlocks: false });
+  assert.equal(run.assessment?.kept, true, run.assessment?.message);
+  const out = join(root.dir, "root.block");
+  const r = cli("block", "get", hello.root.toString(), "--data-dir", first.dataDir, "-o", out, "--json");
+  assert.equal(r.status, 0, r.stderr);
+  const got = JSON.parse(r.stdout);
+  assert.equal(got.via, "provider");
+  assert.equal(got.from, far.peerId);
+  assert.deepEqual(new Uint8Array(readFileSync(out)), new Uint8Array(hello.blocks.find((b) => b.cid.equals(hello.root))!.bytes));
+});
+
+test(`a revocation reaches all ${N} nodes within the gossip bound`, async () => {
+  const token = await tokenCid(await issueVia(asTest(grid[0]), await newKey()));
+  await grid[0].client.revoke(token.toString());
+  await waitFor(`all ${N} nodes to hold the revocation`, async () => {
+    const states = await Promise.all(grid.map((n) => n.client.state()));
+    return states.every((s) => s.revocations.some((r) => r.token === token.toString()));
+  }, GOSSIP_BOUND_MS);
+  const r = cli("node", "state", "--data-dir", grid[N - 1].dataDir, "--json");
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(JSON.parse(r.stdout).revocations.some((x: { token: string }) => x.token === token.toString()));
+});
+
+test("a node serving corrupt blocks is dropped and the deploy still succeeds from an honest provider", async () => {
+  // The liar joins the grid. Manifests zero and one are on the liar, one also on an honest node.
+  const liar = { ...(await startProc(join(ROOT, "test/grid/fixtures/liar-node.ts"), { dataDir: join(root.dir, "liar"), host: "127.0.0.250", peers: [grid[3].addr, grid[4].addr] })), index: -1, bootstrap: [3, 4] };
+  extra.push(liar);
+  const module = new Uint8Array(readFileSync(join(ROOT, "examples/hello.wasm")));
+  const zero = await compileWorkload({ name: "greet", module: withCustomSection(module, 1024), args: ["zero"] });
+  const one = await compileWorkload({ name: "greet", module, args: ["one"] });
+  const dev = await newKey();
+  const grants = [{ type: "run", args: ["greet"] }];
+  const honest = grid[N - 2];
+  for (const [node, m] of [[liar, zero], [liar, one], [honest, one]] as const) {
+    assert.equal((await deployHello(asTest(node), dev, [await issueVia(asTest(node), dev, grants)], m, { workload: "greet" })).assessment?.kept, true);
+  }
+  await provided(liar, 4);
+  await provided(honest, 2);
+  // The liar tells the truth about manifest zero and lies about manifest one's wasm chunk.
+  const chunk = one.blocks.find((b) => b.cid.code === 0x55)!.cid;
+  writeFileSync(join(liar.dataDir, "lies"), chunk.toString() + "\n");
+  const fetcher = grid[1];
+  // Zero is only on the liar: it serves it, so it is the peer the fetcher asks first next time.
+  assert.equal((await deployHello(asTest(fetcher), dev, [await issueVia(asTest(fetcher), dev, grants)], zero, { sendBlocks: false, workload: "greet" })).assessment?.kept, true);
+  const info = await deployHello(asTest(fetcher), dev, [await issueVia(asTest(fetcher), dev, grants)], one, { sendBlocks: false, workload: "greet" });
+  let out = "";
+  await fetcher.client.logs(info.id, (e) => (out += e.data));
+  assert.equal(out, "hello, one\n");
+  const report = await fetcher.client.peersReport();
+  assert.deepEqual(report.banned.map((b) => b.peerId), [liar.peerId], "the liar is dropped");
+  assert.ok(!report.peers.some((p) => p.peerId === liar.peerId), "and disconnected");
+  // The liar cannot connect back while it is refused (its side may see the dial start; the fetcher refuses it).
+  await liar.client.dial(fetcher.addr).catch(() => "");
+  assert.ok(!(await fetcher.client.peers()).some((p) => p.peerId === liar.peerId), "and refused when it dials back");
+});
