@@ -6,14 +6,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
+import { ensureBuiltCli } from "./built-cli.ts";
 
 const root = path.resolve(new URL("../..", import.meta.url).pathname);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pg-views-"));
 // The CLI as shipped (the package's bin), bundled from this tree: it starts in a fraction of tsx's time, and these tests
-// draw many pictures. The only unit test that writes dist/cli.js (the others run the CLI with tsx).
-const built = spawnSync(process.execPath, [path.join(root, "scripts/build.mjs"), "cli"], { cwd: root, encoding: "utf8" });
-assert.equal(built.status, 0, built.stderr);
-const cliJs = path.join(root, "dist/cli.js");
+// draw many pictures. Built under the lock every test of the built CLI shares.
+const cliJs = ensureBuiltCli();
 
 function cli(...args: string[]) {
   const r = spawnSync(process.execPath, [cliJs, ...args], { cwd: dir, encoding: "utf8", env: { ...process.env, PROMISEGRID_DEBUG: "" } });
