@@ -12,10 +12,11 @@ import type { CID } from "multiformats/cid";
 import { LineIndex } from "../grammar/index.ts";
 import { check, compile, CompileError, loadProgram, type Diagnostic, type Program } from "../language/index.ts";
 import { nodeHost } from "../language/node-host.ts";
-import { ApiError, type DeploymentInfo, type GridClient, type LogEntry } from "./api-client.ts";
-import { loadOrCreateKey, type PrivateKey } from "./keys.ts";
+import { equals } from "multiformats/bytes";
+import { ApiError, type DeploymentInfo, type GridClient, type LogEntry, type RemoteEndLine } from "./api-client.ts";
+import { keyId, loadOrCreateKey, type PrivateKey } from "./keys.ts";
 import { ManifestError, pickWorkload, type ManifestBlocks } from "./manifest.ts";
-import { recordCid, signRecord, type Signed, type TokenPayload } from "./records.ts";
+import { asSigned, recordCid, signRecord, verifyRecord, type AssessmentPayload, type Signed, type TokenPayload } from "./records.ts";
 import { DEFAULT_HOME } from "./local.ts";
 
 export { DEFAULT_HOME, DEFAULT_DATA_DIR, clientForDataDir, nodeDataDir } from "./local.ts";
@@ -31,6 +32,43 @@ export function decodeToken(base64: string): Signed<TokenPayload> {
 
 export async function tokenCid(token: Signed<TokenPayload>): Promise<CID> {
   return recordCid(token);
+}
+
+/** A token file: the signed capability record as DAG-CBOR bytes, or those bytes in base64. */
+export function readTokenFile(file: string): Signed<TokenPayload> {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    throw new DeployFailure("file", `cannot read token file ${file}: ${(e as Error).message}`);
+  }
+  const text = bytes.toString("utf8").trim();
+  const candidates = /^[A-Za-z0-9+/=\s]+$/.test(text) ? [Buffer.from(text, "base64"), bytes] : [bytes];
+  for (const c of candidates) {
+    try {
+      const t = asSigned(dagCbor.decode(c), "promisegrid/capability");
+      if (t) return t as Signed<TokenPayload>;
+    } catch {
+      // try the next reading
+    }
+  }
+  throw new DeployFailure("file", `${file} is not a capability token (a signed promisegrid/capability record, DAG-CBOR or base64)`);
+}
+
+/** Orders tokens root first, each held by the issuer of the next; tokens that do not link keep their given order. */
+export function orderChain(tokens: Signed<TokenPayload>[]): Signed<TokenPayload>[] {
+  const rest = [...tokens];
+  const root = rest.find((t) => !rest.some((o) => o !== t && o.payload.aud instanceof Uint8Array && equals(o.payload.aud, t.payload.iss)));
+  if (!root) return tokens;
+  const out = [root];
+  rest.splice(rest.indexOf(root), 1);
+  for (;;) {
+    const next = rest.find((t) => equals(t.payload.iss, out[out.length - 1].payload.aud));
+    if (!next) break;
+    out.push(next);
+    rest.splice(rest.indexOf(next), 1);
+  }
+  return [...out, ...rest];
 }
 
 export interface DeployCarOptions {
@@ -154,6 +192,9 @@ function locate(program: Program | undefined, kind: "capability" | "workload", n
 /** Refusals that are about the token chain, so point at the capability; the rest point at the workload. */
 const CAPABILITY_CODES = new Set(["forged", "expired", "widened", "revoked", "foreign-root", "broken-chain", "not-granted", "malformed"]);
 
+/** The local node could not get a deploy to the peer (or lost it): the network's fault, not the file's. */
+const PEER_CODES = new Set(["unreachable", "peer-gone", "bad-peer"]);
+
 export interface DeployEvents {
   /** Before each slow stage: "compiling", "starting the node", "deploying NAME", "running NAME". */
   onProgress?(message: string): void;
@@ -167,8 +208,10 @@ export interface Started {
   workload: string;
   capability: string;
   manifest: string;
-  /** The CID of the token the node issued (what `revoke` takes). */
+  /** The CID of the token the deploy used (the one the node issued, or the last of --token's): what `revoke` takes. */
   token: string;
+  /** For a deploy to another node: its peer id. */
+  peer?: string;
 }
 
 export interface DeployResult extends Started {
@@ -178,12 +221,45 @@ export interface DeployResult extends Started {
   kept: boolean;
   /** For a broken promise: the workload's declaration. */
   brokenAt?: SourceLocation;
+  /** For a deploy to another node: its signed assessment, verified against its key (absent when the peer was gone). */
+  remote?: { peer: string; assessment?: Signed<AssessmentPayload>; gone?: string };
 }
 
 export interface DeployOptions extends DeployEvents {
   workload?: string;
   /** The deployer's key; default userKey(). */
   key?: PrivateKey;
+  /** Deploy to this peer (peer id or multiaddr) through the local node, over libp2p. */
+  to?: string;
+  /** The capability chain to show (any order); default: a root token the local node issues. */
+  tokens?: Signed<TokenPayload>[];
+}
+
+/** The peer id a --to names, when it names one (a peer id, or a multiaddr ending in /p2p/ID). */
+function namedPeer(to: string): string | undefined {
+  if (!to.startsWith("/")) return to;
+  return /\/p2p\/([^/]+)$/.exec(to)?.[1];
+}
+
+/**
+ * Checks a remote deploy's last line: the assessment must be signed by the key of the peer
+ * that ran it, for this deployment, manifest and workload. Throws DeployFailure otherwise.
+ */
+export async function verifyRemoteEnd(end: RemoteEndLine, o: { to: string; id: string; manifest: CID; workload: string }): Promise<Signed<AssessmentPayload> | undefined> {
+  const named = namedPeer(o.to);
+  if (named && named !== end.peer) throw new DeployFailure("node", `the deploy went to peer ${end.peer}, not ${named}`);
+  if (end.assessment === null) return undefined;
+  let a: Signed<AssessmentPayload> | undefined;
+  try {
+    a = asSigned(dagCbor.decode(Buffer.from(end.assessment, "base64")), "promisegrid/assessment") as Signed<AssessmentPayload> | undefined;
+  } catch {
+    a = undefined;
+  }
+  const p = a?.payload;
+  const ok = !!a && !!p && p.node instanceof Uint8Array && p.node.length === 32 && keyId(p.node) === end.peer && (await verifyRecord(a)) &&
+    p.deployment === o.id && p.workload === o.workload && !!p.manifest && String(p.manifest) === o.manifest.toString();
+  if (!ok) throw new DeployFailure("node", `the assessment of deployment ${o.id} is not signed by peer ${end.peer} for this deploy; it is not trusted`);
+  return a;
 }
 
 /** Picks the workload, gets a token, signs and sends the deploy, streams it to its end. */
@@ -198,16 +274,25 @@ export async function deployManifest(client: GridClient, m: Manifest, o: DeployO
   const { workload, capability } = picked;
   const key = o.key ?? (await userKey());
   try {
-    o.onProgress?.(`deploying ${workload}`);
-    const token = decodeToken(
-      await client.issue({
-        holder: Buffer.from(key.publicKey.raw).toString("hex"),
-        grants: capability.grants,
-        name: capability.name,
-        depth: capability.delegable ? capability.delegable.depth ?? 1 : 0,
-      }),
-    );
-    const car = await deployCar({ key, manifest: m.root, workload, chain: [token], blocks: m.blocks });
+    o.onProgress?.(`deploying ${workload}${o.to ? ` to ${o.to}` : ""}`);
+    if (o.to && !o.tokens?.length) {
+      throw new DeployFailure("refused", `a deploy to another node needs a capability it honours: pass --token FILE (a token its node, or an agent it trusts, issued to your key ${keyId(key.publicKey.raw)})`, {
+        code: "no-token", program: m.program, at: locate(m.program, "capability", capability.name),
+      });
+    }
+    const chain = o.tokens?.length
+      ? orderChain(o.tokens)
+      : [decodeToken(
+        await client.issue({
+          holder: Buffer.from(key.publicKey.raw).toString("hex"),
+          grants: capability.grants,
+          name: capability.name,
+          depth: capability.delegable ? capability.delegable.depth ?? 1 : 0,
+        }),
+      )];
+    const token = chain[chain.length - 1];
+    const car = await deployCar({ key, manifest: m.root, workload, chain, blocks: m.blocks });
+    if (o.to) return await deployRemote(client, car, { ...o, to: o.to }, { m, workload, capability: capability.name, token: (await tokenCid(token)).toString() });
     const started = await client.deploy(car);
     const s: Started = { id: started.id, workload, capability: capability.name, manifest: m.root.toString(), token: (await tokenCid(token)).toString() };
     o.onStarted?.(s);
@@ -220,8 +305,9 @@ export async function deployManifest(client: GridClient, m: Manifest, o: DeployO
     const kept = info.assessment?.kept ?? false;
     return { ...s, info, output, kept, brokenAt: kept ? undefined : locate(m.program, "workload", workload) };
   } catch (e) {
-    if (!(e instanceof ApiError)) throw e;
-    if (e.status === 0) throw new DeployFailure("node", e.message, { code: e.code });
+    if (e instanceof DeployFailure || !(e instanceof ApiError)) throw e;
+    // No node answers, or the peer a deploy goes to cannot be reached: nothing to blame in the file.
+    if (e.status === 0 || PEER_CODES.has(e.code)) throw new DeployFailure("node", e.message, { code: e.code });
     const onCapability = CAPABILITY_CODES.has(e.code);
     throw new DeployFailure("refused", e.message, { code: e.code, program: m.program, at: locate(m.program, onCapability ? "capability" : "workload", onCapability ? capability.name : workload) });
   }
@@ -231,6 +317,41 @@ export interface DeployFileOptions extends DeployOptions {
   /** The node to deploy to, asked for once the file has compiled (so a broken file starts no node). */
   connect(): Promise<GridClient>;
   load?: (file: string) => Loaded;
+}
+
+/** The remote half of deployManifest: the local node sends the CAR on; the remote's assessment is verified here. */
+async function deployRemote(client: GridClient, car: Uint8Array, o: DeployOptions & { to: string }, d: { m: Manifest; workload: string; capability: string; token: string }): Promise<DeployResult> {
+  let s: Started | undefined;
+  let output = "";
+  const end = await client.deployTo(o.to, car, {
+    onStarted: (st) => {
+      s = { id: st.id, workload: d.workload, capability: d.capability, manifest: d.m.root.toString(), token: d.token, peer: st.peer };
+      o.onStarted?.(s);
+      o.onProgress?.(`running ${d.workload} on ${st.peer}`);
+    },
+    onEntry: (e) => {
+      output += e.data;
+      o.onOutput?.(e);
+    },
+  });
+  if (!s || s.id !== end.id) throw new DeployFailure("node", `the node's answer for the deploy to ${o.to} does not match what it started`);
+  const a = await verifyRemoteEnd(end, { to: o.to, id: s.id, manifest: d.m.root, workload: d.workload });
+  const p = a?.payload;
+  const kept = p?.kept === true;
+  const message = p ? `${kept ? "kept" : "broken"}: ${d.workload} ${p.message}` : `broken: ${d.workload}: ${end.gone ?? "no assessment"}`;
+  const info: DeploymentInfo = {
+    id: s.id,
+    manifest: s.manifest,
+    workload: d.workload,
+    workloadCid: null,
+    sandbox: null,
+    holder: keyId((o.key ?? (await userKey())).publicKey.raw),
+    state: p ? (p.reason === "exit" ? "exited" : p.reason === "stopped" ? "stopped" : "failed") : "failed",
+    createdAt: Date.now(),
+    result: p ? { exitCode: p.exitCode, reason: p.reason, message: p.message, durationMs: 0 } as DeploymentInfo["result"] : { exitCode: null, reason: "peer-gone", message: end.gone ?? "peer gone", durationMs: 0 } as unknown as DeploymentInfo["result"],
+    assessment: a ? { cid: (await recordCid(a)).toString(), kept, message, output: null } : null,
+  };
+  return { ...s, info, output, kept, brokenAt: kept ? undefined : locate(d.m.program, "workload", d.workload), remote: { peer: end.peer, assessment: a, gone: end.gone ?? undefined } };
 }
 
 /** The whole flow for a file: load, check, compile, connect, deploy, stream, assess. */

@@ -7,13 +7,15 @@ import { equals } from "multiformats/bytes";
 
 /** CID (raw, sha2-256) of docs/protocol/grid-v0.md; a test keeps the two in step. */
 export const PROTOCOL_CID = CID.parse("bafkreieqnnk72taegh4etl4l7npn2w332egnp3afn26zeyajyiyo7lb5uy");
+/** CID of docs/protocol/deploy.md: the pCID of /promisegrid/deploy/0 (a test keeps the two in step). */
+export const DEPLOY_PROTOCOL_CID = CID.parse("bafkreig6fjaa546cuzevzjxxp5gm3nx4hnx33wnj3rxt3gdz4dteczxq3u");
 
 export const ENVELOPE_TAG = 1735551332;
 // Major type 6 (tag), 4-byte argument: 0xda + 0x67726964.
 const TAG_HEADER = Uint8Array.from([0xda, 0x67, 0x72, 0x69, 0x64]);
 
-export function encodeEnvelope(payload: unknown[]): Uint8Array {
-  const body = dagCbor.encode([PROTOCOL_CID, ...payload]);
+export function encodeEnvelope(payload: unknown[], protocol: CID = PROTOCOL_CID): Uint8Array {
+  const body = dagCbor.encode([protocol, ...payload]);
   const out = new Uint8Array(TAG_HEADER.length + body.length);
   out.set(TAG_HEADER);
   out.set(body, TAG_HEADER.length);
@@ -23,7 +25,7 @@ export function encodeEnvelope(payload: unknown[]): Uint8Array {
 export class EnvelopeError extends Error {}
 
 /** The payload (after the pCID); throws EnvelopeError for anything else. */
-export function decodeEnvelope(bytes: Uint8Array): unknown[] {
+export function decodeEnvelope(bytes: Uint8Array, protocol: CID = PROTOCOL_CID): unknown[] {
   if (bytes.length < TAG_HEADER.length || !equals(bytes.subarray(0, TAG_HEADER.length), TAG_HEADER)) {
     throw new EnvelopeError("not a PromiseGrid envelope (missing CBOR tag 1735551332)");
   }
@@ -35,6 +37,6 @@ export function decodeEnvelope(bytes: Uint8Array): unknown[] {
   }
   if (!Array.isArray(value) || value.length < 1) throw new EnvelopeError("envelope body is not [pCID, ...payload]");
   const pcid = CID.asCID(value[0]);
-  if (!pcid || !pcid.equals(PROTOCOL_CID)) throw new EnvelopeError(`unknown protocol ${String(value[0])} (this node speaks ${PROTOCOL_CID})`);
+  if (!pcid || !pcid.equals(protocol)) throw new EnvelopeError(`unknown protocol ${String(value[0])} (expected ${protocol})`);
   return value.slice(1);
 }

@@ -9,7 +9,8 @@ import { nodeDataDir } from "./deploy.ts";
 export const NODE_OPTIONS_HELP = `  --data-dir D       where the key, blocks and api-token live (default ~/.promisegrid/node)
   --listen MULTIADDR libp2p listen address (default /ip4/127.0.0.1/tcp/0; repeatable)
   --api HOST:PORT    control API address, loopback only (default 127.0.0.1:7450; port 0 picks one)
-  --peer MULTIADDR   a peer to dial at start (repeatable)`;
+  --peer MULTIADDR   a peer to dial at start (repeatable)
+  --deny-peer ID     refuse every connection with this peer id (repeatable)`;
 
 export interface NodeArgs {
   dataDir: string;
@@ -17,6 +18,7 @@ export interface NodeArgs {
   apiHost: string;
   apiPort: number;
   peers: string[];
+  denyPeers: string[];
 }
 
 export function parseNodeArgs(argv: string[]): NodeArgs {
@@ -27,6 +29,7 @@ export function parseNodeArgs(argv: string[]): NodeArgs {
       listen: { type: "string", multiple: true },
       api: { type: "string" },
       peer: { type: "string", multiple: true },
+      "deny-peer": { type: "string", multiple: true },
     },
     strict: true,
     allowPositionals: false,
@@ -40,12 +43,13 @@ export function parseNodeArgs(argv: string[]): NodeArgs {
     apiHost: m[1].replace(/^\[|\]$/g, ""),
     apiPort: Number(m[2]),
     peers: values.peer ?? [],
+    denyPeers: values["deny-peer"] ?? [],
   };
 }
 
 /** Runs a node in this process until it is told to stop; resolves when it has stopped. */
 export async function runNode(a: NodeArgs, ready: (info: object) => void): Promise<void> {
-  const daemon = await startDaemon({ dataDir: a.dataDir, listen: a.listen, apiHost: a.apiHost, apiPort: a.apiPort, peers: a.peers });
+  const daemon = await startDaemon({ dataDir: a.dataDir, listen: a.listen, apiHost: a.apiHost, apiPort: a.apiPort, peers: a.peers, denyPeers: a.denyPeers });
   const stop = () => void daemon.close();
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);

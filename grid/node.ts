@@ -24,9 +24,12 @@ import { asSigned, recordCid, signRecord, verifyRecord, type DeployPayload, type
 import { issueToken, type IssueOptions, type Token } from "./capabilities.ts";
 import { DriverRegistry, nodeDriverContext } from "./sandboxes/index.ts";
 import { BLOCKS_PROTOCOL, BlockExchange, MAX_MESSAGE } from "./blocks.ts";
-import { Deployments, type Deployment, type DeploymentInfo } from "./deployments.ts";
+import { DeployError, Deployments, type Deployment, type DeploymentInfo } from "./deployments.ts";
+import { DEPLOY_PROTOCOL, DeployProtocol, type RemoteEvents, type RemoteOutcome } from "./remote.ts";
+import { peerIdFromString } from "@libp2p/peer-id";
 
 export { BLOCKS_PROTOCOL } from "./blocks.ts";
+export { DEPLOY_PROTOCOL, type RemoteOutcome } from "./remote.ts";
 export { DeployError, type Deployment, type DeploymentInfo, type DeploymentState, type LogEntry } from "./deployments.ts";
 
 export const STATE_PROTOCOL = "/promisegrid/state/0";
@@ -40,6 +43,8 @@ export interface NodeOptions {
   /** Peers to dial at start. */
   peers?: string[];
   drivers?: DriverRegistry;
+  /** Peer ids whose connections the connection gater refuses (either way). */
+  denyPeers?: string[];
 }
 
 type Services = { pubsub: GossipSub; identify: unknown; ping: unknown };
@@ -47,6 +52,7 @@ type Services = { pubsub: GossipSub; identify: unknown; ping: unknown };
 export class GridNode {
   readonly blocks: BlockExchange;
   readonly runs: Deployments;
+  readonly remote: DeployProtocol;
   private stopped = false;
 
   private constructor(
@@ -56,6 +62,8 @@ export class GridNode {
     readonly state: GridState,
     readonly libp2p: Libp2p<Services>,
     readonly drivers: DriverRegistry,
+    /** Peers the connection gater refuses; gate() changes it. */
+    private readonly denied: Set<string>,
   ) {
     this.blocks = new BlockExchange(libp2p as unknown as Libp2p, store);
     this.runs = new Deployments({
@@ -67,6 +75,11 @@ export class GridNode {
       persist: (cid, bytes, indexed) => this.persist(cid, bytes, indexed),
       publishAssessment: (record) => this.publishRecord(ASSESSMENTS_TOPIC, record),
     });
+    this.remote = new DeployProtocol(libp2p as unknown as Libp2p, {
+      deploy: (request) => this.deploy(request),
+      deployment: (id) => this.deployment(id),
+      assessment: (cid) => this.state.assessments.get(cid),
+    });
   }
 
   static async start(o: NodeOptions): Promise<GridNode> {
@@ -76,8 +89,12 @@ export class GridNode {
     await store.open();
     const state = new GridState();
     await loadState(o.dataDir, store, state);
+    const denied = new Set(o.denyPeers ?? []);
+    const refused = async (peer: PeerId) => denied.has(peer.toString());
     const libp2p = await createLibp2p({
       privateKey: key,
+      // Real refusals (dials and both directions of the handshake), so peers can be cut apart.
+      connectionGater: { denyDialPeer: refused, denyInboundEncryptedConnection: refused, denyOutboundEncryptedConnection: refused },
       addresses: { listen: o.listen ?? ["/ip4/127.0.0.1/tcp/0"] },
       // Many peers on one host (loopback grids, tests) dial in from the same IP at once:
       // libp2p's default of 5 inbound connections per second per host would reset them.
@@ -91,7 +108,7 @@ export class GridNode {
         pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, floodPublish: true, emitSelf: false, D: 8, Dlo: 6, Dhi: 16, heartbeatInterval: 500 }),
       },
     });
-    const node = new GridNode(o.dataDir, key, store, state, libp2p as unknown as Libp2p<Services>, o.drivers ?? new DriverRegistry(undefined, nodeDriverContext(o.dataDir)));
+    const node = new GridNode(o.dataDir, key, store, state, libp2p as unknown as Libp2p<Services>, o.drivers ?? new DriverRegistry(undefined, nodeDriverContext(o.dataDir)), denied);
     await node.wire();
     for (const p of o.peers ?? []) {
       try {
@@ -139,7 +156,23 @@ export class GridNode {
     }, []);
   }
 
+  /** Refuses (and hangs up on) the `deny` peers, accepts the `allow` ones again; returns the refused set. */
+  async gate(o: { deny?: string[]; allow?: string[] }): Promise<string[]> {
+    const ids = [...(o.deny ?? []), ...(o.allow ?? [])].map((p) => {
+      try {
+        return peerIdFromString(p);
+      } catch {
+        throw new Error(`'${p}' is not a peer id`);
+      }
+    });
+    for (const p of o.allow ?? []) this.denied.delete(p);
+    for (const p of o.deny ?? []) this.denied.add(p);
+    for (const id of ids) if (this.denied.has(id.toString())) await this.libp2p.hangUp(id).catch(() => {});
+    return [...this.denied];
+  }
+
   private async wire(): Promise<void> {
+    await this.libp2p.handle(DEPLOY_PROTOCOL, (stream, conn) => this.remote.serve(stream, conn.remotePeer).catch(() => stream.abort(new Error("bad request"))));
     await this.libp2p.handle(BLOCKS_PROTOCOL, (stream) => this.blocks.serve(stream).catch(() => stream.abort(new Error("bad request"))));
     await this.libp2p.handle(STATE_PROTOCOL, (stream) => this.serveState(stream).catch(() => stream.abort(new Error("bad request"))));
     const pubsub = this.libp2p.services.pubsub;
@@ -255,6 +288,38 @@ export class GridNode {
 
   deploy(request: Signed<DeployPayload>, blocks: { cid: CID; bytes: Uint8Array }[] = []): Promise<DeploymentInfo> {
     return this.runs.deploy(request, blocks);
+  }
+
+  /**
+   * Sends a signed deploy to another node over /promisegrid/deploy/0. `to` is a peer id
+   * (connected or known) or a multiaddr to dial. The manifest's blocks are kept here so
+   * the remote can fetch them.
+   */
+  async deployTo(to: string, request: Signed<DeployPayload>, blocks: { cid: CID; bytes: Uint8Array }[], ev: RemoteEvents = {}): Promise<RemoteOutcome> {
+    if (!(await verifyRecord(request))) throw new DeployError(403, "forged", "deploy refused: the deploy request's signature does not match its holder key");
+    let peer: PeerId;
+    if (to.startsWith("/")) {
+      let ma;
+      try {
+        ma = multiaddr(to);
+      } catch (e) {
+        throw new DeployError(400, "bad-peer", `'${to}' is not a multiaddr: ${e instanceof Error ? e.message : e}`);
+      }
+      try {
+        peer = (await this.libp2p.dial(ma, { signal: AbortSignal.timeout(10_000) })).remotePeer;
+      } catch (e) {
+        throw new DeployError(502, "unreachable", `cannot reach ${to}: ${e instanceof Error ? e.message : e}`);
+      }
+    } else {
+      try {
+        peer = peerIdFromString(to);
+      } catch {
+        throw new DeployError(400, "bad-peer", `'${to}' is neither a peer id nor a multiaddr`);
+      }
+    }
+    if (peer.equals(this.libp2p.peerId)) throw new DeployError(400, "bad-peer", `${to} is this node; deploy to it without --to`);
+    for (const b of blocks) await this.store.put(b.cid, b.bytes);
+    return this.remote.send(peer, request, ev);
   }
 
   deployment(id: string): Deployment | undefined {

@@ -7,7 +7,7 @@ import { UsageError, type Command, type Io } from "../command.ts";
 import { DiagnosticPrinter } from "../diagnostics.ts";
 import { FileError, loadChecked } from "../load.ts";
 import { GridClient } from "../../grid/api-client.ts";
-import { clientForDataDir, deployFile, DeployFailure, nodeDataDir, type Loaded } from "../../grid/deploy.ts";
+import { clientForDataDir, deployFile, DeployFailure, nodeDataDir, readTokenFile, type Loaded } from "../../grid/deploy.ts";
 import { apiToken, readNodeInfo } from "../../grid/local.ts";
 
 /** A client for --node URL (token from --token-file, $PROMISEGRID_API_TOKEN or the data dir) or the local node. */
@@ -32,6 +32,10 @@ export async function nodeClient(url: string | undefined, tokenFile: string | un
 export interface DeployFlags {
   json?: boolean;
   workload?: string;
+  /** --to PEER: deploy to another node through the local one. */
+  to?: string;
+  /** --token FILE...: the capability chain to show. */
+  tokenFiles?: string[];
 }
 
 /** The CLI's loader: unreadable or binary files are FileErrors, reported as the deploy's file stage. */
@@ -47,20 +51,27 @@ function cliLoad(file: string): Loaded {
 /** Runs the deploy flow for FILE, streams the output to io, prints the assessment. Returns the exit code. */
 export async function deployAndFollow(file: string, connect: () => Promise<GridClient>, flags: DeployFlags, io: Io, command: string): Promise<number> {
   try {
+    const tokens = flags.tokenFiles?.map(readTokenFile);
     const r = await deployFile(file, {
       workload: flags.workload,
+      to: flags.to,
+      tokens,
       load: cliLoad,
       connect,
       onStarted: (s) => {
-        if (!flags.json) io.err(`deployed ${s.workload} (manifest ${s.manifest}) as ${s.id} with capability ${s.capability} (token ${s.token})\n`);
+        if (!flags.json) io.err(`deployed ${s.workload} (manifest ${s.manifest}) as ${s.id}${s.peer ? ` on peer ${s.peer}` : ""} with capability ${s.capability} (token ${s.token})\n`);
       },
       onOutput: (e) => {
         if (!flags.json) (e.stream === "stdout" ? io.out : io.err)(e.data);
       },
     });
     const { info } = r;
-    if (flags.json) io.out(JSON.stringify({ ...info, output: r.output, capability: r.capability, token: r.token }) + "\n");
-    else io.err(`assessment: ${info.assessment?.message ?? info.result?.message ?? "none"}${info.assessment ? ` (${info.assessment.cid})` : ""}\n`);
+    const remote = r.remote && { peer: r.remote.peer, verified: !!r.remote.assessment, gone: r.remote.gone ?? null };
+    if (flags.json) io.out(JSON.stringify({ ...info, output: r.output, capability: r.capability, token: r.token, ...(remote ? { remote } : {}) }) + "\n");
+    else {
+      const signed = r.remote?.assessment ? `, signed by peer ${r.remote.peer}: verified` : "";
+      io.err(`assessment: ${info.assessment?.message ?? (r.remote?.gone ? `broken: ${r.remote.gone}` : info.result?.message) ?? "none"}${info.assessment ? ` (${info.assessment.cid}${signed})` : ""}\n`);
+    }
     return r.kept ? 0 : 1;
   } catch (e) {
     if (!(e instanceof DeployFailure)) throw e;
@@ -81,11 +92,17 @@ export async function deployAndFollow(file: string, connect: () => Promise<GridC
 export const deploy: Command = {
   name: "deploy",
   summary: "deploy a .pg file or manifest CAR to a grid node and stream its output",
-  help: `usage: promisegrid deploy FILE|CAR [--node URL] [--token-file F] [--workload NAME] [--json]
+  help: `usage: promisegrid deploy FILE|CAR [--to PEER [--token FILE]...] [--node URL] [--token-file F] [--workload NAME] [--json]
 
 Compiles FILE (or reads a compiled CAR), gets a token for the capability the
 manifest declares from the node, signs the deploy with your key
 (~/.promisegrid/key), streams the workload's output and prints the assessment.
+  --to PEER         deploy to another node (a peer id or a multiaddr): your
+                    local node sends it over libp2p, the peer judges it by its
+                    own rules, runs it and signs the assessment, which is
+                    checked against the peer's key
+  --token FILE      a capability token to show (repeatable, for a delegated
+                    chain; needed with --to: the token the peer honours)
   --node URL        the node's control API (default: the local node, ~/.promisegrid/node)
   --token-file F    the node's API token (default: its data dir's api-token)
   --workload NAME   which workload, when the manifest has several
@@ -95,7 +112,10 @@ Exit 0 when the workload's promise was kept, 1 otherwise.`,
   async run(argv, io) {
     const { values, positionals } = parseArgs({
       args: argv,
-      options: { node: { type: "string" }, "token-file": { type: "string" }, workload: { type: "string" }, json: { type: "boolean" }, "data-dir": { type: "string" } },
+      options: {
+        node: { type: "string" }, "token-file": { type: "string" }, workload: { type: "string" }, json: { type: "boolean" }, "data-dir": { type: "string" },
+        to: { type: "string" }, token: { type: "string", multiple: true },
+      },
       allowPositionals: true,
       strict: true,
     });
@@ -107,6 +127,6 @@ Exit 0 when the workload's promise was kept, 1 otherwise.`,
       if (!client) throw new DeployFailure("node", `no node is running for ${dataDir}; start one with \`promisegrid node start\` or pass --node URL`);
       return client;
     };
-    return deployAndFollow(positionals[0], connect, { json: values.json, workload: values.workload }, io, "deploy");
+    return deployAndFollow(positionals[0], connect, { json: values.json, workload: values.workload, to: values.to, tokenFiles: values.token }, io, "deploy");
   },
 };

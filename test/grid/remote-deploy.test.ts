@@ -1,0 +1,184 @@
+// Deploys over libp2p (/promisegrid/deploy/0) between real node processes on
+// loopback: the deployer's node sends the signed deploy, the peer judges it by
+// its own rules, runs it, streams the output and signs the assessment.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import * as dagCbor from "@ipld/dag-cbor";
+import { CID } from "multiformats/cid";
+import * as raw from "multiformats/codecs/raw";
+import { sha256 } from "multiformats/hashes/sha2";
+import { GridClient } from "../../grid/api-client.ts";
+import { DEPLOY_PROTOCOL_CID } from "../../grid/envelope.ts";
+import { deployManifest, DeployFailure, loadManifest, tokenCid, verifyRemoteEnd, type DeployResult } from "../../grid/deploy.ts";
+import type { PrivateKey } from "../../grid/keys.ts";
+import { ROOT, cleanupDirs, hex, newKey, tempDir, waitFor, wat } from "./helpers.ts";
+import { decodeToken } from "../../grid/deploy.ts";
+import type { Signed, TokenPayload } from "../../grid/records.ts";
+
+interface Proc {
+  child: ChildProcess;
+  client: GridClient;
+  peerId: string;
+  addr: string;
+  publicKey: string;
+  dataDir: string;
+}
+
+const procs: Proc[] = [];
+after(() => {
+  for (const p of procs) p.child.kill("SIGKILL");
+  cleanupDirs();
+});
+
+/** A grid node as its own process (grid/main.ts), ready when it prints its line. */
+async function startProc(args: string[] = []): Promise<Proc> {
+  const dataDir = tempDir();
+  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "grid/main.ts"), "--data-dir", dataDir, "--api", "127.0.0.1:0", ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  const info = await new Promise<{ api: string; peerId: string; addrs: string[] }>((resolve, reject) => {
+    let buf = "";
+    child.stdout!.on("data", (c) => {
+      buf += c;
+      if (buf.includes("\n")) resolve(JSON.parse(buf.slice(0, buf.indexOf("\n"))));
+    });
+    child.once("exit", (code) => reject(new Error(`node exited with ${code}`)));
+  });
+  const client = new GridClient(info.api, readFileSync(join(dataDir, "api-token"), "utf8").trim());
+  const p = { child, client, peerId: info.peerId, addr: info.addrs[0], publicKey: (await client.status()).publicKey, dataDir };
+  procs.push(p);
+  return p;
+}
+
+async function issue(node: Proc, holder: PrivateKey, workload = "hello"): Promise<Signed<TokenPayload>> {
+  return decodeToken(await node.client.issue({ holder: hex(holder.publicKey.raw), grants: [{ type: "run", args: [workload] }], name: "deploy_pass" }));
+}
+
+const hello = join(ROOT, "examples/hello-wasm.pg");
+
+async function remoteDeploy(from: Proc, to: string, key: PrivateKey, tokens: Signed<TokenPayload>[], file = hello, onStarted?: () => void): Promise<DeployResult> {
+  return deployManifest(from.client, await loadManifest(file), { key, to, tokens, onStarted });
+}
+
+async function refusal(p: Promise<unknown>): Promise<DeployFailure> {
+  const e = await p.then(() => undefined, (err) => err);
+  assert.ok(e instanceof DeployFailure, `expected a refusal, got ${e}`);
+  return e;
+}
+
+test("pCID of /promisegrid/deploy/0 is the CID of docs/protocol/deploy.md", async () => {
+  const bytes = readFileSync(join(ROOT, "docs/protocol/deploy.md"));
+  assert.equal(DEPLOY_PROTOCOL_CID.toString(), CID.createV1(raw.code, await sha256.digest(bytes)).toString(), "update DEPLOY_PROTOCOL_CID in grid/envelope.ts after editing the spec");
+});
+
+test("A deploys hello to B over libp2p: kept, output streamed, the assessment signed by B's key; B refuses what it does not honour", async () => {
+  const a = await startProc();
+  const b = await startProc(["--peer", a.addr]);
+  const dev = await newKey();
+  const seen: string[] = [];
+  const r = await deployManifest(a.client, await loadManifest(hello), { key: dev, to: b.peerId, tokens: [await issue(b, dev)], onOutput: (e) => seen.push(e.data) });
+  assert.equal(r.kept, true, r.info.assessment?.message);
+  assert.equal(seen.join(""), "hello, grid\n", "the output came over the stream");
+  assert.equal(r.output, "hello, grid\n");
+  assert.equal(r.peer, b.peerId);
+  assert.match(r.info.assessment?.message ?? "", /^kept: hello exited with code 0/);
+  assert.equal(hex(r.remote!.assessment!.payload.node), b.publicKey, "signed by B");
+  // B ran it, A did not.
+  assert.deepEqual((await b.client.deployments()).map((d) => d.id), [r.id]);
+  assert.deepEqual(await a.client.deployments(), []);
+  // The same end line said to come from A is not trusted.
+  const end = { peer: a.peerId, id: r.id, assessment: Buffer.from(dagCbor.encode(r.remote!.assessment!)).toString("base64"), gone: null };
+  await assert.rejects(verifyRemoteEnd(end, { to: a.peerId, id: r.id, manifest: CID.parse(r.manifest), workload: "hello" }), /not signed by peer/);
+
+  // By multiaddr, too (a dial, then the same protocol).
+  const byAddr = await remoteDeploy(a, `${b.addr}/p2p/${b.peerId}`, dev, [await issue(b, dev)]);
+  assert.equal(byAddr.kept, true);
+
+  // A token of A's is nothing on B.
+  const foreign = await refusal(remoteDeploy(a, b.peerId, dev, [await issue(a, dev)]));
+  assert.equal(foreign.stage, "refused");
+  assert.equal(foreign.detail.code, "foreign-root");
+  assert.match(foreign.message, new RegExp(`peer ${b.peerId}: deploy refused: capability 0 \\('deploy_pass'\\) was not issued by this node's key`));
+  assert.equal(foreign.detail.at?.path, hello, "the diagnostic goes on the capability");
+  // Revoked by B: refused, reason revoked.
+  const pass = await issue(b, dev);
+  await b.client.revoke((await tokenCid(pass)).toString());
+  const revoked = await refusal(remoteDeploy(a, b.peerId, dev, [pass]));
+  assert.equal(revoked.detail.code, "revoked");
+  // A deploy signed by another key than the token's holder.
+  const other = await newKey();
+  const notHolder = await refusal(remoteDeploy(a, b.peerId, other, [await issue(b, dev)]));
+  assert.equal(notHolder.detail.code, "broken-chain");
+  // Without a token there is nothing to show.
+  const none = await refusal(remoteDeploy(a, b.peerId, dev, []));
+  assert.equal(none.detail.code, "no-token");
+  assert.equal((await b.client.deployments()).length, 2, "nothing refused ran");
+});
+
+test("B killed in the middle of a run: the deploy ends broken, peer gone, instead of hanging", async () => {
+  const dir = tempDir("pg-loop-");
+  writeFileSync(join(dir, "loop.wasm"), await wat("loop"));
+  writeFileSync(join(dir, "loop.pg"), readFileSync(hello, "utf8").replace('module "hello.wasm"', 'module "loop.wasm"').replace("time 2s", "time 60s").replaceAll("hello", "loop"));
+  const a = await startProc();
+  const b = await startProc(["--peer", a.addr]);
+  const dev = await newKey();
+  const r = await remoteDeploy(a, b.peerId, dev, [await issue(b, dev, "loop")], join(dir, "loop.pg"), () => void b.child.kill("SIGKILL"));
+  assert.equal(r.kept, false);
+  assert.match(r.remote?.gone ?? "", new RegExp(`peer ${b.peerId} gone during deployment ${r.id}`));
+  assert.equal(r.info.assessment, null);
+});
+
+test("the connection gater refuses a denied peer: at start (--deny-peer) and at run time, until allowed again", async () => {
+  const a = await startProc();
+  const b = await startProc(["--deny-peer", a.peerId]);
+  await assert.rejects(b.client.dial(a.addr), /cannot dial/);
+  // Inbound: A's side of the handshake may finish before B refuses it; B then drops it.
+  await a.client.dial(b.addr).catch(() => {});
+  await waitFor("A to lose the connection B refused", async () => (await a.client.peers()).length === 0, 10_000);
+  assert.deepEqual(await b.client.peers(), []);
+  await b.client.gate({ allow: [a.peerId] });
+  assert.equal(await b.client.dial(a.addr), a.peerId);
+  assert.deepEqual((await a.client.peers()).map((p) => p.peerId), [b.peerId]);
+  // Cut apart while connected: the connection goes, and a deploy cannot reach it.
+  await a.client.gate({ deny: [b.peerId] });
+  assert.deepEqual(await a.client.peers(), []);
+  const dev = await newKey();
+  const cut = await refusal(remoteDeploy(a, b.peerId, dev, [await issue(b, dev)]));
+  assert.equal(cut.stage, "node");
+  assert.match(cut.message, /cannot open a deploy stream/);
+  await a.client.gate({ allow: [b.peerId] });
+  assert.equal(await a.client.dial(b.addr), b.peerId);
+  assert.equal((await remoteDeploy(a, b.peerId, dev, [await issue(b, dev)])).kept, true);
+});
+
+test("the CLI end to end: deploy --to, revoke on the peer, deploy --to again: refused", async () => {
+  const home = tempDir("pg-home-");
+  const a = await startProc();
+  const b = await startProc(["--peer", a.addr]);
+  const env = { ...process.env, PROMISEGRID_HOME: home, PROMISEGRID_NODE_DIR: a.dataDir };
+  const cli = (...args: string[]) => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "cli/main.ts"), ...args], { env, encoding: "utf8", timeout: 60_000 });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+  // The deployer's key is the CLI's (PROMISEGRID_HOME/key); B's operator issues a pass to it.
+  const { loadOrCreateKey } = await import("../../grid/keys.ts");
+  const dev = await loadOrCreateKey(join(home, "key"));
+  const pass = await issue(b, dev);
+  const tokenFile = join(home, "pass.token");
+  writeFileSync(tokenFile, Buffer.from(dagCbor.encode(pass)).toString("base64") + "\n");
+  // Only A's data dir is known to the CLI: B is reached by its libp2p address, never its HTTP API.
+  const ok = cli("deploy", hello, "--to", `${b.addr}/p2p/${b.peerId}`, "--token", tokenFile);
+  assert.equal(ok.code, 0, ok.err);
+  assert.equal(ok.out, "hello, grid\n");
+  assert.match(ok.err, new RegExp(`on peer ${b.peerId}`));
+  assert.match(ok.err, new RegExp(`assessment: kept: hello exited with code 0 \\(bafy\\w+, signed by peer ${b.peerId}: verified\\)`));
+  const cid = (await tokenCid(pass)).toString();
+  const rev = cli("revoke", cid, "--data-dir", b.dataDir);
+  assert.equal(rev.code, 0, rev.err);
+  const again = cli("deploy", hello, "--to", b.peerId, "--token", tokenFile);
+  assert.equal(again.code, 1);
+  assert.match(again.err, new RegExp(`peer ${b.peerId}: deploy refused: capability 0 \\('deploy_pass'\\) \\(${cid}\\) has been revoked`));
+  const json = JSON.parse(cli("deploy", hello, "--to", b.peerId, "--token", tokenFile, "--json").out);
+  assert.equal(json.code, "revoked");
+});
