@@ -116,7 +116,7 @@ test("A deploys hello to B over libp2p: kept, output streamed, the assessment si
   assert.equal((await b.client.deployments()).length, 2, "nothing refused ran");
 });
 
-test("B killed in the middle of a run: the deploy ends broken, peer gone, instead of hanging", async () => {
+test("B killed in the middle of a run: the deploy ends broken, peer gone, instead of hanging", { timeout: 60_000 }, async () => {
   const dir = tempDir("pg-loop-");
   writeFileSync(join(dir, "loop.wasm"), await wat("loop"));
   writeFileSync(join(dir, "loop.pg"), readFileSync(hello, "utf8").replace('module "hello.wasm"', 'module "loop.wasm"').replace("time 2s", "time 60s").replaceAll("hello", "loop"));
