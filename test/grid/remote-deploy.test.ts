@@ -3,7 +3,7 @@
 // its own rules, runs it, streams the output and signs the assessment.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as dagCbor from "@ipld/dag-cbor";
@@ -14,6 +14,7 @@ import { GridClient } from "../../grid/api-client.ts";
 import { DEPLOY_PROTOCOL_CID } from "../../grid/envelope.ts";
 import { deployManifest, DeployFailure, loadManifest, tokenCid, verifyRemoteEnd, type DeployResult } from "../../grid/deploy.ts";
 import type { PrivateKey } from "../../grid/keys.ts";
+import { MAX_KEPT_OUTPUT } from "../../grid/output-cap.ts";
 import { ROOT, cleanupDirs, hex, newKey, tempDir, waitFor, wat } from "./helpers.ts";
 import { decodeToken } from "../../grid/deploy.ts";
 import type { Signed, TokenPayload } from "../../grid/records.ts";
@@ -114,6 +115,34 @@ test("A deploys hello to B over libp2p: kept, output streamed, the assessment si
   const none = await refusal(remoteDeploy(a, b.peerId, dev, []));
   assert.equal(none.detail.code, "no-token");
   assert.equal((await b.client.deployments()).length, 2, "nothing refused ran");
+});
+
+// Writes 64 KiB of "x" 64 times (4 MiB) to stdout.
+const FLOOD_WAT = `(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (func (export "_start") (local $i i32)
+    (i32.store (i32.const 0) (i32.const 1024))
+    (i32.store (i32.const 4) (i32.const 65536))
+    (memory.fill (i32.const 1024) (i32.const 120) (i32.const 65536))
+    (loop $l
+      (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 64))))))`;
+
+test("a remote run that prints 4 MiB: the peer sends the first 1 MiB and says the rest was not sent", async () => {
+  const dir = tempDir("pg-flood-");
+  writeFileSync(join(dir, "flood.wat"), FLOOD_WAT);
+  execFileSync("wat2wasm", [join(dir, "flood.wat"), "-o", join(dir, "flood.wasm")]);
+  writeFileSync(join(dir, "flood.pg"), readFileSync(hello, "utf8").replace('module "hello.wasm"', 'module "flood.wasm"').replaceAll("hello", "flood"));
+  const a = await startProc();
+  const b = await startProc(["--peer", a.addr]);
+  const dev = await newKey();
+  const r = await remoteDeploy(a, b.peerId, dev, [await issue(b, dev, "flood")], join(dir, "flood.pg"));
+  assert.equal(r.kept, true, r.info.assessment?.message);
+  const notice = `\n[promisegrid: output past the first ${MAX_KEPT_OUTPUT} bytes was not kept]\n`;
+  assert.equal(r.output.length, MAX_KEPT_OUTPUT + notice.length);
+  assert.equal(r.output, "x".repeat(MAX_KEPT_OUTPUT) + notice);
 });
 
 test("B killed in the middle of a run: the deploy ends broken, peer gone, instead of hanging", { timeout: 60_000 }, async () => {
