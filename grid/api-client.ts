@@ -1,6 +1,9 @@
 // A small typed client for the node's control API, used by the CLI and the editor.
 import type { DeploymentInfo, LogEntry } from "./deployments.ts";
 import type { Availability } from "./sandboxes/driver.ts";
+import type { HeldToken } from "./held.ts";
+
+export type { HeldToken };
 
 export interface NodeStatus {
   peerId: string;
@@ -135,6 +138,11 @@ export class GridClient {
     });
     if (!end) throw new ApiError(0, "stream", `the node's answer for the deploy to ${peer} ended early`);
     return end;
+  }
+
+  /** The state (valid, expired, revoked) of token chains (each a list of base64 tokens, root first) as the node sees them. */
+  async tokenStatus(chains: string[][]): Promise<HeldToken[]> {
+    return (await this.json<{ tokens: HeldToken[] }>("POST", "/v0/tokens/status", { chains })).tokens;
   }
 
   /** Makes the node's connection gater refuse (and hang up on) `deny` peers and accept `allow` ones again. */

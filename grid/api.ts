@@ -9,6 +9,7 @@ import { MAX_FOLLOWER_BACKLOG, slowFollowerNotice } from "./output-cap.ts";
 import { DeployError, type GridNode } from "./node.ts";
 import { asSigned, type DeployPayload, type Signed } from "./records.ts";
 import type { Body } from "./records.ts";
+import { decodeChain, heldState, MAX_CHAINS, MAX_HOPS } from "./held.ts";
 
 export const DEFAULT_MAX_BODY = 64 * 1024 * 1024;
 const MAX_JSON_BODY = 1024 * 1024;
@@ -220,6 +221,18 @@ export class ApiServer {
         return this.deploy(req, res, url);
       case "POST /peers/:id/deployments":
         return this.deployRemote(req, res, decodeURIComponent(parts[2]));
+      case "POST /tokens/status": {
+        // The state of chains a client holds, as this node sees them (for the editor's Grid view).
+        const body = await readJson(req);
+        if (!Array.isArray(body.chains) || body.chains.length > MAX_CHAINS) throw new HttpError(400, `'chains' must be a list of at most ${MAX_CHAINS} token chains`);
+        const chains = body.chains.map((c, i) => {
+          const chain = decodeChain(c);
+          if (!chain) throw new HttpError(400, `chains[${i}] is not a list of base64 DAG-CBOR capability tokens (root first, at most ${MAX_HOPS})`);
+          return chain;
+        });
+        const now = Date.now();
+        return send(res, 200, { tokens: await Promise.all(chains.map((c) => heldState(c, node.state, now))) });
+      }
       case "POST /gate": {
         const body = await readJson(req);
         const list = (v: unknown, what: string): string[] | undefined => {

@@ -212,6 +212,8 @@ export interface Started {
   token: string;
   /** For a deploy to another node: its peer id. */
   peer?: string;
+  /** The capability chain the deploy showed, root first (the editor keeps what you hold). */
+  chain: Signed<TokenPayload>[];
 }
 
 export interface DeployResult extends Started {
@@ -292,9 +294,9 @@ export async function deployManifest(client: GridClient, m: Manifest, o: DeployO
       )];
     const token = chain[chain.length - 1];
     const car = await deployCar({ key, manifest: m.root, workload, chain, blocks: m.blocks });
-    if (o.to) return await deployRemote(client, car, { ...o, to: o.to }, { m, workload, capability: capability.name, token: (await tokenCid(token)).toString() });
+    if (o.to) return await deployRemote(client, car, { ...o, to: o.to }, { m, workload, capability: capability.name, token: (await tokenCid(token)).toString(), chain });
     const started = await client.deploy(car);
-    const s: Started = { id: started.id, workload, capability: capability.name, manifest: m.root.toString(), token: (await tokenCid(token)).toString() };
+    const s: Started = { id: started.id, workload, capability: capability.name, manifest: m.root.toString(), token: (await tokenCid(token)).toString(), chain };
     o.onStarted?.(s);
     o.onProgress?.(`running ${workload}`);
     let output = "";
@@ -320,12 +322,12 @@ export interface DeployFileOptions extends DeployOptions {
 }
 
 /** The remote half of deployManifest: the local node sends the CAR on; the remote's assessment is verified here. */
-async function deployRemote(client: GridClient, car: Uint8Array, o: DeployOptions & { to: string }, d: { m: Manifest; workload: string; capability: string; token: string }): Promise<DeployResult> {
+async function deployRemote(client: GridClient, car: Uint8Array, o: DeployOptions & { to: string }, d: { m: Manifest; workload: string; capability: string; token: string; chain: Signed<TokenPayload>[] }): Promise<DeployResult> {
   let s: Started | undefined;
   let output = "";
   const end = await client.deployTo(o.to, car, {
     onStarted: (st) => {
-      s = { id: st.id, workload: d.workload, capability: d.capability, manifest: d.m.root.toString(), token: d.token, peer: st.peer };
+      s = { id: st.id, workload: d.workload, capability: d.capability, manifest: d.m.root.toString(), token: d.token, peer: st.peer, chain: d.chain };
       o.onStarted?.(s);
       o.onProgress?.(`running ${d.workload} on ${st.peer}`);
     },
