@@ -142,7 +142,7 @@ export class GridClient {
 
   /** The state (valid, expired, revoked) of token chains (each a list of base64 tokens, root first) as the node sees them. */
   async tokenStatus(chains: string[][]): Promise<HeldToken[]> {
-    return (await this.json<{ tokens: HeldToken[] }>("POST", "/v0/tokens/status", { chains })).tokens;
+    return (await this.json<{ tokens: HeldToken[] }>("POST", "/v0/held-tokens", { chains })).tokens;
   }
 
   /** Makes the node's connection gater refuse (and hang up on) `deny` peers and accept `allow` ones again. */

@@ -221,7 +221,7 @@ export class ApiServer {
         return this.deploy(req, res, url);
       case "POST /peers/:id/deployments":
         return this.deployRemote(req, res, decodeURIComponent(parts[2]));
-      case "POST /tokens/status": {
+      case "POST /held-tokens": {
         // The state of chains a client holds, as this node sees them (for the editor's Grid view).
         const body = await readJson(req);
         if (!Array.isArray(body.chains) || body.chains.length > MAX_CHAINS) throw new HttpError(400, `'chains' must be a list of at most ${MAX_CHAINS} token chains`);

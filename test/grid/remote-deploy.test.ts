@@ -102,9 +102,15 @@ test("A deploys hello to B over libp2p: kept, output streamed, the assessment si
   assert.equal(foreign.detail.code, "foreign-root");
   assert.match(foreign.message, new RegExp(`peer ${b.peerId}: deploy refused: capability 0 \\('deploy_pass'\\) was not issued by this node's key`));
   assert.equal(foreign.detail.at?.path, hello, "the diagnostic goes on the capability");
-  // Revoked by B: refused, reason revoked.
+  // Revoked by B: refused, reason revoked; A learns it by gossip and says so of the token you hold.
   const pass = await issue(b, dev);
+  const b64 = (t: Signed<TokenPayload>) => Buffer.from(dagCbor.encode(t)).toString("base64");
+  const expired = decodeToken(await b.client.issue({ holder: hex(dev.publicKey.raw), grants: [{ type: "run", args: ["hello"] }], name: "old_pass", expires: Date.now() - 1000 }));
+  assert.deepEqual((await a.client.tokenStatus([[b64(pass)], [b64(expired)]])).map((t) => [t.name, t.state]), [["deploy_pass", "valid"], ["old_pass", "expired"]]);
   await b.client.revoke((await tokenCid(pass)).toString());
+  await waitFor("A to learn of the revocation", async () => (await a.client.tokenStatus([[b64(pass)]]))[0].state === "revoked");
+  // Revoked by someone who did not issue it: nothing.
+  assert.equal((await b.client.tokenStatus([[b64(await issue(b, dev))]]))[0].state, "valid");
   const revoked = await refusal(remoteDeploy(a, b.peerId, dev, [pass]));
   assert.equal(revoked.detail.code, "revoked");
   // A deploy signed by another key than the token's holder.
