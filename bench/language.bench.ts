@@ -2,6 +2,7 @@
 import { parse } from "../grammar/index.ts";
 import { check, loadProgram } from "../language/index.ts";
 import { generateSource } from "./generate.ts";
+import { peerContent } from "./peer-content.ts";
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -37,3 +38,20 @@ console.log(
   `language growth: 10k/1k ${(mid.ms / small.ms).toFixed(1)}x, 100k/10k ${(large.ms / mid.ms).toFixed(1)}x (linear is 10x); ` +
   `target 10,000 lines <= 15 ms: ${mid.ms <= 15 ? "met" : "NOT met"}`,
 );
+
+// The same content as JSON (bench/peer-content.ts): parse+check against JSON.parse, in this run.
+for (const lines of [10_000, 100_000]) {
+  const content = peerContent(lines);
+  const host = { readText: () => content.pg, exists: () => true };
+  for (let w = 0; w < 3; w++) check(loadProgram(["/bench/peer.pg"], host));
+  const ours: number[] = [], json: number[] = [];
+  for (let r = 0; r < (lines > 10_000 ? 5 : 15); r++) {
+    let t = performance.now();
+    check(loadProgram(["/bench/peer.pg"], host));
+    ours.push(performance.now() - t);
+    t = performance.now();
+    JSON.parse(content.json);
+    json.push(performance.now() - t);
+  }
+  console.log(`language ${lines.toLocaleString("en")} lines as .pg (${(content.pg.length / 1e6).toFixed(2)} MB) and as JSON (${(content.json.length / 1e6).toFixed(2)} MB): parse+check median ${median(ours).toFixed(1)} ms, JSON.parse ${median(json).toFixed(1)} ms: ${(median(ours) / median(json)).toFixed(1)}x (target <= 5x)`);
+}

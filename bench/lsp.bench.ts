@@ -1,147 +1,206 @@
-// The language server over LSP (stdio, the bundled dist/server.cjs): time from didChange to publishDiagnostics for
-// generated 1,000 / 10,000 / 100,000-line files, completion and hover latency on the 10,000-line file, and the
-// server's RSS. Diagnostics debounce is set to 0 so the figure is the server's own work (the editor default adds
-// a 75 ms debounce on purpose). Targets at 10,000 lines: <= 25 ms, <= 10 ms, <= 150 MB.
-import { spawn } from "node:child_process";
+// The language server against yaml-language-server on the same content (bench/peer-content.ts: .pg, and YAML
+// with a JSON Schema), both timed in this run by the same client code over stdio: a cold didOpen -> first
+// publishDiagnostics, full-document and incremental didChange -> publishDiagnostics (one space inserted or removed
+// at the middle line, so the meaning and the diagnostics stay the same), the same on a file with one error, hover
+// and completion at the middle line, and the server's RSS (its process tree) after the edits. Each figure is
+// printed with the peer's and the ratio. The diagnostics debounce is 0 (the editor default adds 75 ms on purpose);
+// yaml-language-server waits a fixed 200 ms before it validates, which is inside its figures.
+// 1,000 and 10,000 lines by default; LSP_BENCH_LARGE=1 adds 100,000 (several minutes, mostly the peer's).
+// LSP_BENCH_LINES=N runs one size; LSP_BENCH_RUNS sets the edits per measure.
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { execFileSync } from "node:child_process";
-import { parse } from "../grammar/index.ts";
-import { check, loadProgram } from "../language/index.ts";
 import {
-  createProtocolConnection, StreamMessageReader, StreamMessageWriter, type PublishDiagnosticsParams,
+  createProtocolConnection, StreamMessageReader, StreamMessageWriter,
+  type ProtocolConnection, type PublishDiagnosticsParams, type TextDocumentContentChangeEvent,
 } from "vscode-languageserver-protocol/node";
+import { peerContent } from "./peer-content.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const server = path.join(root, "dist/server.cjs");
-execFileSync(process.execPath, [path.join(root, "scripts/build.mjs"), "server"], { stdio: "inherit" });
+// LSP_BENCH_SERVER: another build of the server to time (an older one, for before/after figures).
+const server = process.env.LSP_BENCH_SERVER ?? path.join(root, "dist/server.cjs");
+const yamlServer = path.join(root, "node_modules/yaml-language-server/bin/yaml-language-server");
+if (!process.env.LSP_BENCH_SERVER) execFileSync(process.execPath, [path.join(root, "scripts/build.mjs"), "server"], { stdio: "inherit" });
 
-/** A realistic file: per 8 lines, an agent with a doc comment, a conditional priced promise, its counterpart and a capability. */
-function generate(lines: number): string {
-  const out = ["grid bench { hash sha2-256 }", "agent bank \"The issuer\"", "currency coin issued by bank { supply 1000000 }", ""];
-  for (let i = 0; out.length + 8 <= lines; i++) {
-    out.push(
-      `/// Agent number ${i}.`,
-      `agent a${i} "Agent ${i}"`,
-      `promise p${i}: a${i} -> * +serve(dish${i % 10}) if holds(c${i}) { price 2 coin }`,
-      `promise a${i} -> a${i} -serve(dish${i % 10})`,
-      `capability c${i} from a${i} to a${i} {`,
-      `  grants serve(dish${i % 10})  expires after 10 steps`,
-      `}`,
-      ``,
-    );
-  }
-  while (out.length < lines) out.push("");
-  return out.join("\n") + "\n";
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Target { name: string; command: string[]; languageId: string; ext: string; settings: object; initializationOptions?: object }
+
+/** RSS of a process and its children, from /proc (MB). */
+function treeRss(pid: number): number {
+  let kb = 0;
+  const visit = (p: number) => {
+    try {
+      kb += Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
+      for (const t of fs.readdirSync(`/proc/${p}/task`)) {
+        for (const c of fs.readFileSync(`/proc/${p}/task/${t}/children`, "utf8").split(" ").filter(Boolean)) visit(Number(c));
+      }
+    } catch { /* gone */ }
+  };
+  visit(pid);
+  return kb / 1024;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
+class Session {
+  private waiters: ((p: PublishDiagnosticsParams) => void)[] = [];
+  private constructor(readonly proc: ChildProcess, readonly conn: ProtocolConnection) {}
 
-async function session(lines: number, edits: number, probe: boolean) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pg-lsp-bench-"));
-  const file = path.join(dir, "big.pg");
-  const text = generate(lines);
-  fs.writeFileSync(file, text);
-  const uri = pathToFileURL(file).toString();
-  // The node flags the VS Code client starts the server with (client/extension.ts).
-  const proc = spawn(process.execPath, ["--max-semi-space-size=2", server, "--stdio"], { stdio: ["pipe", "pipe", "inherit"] });
-  const conn = createProtocolConnection(new StreamMessageReader(proc.stdout!), new StreamMessageWriter(proc.stdin!));
-  const waiting = new Map<number, (p: PublishDiagnosticsParams) => void>();
-  conn.onNotification("textDocument/publishDiagnostics", (p: PublishDiagnosticsParams) => {
-    if (p.uri === uri && p.version !== undefined) waiting.get(p.version)?.(p);
-  });
-  conn.listen();
-  await conn.sendRequest("initialize", { processId: process.pid, rootUri: pathToFileURL(dir).toString(), capabilities: {}, initializationOptions: { debounceMs: 0 } });
-  await conn.sendNotification("initialized", {});
-  const published = (v: number) => new Promise<PublishDiagnosticsParams>((r) => waiting.set(v, r));
-
-  let t = performance.now();
-  const first = published(1);
-  await conn.sendNotification("textDocument/didOpen", { textDocument: { uri, languageId: "promisegrid", version: 1, text } });
-  const open = await first;
-  const openMs = performance.now() - t;
-  if (open.diagnostics.length !== 0) throw new Error(`the generated file has diagnostics: ${JSON.stringify(open.diagnostics.slice(0, 3))}`);
-
-  // Each edit types one character into a description string in the middle of the file, then undoes it.
-  const line = Math.floor(lines / 2) - (Math.floor(lines / 2) % 8) + 5; // an `agent aN "Agent N"` line
-  const col = text.split("\n")[line].indexOf("\"") + 1;
-  const times: number[] = [];
-  for (let v = 2; v < 2 + edits; v++) {
-    const insert = v % 2 === 0;
-    const done = published(v);
-    t = performance.now();
-    await conn.sendNotification("textDocument/didChange", {
-      textDocument: { uri, version: v },
-      contentChanges: [insert
-        ? { range: { start: { line, character: col }, end: { line, character: col } }, text: "x" }
-        : { range: { start: { line, character: col }, end: { line, character: col + 1 } }, text: "" }],
+  static async start(t: Target, dir: string): Promise<Session> {
+    const proc = spawn(process.execPath, t.command, { stdio: ["pipe", "pipe", "ignore"] });
+    const conn = createProtocolConnection(new StreamMessageReader(proc.stdout!), new StreamMessageWriter(proc.stdin!));
+    const s = new Session(proc, conn);
+    conn.onNotification("textDocument/publishDiagnostics", (p: PublishDiagnosticsParams) => {
+      const w = s.waiters;
+      s.waiters = [];
+      for (const f of w) f(p);
     });
-    await done;
-    times.push(performance.now() - t);
+    const section = (name?: string) => (name ? name.split(".").reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], t.settings) : t.settings) ?? null;
+    conn.onRequest("workspace/configuration", (p: { items: { section?: string }[] }) => p.items.map((i) => section(i.section)));
+    conn.onRequest("client/registerCapability", () => null);
+    conn.onRequest("window/workDoneProgress/create", () => null);
+    conn.listen();
+    const folder = pathToFileURL(dir).toString();
+    await conn.sendRequest("initialize", {
+      processId: process.pid, rootUri: folder, workspaceFolders: [{ uri: folder, name: "bench" }],
+      capabilities: { workspace: { configuration: true }, textDocument: { publishDiagnostics: { versionSupport: true }, hover: { contentFormat: ["markdown"] }, completion: { completionItem: { snippetSupport: true } } } },
+      initializationOptions: t.initializationOptions,
+    });
+    await conn.sendNotification("initialized", {});
+    await conn.sendNotification("workspace/didChangeConfiguration", { settings: t.settings });
+    await sleep(300);
+    return s;
   }
 
-  const result: Record<string, number> = { openMs, changeMs: median(times) };
-  if (probe) {
-    const agentLine = line, promiseLine = line + 1;
-    const hover: number[] = [], completion: number[] = [];
-    for (let i = 0; i < 50; i++) {
-      t = performance.now();
-      await conn.sendRequest("textDocument/hover", { textDocument: { uri }, position: { line: promiseLine, character: 12 } });
-      hover.push(performance.now() - t);
-      t = performance.now();
-      await conn.sendRequest("textDocument/completion", { textDocument: { uri }, position: { line: promiseLine, character: promiseLine > 0 ? text.split("\n")[promiseLine].indexOf("->") + 3 : 0 } });
-      completion.push(performance.now() - t);
-    }
-    result.hoverMs = median(hover);
-    result.completionMs = median(completion);
-    void agentLine;
+  /** The next publication for `uri` (at `version` when the server says which). */
+  diagnostics(uri: string, version: number): Promise<PublishDiagnosticsParams> {
+    return new Promise((resolve) => {
+      const wait = (p: PublishDiagnosticsParams) => {
+        if (p.uri === uri && (p.version === undefined || p.version === null || p.version === version)) resolve(p);
+        else this.waiters.push(wait);
+      };
+      this.waiters.push(wait);
+    });
   }
-  const info = (await conn.sendRequest("promisegrid/serverInfo")) as { rss: number };
-  result.busyRssMb = info.rss / 1024 / 1024;
-  // Steady state: the server collects its garbage once idle (server/idle-gc.ts).
-  await new Promise((r) => setTimeout(r, 3000));
-  result.rssMb = ((await conn.sendRequest("promisegrid/serverInfo")) as { rss: number }).rss / 1024 / 1024;
-  await conn.sendRequest("shutdown");
-  await conn.sendNotification("exit");
-  conn.dispose();
-  proc.kill();
-  fs.rmSync(dir, { recursive: true, force: true });
-  return result;
+
+  async stop(): Promise<void> {
+    await Promise.race([this.conn.sendRequest("shutdown").catch(() => undefined), sleep(3000)]);
+    this.conn.sendNotification("exit").catch(() => undefined);
+    await sleep(100);
+    this.conn.dispose();
+    this.proc.kill("SIGKILL");
+  }
 }
 
-const fmt = (n: number) => n.toFixed(1);
+interface Figures { openMs: number; fullMs: number; incrementalMs: number; errorOpenMs: number; errorFullMs: number; errors: number; hoverMs: number; completionMs: number; rssMb: number }
 
-/** Where an edit's time goes at 10,000 lines, in-process: the server re-parses one chunk, then checks the program. */
-function breakdown(lines: number): string {
-  const text = generate(lines);
-  const runs: number[][] = [];
-  for (let i = 0; i < 5; i++) {
-    let t = performance.now();
-    const source = parse(text);
-    const parseMs = performance.now() - t;
-    t = performance.now();
-    const program = loadProgram(["/bench.pg"], { readText: () => text, exists: () => true }, new Map([["/bench.pg", source]]));
-    const loadMs = performance.now() - t;
-    t = performance.now();
-    check(program);
-    runs.push([parseMs, loadMs, performance.now() - t]);
+async function measure(t: Target, lines: number, runs: number): Promise<Figures> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pg-lsp-bench-"));
+  try {
+    const good = peerContent(lines), bad = peerContent(lines, true);
+    fs.writeFileSync(path.join(dir, "schema.json"), JSON.stringify(good.schema));
+    const files = { good: path.join(dir, `good.${t.ext}`), bad: path.join(dir, `bad.${t.ext}`) };
+    fs.writeFileSync(files.good, t.ext === "pg" ? good.pg : good.yaml);
+    fs.writeFileSync(files.bad, t.ext === "pg" ? bad.pg : bad.yaml);
+    const settings = t.ext === "pg" ? t.settings : { yaml: { ...(t.settings as { yaml: object }).yaml, schemas: { [pathToFileURL(path.join(dir, "schema.json")).toString()]: ["good.yaml", "bad.yaml"] } } };
+    const run = async (file: string, edits: boolean) => {
+      const s = await Session.start({ ...t, settings }, dir);
+      const text = fs.readFileSync(file, "utf8");
+      const uri = pathToFileURL(file).toString();
+      let version = 1;
+      let at = performance.now();
+      const first = s.diagnostics(uri, 1);
+      await s.conn.sendNotification("textDocument/didOpen", { textDocument: { uri, languageId: t.languageId, version, text } });
+      const opened = await first;
+      const openMs = performance.now() - at;
+      const all = text.split("\n");
+      const line = Math.floor(all.length / 2);
+      const space = all[line].lastIndexOf(" ");
+      const edit = async (full: boolean) => {
+        const times: number[] = [];
+        for (let i = 0; i < runs; i++) {
+          version++;
+          const insert = version % 2 === 0;
+          const spaced = all[line].slice(0, space) + " " + all[line].slice(space);
+          const changed = [...all.slice(0, line), insert ? spaced : all[line], ...all.slice(line + 1)].join("\n");
+          const change: TextDocumentContentChangeEvent = full ? { text: changed }
+            : insert ? { range: { start: { line, character: space }, end: { line, character: space } }, text: " " }
+            : { range: { start: { line, character: space }, end: { line, character: space + 1 } }, text: "" };
+          const done = s.diagnostics(uri, version);
+          at = performance.now();
+          await s.conn.sendNotification("textDocument/didChange", { textDocument: { uri, version }, contentChanges: [change] });
+          await done;
+          times.push(performance.now() - at);
+          await sleep(50);
+        }
+        // Back to the original text for what follows.
+        if (version % 2 === 0) {
+          version++;
+          const done = s.diagnostics(uri, version);
+          await s.conn.sendNotification("textDocument/didChange", { textDocument: { uri, version }, contentChanges: [{ text }] });
+          await done;
+        }
+        return median(times);
+      };
+      const out: Partial<Figures> = { openMs, errors: opened.diagnostics.length };
+      if (edits) {
+        out.fullMs = await edit(true);
+        out.incrementalMs = await edit(false);
+        const word = all[line].indexOf("a", all[line].indexOf(t.ext === "pg" ? "promise" : "promiser") + 8);
+        const position = { line, character: word + 1 };
+        const hover: number[] = [], completion: number[] = [];
+        for (let i = 0; i < runs; i++) {
+          at = performance.now();
+          await s.conn.sendRequest("textDocument/hover", { textDocument: { uri }, position });
+          hover.push(performance.now() - at);
+          at = performance.now();
+          await s.conn.sendRequest("textDocument/completion", { textDocument: { uri }, position });
+          completion.push(performance.now() - at);
+        }
+        out.hoverMs = median(hover);
+        out.completionMs = median(completion);
+        out.rssMb = treeRss(s.proc.pid!);
+      } else {
+        out.fullMs = await edit(true);
+      }
+      await s.stop();
+      return out;
+    };
+    const g = await run(files.good, true);
+    const b = await run(files.bad, false);
+    if (g.errors !== 0 || !b.errors) throw new Error(`${t.name}: expected no diagnostics and some, got ${g.errors} and ${b.errors}`);
+    return { ...g, errorOpenMs: b.openMs!, errorFullMs: b.fullMs!, errors: b.errors } as Figures;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
-  const m = (k: number) => fmt(median(runs.map((r) => r[k])));
-  return `in-process at ${lines.toLocaleString("en")} lines: whole-file parse ${m(0)} ms (the server re-parses only the edited declaration), loadProgram ${m(1)} ms, check ${m(2)} ms`;
 }
-const SIZES: [number, number][] = process.env.LSP_BENCH_LINES ? [[Number(process.env.LSP_BENCH_LINES), Number(process.env.LSP_BENCH_EDITS ?? 3)]] : [[1_000, 40], [10_000, 40], [100_000, 3]];
-for (const [lines, edits] of SIZES) {
-  const r = await session(lines, edits, lines === 10_000);
-  const parts = [`lsp ${lines.toLocaleString("en")} lines: didChange->publishDiagnostics median ${fmt(r.changeMs)} ms (${edits} edits; open ${fmt(r.openMs)} ms), server RSS ${fmt(r.rssMb)} MB idle (${fmt(r.busyRssMb)} MB right after the edits)`];
-  if (lines === 10_000) {
-    parts.push(breakdown(lines));
-    parts.push(`completion median ${fmt(r.completionMs)} ms, hover median ${fmt(r.hoverMs)} ms`);
-    parts.push(`targets <= 25 ms: ${r.changeMs <= 25 ? "met" : "NOT met"}; <= 10 ms: ${r.completionMs <= 10 && r.hoverMs <= 10 ? "met" : "NOT met"}; <= 150 MB: ${r.rssMb <= 150 ? "met" : "NOT met"}`);
-  }
-  console.log(parts.join("; "));
+
+const ours: Target = {
+  name: "promisegrid", command: ["--max-semi-space-size=2", server, "--stdio"], languageId: "promisegrid", ext: "pg",
+  settings: { promisegrid: { diagnostics: { debounceMs: 0 } } }, initializationOptions: { debounceMs: 0 },
+};
+const peer: Target = {
+  name: "yaml-language-server", command: [yamlServer, "--stdio"], languageId: "yaml", ext: "yaml",
+  settings: { yaml: { validate: true, hover: true, completion: true, schemaStore: { enable: false } } },
+};
+
+const sizes = process.env.LSP_BENCH_LINES ? [Number(process.env.LSP_BENCH_LINES)] : process.env.LSP_BENCH_LARGE ? [1_000, 10_000, 100_000] : [1_000, 10_000];
+const f = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
+for (const lines of sizes) {
+  const runs = Number(process.env.LSP_BENCH_RUNS ?? (lines >= 100_000 ? 3 : 10));
+  const a = await measure(ours, lines, runs);
+  const b = await measure(peer, lines, runs);
+  const row = (label: string, x: number, y: number, unit = "ms") => `${label} ${f(x)} ${unit} vs ${f(y)} ${unit} (${(y / x).toFixed(1)}x)`;
+  console.log(`lsp ${lines.toLocaleString("en")} lines, promisegrid vs yaml-language-server (peer/ours), medians of ${runs}: ` + [
+    row("open", a.openMs, b.openMs),
+    row("full-document change", a.fullMs, b.fullMs),
+    row("incremental change", a.incrementalMs, b.incrementalMs),
+    row("open with an error", a.errorOpenMs, b.errorOpenMs),
+    row("change with an error", a.errorFullMs, b.errorFullMs),
+    row("hover", a.hoverMs, b.hoverMs),
+    row("completion", a.completionMs, b.completionMs),
+    `RSS ${f(a.rssMb)} MB vs ${f(b.rssMb)} MB (ours ${(a.rssMb / b.rssMb).toFixed(2)} of the peer's)`,
+  ].join("; "));
 }

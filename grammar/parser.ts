@@ -684,7 +684,59 @@ function parseEachDeclaration(tokens: IToken[], errors: SyntaxError[]): Declarat
   return declarations;
 }
 
-export function parse(text: string): SourceFile {
+/** How deep brackets may nest, and how many `and`, `or` and `not` one declaration may hold: past these, trees
+ * would be deep enough to exhaust the stack of every recursive walk (the parser's own included). */
+export const MAX_NESTING = 100;
+export const MAX_OPERATORS = 100;
+/** What each token type is to the nesting limit, by tokenTypeIdx (a table: this runs on every token). */
+const START = 1, OPEN = 2, CLOSE = 3, OPERATOR = 4;
+const nestingRole = new Uint8Array(Math.max(...allTokens.map((t) => t.tokenTypeIdx!)) + 1);
+for (const t of declarationStarts) nestingRole[t.tokenTypeIdx!] = START;
+for (const t of [LParen, LBracket, LBrace]) nestingRole[t.tokenTypeIdx!] = OPEN;
+for (const t of [RParen, RBracket, RBrace]) nestingRole[t.tokenTypeIdx!] = CLOSE;
+for (const t of [K.and, K.or, K.not]) nestingRole[t.tokenTypeIdx!] = OPERATOR;
+
+/** Drops each declaration that nests too deep (reporting where), so that no tree below is deeper than the limits. */
+function limitNesting(tokens: IToken[], errors: SyntaxError[]): IToken[] {
+  const skipped: [number, number][] = [];
+  let start = 0, depth = 0, ops = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    const role = nestingRole[tokens[i].tokenTypeIdx];
+    if (!role) continue;
+    if (role === START) { start = i; depth = 0; ops = 0; continue; }
+    if (role === OPEN) depth++;
+    else if (role === CLOSE) depth = Math.max(0, depth - 1);
+    else ops++;
+    if (depth <= MAX_NESTING && ops <= MAX_OPERATORS) continue;
+    errors.push({
+      message: depth > MAX_NESTING
+        ? `brackets nest more than ${MAX_NESTING} deep: this declaration is skipped`
+        : `more than ${MAX_OPERATORS} 'and', 'or' and 'not' in one declaration: this declaration is skipped`,
+      span: tokenSpan(tokens[i]), code: "PG101",
+    });
+    let end = i + 1;
+    while (end < tokens.length && !declarationStarts.has(tokens[end].tokenType)) end++;
+    skipped.push([start, end]);
+    i = end - 1;
+  }
+  if (!skipped.length) return tokens;
+  const kept: IToken[] = [];
+  let at = 0;
+  for (const [a, b] of skipped) {
+    for (let k = at; k < a; k++) kept.push(tokens[k]);
+    at = b;
+  }
+  for (let k = at; k < tokens.length; k++) kept.push(tokens[k]);
+  return kept;
+}
+
+export interface ParseOptions {
+  /** The declaration keyword that follows the text (when it is a piece of a file, cut before a declaration): an
+   * unfinished last declaration then reports "found 'agent'" as in the whole file. */
+  followedBy?: string;
+}
+
+export function parse(text: string, options: ParseOptions = {}): SourceFile {
   const lexed = lexer.tokenize(text);
   const errors: SyntaxError[] = lexed.errors.map((e) => {
     const ch = text.slice(e.offset, e.offset + e.length);
@@ -693,8 +745,22 @@ export function parse(text: string): SourceFile {
       : `unexpected character '${ch}'`;
     return { message, span: { start: e.offset, end: e.offset + e.length }, code: "PG100" };
   });
+  const tokens = limitNesting(lexed.tokens, errors);
   // Fast path: one pass without recovery; on any error, parse again declaration by declaration.
-  const declarations = (!errors.length && parseStrict(lexed.tokens)) || parseEachDeclaration(lexed.tokens, errors);
+  let declarations = !errors.length ? parseStrict(tokens) : undefined;
+  if (!declarations) {
+    const next = options.followedBy ? K[options.followedBy as keyof typeof K] : undefined;
+    if (next) {
+      // The next declaration's keyword, as the whole file would show it; its own (partial) declaration is dropped.
+      const kw = { image: options.followedBy!, startOffset: text.length, tokenType: next, tokenTypeIdx: next.tokenTypeIdx! } as IToken;
+      const syntactic: SyntaxError[] = [];
+      declarations = parseEachDeclaration([...tokens, kw], syntactic).filter((d) => d.span.start < text.length);
+      if ((syntactic.at(-1)?.span.start ?? -1) >= text.length) syntactic.pop(); // the keyword's own: always unfinished
+      errors.push(...syntactic);
+    } else {
+      declarations = parseEachDeclaration(tokens, errors);
+    }
+  }
   const allComments = comments(lexed.groups.comments ?? []);
   attachDocs(text, declarations, allComments);
   return { declarations, comments: allComments, errors, text };

@@ -72,13 +72,13 @@ function retypeKeywords(tokens: IToken[]): void {
   }
 }
 
-const offsetLexer = new Lexer(lexerTokens, { positionTracking: "onlyOffset", ensureOptimizations: true });
-const lineLexer = new Lexer(lexerTokens, { positionTracking: "full", ensureOptimizations: true });
-
-/** Tokens with offsets only (for parsing) or with lines and columns too (for formatting). */
-function makeLexer(inner: Lexer) {
+/** Tokens with offsets only (for parsing) or with lines and columns too (for formatting); each lexer is built on
+ * first use (building one is a good part of starting up). */
+function makeLexer(positionTracking: "onlyOffset" | "full") {
+  let inner: Lexer | undefined;
   return {
     tokenize(text: string): ILexingResult {
+      inner ??= new Lexer(lexerTokens, { positionTracking, ensureOptimizations: true });
       const result = inner.tokenize(text);
       retypeKeywords(result.tokens);
       return result;
@@ -86,8 +86,8 @@ function makeLexer(inner: Lexer) {
   };
 }
 
-export const lexer = makeLexer(offsetLexer);
-export const linesLexer = makeLexer(lineLexer);
+export const lexer = makeLexer("onlyOffset");
+export const linesLexer = makeLexer("full");
 
 /** Units that are written attached to their number (`64MiB`, `250ms`). */
 export const SIZE_UNITS: Record<string, number> = { KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };

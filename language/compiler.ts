@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { CarWriter } from "@ipld/car/writer";
 import * as dagCbor from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
+import type { MultihashHasher } from "multiformats/hashes/interface";
 import * as raw from "multiformats/codecs/raw";
 import { DURATION_UNITS, SIZE_UNITS, type Body, type Condition, type Field, type Value } from "../grammar/index.ts";
 import { DEFAULT_HASH, HASHES } from "./hashes.ts";
@@ -10,6 +11,16 @@ import type { Program } from "./program.ts";
 import { WORKLOAD_FIELDS } from "./checker.ts";
 
 export const CHUNK_SIZE = 1024 * 1024;
+
+/** A workload file's bytes as the manifest addresses them: one raw block per CHUNK_SIZE bytes (none when empty). */
+export async function fileChunks(bytes: Uint8Array, hasher: MultihashHasher<number>): Promise<Block[]> {
+  const out: Block[] = [];
+  for (let at = 0; at < bytes.length; at += CHUNK_SIZE) {
+    const chunk = bytes.subarray(at, at + CHUNK_SIZE);
+    out.push({ cid: CID.createV1(raw.code, await hasher.digest(chunk)), bytes: chunk });
+  }
+  return out;
+}
 
 export interface Block { cid: CID; bytes: Uint8Array }
 
@@ -136,7 +147,10 @@ export async function compile(program: Program, options: CompileOptions): Promis
       throw new CompileError(`cannot read workload file '${name}' (${file}): ${(e as Error).message}`);
     }
     const chunks: CID[] = [];
-    for (let at = 0; at < bytes.length; at += CHUNK_SIZE) chunks.push(await put(raw, bytes.subarray(at, at + CHUNK_SIZE)));
+    for (const block of await fileChunks(bytes, hasher)) {
+      blocks.set(block.cid.toString(), block);
+      chunks.push(block.cid);
+    }
     return { name, size: bytes.length, chunks };
   };
 

@@ -1,113 +1,260 @@
-// Checking runs in a worker thread, so a long check of a large file never holds up hover, completion or the next
-// edit. The worker gets the texts of the program's files, parses them (incrementally, per file) and checks;
-// only the newest request per file is run, and a result is used only if it is for the version still open.
-import * as fs from "node:fs";
+// Checking and simulating run in worker threads, so a long check of a large file or a long scenario never holds up
+// hover, completion or the next edit. A worker keeps the open documents' texts (the server sends a text only when
+// its version changed), parses them incrementally, and answers one request at a time; only the newest request per
+// file is run, and a result is used only if it is for the version still open. A request can be cancelled: a
+// running one stops its worker, which the next request starts again.
 import { Worker, parentPort } from "node:worker_threads";
-import type { SourceFile } from "../grammar/index.ts";
+import { parse, type SourceFile } from "../grammar/index.ts";
 import { check, loadProgram, type Diagnostic } from "../language/index.ts";
+import { revocationTimelines, type RevocationTimeline } from "../language/simulator/timeline.ts";
+import { OverlayHost } from "./host.ts";
 import { idle } from "./idle-gc.ts";
 import { IncrementalParser } from "./incremental-parse.ts";
 
-export interface CheckRequest { id: number; entry: string; files: [string, string][] }
-/** `files`: the files of the checked program (the entry and what it imports). */
-export type CheckResponse = { id: number; diagnostics: Diagnostic[]; files: string[] } | { id: number; error: string };
+export type Job =
+  | { kind: "check"; entry: string }
+  /** The revocation timelines of the scenarios of `entry` that overlap [from, to]. */
+  | { kind: "timeline"; entry: string; from: number; to: number };
 
-/** The worker's side: answers CheckRequests. */
-export function serveChecks(): void {
-  const parsers = new Map<string, IncrementalParser>();
-  const cache = new Map<string, SourceFile>();
-  parentPort!.on("message", (req: CheckRequest) => {
-    try {
-      const texts = new Map(req.files);
-      for (const [p, text] of texts) {
-        if (cache.get(p)?.text === text) continue;
-        let parser = parsers.get(p);
-        if (!parser) parsers.set(p, (parser = new IncrementalParser()));
-        cache.set(p, parser.parse(text));
-      }
-      const host = {
-        readText: (p: string) => texts.get(p) ?? readFile(p),
-        exists: (p: string) => texts.has(p) || isFile(p),
-      };
-      const program = loadProgram([req.entry], host, cache);
-      for (const p of [...cache.keys()]) if (!program.files.has(p) && !texts.has(p)) cache.delete(p);
-      parentPort!.postMessage({ id: req.id, diagnostics: check(program), files: [...program.files.keys()] } satisfies CheckResponse);
-      idle();
-    } catch (e) {
-      parentPort!.postMessage({ id: req.id, error: (e as Error).stack ?? String(e) } satisfies CheckResponse);
+/** `generation` goes up when files on disk change (a workload file that appears or goes is a new diagnostic). */
+export interface WorkerRequest { id: number; job: Job; files: [string, string][]; open: string[]; generation: number }
+/** `files`: the files of the checked program (the entry and what it imports). */
+export type WorkerResponse =
+  | { id: number; diagnostics: Diagnostic[]; files: string[] }
+  | { id: number; timelines: RevocationTimeline[] }
+  | { id: number; error: string };
+
+/** What a worker does, as a class of its own (tests drive it in-process). */
+export class CheckService {
+  private readonly parsers = new Map<string, IncrementalParser>();
+  private readonly cache = new Map<string, SourceFile>();
+  private readonly texts = new Map<string, string>();
+  private readonly host = new OverlayHost((p) => this.texts.get(p));
+  /** The last check of each entry, with the texts and meanings it saw. */
+  private readonly checked = new Map<string, Checked>();
+  private generation = 0;
+  /** Checks answered from the last check (for tests). */
+  reused = 0;
+
+  handle(req: WorkerRequest): WorkerResponse {
+    const { parsers, cache, texts, host, checked } = this;
+    for (const [p, text] of req.files) texts.set(p, text);
+    const open = new Set(req.open);
+    for (const p of texts.keys()) if (!open.has(p)) { texts.delete(p); parsers.delete(p); cache.delete(p); }
+    for (const [p, text] of texts) {
+      if (cache.get(p)?.text === text) continue;
+      let parser = parsers.get(p);
+      if (!parser) parsers.set(p, (parser = new IncrementalParser()));
+      cache.set(p, parser.parse(text));
     }
+    if (req.generation !== this.generation) { this.generation = req.generation; checked.clear(); }
+    const { job } = req;
+    const known = job.kind === "check" ? reuseCheck(checked.get(job.entry), host, parsers) : undefined;
+    if (known) {
+      this.reused++;
+      return { id: req.id, diagnostics: known.diagnostics, files: known.files };
+    }
+    const program = loadProgram([job.entry], host, cache);
+    for (const p of [...cache.keys()]) if (!program.files.has(p) && !texts.has(p)) cache.delete(p);
+    if (job.kind === "check") {
+      const diagnostics = check(program);
+      const files = [...program.files.keys()];
+      // A copy: diagnostics share span objects with the tree, which the next incremental parse moves in place.
+      checked.set(job.entry, {
+        texts: new Map(files.map((f) => [f, program.files.get(f)!.text])),
+        meanings: new Map(files.map((f) => [f, parsers.get(f)?.meaning])), parses: new Map(files.map((f) => [f, parsers.get(f)?.parses])),
+        diagnostics: structuredClone(diagnostics), files,
+      });
+      return { id: req.id, diagnostics, files };
+    }
+    const timelines = revocationTimelines(program, job.entry, (d) => d.span.end >= job.from && d.span.start <= job.to);
+    return { id: req.id, timelines };
+  }
+}
+
+/** The worker's side. */
+export function serveChecks(): void {
+  const service = new CheckService();
+  // Build both parsers now, while the server waits for its first document, not on the first check.
+  parse("agent a");
+  parse("agent");
+  parentPort!.on("message", (req: WorkerRequest) => {
+    let res: WorkerResponse;
+    try {
+      res = service.handle(req);
+    } catch (e) {
+      res = { id: req.id, error: (e as Error).stack ?? String(e) };
+    }
+    parentPort!.postMessage(res);
+    idle();
   });
 }
 
-function readFile(p: string): string | undefined {
-  try {
-    return fs.readFileSync(p, "utf8");
-  } catch {
-    return undefined;
+interface Checked { texts: Map<string, string>; meanings: Map<string, number | undefined>; parses: Map<string, number | undefined>; diagnostics: Diagnostic[]; files: string[] }
+
+/** The last check's diagnostics, moved to where they now are, when no file of the program changed meaning since, and
+ * one file was parsed once since (the parser knows exactly where each span went) and the others not at all. A
+ * diagnostic at an offset the parser cannot place (a fix at a line's end, inside the re-cut chunks) means: check
+ * again. */
+function reuseCheck(last: Checked | undefined, host: OverlayHost, parsers: Map<string, IncrementalParser>): Checked | undefined {
+  if (!last) return undefined;
+  let edited: string | undefined;
+  for (const f of last.files) {
+    const parser = parsers.get(f);
+    if (!parser) {
+      if (host.readText(f) !== last.texts.get(f)) return undefined;
+      continue;
+    }
+    if (parser.meaning !== last.meanings.get(f)) return undefined;
+    if (parser.parses === last.parses.get(f)) continue;
+    if (edited || parser.parses !== last.parses.get(f)! + 1 || !parser.moved) return undefined;
+    edited = f;
   }
+  if (!edited) return last;
+  const { from, to, delta, at } = parsers.get(edited)!.moved!;
+  let lost = false;
+  const place = (x: number) => {
+    const y = x < from ? x : x >= to ? x + delta : at.get(x);
+    if (y === undefined || Number.isNaN(y)) lost = true;
+    return y ?? x;
+  };
+  const move = <T extends { path: string; span: { start: number; end: number } }>(o: T): T =>
+    o.path === edited ? { ...o, span: { start: place(o.span.start), end: place(o.span.end) } } : o;
+  const diagnostics = last.diagnostics.map((d) => {
+    const out = move(d);
+    if (d.related) out.related = d.related.map(move);
+    if (d.fixes) out.fixes = d.fixes.map((f) => ({ ...f, edits: f.edits.map(move) }));
+    return out;
+  });
+  if (lost) return undefined;
+  last.texts.set(edited, host.readText(edited)!);
+  last.parses.set(edited, parsers.get(edited)!.parses);
+  last.diagnostics = diagnostics;
+  return last;
 }
 
-function isFile(p: string): boolean {
-  try {
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
+export interface OpenText { path: string; version: number; text(): string }
 
-/** The server's side: one worker, one check at a time, the newest request per file kept while it is busy. */
+interface Pending { req: WorkerRequest; resolve: (r: WorkerResponse | undefined) => void; timer?: NodeJS.Timeout }
+
+/** The server's side: one worker, one request at a time, the newest request per key kept while it is busy. */
 export class CheckerThread {
   private worker: Worker | undefined;
   private nextId = 1;
-  private running: { req: CheckRequest; resolve: (r: CheckResponse) => void } | undefined;
-  private queue = new Map<string, { req: CheckRequest; resolve: (r: CheckResponse) => void }[]>();
+  private running: Pending | undefined;
+  private queue = new Map<string, Pending>();
+  /** Goes up when files on disk change: the worker then checks afresh. */
+  generation = 0;
+  /** The versions the worker has, by path (cleared when it is started again). */
+  private sent = new Map<string, number>();
 
-  constructor(private readonly script: string, private readonly log: (m: string) => void) {}
+  /** `limitMs`: a request running longer is stopped and answered with an error. */
+  constructor(private readonly script: string, private readonly log: (m: string) => void, private readonly limitMs = 0) {}
+
+  /** Starts the worker ahead of the first request (loading it is most of a first check's time). */
+  warm(): void {
+    this.worker ??= this.start();
+  }
 
   private start(): Worker {
+    this.sent.clear();
     const w = new Worker(this.script, { workerData: { role: "checker" } });
-    w.on("message", (res: CheckResponse) => this.done(res));
-    w.on("error", (e) => this.log(`checker thread failed: ${e.stack ?? e}`));
+    w.on("message", (res: WorkerResponse) => this.done(res));
+    w.on("error", (e) => this.log(`worker thread failed: ${e.stack ?? e}`));
     w.on("exit", (code) => {
       if (this.worker !== w) return;
       this.worker = undefined;
       const lost = this.running;
       this.running = undefined;
-      if (lost) lost.resolve({ id: lost.req.id, error: `the checker thread stopped (exit code ${code})` });
+      if (lost) this.finish(lost, { id: lost.req.id, error: `the worker thread stopped (exit code ${code})` });
       this.pump();
     });
     w.unref();
     return w;
   }
 
-  /** Checks the program rooted at `entry`; a request superseded by a newer one for the same entry gets undefined. */
-  check(entry: string, files: [string, string][]): Promise<CheckResponse | undefined> {
+  /** Runs `job` over the open documents; a request superseded by a newer one for the same key, or cancelled, gets
+   * undefined. */
+  run(job: Job, docs: OpenText[], key = `${job.kind}:${job.entry}`, cancel?: { onCancellationRequested(f: () => void): unknown }): Promise<WorkerResponse | undefined> {
     return new Promise((resolve) => {
-      const req = { id: this.nextId++, entry, files };
-      for (const old of this.queue.get(entry) ?? []) old.resolve({ id: old.req.id, error: "superseded" });
-      this.queue.set(entry, [{ req, resolve: (r) => resolve(r.id === req.id && "error" in r && r.error === "superseded" ? undefined : r) }]);
+      const req: WorkerRequest = { id: this.nextId++, job, files: [], open: [], generation: this.generation };
+      const pending: Pending = { req, resolve };
+      // The texts are taken when the request is sent (the newest then).
+      (pending as Pending & { docs: OpenText[] }).docs = docs;
+      this.queue.get(key)?.resolve(undefined);
+      this.queue.set(key, pending);
+      cancel?.onCancellationRequested(() => this.cancel(pending, key));
       this.pump();
     });
+  }
+
+  check(entry: string, docs: OpenText[]): Promise<WorkerResponse | undefined> {
+    return this.run({ kind: "check", entry }, docs);
+  }
+
+  /** Running requests stopped because they were cancelled. */
+  cancelled = 0;
+
+  private cancel(p: Pending, key: string): void {
+    if (this.queue.get(key) === p) {
+      this.queue.delete(key);
+      p.resolve(undefined);
+    } else if (this.running === p) {
+      this.cancelled++;
+      this.running = undefined;
+      this.finish(p, undefined);
+      this.restart();
+    }
+  }
+
+  private restart(): void {
+    const w = this.worker;
+    this.worker = undefined;
+    void w?.terminate();
+    this.pump();
   }
 
   private pump(): void {
     if (this.running) return;
     const next = this.queue.entries().next();
     if (next.done) return;
-    const [entry, [job]] = next.value;
-    this.queue.delete(entry);
+    const [key, job] = next.value;
+    this.queue.delete(key);
     this.running = job;
-    (this.worker ??= this.start()).postMessage(job.req);
+    const worker = (this.worker ??= this.start());
+    const docs = (job as Pending & { docs: OpenText[] }).docs;
+    for (const d of docs) {
+      if (this.sent.get(d.path) === d.version) continue;
+      this.sent.set(d.path, d.version);
+      job.req.files.push([d.path, d.text()]);
+    }
+    job.req.open = docs.map((d) => d.path);
+    for (const p of [...this.sent.keys()]) if (!job.req.open.includes(p)) this.sent.delete(p);
+    if (this.limitMs) {
+      job.timer = setTimeout(() => {
+        if (this.running !== job) return;
+        this.running = undefined;
+        this.finish(job, { id: job.req.id, error: `stopped after ${this.limitMs / 1000} s` });
+        this.restart();
+      }, this.limitMs);
+    }
+    worker.postMessage(job.req);
   }
 
-  /** Checks the thread has answered. */
+  private finish(p: Pending, r: WorkerResponse | undefined): void {
+    clearTimeout(p.timer);
+    p.resolve(r);
+  }
+
+  /** Requests the worker has answered. */
   completed = 0;
 
-  private done(res: CheckResponse): void {
+  private done(res: WorkerResponse): void {
     this.completed++;
     const job = this.running;
+    if (!job || job.req.id !== res.id) return; // cancelled or stopped meanwhile
     this.running = undefined;
-    if (job && job.req.id === res.id) job.resolve(res);
+    this.finish(job, res);
     this.pump();
   }
 

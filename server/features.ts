@@ -1,8 +1,6 @@
 // Each LSP feature as a function of the workspace and a position: the adapter between language/ and LSP types.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { CID } from "multiformats/cid";
-import * as raw from "multiformats/codecs/raw";
 import {
   CodeActionKind, CompletionItemKind, DiagnosticSeverity, DocumentHighlightKind, FoldingRangeKind,
   InlayHintKind, InsertTextFormat, SymbolKind,
@@ -14,11 +12,12 @@ import {
   DECLARATION_KEYWORDS, KEYWORDS, format, type Body, type CapabilityDecl, type Declaration, type DelegateDecl, type Span,
 } from "../grammar/index.ts";
 import {
-  CHUNK_SIZE, DEFAULT_HASH, HASHES, WORKLOAD_FIELDS, covers, grantOf, bodyText, compile,
+  DEFAULT_HASH, HASHES, WORKLOAD_FIELDS, covers, grantOf, bodyText, compile, fileChunks,
   type Diagnostic, type PgSymbol, type Program, type SymbolKind as PgSymbolKind,
 } from "../language/index.ts";
-import { prepareScenarios } from "../language/simulator/index.ts";
+import type { RevocationTimeline } from "../language/simulator/timeline.ts";
 import snippets from "../snippets/promisegrid.json" with { type: "json" };
+import { MAX_DOCUMENT_BYTES } from "./host.ts";
 import { contains, pathToUri, sameSymbol, symbolAt, type Workspace } from "./workspace.ts";
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -42,6 +41,15 @@ export function toLspDiagnostic(ws: Workspace, d: Diagnostic): LspDiagnostic {
     source: "promisegrid",
     message: d.message,
     relatedInformation: d.related?.map((r) => ({ location: { uri: pathToUri(r.path), range: range(ws, r.path, r.span) }, message: r.message })),
+  };
+}
+
+/** The one diagnostic of a document too large to parse. */
+export function tooLargeDiagnostic(text: string): LspDiagnostic {
+  const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
+  return {
+    range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, severity: DiagnosticSeverity.Warning, source: "promisegrid",
+    message: `this file is ${mb(Buffer.byteLength(text))} MB: PromiseGrid checks files up to ${mb(MAX_DOCUMENT_BYTES)} MB, so it is neither parsed nor checked, and names in it are not known to the editor`,
   };
 }
 
@@ -257,15 +265,17 @@ const TOKEN_TYPE_OF: Record<PgSymbolKind, number> = {
 };
 
 /** Names (declarations and resolved uses) coloured by what they name; the TextMate grammar does the rest. */
-export function semanticTokens(ws: Workspace, file: string): number[] {
+export function semanticTokens(ws: Workspace, file: string, r?: Range): number[] {
   const program = ws.analyze(file).program;
   const index = ws.lineIndex(file);
+  const from = r ? index.offset(r.start) : 0, to = r ? index.offset(r.end) : Infinity;
+  const inside = (span: Span) => span.end >= from && span.start <= to;
   const tokens: { start: number; length: number; type: number; mods: number }[] = [];
   for (const s of program.symbols) {
-    if (s.path === file && s.kind !== "scenario") tokens.push({ start: s.nameSpan.start, length: s.nameSpan.end - s.nameSpan.start, type: TOKEN_TYPE_OF[s.kind], mods: 1 });
+    if (s.path === file && s.kind !== "scenario" && inside(s.nameSpan)) tokens.push({ start: s.nameSpan.start, length: s.nameSpan.end - s.nameSpan.start, type: TOKEN_TYPE_OF[s.kind], mods: 1 });
   }
   for (const r of program.references) {
-    if (r.path === file && r.symbol) tokens.push({ start: r.span.start, length: r.span.end - r.span.start, type: TOKEN_TYPE_OF[r.symbol.kind], mods: 0 });
+    if (r.path === file && r.symbol && inside(r.span)) tokens.push({ start: r.span.start, length: r.span.end - r.span.start, type: TOKEN_TYPE_OF[r.symbol.kind], mods: 0 });
   }
   tokens.sort((a, b) => a.start - b.start);
   const data: number[] = [];
@@ -324,25 +334,13 @@ export function codeActions(ws: Workspace, file: string, r: Range): CodeAction[]
 
 // ---- code lenses and inlay hints ------------------------------------------------------------------------------
 
-/** "Run" and "Step through" on each scenario; the manifest's root CID on the file (or why it does not compile). */
-export async function codeLenses(ws: Workspace, file: string, uri: string): Promise<CodeLens[]> {
-  const analysis = ws.analyze(file);
-  const source = analysis.program.files.get(file);
+/** "Run" and "Step through" on each scenario, and a lens on the file for the manifest's root CID, filled in by
+ * resolveCodeLens (compiling is the costly part: editors resolve only the lenses on screen). */
+export function codeLenses(ws: Workspace, file: string, uri: string): CodeLens[] {
+  const source = ws.source(file);
   if (!source) return [];
-  const lenses: CodeLens[] = [];
   const top = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
-  const errors = analysis.diagnostics.filter((d) => d.severity === "error").length;
-  if (errors) {
-    lenses.push({ range: top, command: { title: `Compile: ${errors} error${errors === 1 ? "" : "s"} to fix first`, command: "" } });
-  } else {
-    try {
-      const compiled = await compile(analysis.program, { readFile: (p) => fs.readFileSync(p) });
-      const cid = compiled.root.toString();
-      lenses.push({ range: top, command: { title: `Compile: ${cid}`, command: "promisegrid.copyCid", arguments: [cid] } });
-    } catch (e) {
-      lenses.push({ range: top, command: { title: `Compile: ${(e as Error).message}`, command: "" } });
-    }
-  }
+  const lenses: CodeLens[] = [{ range: top, data: { compile: uri } }];
   for (const d of source.declarations) {
     if (d.kind !== "scenario") continue;
     const r = range(ws, file, d.span);
@@ -353,9 +351,23 @@ export async function codeLenses(ws: Workspace, file: string, uri: string): Prom
   return lenses;
 }
 
+/** The file lens: the manifest's root CID, or why the file does not compile. */
+export async function resolveCodeLens(ws: Workspace, file: string, lens: CodeLens): Promise<CodeLens> {
+  const analysis = ws.analyze(file);
+  const errors = analysis.diagnostics.filter((d) => d.severity === "error").length;
+  if (errors) return { ...lens, command: { title: `Compile: ${errors} error${errors === 1 ? "" : "s"} to fix first`, command: "" } };
+  try {
+    const compiled = await compile(analysis.program, { readFile: (p) => fs.readFileSync(p) });
+    const cid = compiled.root.toString();
+    return { ...lens, command: { title: `Compile: ${cid}`, command: "promisegrid.copyCid", arguments: [cid] } };
+  } catch (e) {
+    return { ...lens, command: { title: `Compile: ${(e as Error).message}`, command: "" } };
+  }
+}
+
 const cidCache = new Map<string, { key: string; label: string }>();
 
-/** The CID of a workload file's bytes, as the compiler addresses it (one raw block per 1 MiB chunk). */
+/** The CID of a workload file's bytes, as the compiler addresses it (language/compiler.ts fileChunks). */
 async function fileCid(file: string, hashName: string): Promise<string | undefined> {
   let stat: fs.Stats;
   try {
@@ -367,19 +379,15 @@ async function fileCid(file: string, hashName: string): Promise<string | undefin
   const key = `${hashName}:${stat.size}:${stat.mtimeMs}`;
   const cached = cidCache.get(file);
   if (cached?.key === key) return cached.label;
-  const hasher = HASHES[hashName] ?? HASHES[DEFAULT_HASH];
-  const bytes = fs.readFileSync(file);
-  const chunks: string[] = [];
-  for (let at = 0; at < bytes.length || (at === 0 && chunks.length === 0); at += CHUNK_SIZE) {
-    chunks.push(CID.createV1(raw.code, await hasher.digest(bytes.subarray(at, at + CHUNK_SIZE))).toString());
-    if (bytes.length === 0) break;
-  }
-  const label = chunks.length === 1 ? chunks[0] : `${chunks[0]} +${chunks.length - 1} chunks`;
+  const chunks = await fileChunks(fs.readFileSync(file), HASHES[hashName] ?? HASHES[DEFAULT_HASH]);
+  const label = chunks.length === 0 ? "(empty file: no blocks)" : chunks.length === 1 ? chunks[0].cid.toString() : `${chunks[0].cid} +${chunks.length - 1} chunks`;
   cidCache.set(file, { key, label });
   return label;
 }
 
-export async function inlayHints(ws: Workspace, file: string, r: Range): Promise<InlayHint[]> {
+/** Workload CIDs in the range (cheap); the revocation hints need a simulation, which the server runs off the
+ * request path (see `revocationHints`). */
+export async function workloadHints(ws: Workspace, file: string, r: Range): Promise<InlayHint[]> {
   const program = ws.analyze(file).program;
   const source = program.files.get(file);
   if (!source) return [];
@@ -398,38 +406,29 @@ export async function inlayHints(ws: Workspace, file: string, r: Range): Promise
       if (cid) out.push({ position: index.position(f.value.span.end), label: `cid ${cid}`, kind: InlayHintKind.Type, paddingLeft: true, tooltip: `The content identifier (${hashName}) of ${f.value.value}, as compiled into the manifest` });
     }
   }
-  out.push(...revocationHints(ws, program, file, from, to));
   return out;
 }
 
-/** After each `revokes` event in a scenario: the step at which each agent learns of it, as the simulator runs it. */
-function revocationHints(ws: Workspace, program: Program, file: string, from: number, to: number): InlayHint[] {
-  const source = program.files.get(file)!;
-  const wanted = source.declarations.filter((d) => d.kind === "scenario" && d.span.end >= from && d.span.start <= to
-    && d.items.some((i) => i.kind === "step" && i.event?.kind === "revoke"));
-  if (!wanted.length) return [];
+/** Whether the range holds a scenario with a `revokes` step (only then is a simulation worth running). */
+export function wantsTimeline(ws: Workspace, file: string, r: Range): { from: number; to: number } | undefined {
+  const source = ws.source(file);
+  if (!source) return undefined;
   const index = ws.lineIndex(file);
-  const out: InlayHint[] = [];
-  const { scenarios } = prepareScenarios(program, (_title, p) => p === file);
-  for (const s of scenarios) {
-    if (!s.run || !wanted.includes(s.decl)) continue;
-    const trace = s.run.finish();
-    for (const item of s.decl.items) {
-      if (item.kind !== "step" || item.event?.kind !== "revoke") continue;
-      const line = index.position(item.span.start).line + 1;
-      const event = trace.timeline.flatMap((t) => t.events).find((e) => e.kind === "revoke" && e.line === line);
-      const notice = event?.notices.find((id) => trace.notices[id]?.kind === "revoked");
-      if (notice === undefined) continue;
-      const learned = new Map<string, number>();
-      for (const step of trace.timeline) {
-        for (const [agent, ids] of Object.entries(step.learned)) if (ids.includes(notice) && !learned.has(agent)) learned.set(agent, step.step);
-      }
-      const label = trace.agents.map((a) => `${a.name} ${learned.has(a.name) ? `step ${learned.get(a.name)}` : "never"}`).join(" · ");
-      out.push({ position: index.position(item.span.end), label: `learns: ${label}`, paddingLeft: true,
-        tooltip: "When each agent learns of this revocation in the simulation (by seeing it, or by gossip)" });
-    }
-  }
-  return out;
+  const from = index.offset(r.start), to = index.offset(r.end);
+  const any = source.declarations.some((d) => d.kind === "scenario" && d.span.end >= from && d.span.start <= to
+    && d.items.some((i) => i.kind === "step" && i.event?.kind === "revoke"));
+  return any ? { from, to } : undefined;
+}
+
+/** After each `revokes` event: the step at which each agent learns of it (language/simulator/timeline.ts). */
+export function revocationHints(ws: Workspace, file: string, timelines: RevocationTimeline[]): InlayHint[] {
+  const index = ws.lineIndex(file);
+  return timelines.map((t) => ({
+    position: index.position(t.span.end),
+    label: `learns: ${t.learned.map((l) => `${l.agent} ${l.step === undefined ? "never" : `step ${l.step}`}`).join(" · ")}`,
+    paddingLeft: true,
+    tooltip: "When each agent learns of this revocation in the simulation (by seeing it, or by gossip)",
+  }));
 }
 
 // ---- completion -----------------------------------------------------------------------------------------------

@@ -1,127 +1,282 @@
 // Re-parses only what an edit touched. The parser already works declaration by declaration (it cuts the token
 // stream at every declaration keyword), so a file cut into chunks at lines that start with a declaration keyword
-// (outside block comments; above its run of `///` lines, which belong to it) parses to the same tree as the whole file. Each chunk is
-// parsed with the next chunk's first keyword appended, so an unfinished declaration reports the same "found 'agent'"
-// as in the whole file; that keyword's own partial declaration is dropped. Unchanged chunks are reused, their spans
-// moved to where the chunk now starts.
+// (outside block comments; above its run of `///` lines, which belong to it) parses to the same tree as the whole
+// file. Each chunk is parsed knowing the next chunk's keyword (`followedBy`), so an unfinished declaration reports the
+// same "found 'agent'" as in the whole file. An edit is found by the common prefix and suffix with the last text,
+// whether the editor sent a range or the whole document; the chunks it touches are cut and parsed again, the others
+// are kept (those after it moved, one pass over a flat list of their spans).
 import { parse, type SourceFile, type SyntaxError } from "../grammar/index.ts";
 
+const QUOTE = 34, SLASH = 47, STAR = 42, BACKSLASH = 92;
 const KEYWORD_LINE = /^(import|grid|agent|currency|promise|capability|delegate|workload|scenario)(?![A-Za-z0-9_]|-[A-Za-z0-9_])/;
 
 interface Chunk { start: number; end: number; next?: string }
+interface Boundary { at: number; keyword?: string }
 
 /** Where declarations may be cut apart: line starts that begin with a declaration keyword at top level. */
 export function chunkBoundaries(text: string): Chunk[] {
-  const starts: { at: number; keyword?: string }[] = [{ at: 0 }];
+  return toChunks(scanBoundaries(text, 0, undefined), text.length);
+}
+
+function toChunks(starts: Boundary[], end: number): Chunk[] {
+  return starts.map((s, i) => ({ start: s.at, end: i + 1 < starts.length ? starts[i + 1].at : end, next: starts[i + 1]?.keyword }));
+}
+
+/** The boundaries from `from` (a boundary, or 0: the scanner's state is the same at each), until `stop` says a
+ * boundary found is where the rest is known. The returned list starts with `from` itself. */
+function scanBoundaries(text: string, from: number, fromKeyword: string | undefined, stop?: (b: Boundary) => boolean): Boundary[] {
+  const starts: Boundary[] = [{ at: from, keyword: fromKeyword }];
+  const push = (b: Boundary) => { starts.push(b); return !!stop?.(b); };
   let inBlock = false;
   let previousLineHasDoc = false;
   // The run of whole-line doc comments just above (its start), when nothing above it is a doc comment too.
   let docRun: number | undefined;
-  let lineStart = 0;
+  let lineStart = from;
   while (lineStart <= text.length) {
     let lineEnd = lineStart;
-    while (lineEnd < text.length && text[lineEnd] !== "\n" && text[lineEnd] !== "\r") lineEnd++;
-    const line = text.slice(lineStart, lineEnd);
+    while (lineEnd < text.length && text.charCodeAt(lineEnd) !== 10 && text.charCodeAt(lineEnd) !== 13) lineEnd++;
     const startsInBlock = inBlock;
     const first = text.charCodeAt(lineStart);
     // Only lines starting with a lower-case letter can start with a keyword: test the pattern on those alone.
-    const keyword = !inBlock && lineStart > 0 && first >= 97 && first <= 119 ? KEYWORD_LINE.exec(line)?.[1] : undefined;
-    if (keyword && !previousLineHasDoc) starts.push({ at: lineStart, keyword });
-    else if (keyword && docRun !== undefined && docRun > 0) starts.push({ at: docRun, keyword });
+    const keyword = !inBlock && lineStart > from && first >= 97 && first <= 119 ? KEYWORD_LINE.exec(text.slice(lineStart, Math.min(lineEnd, lineStart + 12)))?.[1] : undefined;
+    if (keyword && !previousLineHasDoc) { if (push({ at: lineStart, keyword })) return starts; }
+    else if (keyword && docRun !== undefined && docRun > from) { if (push({ at: docRun, keyword })) return starts; }
     // Track block comments and doc comments on this line (strings end at the line's end, like the lexer's).
     let hasDoc = false;
-    // Most lines hold no quote, slash or star: skip the character scan for them.
-    const plain = !inBlock && line.indexOf("\"") < 0 && line.indexOf("/") < 0;
-    for (let i = plain ? line.length : 0; i < line.length; i++) {
+    for (let i = lineStart; i < lineEnd; i++) {
+      const c = text.charCodeAt(i);
       if (inBlock) {
-        if (line[i] === "*" && line[i + 1] === "/") { inBlock = false; i++; }
-      } else if (line[i] === "\"") {
+        if (c === STAR && text.charCodeAt(i + 1) === SLASH) { inBlock = false; i++; }
+      } else if (c === QUOTE) {
         // A string ends at its closing quote; an unterminated one is a lexer error on the quote alone.
         let j = i + 1;
-        while (j < line.length && line[j] !== "\"") j += line[j] === "\\" && j + 1 < line.length ? 2 : line[j] === "\\" ? line.length : 1;
-        if (j < line.length) i = j;
-      } else if (line[i] === "/" && line[i + 1] === "/") {
-        hasDoc = line[i + 2] === "/";
+        while (j < lineEnd && text.charCodeAt(j) !== QUOTE) j += text.charCodeAt(j) === BACKSLASH && j + 1 < lineEnd ? 2 : text.charCodeAt(j) === BACKSLASH ? lineEnd : 1;
+        if (j < lineEnd) i = j;
+      } else if (c === SLASH && text.charCodeAt(i + 1) === SLASH) {
+        hasDoc = text.charCodeAt(i + 2) === SLASH && i + 2 < lineEnd;
         break;
-      } else if (line[i] === "/" && line[i + 1] === "*") {
+      } else if (c === SLASH && text.charCodeAt(i + 1) === STAR && i + 1 < lineEnd) {
         inBlock = true;
         i++;
       }
     }
-    const wholeLineDoc = !startsInBlock && /^[ \t]*\/\/\//.test(line);
+    let indent = lineStart;
+    while (indent < lineEnd && (text.charCodeAt(indent) === 32 || text.charCodeAt(indent) === 9)) indent++;
+    const wholeLineDoc = !startsInBlock && indent + 2 < lineEnd && text.startsWith("///", indent);
     docRun = wholeLineDoc ? (previousLineHasDoc ? docRun : lineStart) : undefined;
     previousLineHasDoc = hasDoc;
     if (lineEnd >= text.length) break;
-    lineStart = lineEnd + (text[lineEnd] === "\r" && text[lineEnd + 1] === "\n" ? 2 : 1);
+    lineStart = lineEnd + (text.charCodeAt(lineEnd) === 13 && text.charCodeAt(lineEnd + 1) === 10 ? 2 : 1);
   }
-  return starts.map((s, i) => ({
-    start: s.at,
-    end: i + 1 < starts.length ? starts[i + 1].at : text.length,
-    next: starts[i + 1]?.keyword,
-  }));
+  return starts;
 }
 
-/** Adds `delta` to every span (any object with numeric start and end) in a tree, each object once. */
-function shift(node: unknown, delta: number, seen: Set<object>): void {
+/** Every distinct span object (anything with numeric start and end) in a tree, each once, so moving a chunk is
+ * one pass over a flat list. Depth is bounded by the parser's nesting limit. */
+function spansOf(node: unknown, out: { start: number; end: number }[], seen: Set<object>): void {
   if (!node || typeof node !== "object" || seen.has(node)) return;
   seen.add(node);
   if (Array.isArray(node)) {
-    for (const item of node) shift(item, delta, seen);
+    for (const item of node) spansOf(item, out, seen);
     return;
   }
   const o = node as Record<string, unknown>;
-  if (typeof o.start === "number" && typeof o.end === "number") {
-    o.start += delta;
-    o.end += delta;
-  }
+  if (typeof o.start === "number" && typeof o.end === "number") out.push(o as { start: number; end: number });
   for (const key in o) {
     const v = o[key];
-    if (v && typeof v === "object") shift(v, delta, seen);
+    if (v && typeof v === "object") spansOf(v, out, seen);
   }
 }
 
-interface Parsed { key: string; result: SourceFile; offset: number }
+/** One chunk's parse, its spans at `offset` (where the chunk starts in the text). */
+interface Parsed { key: string; result: SourceFile; offset: number; spans?: { start: number; end: number }[] }
+
+function move(parsed: Parsed, to: number): void {
+  const delta = to - parsed.offset;
+  if (!delta) return;
+  if (!parsed.spans) spansOf(parsed.result, (parsed.spans = []), new Set());
+  for (const s of parsed.spans) { s.start += delta; s.end += delta; }
+  parsed.offset = to;
+}
+
+interface Piece extends Chunk { keyword?: string; parsed: Parsed }
+
+/** The chunks' declarations and errors, however the text is cut (an edit may join two chunks or split one). */
+function flat(pieces: Piece[]): unknown {
+  return [pieces.flatMap((p) => p.parsed.result.declarations), pieces.flatMap((p) => p.parsed.result.errors)];
+}
+
+/** What a chunk means, leaving out where: its declarations and errors without their offsets. */
+function meaningOf(pieces: Piece[]): string {
+  return JSON.stringify(flat(pieces), (k, v) => (k === "start" || k === "end" ? undefined : v));
+}
+
+/** Every span offset in the chunks, in the order meaningOf visits them. */
+function offsetsOf(pieces: Piece[]): number[] {
+  const out: number[] = [];
+  JSON.stringify(flat(pieces), (k, v) => {
+    if (k === "start" || k === "end") { out.push(v as number); return undefined; }
+    return v;
+  });
+  return out;
+}
 
 export class IncrementalParser {
-  private cache = new Map<string, Parsed[]>();
+  private last: { text: string; pieces: Piece[] } | undefined;
   /** Chunks parsed afresh by the last call (for tests and benchmarks). */
   reparsed = 0;
+  /** Goes up with every parse whose declarations or errors differ from the last one's in more than their
+   * offsets (an edit of spaces within a line or of a plain comment leaves it as it was). */
+  meaning = 0;
+  /** Parses so far. */
+  parses = 0;
+  /** How the last parse moved offsets, when it changed no meaning: an old offset in [from, to) (the chunks cut
+   * again) that is a span's start or end maps through `at`; offsets past `to` move by `delta`; others stay. */
+  moved: { from: number; to: number; delta: number; at: Map<number, number> } | undefined;
 
   parse(text: string): SourceFile {
-    const chunks = chunkBoundaries(text);
-    const next = new Map<string, Parsed[]>();
+    this.reparsed = 0;
+    this.parses++;
+    this.moved = undefined;
+    if (!this.last) this.meaning++;
+    const pieces = this.last ? this.reuse(this.last.text, this.last.pieces, text) : this.fresh(text);
+    this.last = { text, pieces };
     const declarations: SourceFile["declarations"] = [];
     const comments: SourceFile["comments"] = [];
     const lexical: SyntaxError[] = [];
     const syntactic: SyntaxError[] = [];
-    this.reparsed = 0;
-    for (const chunk of chunks) {
-      const body = text.slice(chunk.start, chunk.end);
-      const key = chunk.next ? `${body}\u0000${chunk.next}` : body;
-      let parsed = this.cache.get(key)?.pop();
-      if (!parsed) {
-        this.reparsed++;
-        const result = parse(chunk.next ? body + chunk.next : body);
-        if (chunk.next) {
-          // Drop the appended keyword's own declaration and its errors.
-          result.declarations = result.declarations.filter((d) => d.span.start < body.length);
-          // The keyword alone is always an unfinished declaration: its error is the last one reported.
-          const last = result.errors.at(-1);
-          if (last && last.code === "PG101" && !(last.span.start < body.length)) result.errors.pop();
-        }
-        parsed = { key, result, offset: 0 };
-      }
-      if (parsed.offset !== chunk.start) {
-        shift(parsed.result, chunk.start - parsed.offset, new Set());
-        parsed.offset = chunk.start;
-      }
-      const list = next.get(key);
-      if (list) list.push(parsed); else next.set(key, [parsed]);
-      declarations.push(...parsed.result.declarations);
-      comments.push(...parsed.result.comments);
+    for (const { parsed } of pieces) {
+      for (const d of parsed.result.declarations) declarations.push(d);
+      for (const c of parsed.result.comments) comments.push(c);
       for (const e of parsed.result.errors) (e.code === "PG100" ? lexical : syntactic).push(e);
     }
-    this.cache = next;
-    return { declarations, comments, errors: [...lexical, ...syntactic], text };
+    return { declarations, comments, errors: lexical.length ? [...lexical, ...syntactic] : syntactic, text };
   }
+
+  private parseChunk(text: string, c: Chunk): Parsed {
+    this.reparsed++;
+    const body = text.slice(c.start, c.end);
+    return { key: keyOf(body, c.next), result: parse(body, { followedBy: c.next }), offset: 0 };
+  }
+
+  /** A first parse: the whole text at once (much cheaper than chunk by chunk), cut into chunks afterwards; a chunk
+   * with an error (or just before one at its end, reported on the next chunk's keyword) is parsed again alone, so
+   * it reports exactly what it would alone. */
+  private fresh(text: string): Piece[] {
+    const starts = scanBoundaries(text, 0, undefined);
+    const chunks = toChunks(starts, text.length);
+    const whole = parse(text);
+    const dirty = new Set<number>();
+    for (const e of whole.errors) {
+      let lo = 0, hi = chunks.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (chunks[mid].start <= e.span.start) lo = mid; else hi = mid - 1;
+      }
+      dirty.add(lo);
+      if (lo > 0 && chunks[lo].start === e.span.start) dirty.add(lo - 1);
+    }
+    const pieces: Piece[] = [];
+    let d = 0, k = 0;
+    for (const [i, c] of chunks.entries()) {
+      const result: SourceFile = { declarations: [], comments: [], errors: [], text: "" };
+      while (d < whole.declarations.length && whole.declarations[d].span.start < c.end) result.declarations.push(whole.declarations[d++]);
+      while (k < whole.comments.length && whole.comments[k].span.start < c.end) result.comments.push(whole.comments[k++]);
+      if (dirty.has(i)) {
+        pieces.push(this.place({ ...c, keyword: starts[i].keyword }, this.parseChunk(text, c)));
+        continue;
+      }
+      this.reparsed++;
+      pieces.push({ ...c, keyword: starts[i].keyword, parsed: { key: "", result, offset: c.start } });
+    }
+    return pieces;
+  }
+
+  private place(c: Piece | (Chunk & { keyword?: string }), parsed: Parsed): Piece {
+    move(parsed, c.start);
+    return { start: c.start, end: c.end, next: c.next, keyword: c.keyword, parsed };
+  }
+
+  /** Only the chunks an edit touched are cut and parsed again: the text is compared with the last one (common
+   * prefix and suffix), chunks before the change are kept, chunks after it are moved. */
+  private reuse(old: string, pieces: Piece[], text: string): Piece[] {
+    const max = Math.min(old.length, text.length);
+    let prefix = 0;
+    while (prefix < max && old.charCodeAt(prefix) === text.charCodeAt(prefix)) prefix++;
+    if (prefix === old.length && prefix === text.length) {
+      this.moved = { from: 0, to: 0, delta: 0, at: new Map() };
+      return pieces;
+    }
+    let suffix = 0;
+    while (suffix < max - prefix && old.charCodeAt(old.length - 1 - suffix) === text.charCodeAt(text.length - 1 - suffix)) suffix++;
+    const delta = text.length - old.length;
+    const changedEnd = text.length - suffix; // end of the changed region in the new text
+    // The chunk holding the first changed character, and the one before it (whose end may move).
+    let a = 0;
+    for (let lo = 0, hi = pieces.length - 1; lo <= hi;) {
+      const mid = (lo + hi) >> 1;
+      if (pieces[mid].start <= prefix) { a = mid; lo = mid + 1; } else hi = mid - 1;
+    }
+    a = Math.max(0, a - 1);
+    // Scan until a boundary at an old chunk's start, past the change: from there on, the old chunks hold.
+    let resume = pieces.length;
+    const lookup = (b: Boundary) => {
+      if (b.at < changedEnd) return false;
+      const i = findStart(pieces, b.at - delta);
+      if (i === undefined) return false;
+      resume = i;
+      return true;
+    };
+    const starts = scanBoundaries(text, pieces[a].start, pieces[a].keyword, lookup);
+    const resumed = resume < pieces.length;
+    const scanned = resumed ? starts.slice(0, -1) : starts;
+    const end = resumed ? pieces[resume].start + delta : text.length;
+    const chunks = toChunks(resumed ? starts : scanned, end);
+    if (resumed) chunks.pop();
+    // Old chunks in the replaced range, by text, for edits that move or restore whole declarations.
+    const byKey = new Map<string, Parsed[]>();
+    for (let i = a; i < resume; i++) {
+      const p = pieces[i];
+      const key = p.parsed.key || keyOf(old.slice(p.start, p.end), p.next);
+      const list = byKey.get(key);
+      if (list) list.push(p.parsed); else byKey.set(key, [p.parsed]);
+    }
+    const before = meaningOf(pieces.slice(a, resume));
+    const from = pieces[a].start, to = resume < pieces.length ? pieces[resume].start : old.length;
+    const oldOffsets = offsetsOf(pieces.slice(a, resume));
+    const out = pieces.slice(0, a);
+    for (const [i, c] of chunks.entries()) {
+      const key = keyOf(text.slice(c.start, c.end), c.next);
+      const parsed = byKey.get(key)?.shift() ?? this.parseChunk(text, c);
+      parsed.key = key;
+      out.push(this.place({ ...c, keyword: scanned[i].keyword }, parsed));
+    }
+    if (meaningOf(out.slice(a)) !== before) this.meaning++;
+    else {
+      const newOffsets = offsetsOf(out.slice(a));
+      const at = new Map<number, number>();
+      // An offset that is both a span's end and the next one's start may move for one and not the other: NaN, unknown.
+      oldOffsets.forEach((o, i) => at.set(o, at.has(o) && at.get(o) !== newOffsets[i] ? NaN : newOffsets[i]));
+      this.moved = { from, to, delta, at };
+    }
+    for (let i = resume; i < pieces.length; i++) {
+      const p = pieces[i];
+      move(p.parsed, p.start + delta);
+      out.push({ start: p.start + delta, end: p.end + delta, next: p.next, keyword: p.keyword, parsed: p.parsed });
+    }
+    return out;
+  }
+}
+
+function keyOf(body: string, next: string | undefined): string {
+  return next ? `${body}\u0000${next}` : body;
+}
+
+function findStart(pieces: Piece[], at: number): number | undefined {
+  for (let lo = 0, hi = pieces.length - 1; lo <= hi;) {
+    const mid = (lo + hi) >> 1;
+    if (pieces[mid].start === at) return mid;
+    if (pieces[mid].start < at) lo = mid + 1; else hi = mid - 1;
+  }
+  return undefined;
 }

@@ -4,7 +4,7 @@
 // a step, optionally as one agent sees it. The functions below take a Program;
 // registerScenarios wires them to the workspace's open documents (else the disk).
 import * as path from "node:path";
-import type { Connection } from "vscode-languageserver/node.js";
+import type { CancellationToken, Connection } from "vscode-languageserver/node.js";
 import { LineIndex } from "../grammar/index.ts";
 import type { Program } from "../language/index.ts";
 import { prepareScenarios, UNIT, type PreparedScenario, type ScenarioRun, type World } from "../language/simulator/index.ts";
@@ -132,7 +132,7 @@ export async function scenarioGraph(program: Program, file: string, o: Omit<Grap
 }
 
 /** The requests, answered from the workspace's open documents (else the disk). */
-export function registerScenarios(connection: Connection, ws: Workspace, guard: <P, R>(name: string, fn: (p: P) => R | Promise<R>) => (p: P) => Promise<R>): void {
+export function registerScenarios(connection: Connection, ws: Workspace, guard: <P, R>(name: string, fn: (p: P, token: CancellationToken) => R | Promise<R>) => (p: P, token: CancellationToken) => Promise<R>): void {
   // A program from the workspace's parse cache; no check is needed to list or simulate.
   const programOf = (uri: string) => {
     const file = uriToPath(uri);

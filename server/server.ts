@@ -2,16 +2,20 @@
 // Every handler is isolated: an internal error in one feature answers that request with an error and leaves
 // the others working.
 import {
-  ErrorCodes, ResponseError, TextDocuments, TextDocumentSyncKind,
+  ErrorCodes, ResponseError, type CancellationToken, TextDocuments, TextDocumentSyncKind,
   type Connection, type InitializeParams, type InitializeResult,
 } from "vscode-languageserver/node.js";
 import { TextDocument } from "vscode-languageserver-textdocument";
 import type { Diagnostic } from "../language/index.ts";
-import { CheckerThread } from "./checker-thread.ts";
+import { CheckerThread, type OpenText } from "./checker-thread.ts";
+import { tooLarge } from "./host.ts";
 import * as features from "./features.ts";
 import { idle } from "./idle-gc.ts";
 import { registerScenarios } from "./scenarios.ts";
 import { uriToPath, Workspace } from "./workspace.ts";
+
+/** How long a scenario may simulate for inlay hints. */
+const SIMULATION_LIMIT_MS = 10_000;
 
 export interface Settings { debounceMs: number; codeLens: boolean; workloadCids: boolean }
 
@@ -27,10 +31,10 @@ export function startServer(connection: Connection, script?: string): void {
   ws.log = log;
 
   /** Runs a request handler; a throw becomes an error response (a RenameError becomes a user-facing message). */
-  function guard<P, R>(name: string, fn: (params: P) => R | Promise<R>): (params: P) => Promise<R> {
-    return async (params: P) => {
+  function guard<P, R>(name: string, fn: (params: P, token: CancellationToken) => R | Promise<R>): (params: P, token: CancellationToken) => Promise<R> {
+    return async (params: P, token: CancellationToken) => {
       try {
-        return await fn(params);
+        return await fn(params, token);
       } catch (e) {
         if (e instanceof features.RenameError) throw new ResponseError(ErrorCodes.InvalidRequest, e.message);
         log(`${name} failed: ${(e as Error).stack ?? e}`);
@@ -53,6 +57,27 @@ export function startServer(connection: Connection, script?: string): void {
   };
 
   const checker = script ? new CheckerThread(script, log) : undefined;
+  // Simulations for inlay hints: their own thread (a long scenario never delays a check), stopped when the request is
+  // cancelled or after SIMULATION_LIMIT_MS.
+  const simulator = script ? new CheckerThread(script, log, SIMULATION_LIMIT_MS) : undefined;
+
+  const openTexts = (): OpenText[] => documents.all().filter((d) => !tooLarge(d.getText()))
+    .map((d) => ({ path: uriToPath(d.uri), version: d.version, text: () => d.getText() }));
+
+  /** Resolves once the document's first diagnostics are out: what only decorates (semantic tokens, lenses, hints)
+   * waits for them, so opening a file costs its parse and check first. */
+  const warmed = new Set<string>();
+  const firstPublished = new Map<string, { done: Promise<void>; resolve: () => void }>();
+  const firstDiagnostics = (uri: string): Promise<void> => {
+    let entry = firstPublished.get(uri);
+    if (!entry) {
+      let resolve!: () => void;
+      const done = new Promise<void>((r) => (resolve = r));
+      firstPublished.set(uri, (entry = { done, resolve }));
+      if (!documents.get(uri)) resolve();
+    }
+    return entry.done;
+  };
 
   /** Checks the document's current version (in the checker thread) and publishes the result, unless the document
    * has changed since: then a newer check is on its way, and a stale result is never sent. */
@@ -63,11 +88,16 @@ export function startServer(connection: Connection, script?: string): void {
     const file = uriToPath(uri);
     const version = doc.version;
     const text = doc.getText();
+    if (tooLarge(text)) {
+      void connection.sendDiagnostics({ uri, version, diagnostics: [features.tooLargeDiagnostic(text)] });
+      firstDiagnostics(uri);
+      firstPublished.get(uri)?.resolve();
+      return;
+    }
     let diagnostics: Diagnostic[] | undefined;
     if (checker) {
       // Open documents win over the disk; the worker reads the rest itself.
-      const files: [string, string][] = documents.all().map((d) => [uriToPath(d.uri), d.getText()]);
-      const res = await checker.check(file, files);
+      const res = await checker.check(file, openTexts());
       if (!res) return; // superseded by a newer request for this file
       if ("diagnostics" in res) {
         diagnostics = res.diagnostics;
@@ -80,6 +110,14 @@ export function startServer(connection: Connection, script?: string): void {
       if (documents.get(uri)?.version !== version) return;
       void connection.sendDiagnostics({ uri, version, diagnostics: lsp });
     });
+    firstDiagnostics(uri);
+    const first = firstPublished.get(uri);
+    first?.resolve();
+    // After the first diagnostics, the main thread's own analysis, so the first hover does not wait for it.
+    if (first && !warmed.has(uri)) {
+      warmed.add(uri);
+      setImmediate(() => safely("analysis", () => { if (documents.get(uri)) void ws.analyze(file); }));
+    }
     idle();
   }
 
@@ -104,6 +142,7 @@ export function startServer(connection: Connection, script?: string): void {
     if (typeof opts.debounceMs === "number") settings.debounceMs = opts.debounceMs;
     for (const folder of params.workspaceFolders ?? []) ws.addRoot(uriToPath(folder.uri));
     if (!params.workspaceFolders?.length && params.rootUri) ws.addRoot(uriToPath(params.rootUri));
+    checker?.warm();
     return {
       capabilities: {
         textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: false },
@@ -119,11 +158,12 @@ export function startServer(connection: Connection, script?: string): void {
         semanticTokensProvider: {
           legend: { tokenTypes: [...features.TOKEN_TYPES], tokenModifiers: [...features.TOKEN_MODIFIERS] },
           full: true,
+          range: true,
         },
         documentFormattingProvider: true,
         documentRangeFormattingProvider: true,
         codeActionProvider: { codeActionKinds: ["quickfix"] },
-        codeLensProvider: { resolveProvider: false },
+        codeLensProvider: { resolveProvider: true },
         inlayHintProvider: true,
       },
       serverInfo: { name: "promisegrid", version: "0.1.0" },
@@ -139,6 +179,7 @@ export function startServer(connection: Connection, script?: string): void {
   }));
 
   connection.onDidChangeWatchedFiles((params) => safely("watched files", () => {
+    if (checker) checker.generation++;
     for (const change of params.changes) {
       const file = uriToPath(change.uri);
       ws.forgetFile(file);
@@ -161,6 +202,9 @@ export function startServer(connection: Connection, script?: string): void {
   documents.onDidClose((e) => safely("close", () => {
     clearTimeout(timers.get(e.document.uri));
     timers.delete(e.document.uri);
+    firstPublished.get(e.document.uri)?.resolve();
+    firstPublished.delete(e.document.uri);
+    warmed.delete(e.document.uri);
     const file = uriToPath(e.document.uri);
     ws.close(file);
     void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
@@ -201,22 +245,53 @@ export function startServer(connection: Connection, script?: string): void {
     return features.highlights(ws, file, offset);
   }));
   connection.onFoldingRanges(guard("folding", (p) => features.foldingRanges(ws, uriToPath(p.textDocument.uri))));
-  connection.languages.semanticTokens.on(guard("semantic tokens", (p) => ({ data: features.semanticTokens(ws, uriToPath(p.textDocument.uri)) })));
+  connection.languages.semanticTokens.on(guard("semantic tokens", async (p) => {
+    await firstDiagnostics(p.textDocument.uri);
+    return { data: features.semanticTokens(ws, uriToPath(p.textDocument.uri)) };
+  }));
+  connection.languages.semanticTokens.onRange(guard("semantic tokens", async (p) => {
+    await firstDiagnostics(p.textDocument.uri);
+    return { data: features.semanticTokens(ws, uriToPath(p.textDocument.uri), p.range) };
+  }));
   connection.onDocumentFormatting(guard("formatting", (p) => features.formatDocument(ws, uriToPath(p.textDocument.uri))));
   connection.onDocumentRangeFormatting(guard("range formatting", (p) => features.formatRange(ws, uriToPath(p.textDocument.uri), p.range)));
   connection.onCodeAction(guard("code actions", (p) => features.codeActions(ws, uriToPath(p.textDocument.uri), p.range)));
-  connection.onCodeLens(guard("code lenses", (p) => settings.codeLens ? features.codeLenses(ws, uriToPath(p.textDocument.uri), p.textDocument.uri) : []));
-  connection.languages.inlayHint.on(guard("inlay hints", (p) => settings.workloadCids ? features.inlayHints(ws, uriToPath(p.textDocument.uri), p.range) : []));
+  connection.onCodeLens(guard("code lenses", async (p) => {
+    if (!settings.codeLens) return [];
+    await firstDiagnostics(p.textDocument.uri);
+    return features.codeLenses(ws, uriToPath(p.textDocument.uri), p.textDocument.uri);
+  }));
+  connection.onCodeLensResolve(guard("code lens", async (lens) => {
+    const uri = (lens.data as { compile?: string } | undefined)?.compile;
+    return uri ? features.resolveCodeLens(ws, uriToPath(uri), lens) : lens;
+  }));
+  connection.languages.inlayHint.on(guard("inlay hints", async (p, token) => {
+    if (!settings.workloadCids) return [];
+    const uri = p.textDocument.uri, file = uriToPath(uri);
+    await firstDiagnostics(uri);
+    const hints = await features.workloadHints(ws, file, p.range);
+    const wanted = features.wantsTimeline(ws, file, p.range);
+    if (!wanted || !simulator || token.isCancellationRequested) return hints;
+    const version = documents.get(uri)?.version;
+    const res = await simulator.run({ kind: "timeline", entry: file, ...wanted }, openTexts(), `timeline:${uri}`, token);
+    if (!res || "error" in res) {
+      if (res) log(`inlay hints: simulation ${res.error.split("\n")[0]}`);
+      return hints;
+    }
+    if (!("timelines" in res) || documents.get(uri)?.version !== version) return hints;
+    return [...hints, ...features.revocationHints(ws, file, res.timelines)];
+  }));
 
   // For tests and the client: which process serves (so a crash can be provoked and the restart observed).
   connection.onRequest("promisegrid/serverInfo", () => ({
     pid: process.pid, rss: process.memoryUsage().rss,
     checks: checker ? "thread" : "in-process", threadChecks: checker?.completed ?? 0, inProcessChecks: ws.inProcessChecks,
+    simulationsCancelled: simulator?.cancelled ?? 0,
   }));
 
   registerScenarios(connection, ws, guard);
 
-  connection.onShutdown(() => checker?.dispose());
+  connection.onShutdown(async () => { await checker?.dispose(); await simulator?.dispose(); });
 
   documents.listen(connection);
   connection.listen();

@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { LineIndex, parse, type SourceFile, type Span } from "../grammar/index.ts";
+import { OverlayHost } from "./host.ts";
 import { IncrementalParser } from "./incremental-parse.ts";
 import { check, loadProgram, type Diagnostic, type PgSymbol, type Program, type Reference, type SourceHost } from "../language/index.ts";
 
@@ -39,23 +40,14 @@ export class Workspace implements SourceHost {
   private readonly analyses = new Map<string, Analysis>();
   private readonly lineIndexes = new Map<string, { text: string; index: LineIndex }>();
 
+  private readonly host = new OverlayHost((p) => this.open.get(p)?.getText());
+
   readText(p: string): string | undefined {
-    const doc = this.open.get(p);
-    if (doc) return doc.getText();
-    try {
-      return fs.readFileSync(p, "utf8");
-    } catch {
-      return undefined;
-    }
+    return this.host.readText(p);
   }
 
   exists(p: string): boolean {
-    if (this.open.has(p)) return true;
-    try {
-      return fs.statSync(p).isFile();
-    } catch {
-      return false;
-    }
+    return this.host.exists(p);
   }
 
   addRoot(root: string): void {
@@ -183,6 +175,7 @@ export class Workspace implements SourceHost {
   }
 
   forgetFile(p: string): void {
+    this.host.forget(p);
     this.parseCache.delete(p);
     this.lineIndexes.delete(p);
   }
@@ -228,13 +221,39 @@ export function contains(span: Span, offset: number): boolean {
   return span.start <= offset && offset <= span.end;
 }
 
+type Named = { symbol: PgSymbol; span: Span; reference?: Reference };
+/** Per program and file, every declared name and resolved reference, sorted by start: a hover is a binary search. */
+const namedIndex = new WeakMap<Program, Map<string, Named[]>>();
+
+function named(program: Program, file: string): Named[] {
+  let byFile = namedIndex.get(program);
+  if (!byFile) namedIndex.set(program, (byFile = new Map()));
+  let list = byFile.get(file);
+  if (!list) {
+    list = [];
+    for (const s of program.symbols) if (s.path === file) list.push({ symbol: s, span: s.nameSpan });
+    for (const r of program.references) if (r.path === file && r.symbol) list.push({ symbol: r.symbol, span: r.span, reference: r });
+    // Declarations first where spans coincide, as before.
+    list.sort((x, y) => x.span.start - y.span.start || Number(!!x.reference) - Number(!!y.reference));
+    byFile.set(file, list);
+  }
+  return list;
+}
+
 /** The symbol named at `offset` in `file`: a declaration's name or a resolved reference. */
-export function symbolAt(program: Program, file: string, offset: number): { symbol: PgSymbol; span: Span; reference?: Reference } | undefined {
-  for (const s of program.symbols) {
-    if (s.path === file && contains(s.nameSpan, offset)) return { symbol: s, span: s.nameSpan };
+export function symbolAt(program: Program, file: string, offset: number): Named | undefined {
+  const list = named(program, file);
+  // The last entry starting at or before the offset, and those before it that still contain it.
+  let lo = 0, hi = list.length - 1, at = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid].span.start <= offset) { at = mid; lo = mid + 1; } else hi = mid - 1;
   }
-  for (const r of program.references) {
-    if (r.path === file && r.symbol && contains(r.span, offset)) return { symbol: r.symbol, span: r.span, reference: r };
+  let best: Named | undefined;
+  for (let i = at; i >= 0 && i > at - 8; i--) {
+    const n = list[i];
+    if (!contains(n.span, offset)) continue;
+    if (!best || (!n.reference && best.reference) || (!!n.reference === !!best.reference && n.span.start < best.span.start)) best = n;
   }
-  return undefined;
+  return best;
 }

@@ -2,17 +2,16 @@
 // schema here and its output schema from docs/schemas/.
 import * as path from "node:path";
 import { LineIndex } from "../../grammar/index.ts";
-import { prepareScenarios } from "../../language/simulator/index.ts";
-import { renderGraphSvg } from "../../language/simulator/graph.ts";
 import type { Io } from "../command.ts";
 import { checkReport } from "../commands/check.ts";
 import { compileReport } from "../commands/compile.ts";
 import { deployAndFollow, nodeClient } from "../commands/deploy.ts";
 import { explainReport } from "../commands/explain.ts";
+import { graphReport } from "../commands/graph.ts";
 import { formatReport } from "../commands/fmt.ts";
-import { loadScenarios, runFailure, simulateReport } from "../commands/simulate.ts";
+import { simulateReport } from "../commands/simulate.ts";
 import { testReport } from "../commands/test.ts";
-import { fileDiagnostic, type JsonDiagnostic, type JsonFailure, type JsonTextEdit } from "../diagnostics.ts";
+import { fileDiagnostic, type JsonFailure, type JsonTextEdit } from "../diagnostics.ts";
 import { diagnosticEntry, standaloneSchema } from "../docs.ts";
 import { FileError, readSource, writeAtomic } from "../files.ts";
 import { DeployFailure, nodeDataDir } from "../../grid/deploy.ts";
@@ -96,32 +95,6 @@ function fixReport(ctx: ToolContext, file: string, text: unknown, codes: string[
   }
   const remaining = checkReport([file], ctx.cwd, buffers(ctx, file, after.text)).files[0].diagnostics;
   return result({ path: own.path, applied, text: after.text, changed: after.text !== source, remaining });
-}
-
-async function graphReport(ctx: ToolContext, file: string, scenario: string | undefined, at: number | undefined): Promise<ToolResult> {
-  const fail = (error: string, diagnostics: JsonDiagnostic[] = []) => result({ error, diagnostics });
-  let loaded;
-  try {
-    loaded = loadScenarios(file, ctx.cwd, scenario);
-  } catch (e) {
-    if (e instanceof FileError) return fail(e.message, [fileDiagnostic(file, e.message)]);
-    throw e;
-  }
-  if (loaded.errors.length) return fail(`${loaded.display} has errors`, loaded.diagnostics);
-  if (scenario === undefined && at === undefined) {
-    const { world } = prepareScenarios(loaded.program, () => false);
-    return result({ svg: await renderGraphSvg({ world, title: loaded.display }), title: loaded.display });
-  }
-  const failure = runFailure(loaded);
-  if (failure) return fail(failure.error, failure.diagnostics);
-  if (loaded.results.length > 1) return fail(`${loaded.display} has ${loaded.results.length} scenarios; pick one with scenario`);
-  const { world, scenarios } = prepareScenarios(loaded.program, (t, p) => t === loaded.results[0].title && p === loaded.file);
-  const run = scenarios[0].run!;
-  const target = at ?? run.plan.lastStep;
-  if (target > run.plan.lastStep) return fail(`scenario "${run.plan.title}" runs to step ${run.plan.lastStep}; step ${target} is past its end`);
-  while (run.step < target) run.next();
-  const title = `${loaded.display}: "${run.plan.title}" at step ${target}`;
-  return result({ svg: await renderGraphSvg({ world, engine: run.engine, title }), title });
 }
 
 /** An Io that keeps what a CLI function prints. */
@@ -245,10 +218,19 @@ export const TOOLS: Tool[] = [
     name: "graph",
     title: "Draw agents and promises as SVG",
     description: "Draws agents, promises and capabilities as an SVG; with scenario or step, colours each promise by its state in its promiser's view at that step.",
-    inputSchema: input({ path: str("The .pg file."), scenario: str("The scenario to run."), step }, ["path"]),
+    inputSchema: input({
+      path: str("The .pg file."), scenario: str("The scenario to run."), step,
+      as: str("Draw the graph as this agent sees it (its assessments, the tokens it knows revoked, its balances); without it, the truth."),
+      layout: { enum: ["narrow", "wide"], description: "Top to bottom with wrapped labels (narrow, the default) or left to right." },
+      timeline: { type: "boolean", description: "Draw the scenario as a space-time diagram instead: agents as columns, steps as rows, gossip as arrows." },
+    }, ["path"]),
     outputSchema: standaloneSchema("graph.schema.json"),
     async call(a, ctx) {
-      return graphReport(ctx, String(a.path), a.scenario as string | undefined, a.step as number | undefined);
+      const r = await graphReport(path.resolve(ctx.cwd, String(a.path)), ctx.cwd, {
+        scenario: a.scenario as string | undefined, step: a.step as number | undefined, as: a.as as string | undefined,
+        layout: a.layout as "narrow" | "wide" | undefined, timeline: a.timeline === true,
+      });
+      return "error" in r ? result({ error: r.error, diagnostics: r.diagnostics }) : result(r);
     },
   },
   {

@@ -57,6 +57,17 @@ describe("diagnostics", () => {
     assert.ok(diags.every((d) => d.source === "promisegrid"));
   });
 
+  it("gives exact ranges in UTF-16 characters, across CRLF line ends and characters outside the BMP", async () => {
+    // Line 1: `agent a "🌮" { kind robot }`: the taco is two UTF-16 units, so `robot` starts at character 20.
+    const text = "agent b\r\nagent a \"\u{1F32E}\" { kind robot }\r\n\r\npromise a -> b +x(y) if holds(nope)\r\n";
+    const u = await c.open("ranges.pg", text);
+    const diags = await c.diagnostics(u, 1);
+    assert.deepEqual(diags.filter((d) => d.severity === 1).map((d) => [d.code, d.range]), [
+      ["PG204", { start: { line: 1, character: 20 }, end: { line: 1, character: 25 } }],
+      ["PG200", { start: { line: 3, character: 30 }, end: { line: 3, character: 34 } }],
+    ]);
+  });
+
   it("publishes an empty list for a correct file", async () => {
     const u = await c.open("food.pg");
     assert.deepEqual(await c.diagnostics(u, 1), []);
@@ -157,6 +168,25 @@ describe("rename", () => {
         [uri(path.join(root, "multi/shared.pg"))]: [0, 1].map((n) => ({ range: rangeOf("multi/shared.pg", "truck1", n), newText: "taco_truck" })),
       },
     });
+  });
+
+  it("renames from the declaring file into the file that imports it, open or not", async () => {
+    for (const openImporter of [false, true]) {
+      const fresh = await LspClient.start(root, { debounceMs: 0 });
+      try {
+        await fresh.open("multi/shared.pg");
+        if (openImporter) await fresh.open("multi/main.pg");
+        const edit = await fresh.request<WorkspaceEdit>("textDocument/rename", { textDocument: doc("multi/shared.pg"), position: posOf("multi/shared.pg", "lunch_pass"), newName: "pass" });
+        assert.deepEqual(edit, {
+          changes: {
+            [uri(path.join(root, "multi/main.pg"))]: [{ range: rangeOf("multi/main.pg", "lunch_pass"), newText: "pass" }],
+            [uri(path.join(root, "multi/shared.pg"))]: [{ range: rangeOf("multi/shared.pg", "lunch_pass"), newText: "pass" }],
+          },
+        }, `importer ${openImporter ? "open" : "on disk only"}`);
+      } finally {
+        await fresh.stop();
+      }
+    }
   });
 
   it("prepares a rename with the name's range, and refuses a scenario title", async () => {
@@ -273,17 +303,22 @@ describe("code actions", () => {
   });
 });
 
+/** Lenses as an editor shows them: those without a command resolved (the file's Compile lens is resolved lazily). */
+async function resolved(lenses: CodeLens[]): Promise<CodeLens[]> {
+  return Promise.all(lenses.map((l) => (l.command ? l : c.request<CodeLens>("codeLens/resolve", l))));
+}
+
 describe("code lenses and inlay hints", () => {
   it("puts Run and Step through on each scenario and the root CID on the file", async () => {
     const compiled = JSON.parse(await cli(["compile", path.join(root, "hello/hello.pg"), "--json"])) as { root: string };
-    const lenses = await c.request<CodeLens[]>("textDocument/codeLens", { textDocument: doc("hello/hello.pg") });
+    const lenses = await resolved(await c.request<CodeLens[]>("textDocument/codeLens", { textDocument: doc("hello/hello.pg") }));
     const scenario = rangeOf("hello/hello.pg", "scenario").start;
     assert.deepEqual(lenses.map((l) => [l.range.start, l.command?.title, l.command?.command, l.command?.arguments]), [
       [{ line: 0, character: 0 }, `Compile: ${compiled.root}`, "promisegrid.copyCid", [compiled.root]],
       [scenario, "▶ Run", "promisegrid.runScenario", [doc("hello/hello.pg").uri, "dev deploys hello"]],
       [scenario, "Step through", "promisegrid.stepScenario", [doc("hello/hello.pg").uri, "dev deploys hello"]],
     ]);
-    const broken = await c.request<CodeLens[]>("textDocument/codeLens", { textDocument: doc("broken.pg") });
+    const broken = await resolved(await c.request<CodeLens[]>("textDocument/codeLens", { textDocument: doc("broken.pg") }));
     assert.deepEqual(broken.map((l) => l.command?.title), ["Compile: 1 error to fix first"]);
   });
 

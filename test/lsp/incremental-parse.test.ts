@@ -47,5 +47,7 @@ it("stays identical to the whole-file parse over 3,000 random edits", () => {
     const insert = pieces[Math.floor(rand() * pieces.length)];
     text = (text.slice(0, a) + insert + text.slice(b)).slice(0, 6000);
     same(text, p, `edit ${i}`);
+    // A first parse of the same text (whole, then the chunks with errors again) gives the same tree too.
+    if (i % 10 === 0) same(text, new IncrementalParser(), `fresh parse at edit ${i}`);
   }
 });

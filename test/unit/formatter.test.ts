@@ -67,6 +67,11 @@ describe("formatter rules", () => {
     assert.equal(format(input), "/// doc\nagent a  // about a\n/* block\n   comment */\nagent b\n");
   });
 
+  it("keeps a comment on its own line inside a block, indented with the block", () => {
+    const input = "agent a {\n// the kind\n     kind person\n  /* block */\n}\nscenario \"s\" {\n  // first\n  step 1: a leaves\n}\n";
+    assert.equal(format(input), "agent a {\n  // the kind\n  kind person\n  /* block */\n}\nscenario \"s\" {\n  // first\n  step 1: a leaves\n}\n");
+  });
+
   it("refuses a file with syntax errors (returns undefined) rather than guess", () => {
     assert.equal(format("agent a\npromise p: a -> +x("), undefined);
   });

@@ -84,3 +84,21 @@ it(`${MUTATIONS} seeded mutations (seed ${SEED}) never throw`, () => {
   // The mutations must actually break files, or the test proves little.
   assert.ok(withErrors > MUTATIONS / 4, `only ${withErrors} mutations had syntax errors`);
 });
+
+it("parses, checks and formats 100,000 nested braces, lists, parentheses, nots and ands without exhausting the stack", () => {
+  const n = 100_000;
+  const texts = {
+    braces: `agent a {${" k {".repeat(n)}${" }".repeat(n)} }`,
+    lists: `agent a { k ${"[".repeat(n)}${"]".repeat(n)} }`,
+    parens: `promise p: a -> b +x(y) if ${"(".repeat(n)}holds(c)${")".repeat(n)}`,
+    nots: `promise p: a -> b +x(y) if ${"not ".repeat(n)}holds(c)`,
+    ands: `promise p: a -> b +x(y) if holds(c)${" and holds(c)".repeat(n)}`,
+    ors: `promise p: a -> b +x(y) if holds(c)${" or holds(c)".repeat(n)}`,
+  };
+  for (const [name, deep] of Object.entries(texts)) {
+    const text = `agent a\nagent b\n${deep}\n`;
+    const diagnostics = check(loadProgram([`${VIRTUAL_DIR}/main.pg`], memoryHost({ "main.pg": text })));
+    assert.deepEqual(diagnostics.filter((d) => d.code === "PG101").map((d) => d.message.split(":")[0]).length, 1, name);
+    assert.equal(format(text), undefined, name);
+  }
+});

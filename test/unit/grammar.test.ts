@@ -1,7 +1,7 @@
 // Every grammar construct, exact spans, doc comments, and recovery on broken input.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { LineIndex, parse, type Declaration, type ScenarioDecl } from "../../grammar/index.ts";
+import { LineIndex, MAX_NESTING, parse, type Declaration, type ScenarioDecl } from "../../grammar/index.ts";
 
 function only<K extends Declaration["kind"]>(text: string, kind: K): Extract<Declaration, { kind: K }> {
   const file = parse(text);
@@ -223,5 +223,60 @@ describe("recovery", () => {
     assert.equal(file.errors.length, 1);
     assert.equal(at(text, file.errors[0].span), "days");
     assert.match(file.errors[0].message, /expected 'steps' but found 'days'/);
+  });
+});
+
+describe("nesting limit", () => {
+  // Each text nests `n` levels deep (brackets), or holds `n` condition operators.
+  const deep = (n: number) => ({
+    braces: `agent a {${" k {".repeat(n - 1)}${" }".repeat(n - 1)} }`,
+    lists: `agent a { k ${"[".repeat(n - 1)}${"]".repeat(n - 1)} }`,
+    parens: `promise p: a -> b +x(y) if ${"(".repeat(n - 1)}holds(c)${")".repeat(n - 1)}`,
+    nots: `promise p: a -> b +x(y) if ${"not ".repeat(n)}holds(c)`,
+    ands: `promise p: a -> b +x(y) if holds(c)${" and holds(c)".repeat(n)}`,
+  });
+
+  it("parses nesting up to the limit", () => {
+    for (const [name, text] of Object.entries(deep(MAX_NESTING))) {
+      const file = parse(text + "\nagent later");
+      assert.deepEqual(file.errors, [], name);
+      assert.equal(file.declarations.length, 2, name);
+    }
+  });
+
+  it("skips a declaration nested deeper, says where, and parses the rest", () => {
+    for (const [name, text] of Object.entries(deep(MAX_NESTING + 1))) {
+      const file = parse(text + "\nagent later");
+      assert.equal(file.errors.length, 1, name);
+      const e = file.errors[0];
+      assert.equal(e.code, "PG101");
+      const bracket = name === "braces" || name === "lists" || name === "parens";
+      assert.equal(e.message, bracket ? "brackets nest more than 100 deep: this declaration is skipped"
+        : "more than 100 'and', 'or' and 'not' in one declaration: this declaration is skipped", name);
+      // The error is on the token past the limit: the 101st level's bracket, or the 101st operator.
+      let at = -1, length = 1;
+      if (bracket) {
+        for (let i = 0, depth = 0; at < 0; i++) {
+          if ("{[(".includes(text[i])) depth++;
+          else if ("}])".includes(text[i])) depth--;
+          if (depth > MAX_NESTING) at = i;
+        }
+      } else {
+        const word = name === "nots" ? "not " : " and ";
+        for (let i = 0; i <= MAX_NESTING; i++) at = text.indexOf(word, at + 1);
+        if (word === " and ") at++;
+        length = word.trim().length;
+      }
+      assert.deepEqual(e.span, { start: at, end: at + length }, name);
+      assert.deepEqual(file.declarations.map((d) => d.kind === "agent" && d.name.text), ["later"], name);
+    }
+  });
+
+  it("parses 100,000 levels of each in time proportional to the text, without exhausting the stack", () => {
+    for (const [name, text] of Object.entries(deep(100_000))) {
+      const file = parse(`agent earlier\n${text}\nagent later`);
+      assert.equal(file.errors.length, 1, name);
+      assert.deepEqual(file.declarations.map((d) => d.kind === "agent" && d.name.text), ["earlier", "later"], name);
+    }
   });
 });

@@ -206,6 +206,13 @@ describe("mcp: each tool on a good and a bad input", () => {
     assert.equal(cbad.doc.diagnostics[0].code, "PG201");
     const g = await call(client, "graph", { path: "trucks.pg", step: 2 }, "graph.schema.json");
     assert.match(g.doc.svg, /^<svg[\s\S]*truck5[\s\S]*<\/svg>/);
+    assert.match(g.doc.svg, /data-view="truth"/);
+    const as = await call(client, "graph", { path: "trucks.pg", step: 2, as: "truck5" }, "graph.schema.json");
+    assert.match(as.doc.svg, /data-view="truck5"/);
+    const tl = await call(client, "graph", { path: "trucks.pg", timeline: true }, "graph.schema.json");
+    assert.match(tl.doc.svg, /^<svg[^>]*class="spacetime"/);
+    const gnobody = await call(client, "graph", { path: "trucks.pg", step: 2, as: "nobody" });
+    assert.match(gnobody.doc.error, /names no agent/);
     const gbad = await call(client, "graph", { path: "trucks.pg", step: 99 });
     assert.match(gbad.doc.error, /past its end/);
   });
