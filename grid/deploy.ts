@@ -13,6 +13,7 @@ import { LineIndex } from "../grammar/index.ts";
 import { check, compile, CompileError, loadProgram, type Diagnostic, type Program } from "../language/index.ts";
 import { nodeHost } from "../language/node-host.ts";
 import { equals } from "multiformats/bytes";
+import { base58btc } from "multiformats/bases/base58";
 import { ApiError, type DeploymentInfo, type GridClient, type LogEntry, type RemoteEndLine } from "./api-client.ts";
 import { keyId, loadOrCreateKey, type PrivateKey } from "./keys.ts";
 import { ManifestError, pickWorkload, type ManifestBlocks } from "./manifest.ts";
@@ -243,6 +244,20 @@ function namedPeer(to: string): string | undefined {
   return /\/p2p\/([^/]+)$/.exec(to)?.[1];
 }
 
+/** A --to as the local node takes it: a did:key (ed25519) becomes the peer id of the same key. */
+export function peerAddress(to: string): string {
+  if (!to.startsWith("did:")) return to;
+  const m = /^did:key:(z[1-9A-HJ-NP-Za-km-z]+)$/.exec(to);
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = m ? base58btc.decode(m[1]) : undefined;
+  } catch {
+    bytes = undefined;
+  }
+  if (!bytes || bytes.length !== 34 || bytes[0] !== 0xed || bytes[1] !== 0x01) throw new DeployFailure("node", `--to ${to} is not an ed25519 did:key (did:key:z6Mk...)`);
+  return keyId(bytes.subarray(2));
+}
+
 /**
  * Checks a remote deploy's last line: the assessment must be signed by the key of the peer
  * that ran it, for this deployment, manifest and workload. Throws DeployFailure otherwise.
@@ -294,7 +309,7 @@ export async function deployManifest(client: GridClient, m: Manifest, o: DeployO
       )];
     const token = chain[chain.length - 1];
     const car = await deployCar({ key, manifest: m.root, workload, chain, blocks: m.blocks });
-    if (o.to) return await deployRemote(client, car, { ...o, to: o.to }, { m, workload, capability: capability.name, token: (await tokenCid(token)).toString(), chain });
+    if (o.to) return await deployRemote(client, car, { ...o, to: peerAddress(o.to) }, { m, workload, capability: capability.name, token: (await tokenCid(token)).toString(), chain });
     const started = await client.deploy(car);
     const s: Started = { id: started.id, workload, capability: capability.name, manifest: m.root.toString(), token: (await tokenCid(token)).toString(), chain };
     o.onStarted?.(s);

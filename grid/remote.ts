@@ -18,6 +18,7 @@ const OUT_PIECE = 64 * 1024;
 /** Output the sender forwards at most (the receiver sends 1 MiB and a notice). */
 const MAX_OUTPUT = 1024 * 1024 + OUT_PIECE;
 const REQUEST_TIMEOUT_MS = 10_000;
+const WRITE_TIMEOUT_MS = 30_000;
 const ALIVE_MS = 2_000;
 /** Silence after which the sender takes the receiver for gone. */
 export const SILENCE_MS = 10_000;
@@ -64,7 +65,8 @@ export class DeployProtocol {
 
   async serve(stream: Stream, peer: PeerId): Promise<void> {
     const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE });
-    const send = (msg: unknown[]) => lp.write(encodeEnvelope(msg, DEPLOY_PROTOCOL_CID));
+    // A sender that stops reading holds its slot no longer than WRITE_TIMEOUT_MS per message.
+    const send = (msg: unknown[]) => lp.write(encodeEnvelope(msg, DEPLOY_PROTOCOL_CID), { signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) });
     const msg = decodeEnvelope((await lp.read({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).subarray(), DEPLOY_PROTOCOL_CID);
     const request = msg[0] === "deploy" && msg.length === 2 ? (asSigned(msg[1], "promisegrid/deploy") as Signed<DeployPayload> | undefined) : undefined;
     if (!request) {
@@ -95,8 +97,8 @@ export class DeployProtocol {
     try {
       info = await this.host.deploy(request);
     } catch (e) {
-      if (!(e instanceof DeployError)) throw e;
-      return send(["refused", e.code, e.message]);
+      if (e instanceof DeployError) return send(["refused", e.code, e.message]);
+      return send(["refused", "internal", `this node failed to start the deploy: ${e instanceof Error ? e.message : e}`]);
     }
     const d = this.host.deployment(info.id)!;
     await send(["started", info.id]);

@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as dagCbor from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
+import { base58btc } from "multiformats/bases/base58";
 import * as raw from "multiformats/codecs/raw";
 import { sha256 } from "multiformats/hashes/sha2";
 import { GridClient } from "../../grid/api-client.ts";
@@ -95,6 +96,9 @@ test("A deploys hello to B over libp2p: kept, output streamed, the assessment si
   // By multiaddr, too (a dial, then the same protocol).
   const byAddr = await remoteDeploy(a, `${b.addr}/p2p/${b.peerId}`, dev, [await issue(b, dev)]);
   assert.equal(byAddr.kept, true);
+  // By B's did:key: the same key, so the same peer.
+  const did = "did:key:" + base58btc.encode(new Uint8Array([0xed, 0x01, ...Buffer.from(b.publicKey, "hex")]));
+  assert.equal((await remoteDeploy(a, did, dev, [await issue(b, dev)])).peer, b.peerId);
 
   // A token of A's is nothing on B.
   const foreign = await refusal(remoteDeploy(a, b.peerId, dev, [await issue(a, dev)]));
@@ -124,7 +128,7 @@ test("A deploys hello to B over libp2p: kept, output streamed, the assessment si
   // Without a token there is nothing to show.
   const none = await refusal(remoteDeploy(a, b.peerId, dev, []));
   assert.equal(none.detail.code, "no-token");
-  assert.equal((await b.client.deployments()).length, 3, "nothing refused ran");
+  assert.equal((await b.client.deployments()).length, 4, "nothing refused ran");
 });
 
 // Writes 64 KiB of "x" 64 times (4 MiB) to stdout.
@@ -155,13 +159,19 @@ test("a remote run that prints 4 MiB: the peer sends the first 1 MiB and says th
   assert.equal(r.output, "x".repeat(MAX_KEPT_OUTPUT) + notice);
 });
 
-test("B killed in the middle of a run: the deploy ends broken, peer gone, instead of hanging", { timeout: 60_000 }, async () => {
+test("B frozen, then killed, in the middle of a run: the deploy ends broken, peer gone, instead of hanging", { timeout: 60_000 }, async () => {
   const dir = tempDir("pg-loop-");
   writeFileSync(join(dir, "loop.wasm"), await wat("loop"));
   writeFileSync(join(dir, "loop.pg"), readFileSync(hello, "utf8").replace('module "hello.wasm"', 'module "loop.wasm"').replace("time 2s", "time 60s").replaceAll("hello", "loop"));
   const a = await startProc();
   const b = await startProc(["--peer", a.addr]);
   const dev = await newKey();
+  // Frozen (SIGSTOP): the connection stays open but says nothing; the silence bound ends it.
+  const frozen = await remoteDeploy(a, b.peerId, dev, [await issue(b, dev, "loop")], join(dir, "loop.pg"), () => void b.child.kill("SIGSTOP"));
+  b.child.kill("SIGCONT");
+  assert.equal(frozen.kept, false);
+  assert.match(frozen.remote?.gone ?? "", new RegExp(`peer ${b.peerId} gone during deployment ${frozen.id}: no word from it for 10 s`));
+  // Killed: the connection closes, and so does the deploy.
   const r = await remoteDeploy(a, b.peerId, dev, [await issue(b, dev, "loop")], join(dir, "loop.pg"), () => void b.child.kill("SIGKILL"));
   assert.equal(r.kept, false);
   assert.match(r.remote?.gone ?? "", new RegExp(`peer ${b.peerId} gone during deployment ${r.id}`));
