@@ -14,6 +14,7 @@ import { check, compile, CompileError, loadProgram, type Diagnostic, type Progra
 import { nodeHost } from "../language/node-host.ts";
 import { equals } from "multiformats/bytes";
 import { base58btc } from "multiformats/bases/base58";
+import { publicKeyFromRaw } from "@libp2p/crypto/keys";
 import { ApiError, type DeploymentInfo, type GridClient, type LogEntry, type RemoteEndLine } from "./api-client.ts";
 import { keyId, loadOrCreateKey, type PrivateKey } from "./keys.ts";
 import { ManifestError, pickWorkload, type ManifestBlocks } from "./manifest.ts";
@@ -244,6 +245,15 @@ function namedPeer(to: string): string | undefined {
   return /\/p2p\/([^/]+)$/.exec(to)?.[1];
 }
 
+/** The libp2p peer id of an ed25519 public key (the same key, as peers name it). */
+function peerIdOf(publicKey: Uint8Array): string {
+  try {
+    return publicKeyFromRaw(publicKey).toString();
+  } catch {
+    return "";
+  }
+}
+
 /** A --to as the local node takes it: a did:key (ed25519) becomes the peer id of the same key. */
 export function peerAddress(to: string): string {
   if (!to.startsWith("did:")) return to;
@@ -255,7 +265,7 @@ export function peerAddress(to: string): string {
     bytes = undefined;
   }
   if (!bytes || bytes.length !== 34 || bytes[0] !== 0xed || bytes[1] !== 0x01) throw new DeployFailure("node", `--to ${to} is not an ed25519 did:key (did:key:z6Mk...)`);
-  return keyId(bytes.subarray(2));
+  return peerIdOf(bytes.subarray(2));
 }
 
 /**
@@ -273,7 +283,7 @@ export async function verifyRemoteEnd(end: RemoteEndLine, o: { to: string; id: s
     a = undefined;
   }
   const p = a?.payload;
-  const ok = !!a && !!p && p.node instanceof Uint8Array && p.node.length === 32 && keyId(p.node) === end.peer && (await verifyRecord(a)) &&
+  const ok = !!a && !!p && p.node instanceof Uint8Array && p.node.length === 32 && peerIdOf(p.node) === end.peer && (await verifyRecord(a)) &&
     p.deployment === o.id && p.workload === o.workload && !!p.manifest && String(p.manifest) === o.manifest.toString();
   if (!ok) throw new DeployFailure("node", `the assessment of deployment ${o.id} is not signed by peer ${end.peer} for this deploy; it is not trusted`);
   return a;
