@@ -1,18 +1,31 @@
 // The control API: HTTP on 127.0.0.1 only, a bearer token from the data dir,
-// Host and Origin checked, request bodies capped while they stream in.
+// Host and Origin checked, request bodies capped while they stream in; header
+// and idle timeouts and a connection cap, so idle sockets cannot starve it.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { timingSafeEqual } from "node:crypto";
+import type { Socket } from "node:net";
 import * as dagCbor from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
 import { CarImportError, readCar } from "./store.ts";
 import { MAX_FOLLOWER_BACKLOG, slowFollowerNotice } from "./output-cap.ts";
 import { DeployError, type GridNode } from "./node.ts";
-import { asSigned, type DeployPayload, type Signed } from "./records.ts";
+import { asSigned, wireGrantProblem, MAX_ARGS, MAX_CHAIN, MAX_GRANTS, MAX_TEXT, type DeployPayload, type Signed, type TokenPayload } from "./records.ts";
 import type { Body } from "./records.ts";
 import { decodeChain, heldState, MAX_CHAINS, MAX_HOPS } from "./held.ts";
 
 export const DEFAULT_MAX_BODY = 64 * 1024 * 1024;
 const MAX_JSON_BODY = 1024 * 1024;
+/** A client on this host sends its headers at once; a socket that does not is closed. */
+export const HEADERS_TIMEOUT_MS = 5000;
+/** Idle keep-alive sockets are closed after this long. */
+const KEEP_ALIVE_TIMEOUT_MS = 5000;
+/** Open sockets at most; past it the oldest one with no request in progress is closed. */
+export const MAX_CONNECTIONS = 256;
+/** Delegation depth a token may allow at most. */
+export const MAX_DEPTH = 32;
+const MAX_STRING = MAX_TEXT;
+/** The latest expiry a Date can hold (ms since the epoch). */
+const MAX_TIME = 8.64e15;
 
 export interface ApiOptions {
   host?: string;
@@ -21,6 +34,8 @@ export interface ApiOptions {
   maxBodyBytes?: number;
   /** Called after answering POST /v0/shutdown. */
   onShutdown?: () => void;
+  headersTimeoutMs?: number;
+  maxConnections?: number;
 }
 
 class HttpError extends Error {
@@ -28,8 +43,6 @@ class HttpError extends Error {
     super(message);
   }
 }
-
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 export function isLoopbackHost(host: string): boolean {
   return host === "127.0.0.1" || host === "localhost" || host === "::1";
@@ -88,14 +101,91 @@ function parseCid(s: unknown, what: string): CID {
   }
 }
 
+function onlyKeys(body: Record<string, unknown>, allowed: string[]): void {
+  const extra = Object.keys(body).filter((k) => !allowed.includes(k));
+  if (extra.length) throw new HttpError(400, `unknown field${extra.length > 1 ? "s" : ""} ${extra.map((k) => `'${k}'`).join(", ")}: this request takes ${allowed.join(", ")}`);
+}
+
+export interface IssueRequest {
+  name: string;
+  audience: Uint8Array;
+  grants: Body[];
+  depth: number;
+  expires: number | null;
+}
+
+/** Checks every field of a POST /v0/capabilities body; throws a 400 naming the first bad one. */
+export function parseIssueRequest(body: Record<string, unknown>): IssueRequest {
+  onlyKeys(body, ["holder", "grants", "name", "depth", "expires"]);
+  const holder = typeof body.holder === "string" && /^[0-9a-f]{64}$/.test(body.holder) ? Buffer.from(body.holder, "hex") : null;
+  if (!holder) throw new HttpError(400, "'holder' must be the holder's ed25519 public key, 64 hex digits");
+  const grants = body.grants;
+  if (!Array.isArray(grants) || grants.length === 0 || grants.length > MAX_GRANTS) throw new HttpError(400, `'grants' must be a list of 1 to ${MAX_GRANTS} {type, args}`);
+  grants.forEach((g, i) => {
+    const ok = !!g && typeof g === "object" && !Array.isArray(g) && Object.keys(g).every((k) => k === "type" || k === "args") &&
+      typeof g.type === "string" && g.type.length > 0 && g.type.length <= MAX_STRING && Array.isArray(g.args) && g.args.length <= MAX_ARGS;
+    if (!ok) throw new HttpError(400, `grant ${i} must be {type, args}: a type name and a list of at most ${MAX_ARGS} arguments`);
+    const problem = wireGrantProblem(g);
+    if (problem) throw new HttpError(400, `grant ${i}: ${problem}`);
+  });
+  if (body.name !== undefined && (typeof body.name !== "string" || body.name.length === 0 || body.name.length > MAX_STRING)) {
+    throw new HttpError(400, `'name' must be a non-empty string of at most ${MAX_STRING} characters`);
+  }
+  const depth = body.depth ?? 0;
+  if (typeof depth !== "number" || !Number.isInteger(depth) || depth < 0 || depth > MAX_DEPTH) {
+    throw new HttpError(400, `'depth' must be a whole number from 0 to ${MAX_DEPTH}, not ${JSON.stringify(body.depth)}`);
+  }
+  const expires = body.expires ?? null;
+  if (expires !== null && (typeof expires !== "number" || !Number.isInteger(expires) || expires < 0 || expires > MAX_TIME)) {
+    throw new HttpError(400, `'expires' must be a time (whole milliseconds since the epoch) or null, not ${JSON.stringify(body.expires)}`);
+  }
+  return { name: (body.name as string | undefined) ?? "capability", audience: new Uint8Array(holder), grants: grants as Body[], depth, expires };
+}
+
+/** The Host values this API answers to: a loopback name with its exact port. */
+export function allowedHosts(port: number): Set<string> {
+  const hosts = ["127.0.0.1", "localhost", "[::1]"];
+  return new Set([...hosts.map((h) => `${h}:${port}`), ...(port === 80 ? hosts : [])]);
+}
+
+/** The Origin values a browser page on this API itself would send. */
+export function allowedOrigins(port: number): Set<string> {
+  return new Set([...allowedHosts(port)].map((h) => `http://${h}`));
+}
+
+/** Whether `header` is exactly `Bearer TOKEN` (compared in constant time). */
+export function bearerMatches(header: string, token: string): boolean {
+  const given = Buffer.from(header);
+  const want = Buffer.from(`Bearer ${token}`);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
+/** A chain of capability tokens, root first, each base64 DAG-CBOR as POST /v0/capabilities returns it. */
+export function parseChain(value: unknown): Signed<TokenPayload>[] {
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_CHAIN) throw new HttpError(400, `'chain' must be a list of 1 to ${MAX_CHAIN} tokens (base64), root first`);
+  return value.map((t, i) => {
+    let decoded: unknown;
+    try {
+      decoded = typeof t === "string" ? dagCbor.decode(Buffer.from(t, "base64")) : undefined;
+    } catch {
+      decoded = undefined;
+    }
+    const token = asSigned(decoded, "promisegrid/capability");
+    if (!token) throw new HttpError(400, `'chain' item ${i} is not a capability token (base64 DAG-CBOR)`);
+    return token as Signed<TokenPayload>;
+  });
+}
+
 export class ApiServer {
   private server!: Server;
-  private readonly token: Buffer;
+  private readonly token: string;
   private readonly maxBody: number;
+  private readonly sockets = new Set<Socket>();
+  private readonly busy = new Set<Socket>();
   port = 0;
 
   constructor(private readonly node: GridNode, private readonly o: ApiOptions) {
-    this.token = Buffer.from(o.token);
+    this.token = o.token;
     this.maxBody = o.maxBodyBytes ?? DEFAULT_MAX_BODY;
   }
 
@@ -106,19 +196,35 @@ export class ApiServer {
   async listen(): Promise<void> {
     const host = this.o.host ?? "127.0.0.1";
     if (!isLoopbackHost(host)) throw new Error(`the control API listens on loopback only; '${host}' is not a loopback address`);
-    this.server = createServer((req, res) => {
+    // Node checks header timeouts on this interval (default 30 s).
+    this.server = createServer({ connectionsCheckingInterval: 500, headersTimeout: this.o.headersTimeoutMs ?? HEADERS_TIMEOUT_MS, requestTimeout: 0, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (req, res) => {
+      this.busy.add(req.socket);
+      res.on("close", () => this.busy.delete(req.socket));
       this.handle(req, res).catch((e) => {
         const status = e instanceof HttpError || e instanceof DeployError ? e.status : 500;
         const code = e instanceof HttpError || e instanceof DeployError ? e.code : "internal";
         if (!res.headersSent) {
-          // After refusing a body that is still arriving, close the connection instead of reading it.
-          if (status === 413) res.setHeader("connection", "close");
+          // A refused request's body is not read: close the connection once the answer is out.
+          const unread = !req.complete;
+          if (unread) res.setHeader("connection", "close");
           send(res, status, { error: e instanceof Error ? e.message : String(e), code });
-          if (status === 413) res.on("finish", () => req.destroy());
+          if (unread) res.on("finish", () => req.socket.destroy());
         } else res.destroy();
       });
     });
-    this.server.requestTimeout = 0;
+    this.server.on("connection", (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.on("close", () => this.sockets.delete(socket));
+      if (this.sockets.size <= (this.o.maxConnections ?? MAX_CONNECTIONS)) return;
+      // Over the cap: drop the oldest socket that is not serving a request (a slow or idle one).
+      for (const s of this.sockets) {
+        if (!this.busy.has(s)) {
+          s.destroy();
+          return;
+        }
+      }
+      socket.destroy();
+    });
     await new Promise<void>((resolve, reject) => {
       this.server.once("error", reject);
       this.server.listen(this.o.port ?? 0, host === "localhost" ? "127.0.0.1" : host, () => resolve());
@@ -134,27 +240,16 @@ export class ApiServer {
 
   private checkRequest(req: IncomingMessage): void {
     const host = req.headers.host ?? "";
-    const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host);
-    if (!m || !LOOPBACK.has(m[1].toLowerCase()) || (m[2] !== undefined && Number(m[2]) !== this.port)) {
+    if (!allowedHosts(this.port).has(host.toLowerCase())) {
       throw new HttpError(421, `refused: Host '${host}' is not this node's loopback address (127.0.0.1:${this.port})`, "bad-host");
     }
     const origin = req.headers.origin;
-    if (origin !== undefined) {
-      let ok = false;
-      try {
-        const u = new URL(origin);
-        ok = u.protocol === "http:" && LOOPBACK.has(u.hostname.toLowerCase()) && Number(u.port) === this.port;
-      } catch {
-        ok = false;
-      }
-      if (!ok) throw new HttpError(403, `refused: Origin '${origin}' is not allowed (browsers on other sites may not use this API)`, "bad-origin");
+    if (origin !== undefined && !allowedOrigins(this.port).has(origin.toLowerCase())) {
+      throw new HttpError(403, `refused: Origin '${origin}' is not allowed (browsers on other sites may not use this API)`, "bad-origin");
     }
-    const auth = req.headers.authorization ?? "";
-    if (!auth) throw new HttpError(401, "refused: missing bearer token (send 'Authorization: Bearer TOKEN' with the token from the node's data dir, file api-token)", "no-token");
-    const given = Buffer.from(auth.startsWith("Bearer ") ? auth.slice(7).trim() : "");
-    if (given.length !== this.token.length || !timingSafeEqual(given, this.token)) {
-      throw new HttpError(401, "refused: wrong bearer token", "bad-token");
-    }
+    const auth = req.headers.authorization;
+    if (auth === undefined) throw new HttpError(401, "refused: missing bearer token (send 'Authorization: Bearer TOKEN' with the token from the node's data dir, file api-token)", "no-token");
+    if (!bearerMatches(auth, this.token)) throw new HttpError(401, "refused: wrong bearer token (expected exactly 'Bearer TOKEN')", "bad-token");
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -162,6 +257,9 @@ export class ApiServer {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const parts = url.pathname.split("/").filter(Boolean);
     const method = req.method ?? "GET";
+    for (const [k, v] of url.searchParams) {
+      if ((k !== "wait" && k !== "follow") || (v !== "0" && v !== "1")) throw new HttpError(400, `bad query parameter '${k}=${v}': this API takes only wait=0|1 and follow=0|1`);
+    }
     const node = this.node;
     if (parts[0] !== "v0") throw new HttpError(404, `no such endpoint ${url.pathname}`, "not-found");
     const route = `${method} /${parts.slice(1).map((p, i) => (i === 1 ? ":id" : p)).join("/")}`;
@@ -182,8 +280,10 @@ export class ApiServer {
         return send(res, 200, { peers: node.peers() });
       case "POST /peers": {
         const body = await readJson(req);
+        onlyKeys(body, ["addr"]);
+        if (typeof body.addr !== "string" || !body.addr) throw new HttpError(400, "'addr' must be a peer's multiaddr, e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3…");
         try {
-          const peerId = await node.dial(String(body.addr ?? ""));
+          const peerId = await node.dial(body.addr);
           return send(res, 200, { peerId });
         } catch (e) {
           throw new HttpError(502, `cannot dial ${String(body.addr)}: ${e instanceof Error ? e.message : e}`, "dial-failed");
@@ -196,25 +296,14 @@ export class ApiServer {
           assessments: [...node.state.assessments.entries()].map(([cid, a]) => ({ cid, node: hex(a.payload.node), deployment: a.payload.deployment, kept: a.payload.kept, reason: a.payload.reason })),
         });
       case "POST /capabilities": {
-        const body = await readJson(req);
-        const holder = typeof body.holder === "string" && /^[0-9a-f]{64}$/.test(body.holder) ? Buffer.from(body.holder, "hex") : null;
-        if (!holder) throw new HttpError(400, "'holder' must be the holder's ed25519 public key, 64 hex digits");
-        const grants = body.grants;
-        if (!Array.isArray(grants) || !grants.every((g) => g && typeof g.type === "string" && Array.isArray(g.args))) {
-          throw new HttpError(400, "'grants' must be a list of {type, args}");
-        }
-        const token = await node.issue({
-          name: typeof body.name === "string" ? body.name : "capability",
-          audience: new Uint8Array(holder),
-          grants: grants as Body[],
-          depth: typeof body.depth === "number" ? body.depth : 0,
-          expires: typeof body.expires === "number" ? body.expires : null,
-        });
+        const token = await node.issue(parseIssueRequest(await readJson(req)));
         return send(res, 200, { token: Buffer.from(dagCbor.encode(token)).toString("base64") });
       }
       case "POST /revocations": {
         const body = await readJson(req);
-        const cid = await node.revoke(parseCid(body.token, "token"));
+        onlyKeys(body, ["token", "chain"]);
+        if (typeof body.token !== "string") throw new HttpError(400, "'token' must be the capability token's CID");
+        const cid = await node.revoke(parseCid(body.token, "token"), body.chain === undefined ? undefined : parseChain(body.chain));
         return send(res, 200, { revocation: cid.toString(), token: String(body.token) });
       }
       case "POST /deployments":

@@ -6,6 +6,8 @@ import { lpStream } from "@libp2p/utils";
 import type { PeerId, Stream } from "@libp2p/interface";
 import { CID } from "multiformats/cid";
 import type { BlockStore } from "./store.ts";
+import type { BlockAccess } from "./access.ts";
+import type { DeployPayload, Signed } from "./records.ts";
 import { decodeEnvelope, encodeEnvelope } from "./envelope.ts";
 
 export const BLOCKS_PROTOCOL = "/promisegrid/blocks/0";
@@ -15,19 +17,25 @@ export const MAX_MESSAGE = 8 * 1024 * 1024;
 const WANT_BATCH = 64;
 
 export class BlockExchange {
-  constructor(private readonly libp2p: Libp2p, private readonly store: BlockStore) {}
+  constructor(private readonly libp2p: Libp2p, private readonly store: BlockStore, private readonly access: BlockAccess) {}
 
-  async serve(stream: Stream): Promise<void> {
+  /** Answers a want list from the peer whose key is `peerKey` ([want, CIDs, DEPLOY]: see access.ts for who gets what). */
+  async serve(stream: Stream, peerKey: Uint8Array | undefined): Promise<void> {
     const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE });
     const req = decodeEnvelope((await lp.read()).subarray());
     if (req[0] !== "want" || !Array.isArray(req[1]) || req[1].length > 100_000) throw new Error("expected want [CID...]");
     const cids = req[1].map((c) => CID.asCID(c));
     if (cids.some((c) => !c)) throw new Error("want list holds a non-CID");
+    // Only blocks of the manifest the peer's deploy request names; the rest look missing.
+    const allowed = await this.access.allowed(peerKey, req[2], cids as CID[]);
     // Read (and re-verify) a few blocks ahead while earlier ones are being sent.
     const ahead: Promise<Uint8Array | undefined>[] = [];
     let next = 0;
     for (const cid of cids as CID[]) {
-      while (ahead.length < 4 && next < cids.length) ahead.push(this.store.get(cids[next++]!).catch(() => undefined));
+      while (ahead.length < 4 && next < cids.length) {
+        const c = cids[next++]!;
+        ahead.push(allowed.has(c.toString()) ? this.store.get(c).catch(() => undefined) : Promise.resolve(undefined));
+      }
       const bytes = await ahead.shift()!;
       await lp.write(encodeEnvelope(bytes ? ["block", cid, bytes] : ["missing", cid]));
     }
@@ -35,12 +43,12 @@ export class BlockExchange {
   }
 
   /** Asks one peer for `cids`; stores (after verifying) the blocks it sends and returns how many. */
-  private async fetchFrom(peer: PeerId, cids: CID[]): Promise<number> {
+  private async fetchFrom(peer: PeerId, cids: CID[], request: Signed<DeployPayload> | undefined): Promise<number> {
     const stream = await this.libp2p.dialProtocol(peer, BLOCKS_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
     // The peer sends the whole batch at once; leave room while blocks are written to disk.
     stream.maxReadBufferLength = (WANT_BATCH + 2) * MAX_MESSAGE;
     const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE, maxBufferSize: (WANT_BATCH + 2) * MAX_MESSAGE });
-    await lp.write(encodeEnvelope(["want", cids]));
+    await lp.write(encodeEnvelope(["want", cids, request ?? null]));
     const wanted = new Set(cids.map(String));
     let got = 0;
     // Several blocks are verified and written at once, so fsyncs overlap with the network.
@@ -67,8 +75,8 @@ export class BlockExchange {
     return got;
   }
 
-  /** Makes sure every CID is in the store, fetching missing blocks from connected peers. */
-  async ensure(cids: CID[]): Promise<void> {
+  /** Makes sure every CID is in the store, fetching missing blocks from connected peers (who give them only for `request`'s manifest). */
+  async ensure(cids: CID[], request?: Signed<DeployPayload>): Promise<void> {
     let missing: CID[] = [];
     for (const c of cids) if (!(await this.store.has(c))) missing.push(c);
     if (missing.length === 0) return;
@@ -76,7 +84,7 @@ export class BlockExchange {
     for (const id of peers) {
       const peer = this.libp2p.getConnections().find((c) => c.remotePeer.toString() === id)!.remotePeer;
       try {
-        for (let i = 0; i < missing.length; i += WANT_BATCH) await this.fetchFrom(peer, missing.slice(i, i + WANT_BATCH));
+        for (let i = 0; i < missing.length; i += WANT_BATCH) await this.fetchFrom(peer, missing.slice(i, i + WANT_BATCH), request);
       } catch (e) {
         if (process.env.PROMISEGRID_DEBUG) console.error(`fetch from ${id} failed:`, e);
       }
@@ -89,8 +97,8 @@ export class BlockExchange {
   }
 
   /** One block, from the store or fetched from a peer. */
-  async get(cid: CID): Promise<Uint8Array> {
-    await this.ensure([cid]);
+  async get(cid: CID, request?: Signed<DeployPayload>): Promise<Uint8Array> {
+    await this.ensure([cid], request);
     const bytes = await this.store.get(cid);
     if (!bytes) throw new Error(`block ${cid} vanished from the store`);
     return bytes;

@@ -9,7 +9,8 @@ import { randomBytes } from "node:crypto";
 import type { BlockStore } from "./store.ts";
 import type { BlockExchange } from "./blocks.ts";
 import { keyId, type PrivateKey } from "./keys.ts";
-import type { GridState } from "./state.ts";
+import type { GridState, ReplayGuard, TokenBook } from "./state.ts";
+import type { BlockAccess } from "./access.ts";
 import { signRecord, type AssessmentPayload, type DeployPayload, type Signed } from "./records.ts";
 import { Refusal, verifyDeploy } from "./capabilities.ts";
 import { decodeManifest, decodeWorkload, ManifestError } from "./manifest.ts";
@@ -19,7 +20,7 @@ import { keepOutput } from "./output-cap.ts";
 import type { Job, JobFile, RunResult, SandboxKind } from "./sandboxes/driver.ts";
 
 /** How far a deploy request's signing time may be from the node's clock; each request is used once. */
-const REPLAY_WINDOW_MS = 5 * 60 * 1000;
+export const REPLAY_WINDOW_MS = 5 * 60 * 1000;
 /** Deployment records kept in memory for the API. */
 const MAX_DEPLOYMENTS = 1000;
 /** Resolved jobs kept, by the bytes of their files. */
@@ -69,6 +70,12 @@ export interface DeploymentHost {
   store: BlockStore;
   blocks: BlockExchange;
   drivers: DriverRegistry;
+  /** Deploy requests already used (survives restarts). */
+  replays: ReplayGuard;
+  /** Chains this node can prove, to revoke any hop under its key. */
+  tokens: TokenBook;
+  /** Who may fetch which block: a holder's accepted deploys. */
+  access: BlockAccess;
   /** Stores a block (and, when `indexed`, lists it in the state index), in write order. */
   persist(cid: CID, bytes: Uint8Array, indexed: boolean): Promise<void>;
   /** Gossips a signed assessment to the peers. */
@@ -83,9 +90,6 @@ export class Deployments {
   private get publicKey(): Uint8Array {
     return this.host.key.publicKey.raw;
   }
-
-  /** Signatures of deploy requests seen within the replay window, with when they were signed. */
-  private readonly seenRequests = new Map<string, number>();
 
   /**
    * Checks a signed deploy request, stores the blocks sent with it (only once
@@ -109,14 +113,13 @@ export class Deployments {
     if (typeof p.at !== "number" || Math.abs(now - p.at) > REPLAY_WINDOW_MS) {
       throw new DeployError(403, "stale", `deploy refused: the request was signed at ${new Date(Number(p.at)).toISOString()}, more than ${REPLAY_WINDOW_MS / 1000} s from this node's clock`);
     }
-    const sig = Buffer.from(request.sig).toString("base64");
-    if (this.seenRequests.has(sig)) throw new DeployError(403, "replayed", "deploy refused: this signed request was already used; sign a new one");
-    for (const [k, at] of this.seenRequests) if (Math.abs(now - at) > REPLAY_WINDOW_MS) this.seenRequests.delete(k);
-    this.seenRequests.set(sig, p.at);
+    if (!(await this.host.replays.use(request.sig, p.at, now))) throw new DeployError(403, "replayed", "deploy refused: this signed request was already used; sign a new one");
+    await this.host.tokens.remember(p.chain);
     for (const b of blocks) await this.host.store.put(b.cid, b.bytes);
     const manifestCid = CID.asCID(p.manifest);
     if (!manifestCid) throw new DeployError(400, "malformed", "the deploy request's manifest is not a CID");
-    const job = { ...(await this.cachedJob(manifestCid, p.workload)), id: randomBytes(6).toString("hex") };
+    await this.host.access.deployed(manifestCid, p.holder);
+    const job = { ...(await this.cachedJob(manifestCid, p.workload, request)), id: randomBytes(6).toString("hex") };
     const refusal = jobProblem(job);
     if (refusal) throw new DeployError(422, "refused-job", `deploy refused: workload '${p.workload}': ${refusal}`);
     const availability = await this.host.drivers.check(job.sandbox);
@@ -184,7 +187,8 @@ export class Deployments {
       exitCode: result.exitCode,
       reason: result.reason,
       message: result.message,
-      output: outputCid,
+      // The output's CID stays on this node (its deployer reads it through the API): gossip goes to everyone.
+      output: null,
       at: Date.now(),
     };
     const record = await signRecord(this.host.key, payload);
@@ -201,7 +205,7 @@ export class Deployments {
   // and verified) can be reused. Least recently used jobs go first past the byte budget.
   private readonly jobs = new Map<string, { job: Promise<Job>; bytes: number }>();
 
-  private cachedJob(manifestCid: CID, workload: string): Promise<Job> {
+  private cachedJob(manifestCid: CID, workload: string, request: Signed<DeployPayload>): Promise<Job> {
     const key = `${manifestCid}/${workload}`;
     const hit = this.jobs.get(key);
     if (hit) {
@@ -209,7 +213,7 @@ export class Deployments {
       this.jobs.set(key, hit);
       return hit.job;
     }
-    const entry = { job: this.resolveJob(manifestCid, workload), bytes: 0 };
+    const entry = { job: this.resolveJob(manifestCid, workload, request), bytes: 0 };
     this.jobs.set(key, entry);
     entry.job.then((j) => {
       entry.bytes = Object.values(j.files).reduce((n, f) => n + f.bytes.length, 0);
@@ -224,7 +228,7 @@ export class Deployments {
     return entry.job;
   }
 
-  private async resolveJob(manifestCid: CID, workload: string): Promise<Job> {
+  private async resolveJob(manifestCid: CID, workload: string, request: Signed<DeployPayload>): Promise<Job> {
     const decoded = <T>(decode: () => T): T => {
       try {
         return decode();
@@ -235,7 +239,7 @@ export class Deployments {
     };
     const fetch = async (cid: CID, what: string): Promise<Uint8Array> => {
       try {
-        return await this.host.blocks.get(cid);
+        return await this.host.blocks.get(cid, request);
       } catch (e) {
         throw new DeployError(422, "missing-blocks", `cannot get ${what}: ${e instanceof Error ? e.message : e}`);
       }
@@ -249,7 +253,7 @@ export class Deployments {
     const files: Record<string, JobFile> = {};
     for (const [role, f] of Object.entries(w.files)) {
       try {
-        await this.host.blocks.ensure(f.chunks);
+        await this.host.blocks.ensure(f.chunks, request);
       } catch (e) {
         throw new DeployError(422, "missing-blocks", `cannot get ${f.name}: ${e instanceof Error ? e.message : e}`);
       }

@@ -18,13 +18,15 @@ import { appendFile, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BlockStore } from "./store.ts";
 import { loadOrCreateKey, type PrivateKey } from "./keys.ts";
-import { GridState } from "./state.ts";
+import { GridState, ReplayGuard, TokenBook } from "./state.ts";
+import { secureDataDir } from "./datadir.ts";
+import { BlockAccess } from "./access.ts";
 import { decodeEnvelope, encodeEnvelope } from "./envelope.ts";
 import { asSigned, recordCid, signRecord, verifyRecord, type DeployPayload, type Signed } from "./records.ts";
 import { issueToken, type IssueOptions, type Token } from "./capabilities.ts";
 import { DriverRegistry, nodeDriverContext } from "./sandboxes/index.ts";
 import { BLOCKS_PROTOCOL, BlockExchange, MAX_MESSAGE } from "./blocks.ts";
-import { DeployError, Deployments, type Deployment, type DeploymentInfo } from "./deployments.ts";
+import { DeployError, Deployments, REPLAY_WINDOW_MS, type Deployment, type DeploymentInfo } from "./deployments.ts";
 import { DEPLOY_PROTOCOL, DeployProtocol, type RemoteEvents, type RemoteOutcome } from "./remote.ts";
 import { peerIdFromString } from "@libp2p/peer-id";
 
@@ -35,6 +37,8 @@ export { DeployError, type Deployment, type DeploymentInfo, type DeploymentState
 export const STATE_PROTOCOL = "/promisegrid/state/0";
 export const REVOCATIONS_TOPIC = "/promisegrid/revocations/0";
 export const ASSESSMENTS_TOPIC = "/promisegrid/assessments/0";
+/** Records per state-sync message (each at most MAX_RECORD_BYTES, so a page stays far below MAX_MESSAGE). */
+const STATE_PAGE = 64;
 
 export interface NodeOptions {
   dataDir: string;
@@ -62,16 +66,23 @@ export class GridNode {
     readonly state: GridState,
     readonly libp2p: Libp2p<Services>,
     readonly drivers: DriverRegistry,
+    /** Chains this node can prove, to revoke any hop under its key. */
+    readonly tokens: TokenBook,
+    replays: ReplayGuard,
+    private readonly access: BlockAccess,
     /** Peers the connection gater refuses; gate() changes it. */
     private readonly denied: Set<string>,
   ) {
-    this.blocks = new BlockExchange(libp2p as unknown as Libp2p, store);
+    this.blocks = new BlockExchange(libp2p as unknown as Libp2p, store, access);
     this.runs = new Deployments({
       key,
       state,
       store,
       blocks: this.blocks,
       drivers,
+      replays,
+      tokens,
+      access,
       persist: (cid, bytes, indexed) => this.persist(cid, bytes, indexed),
       publishAssessment: (record) => this.publishRecord(ASSESSMENTS_TOPIC, record),
     });
@@ -85,10 +96,19 @@ export class GridNode {
   static async start(o: NodeOptions): Promise<GridNode> {
     await mkdir(o.dataDir, { recursive: true, mode: 0o700 });
     const key = await loadOrCreateKey(join(o.dataDir, "key"));
+    // Loose modes on what was there are fixed and reported; then blocks/, if just made, is tightened too.
+    for (const f of await secureDataDir(o.dataDir)) process.stderr.write(`promisegrid node: fixed ${f} (only the owner may read the data dir)\n`);
     const store = new BlockStore(join(o.dataDir, "blocks"));
     await store.open();
-    const state = new GridState();
+    await secureDataDir(o.dataDir);
+    const state = new GridState(key.publicKey.raw);
     await loadState(o.dataDir, store, state);
+    const tokens = new TokenBook(store, join(o.dataDir, "token-index"));
+    await tokens.load();
+    const replays = new ReplayGuard(join(o.dataDir, "seen-requests"), REPLAY_WINDOW_MS);
+    await replays.load(Date.now());
+    const access = new BlockAccess(store, join(o.dataDir, "manifest-holders"));
+    await access.load();
     const denied = new Set(o.denyPeers ?? []);
     const refused = async (peer: PeerId) => denied.has(peer.toString());
     const libp2p = await createLibp2p({
@@ -108,7 +128,7 @@ export class GridNode {
         pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, floodPublish: true, emitSelf: false, D: 8, Dlo: 6, Dhi: 16, heartbeatInterval: 500 }),
       },
     });
-    const node = new GridNode(o.dataDir, key, store, state, libp2p as unknown as Libp2p<Services>, o.drivers ?? new DriverRegistry(undefined, nodeDriverContext(o.dataDir)), denied);
+    const node = new GridNode(o.dataDir, key, store, state, libp2p as unknown as Libp2p<Services>, o.drivers ?? new DriverRegistry(undefined, nodeDriverContext(o.dataDir)), tokens, replays, access, denied);
     await node.wire();
     for (const p of o.peers ?? []) {
       try {
@@ -173,7 +193,7 @@ export class GridNode {
 
   private async wire(): Promise<void> {
     await this.libp2p.handle(DEPLOY_PROTOCOL, (stream, conn) => this.remote.serve(stream, conn.remotePeer).catch(() => stream.abort(new Error("bad request"))));
-    await this.libp2p.handle(BLOCKS_PROTOCOL, (stream) => this.blocks.serve(stream).catch(() => stream.abort(new Error("bad request"))));
+    await this.libp2p.handle(BLOCKS_PROTOCOL, (stream, conn) => this.blocks.serve(stream, conn.remotePeer.publicKey?.raw).catch(() => stream.abort(new Error("bad request"))));
     await this.libp2p.handle(STATE_PROTOCOL, (stream) => this.serveState(stream).catch(() => stream.abort(new Error("bad request"))));
     const pubsub = this.libp2p.services.pubsub;
     // Only well-formed, correctly signed records are accepted and forwarded by gossipsub.
@@ -197,7 +217,7 @@ export class GridNode {
     });
     // A peer that joins late catches up on the whole state (anti-entropy).
     this.libp2p.addEventListener("peer:connect", (evt) => {
-      void this.syncState(evt.detail).catch(() => {});
+      void this.syncState(evt.detail).catch((e) => { if (process.env.PROMISEGRID_DEBUG) console.error("state sync failed:", e); });
     });
   }
 
@@ -240,7 +260,14 @@ export class GridNode {
     const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE });
     const req = decodeEnvelope((await lp.read()).subarray());
     if (req[0] !== "state?") throw new Error("expected state?");
-    await lp.write(encodeEnvelope(["state", this.state.records()]));
+    // Page by page, each when the requester asks for the next: any size fits, at the reader's pace; "end" says nothing was cut off.
+    const records = this.state.records();
+    for (let i = 0; i < records.length; i += STATE_PAGE) {
+      await lp.write(encodeEnvelope(["state", records.slice(i, i + STATE_PAGE)]));
+      const next = decodeEnvelope((await lp.read({ signal: AbortSignal.timeout(30_000) })).subarray());
+      if (next[0] !== "next") throw new Error("expected next");
+    }
+    await lp.write(encodeEnvelope(["end"]));
     await stream.close();
   }
 
@@ -248,10 +275,17 @@ export class GridNode {
     const stream = await this.libp2p.dialProtocol(peer, STATE_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
     const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE });
     await lp.write(encodeEnvelope(["state?"]));
-    const res = decodeEnvelope((await lp.read()).subarray());
-    await stream.close();
-    if (res[0] !== "state" || !Array.isArray(res[1])) throw new Error("bad state reply");
-    for (const r of res[1]) await this.addRecord(r).catch(() => {});
+    try {
+      for (;;) {
+        const res = decodeEnvelope((await lp.read({ signal: AbortSignal.timeout(30_000) })).subarray());
+        if (res[0] === "end") break;
+        if (res[0] !== "state" || !Array.isArray(res[1]) || res[1].length > STATE_PAGE) throw new Error("bad state reply");
+        for (const r of res[1]) await this.addRecord(r).catch(() => {});
+        await lp.write(encodeEnvelope(["next"]));
+      }
+    } finally {
+      await stream.close().catch(() => stream.abort(new Error("closing")));
+    }
   }
 
   // ---- blocks ----
@@ -268,12 +302,18 @@ export class GridNode {
   // ---- capabilities ----
 
   async issue(o: IssueOptions): Promise<Token> {
-    return issueToken(this.key, o);
+    const token = await issueToken(this.key, o);
+    await this.tokens.remember([token]);
+    return token;
   }
 
-  /** Revokes a token (by its CID) with this node's key and gossips the revocation. */
-  async revoke(token: CID): Promise<CID> {
-    const record = await signRecord(this.key, { type: "promisegrid/revocation", v: 0, token, by: this.publicKey, at: Date.now() });
+  /** Revokes a token (by its CID; `proof`: its chain, root first, when this node has not seen it) with this node's key and gossips the revocation. */
+  async revoke(token: CID, proof?: Token[]): Promise<CID> {
+    // The revocation carries the chain down to the token: proof that this key is above it.
+    if (proof) await this.tokens.remember(proof);
+    const chain = await this.tokens.chainTo(token);
+    if (!chain) throw new DeployError(404, "unknown-token", `this node neither issued capability ${token} nor accepted a deploy with it, so it cannot revoke it`);
+    const record = await signRecord(this.key, { type: "promisegrid/revocation", v: 0, token, by: this.publicKey, chain, at: Date.now() });
     const cid = (await recordCid(record));
     await this.addRecord(record);
     await this.publishRecord(REVOCATIONS_TOPIC, record);
@@ -319,6 +359,10 @@ export class GridNode {
     }
     if (peer.equals(this.libp2p.peerId)) throw new DeployError(400, "bad-peer", `${to} is this node; deploy to it without --to`);
     for (const b of blocks) await this.store.put(b.cid, b.bytes);
+    // The deployer sent this manifest here: the peer the deploy is addressed to may fetch its blocks (access.ts).
+    const manifest = CID.asCID(request.payload.manifest);
+    if (!manifest || !(request.payload.holder instanceof Uint8Array)) throw new DeployError(400, "malformed", "the deploy request's manifest is not a CID");
+    await this.access.deployed(manifest, request.payload.holder);
     return this.remote.send(peer, request, ev);
   }
 

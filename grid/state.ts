@@ -1,43 +1,90 @@
 // State shared by peers: revocations and assessments, each a signed record.
-// It is a grow-only set keyed by record CID, so merging is a set union:
-// commutative, associative and idempotent (any merge order gives one state).
+// Merging is a set union keyed by record CID (commutative, associative,
+// idempotent), within bounds any key could otherwise exhaust: every record's
+// shape and size is checked; a revocation must prove that its author issued the
+// revoked hop or one above it; each author has a quota; assessments beyond an
+// author's quota drop the oldest (the same ones on every node).
+import { appendFile, open, readFile, writeFile } from "node:fs/promises";
 import { equals } from "multiformats/bytes";
-import type { CID } from "multiformats/cid";
-import { asSigned, recordCid, verifyRecord, type AssessmentPayload, type RevocationPayload, type Signed } from "./records.ts";
+import { CID as CIDClass, type CID } from "multiformats/cid";
+import { sha256 } from "multiformats/hashes/sha2";
+import * as dagCbor from "@ipld/dag-cbor";
+import type { BlockStore } from "./store.ts";
+import { asSigned, recordCid, verifyRecord, type AssessmentPayload, type RevocationPayload, type Signed, type TokenPayload } from "./records.ts";
 
 export type Revocation = Signed<RevocationPayload>;
 export type Assessment = Signed<AssessmentPayload>;
 export type StateRecord = Revocation | Assessment;
+
+/** Revocations one key may have in the state. */
+export const MAX_REVOCATIONS_PER_AUTHOR = 1024;
+/** Assessments kept per node key (the newest). */
+export const MAX_ASSESSMENTS_PER_AUTHOR = 1024;
+/** Bytes of revocations whose chain is not rooted at this node's key (others' business, kept while room lasts). */
+export const MAX_FOREIGN_BYTES = 32 * 1024 * 1024;
+
+export class StateError extends Error {}
+
+function hexKey(k: Uint8Array): string {
+  return Buffer.from(k).toString("hex");
+}
 
 export class GridState {
   readonly revocations = new Map<string, Revocation>();
   readonly assessments = new Map<string, Assessment>();
   /** Revoked token CID -> keys that revoked it. */
   private readonly revokedBy = new Map<string, Uint8Array[]>();
+  private readonly revocationsBy = new Map<string, number>();
+  /** Author -> its assessments' CIDs, oldest first. */
+  private readonly assessmentsBy = new Map<string, { cid: string; at: number }[]>();
+  private foreignBytes = 0;
 
-  /** Adds a record after checking its shape and signature; returns its CID when it was new. */
+  /** `nodeKey`: revocations of chains rooted here always fit (within their author's quota). */
+  constructor(private readonly nodeKey?: Uint8Array) {}
+
+  /** Adds a record after checking its shape, size, signature and bounds; returns its CID when it was new. Throws StateError saying why not. */
   async add(value: unknown): Promise<CID | undefined> {
     const rec = asSigned(value, "promisegrid/revocation") ?? asSigned(value, "promisegrid/assessment");
-    if (!rec) throw new Error("not a signed revocation or assessment");
-    if (!(await verifyRecord(rec))) throw new Error(`the ${rec.payload.type} record's signature does not match its author`);
+    if (!rec) throw new StateError("not a well-formed signed revocation or assessment (every field checked, size bounded)");
+    if (!(await verifyRecord(rec))) throw new StateError(`the ${rec.payload.type} record's signature or proof does not hold`);
     const cid = await recordCid(rec);
     const key = cid.toString();
     if (rec.payload.type === "promisegrid/revocation") {
       const r = rec as Revocation;
       if (this.revocations.has(key)) return undefined;
+      const by = hexKey(r.payload.by);
+      const count = this.revocationsBy.get(by) ?? 0;
+      if (count >= MAX_REVOCATIONS_PER_AUTHOR) throw new StateError(`key ${by.slice(0, 16)}… already has ${count} revocations, the most one key may have`);
+      const foreign = !this.nodeKey || !equals(r.payload.chain[0].payload.iss, this.nodeKey);
+      const size = dagCbor.encode(r).length;
+      if (foreign && this.foreignBytes + size > MAX_FOREIGN_BYTES) throw new StateError("no room for more revocations of other nodes' capabilities");
+      if (foreign) this.foreignBytes += size;
+      this.revocationsBy.set(by, count + 1);
       this.revocations.set(key, r);
       const t = r.payload.token.toString();
       this.revokedBy.set(t, [...(this.revokedBy.get(t) ?? []), r.payload.by]);
     } else {
+      const a = rec as Assessment;
       if (this.assessments.has(key)) return undefined;
-      this.assessments.set(key, rec as Assessment);
+      const by = hexKey(a.payload.node);
+      const mine = this.assessmentsBy.get(by) ?? [];
+      const older = (x: { cid: string; at: number }, y: { cid: string; at: number }) => x.at < y.at || (x.at === y.at && x.cid < y.cid);
+      const entry = { cid: key, at: a.payload.at };
+      // Full: the oldest goes, unless this one is older still (then it is the one not kept).
+      if (mine.length >= MAX_ASSESSMENTS_PER_AUTHOR && older(entry, mine[0])) return undefined;
+      let i = mine.length;
+      while (i > 0 && older(entry, mine[i - 1])) i--;
+      mine.splice(i, 0, entry);
+      this.assessmentsBy.set(by, mine);
+      this.assessments.set(key, a);
+      while (mine.length > MAX_ASSESSMENTS_PER_AUTHOR) this.assessments.delete(mine.shift()!.cid);
     }
     return cid;
   }
 
   /** Merges another state into this one. */
   async merge(other: GridState): Promise<void> {
-    for (const r of [...other.revocations.values(), ...other.assessments.values()]) await this.add(r);
+    for (const r of other.records()) await this.add(r).catch(() => {});
   }
 
   /** Whether `token` is revoked by one of `issuers` (the token's issuer or one above it in the chain). */
@@ -53,5 +100,92 @@ export class GridState {
   /** A canonical summary: the sorted record CIDs. Equal states give equal summaries. */
   summary(): string[] {
     return [...this.revocations.keys(), ...this.assessments.keys()].sort();
+  }
+}
+
+/**
+ * The capability chains this node can prove: the tokens it issued and the
+ * chains of deploys it accepted, so it can revoke any hop under its key. Each
+ * chain prefix is a block in the store; `token-index` maps a token to its chain.
+ */
+export class TokenBook {
+  private readonly chains = new Map<string, CID>();
+  constructor(private readonly store: BlockStore, private readonly indexPath: string) {}
+
+  async load(): Promise<void> {
+    let text = "";
+    try {
+      text = await readFile(this.indexPath, "utf8");
+    } catch {
+      return;
+    }
+    for (const line of text.split("\n")) {
+      const [token, chain] = line.trim().split(" ");
+      try {
+        this.chains.set(CIDClass.parse(token).toString(), CIDClass.parse(chain));
+      } catch {
+        // a line cut short by a crash
+      }
+    }
+  }
+
+  /** Records every hop of `chain` (root first), each with the hops above it. */
+  async remember(chain: Signed<TokenPayload>[]): Promise<void> {
+    for (let i = 0; i < chain.length; i++) {
+      const token = (await recordCid(chain[i])).toString();
+      if (this.chains.has(token)) continue;
+      const bytes = dagCbor.encode(chain.slice(0, i + 1));
+      const cid = CIDClass.createV1(dagCbor.code, await sha256.digest(bytes));
+      await this.store.put(cid, bytes);
+      await appendFile(this.indexPath, `${token} ${cid}\n`, { mode: 0o600 });
+      this.chains.set(token, cid);
+    }
+  }
+
+  /** The chain from the root down to `token`, when this node knows it. */
+  async chainTo(token: CID): Promise<Signed<TokenPayload>[] | undefined> {
+    const cid = this.chains.get(token.toString());
+    const bytes = cid && (await this.store.get(cid).catch(() => undefined));
+    return bytes ? (dagCbor.decode(bytes) as Signed<TokenPayload>[]) : undefined;
+  }
+}
+
+/**
+ * Deploy requests already used, by signature, within the window in which a
+ * request is valid at all; kept in `seen-requests` so a restart does not forget.
+ */
+export class ReplayGuard {
+  private readonly seen = new Map<string, number>();
+  constructor(private readonly path: string, readonly windowMs: number) {}
+
+  /** Loads what is still inside the window and rewrites the file with only that. */
+  async load(now: number): Promise<void> {
+    let text = "";
+    try {
+      text = await readFile(this.path, "utf8");
+    } catch {
+      return;
+    }
+    for (const line of text.split("\n")) {
+      const [sig, at] = line.split(" ");
+      if (sig && Number.isSafeInteger(Number(at)) && Math.abs(now - Number(at)) <= this.windowMs) this.seen.set(sig, Number(at));
+    }
+    await writeFile(this.path, [...this.seen].map(([s, at]) => `${s} ${at}\n`).join(""), { mode: 0o600 });
+  }
+
+  /** Marks a request used (durably, before it runs); false when it was used already. */
+  async use(sig: Uint8Array, at: number, now: number): Promise<boolean> {
+    const key = Buffer.from(sig).toString("base64");
+    if (this.seen.has(key)) return false;
+    for (const [k, t] of this.seen) if (Math.abs(now - t) > this.windowMs) this.seen.delete(k);
+    this.seen.set(key, at);
+    const fh = await open(this.path, "a", 0o600);
+    try {
+      await fh.write(`${key} ${at}\n`);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    return true;
   }
 }

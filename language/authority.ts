@@ -24,15 +24,15 @@ export function grantProblem(value: unknown): string | undefined {
   const g = value as { type?: unknown; args?: unknown };
   if (typeof g.type !== "string" || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(g.type)) return `a grant's type must be a name (not '*'), got ${JSON.stringify(g.type)}`;
   if (!Array.isArray(g.args)) return `grant ${g.type}: 'args' must be a list`;
-  for (const a of g.args) {
+  for (const [i, a] of g.args.entries()) {
     if (typeof a === "string") continue;
-    if (typeof a === "number") { if (Number.isFinite(a)) continue; return `grant ${g.type}: a number must be finite`; }
+    if (typeof a === "number") { if (Number.isFinite(a)) continue; return `grant ${g.type}: argument ${i}: a number must be finite`; }
     if (isAmount(a) && Object.keys(a).length === 2) {
-      if (!Number.isFinite(a.amount) || a.amount < 0) return `grant ${g.type}: an amount must be a finite number, not below 0`;
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(a.unit)) return `grant ${g.type}: an amount's unit must be a currency name`;
+      if (!Number.isFinite(a.amount) || a.amount < 0) return `grant ${g.type}: argument ${i}: an amount must be a finite number, not below 0`;
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(a.unit)) return `grant ${g.type}: argument ${i}: an amount's unit must be a currency name`;
       continue;
     }
-    return `grant ${g.type}: an argument must be a string, a number or an {amount, unit}, got ${JSON.stringify(a) ?? String(a)}`;
+    return `grant ${g.type}: argument ${i} must be a string, a number or an {amount, unit}, got ${JSON.stringify(a) ?? String(a)}`;
   }
   return undefined;
 }

@@ -9,6 +9,7 @@ import {
 import { covers, declaredHop, grantOf, meets, widenings, type Grant } from "./authority.ts";
 import { HASHES } from "./hashes.ts";
 import { initialHoldings, setupBalance, toMicro, type SetupCurrency } from "./simulator/ledger.ts";
+import { projectRoots, workloadFileProblem } from "./confine.ts";
 import type { PgSymbol, Program } from "./program.ts";
 
 export type Severity = "error" | "warning" | "information" | "hint";
@@ -424,7 +425,9 @@ class Checker {
       case "module": case "image": case "kernel": case "initrd": {
         if (v?.kind !== "string") { this.error(file, "PG602", at, `'${f.key.text}' takes a file path in quotes`); return; }
         const target = path.resolve(path.dirname(file), v.value);
-        if (!this.host.exists(target)) this.error(file, "PG600", at, `workload file '${v.value}' does not exist (looked for ${target})`);
+        const outside = workloadFileProblem(projectRoots(this.program), file, v.value);
+        if (outside) this.error(file, "PG605", at, outside);
+        else if (!this.host.exists(target)) this.error(file, "PG600", at, `workload file '${v.value}' does not exist (looked for ${target})`);
         return;
       }
       case "args": case "command":

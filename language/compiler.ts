@@ -9,6 +9,7 @@ import { DURATION_UNITS, SIZE_UNITS, type Body, type Condition, type Field, type
 import { DEFAULT_HASH, HASHES } from "./hashes.ts";
 import type { Program } from "./program.ts";
 import { WORKLOAD_FIELDS } from "./checker.ts";
+import { confinedWorkloadFile, projectRoots } from "./confine.ts";
 
 export const CHUNK_SIZE = 1024 * 1024;
 
@@ -27,8 +28,10 @@ export interface Block { cid: CID; bytes: Uint8Array }
 export interface CompileOptions {
   /** Overrides `grid { hash … }`. */
   hash?: string;
-  /** Reads a workload file (absolute path). */
+  /** Reads a workload file (absolute path, already confined to the project). */
   readFile(path: string): Uint8Array;
+  /** Folders besides the entry files' own that workload files may come from (e.g. the workspace root). */
+  roots?: string[];
 }
 
 export interface Compiled {
@@ -139,7 +142,15 @@ export async function compile(program: Program, options: CompileOptions): Promis
     return cid;
   };
 
-  const fileRef = async (file: string, name: string): Promise<Json> => {
+  const roots = projectRoots(program, options.roots);
+  const fileRef = async (declaringFile: string, rel: string): Promise<Json> => {
+    const name = path.basename(rel);
+    let file: string;
+    try {
+      file = confinedWorkloadFile(roots, declaringFile, rel);
+    } catch (e) {
+      throw new CompileError(`refused workload file '${rel}': ${(e as Error).message}`);
+    }
     let bytes: Uint8Array;
     try {
       bytes = options.readFile(file);
@@ -161,7 +172,7 @@ export async function compile(program: Program, options: CompileOptions): Promis
     const files: { [role: string]: Json } = {};
     for (const role of WORKLOAD_FIELDS[sandbox]?.files ?? []) {
       const rel = fields[role];
-      if (typeof rel === "string") files[role] = await fileRef(path.resolve(path.dirname(file), rel), path.basename(rel));
+      if (typeof rel === "string") files[role] = await fileRef(file, rel);
     }
     const limitsField = decl.fields.find((f) => f.key.text === "limits")?.value;
     const limits: { [key: string]: Json } = {};

@@ -12,7 +12,8 @@ import { BlockStore } from "../../grid/store.ts";
 import { PROTOCOL_CID, encodeEnvelope, decodeEnvelope, EnvelopeError } from "../../grid/envelope.ts";
 import { capMemory, ModuleError } from "../../grid/sandboxes/wasm/memory.ts";
 import { GridState } from "../../grid/state.ts";
-import { signRecord, type RevocationPayload, type AssessmentPayload, type Signed } from "../../grid/records.ts";
+import { issueToken } from "../../grid/capabilities.ts";
+import { recordCid, signRecord, type RevocationPayload, type AssessmentPayload, type Signed } from "../../grid/records.ts";
 import { loadOrCreateKey } from "../../grid/keys.ts";
 import { statSync } from "node:fs";
 import { ROOT, tempDir, cleanupDirs, newKey } from "./helpers.ts";
@@ -92,7 +93,8 @@ test("shared state merges the same in every order, and drops forged records", as
     const k = keys[i % 3];
     const token = CID.createV1(dagCbor.code, await HASHES["sha2-256"].digest(new Uint8Array([i])));
     if (i % 2 === 0) {
-      records.push(await signRecord(k, { type: "promisegrid/revocation", v: 0, token, by: k.publicKey.raw, at: i } as RevocationPayload));
+      const own = await issueToken(k, { name: `t${i}`, audience: k.publicKey.raw, grants: [] });
+      records.push(await signRecord(k, { type: "promisegrid/revocation", v: 0, token: await recordCid(own), by: k.publicKey.raw, chain: [own], at: i } as RevocationPayload));
     } else {
       records.push(await signRecord(k, { type: "promisegrid/assessment", v: 0, node: k.publicKey.raw, deployment: `d${i}`, manifest: token, workload: "w", kept: true, exitCode: 0, reason: "exit", message: "ok", output: null, at: i } as AssessmentPayload));
     }

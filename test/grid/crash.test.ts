@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { BlockStore } from "../../grid/store.ts";
 import { GridClient } from "../../grid/api-client.ts";
 import { decodeToken, deployCar } from "../../grid/deploy.ts";
-import { ROOT, cleanupDirs, closeAll, compileWorkload, newKey, startNode, tempDir, waitFor, withCustomSection } from "./helpers.ts";
+import { ROOT, cleanupDirs, closeAll, compileWorkload, deployHello, issueVia, newKey, startNode, tempDir, waitFor, withCustomSection } from "./helpers.ts";
 
 after(cleanupDirs);
 
@@ -33,10 +33,11 @@ test("SIGKILL in the middle of receiving blocks, then restart: the store is inta
   try {
     const hello = new Uint8Array(readFileSync(join(ROOT, "examples/hello.wasm")));
     const compiled = await compileWorkload({ name: "big", module: withCustomSection(hello, 48 * 1024 * 1024), memory: "64MiB" });
-    for (const b of compiled.blocks) await source.node.store.put(b.cid, b.bytes);
+    // dev deployed it on the source before, so the source gives its blocks to a node deploying it for dev.
+    const dev = await newKey();
+    await deployHello(source, dev, [await issueVia(source, dev, [{ type: "run", args: ["big"] }])], compiled, { workload: "big" });
     const started = await startChild(dataDir, source.node.addrs()[0]);
     child = started.child;
-    const dev = await newKey();
     const token = decodeToken(await started.client.issue({ holder: Buffer.from(dev.publicKey.raw).toString("hex"), grants: [{ type: "run", args: ["big"] }] }));
     const car = await deployCar({ key: dev, manifest: compiled.root, workload: "big", chain: [token], blocks: [] });
     const deploying = started.client.deploy(car, { wait: true }).catch((e) => e);

@@ -50,9 +50,10 @@ test("a manifest whose blocks are only on B is fetched by A and verified", async
     const module = new Uint8Array((await import("node:fs")).readFileSync(new URL("../../examples/hello.wasm", import.meta.url)));
     const padded = withCustomSection(module, 3 * 1024 * 1024);
     const compiled = await compileWorkload({ name: "big", module: padded, args: ["fetched"] });
-    for (const blk of compiled.blocks) await b.node.store.put(blk.cid, blk.bytes);
-    for (const blk of compiled.blocks) assert.equal(await a.node.store.has(blk.cid), false);
+    // dev deployed it on B before, so B may give its blocks to a node deploying it for dev.
     const dev = await newKey();
+    await deployHello(b, dev, [await issueVia(b, dev, [{ type: "run", args: ["big"] }])], compiled, { workload: "big" });
+    for (const blk of compiled.blocks) assert.equal(await a.node.store.has(blk.cid), false);
     const chain = [await issueVia(a, dev, [{ type: "run", args: ["big"] }])];
     const info = await deployHello(a, dev, chain, compiled, { sendBlocks: false, workload: "big" });
     let out = "";
@@ -69,11 +70,12 @@ test("a block a peer sends with the wrong bytes is refused", async () => {
   const [a, b] = await startNodes(2);
   try {
     const hello = await compileHello();
-    for (const blk of hello.blocks) await b.node.store.put(blk.cid, blk.bytes);
+    const dev = await newKey();
+    await deployHello(b, dev, [await issueVia(b, dev)], hello);
     // B lies: it answers every request with other bytes.
     const store = b.node.store as unknown as { get(cid: CID): Promise<Uint8Array | undefined> };
-    store.get = async () => new TextEncoder().encode("lies");
-    const dev = await newKey();
+    const real = store.get.bind(b.node.store);
+    store.get = async (cid) => ((await real(cid)) ? new TextEncoder().encode("lies") : undefined);
     await assert.rejects(deployHello(a, dev, [await issueVia(a, dev)], hello, { sendBlocks: false }), (e: unknown) =>
       e instanceof ApiError && e.status === 422 && /is not on this node or on any of its 1 peer/.test(e.message));
     for (const blk of hello.blocks) assert.equal(await a.node.store.has(blk.cid), false);
@@ -102,7 +104,8 @@ test("a revocation issued on one node makes every other node refuse within the g
       return true;
     });
     const cid = await tokenCid(devToken);
-    await issuer.client.revoke(cid.toString());
+    // The issuer never saw this chain in a deploy: it sends the proof with the revocation.
+    await issuer.node.revoke(cid, [roots.get(others[0])!, devToken]);
     const took = await waitFor("every node to learn the revocation", () => others.every((x) => x.node.state.isRevoked(cid, [issuer.node.publicKey])), GOSSIP_BOUND_MS);
     for (const x of others) {
       await assert.rejects(deployHello(x, dev, [roots.get(x)!, devToken], hello), (e: unknown) => e instanceof ApiError && e.code === "revoked");
@@ -123,12 +126,13 @@ test("a forged revocation on the gossip topic is dropped; a signed one arrives",
   try {
     await waitFor("the gossip mesh", () => b.node.libp2p.services.pubsub.getSubscribers(REVOCATIONS_TOPIC).length === 1);
     const mallory = await newKey();
-    const forgedToken = CID.parse("bafyreiejr6yfwgrzqqjakun2yvqfxb6zjj2kx6jcibfx3i6duaw4apjvie");
+    const forgedPass = await a.node.issue({ name: "p", audience: mallory.publicKey.raw, grants: [] });
+    const forgedToken = await tokenCid(forgedPass);
     // Signed by mallory but claiming to be by A.
-    const forged = await signRecord(mallory, { type: "promisegrid/revocation", v: 0, token: forgedToken, by: a.node.publicKey, at: Date.now() });
+    const forged = await signRecord(mallory, { type: "promisegrid/revocation", v: 0, token: forgedToken, by: a.node.publicKey, chain: [forgedPass], at: Date.now() });
     const forgedClaim = { ...forged, payload: { ...forged.payload } };
     await a.node.libp2p.services.pubsub.publish(REVOCATIONS_TOPIC, encodeEnvelope(["record", forgedClaim]));
-    const real = CID.parse("bafyreihqbo4vdizqivjidglk7ql26twm52se5xlh5ulthunox2xlpdkkhq");
+    const real = await tokenCid(await a.node.issue({ name: "q", audience: mallory.publicKey.raw, grants: [] }));
     await a.node.revoke(real);
     await waitFor("the signed revocation", () => b.node.state.isRevoked(real, [a.node.publicKey]), GOSSIP_BOUND_MS);
     assert.equal(b.node.state.isRevoked(forgedToken, [a.node.publicKey]), false);

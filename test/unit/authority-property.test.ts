@@ -12,7 +12,7 @@ import { check, loadProgram } from "../../language/index.ts";
 import { prepareScenarios } from "../../language/simulator/index.ts";
 import { delegateToken, issueToken, Refusal, verifyDeploy, type Token } from "../../grid/capabilities.ts";
 import { recordCid, signRecord, type Body } from "../../grid/records.ts";
-import { GridState } from "../../grid/state.ts";
+import { GridState, StateError } from "../../grid/state.ts";
 import type { PrivateKey } from "../../grid/keys.ts";
 import { memoryHost, VIRTUAL_DIR } from "./helpers.ts";
 
@@ -177,7 +177,9 @@ async function runtimeToken(c: GenChain, chain: Token[], key: (agent: string) =>
 async function gridVerdict(c: GenChain, chain: Token[], key: (agent: string) => PrivateKey, nodeKey: PrivateKey, o: { now: number; invoker: string; revocations: GenChain["revocations"] }): Promise<string> {
   const state = new GridState();
   for (const v of o.revocations) {
-    await state.add(await signRecord(key(v.by), { type: "promisegrid/revocation", v: 0, token: await recordCid(chain[v.hop]), by: key(v.by).publicKey.raw, at: v.step }));
+    // A revocation by a key below the hop proves nothing: the state refuses to keep it.
+    await state.add(await signRecord(key(v.by), { type: "promisegrid/revocation", v: 0, token: await recordCid(chain[v.hop]), by: key(v.by).publicKey.raw, chain: chain.slice(0, v.hop + 1), at: v.step }))
+      .catch((e) => { if (!(e instanceof StateError)) throw e; });
   }
   const holder = key(o.invoker);
   const request = await signRecord(holder, {

@@ -8,7 +8,7 @@ import { sha256 } from "multiformats/hashes/sha2";
 import { chainProblem, covers, expired, grantProblem, meets, mayRevoke, widenings, type Grant, type Hop } from "../../language/authority.ts";
 import { delegateToken, issueToken, Refusal, verifyDeploy, type Token } from "../../grid/capabilities.ts";
 import { recordCid, signRecord } from "../../grid/records.ts";
-import { GridState } from "../../grid/state.ts";
+import { GridState, StateError } from "../../grid/state.ts";
 import type { PrivateKey } from "../../grid/keys.ts";
 
 const g = (type: string, ...args: Grant["args"]): Grant => ({ type, args });
@@ -130,7 +130,9 @@ describe("verifyDeploy on signed tokens", async () => {
   async function deploy(chain: Token[], o: { holder?: string; now?: number; revocations?: { token: Token; by: string }[] } = {}): Promise<string> {
     const state = new GridState();
     for (const r of o.revocations ?? []) {
-      await state.add(await signRecord(key(r.by), { type: "promisegrid/revocation", v: 0, token: await recordCid(r.token), by: key(r.by).publicKey.raw, at: 0 }));
+      // A revocation by a key that issued no hop above it proves nothing: the state refuses to keep it.
+      await state.add(await signRecord(key(r.by), { type: "promisegrid/revocation", v: 0, token: await recordCid(r.token), by: key(r.by).publicKey.raw, chain: chain.slice(0, chain.indexOf(r.token) + 1), at: 0 }))
+        .catch((e) => { if (!(e instanceof StateError)) throw e; });
     }
     const holder = key(o.holder ?? "ben");
     const request = await signRecord(holder, { type: "promisegrid/deploy", v: 0, manifest, workload: "hello", holder: holder.publicKey.raw, chain, at: 0, nonce: new Uint8Array(8) });

@@ -1,0 +1,90 @@
+// Who may fetch which block over /promisegrid/blocks. A peer gets a block only
+// when it shows a deploy request, addressed to itself (the chain's root is its
+// key), signed by a holder who deployed that same manifest on this node, and
+// the block is part of that manifest (its root, workloads, file chunks).
+// Anything else, outputs included (no manifest links to them), is "missing".
+import { appendFile, readFile } from "node:fs/promises";
+import * as dagCbor from "@ipld/dag-cbor";
+import { equals } from "multiformats/bytes";
+import { CID } from "multiformats/cid";
+import { asSigned, verifyRecord, type DeployPayload, type Signed } from "./records.ts";
+import type { BlockStore } from "./store.ts";
+
+/** Blocks walked in one manifest at most. */
+const MAX_DAG = 100_000;
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b).toString("hex");
+}
+
+/** The CIDs a decoded DAG-CBOR value links to. */
+function links(value: unknown, out: CID[], depth = 0): void {
+  if (depth > 64) return;
+  const cid = CID.asCID(value);
+  if (cid) out.push(cid);
+  else if (Array.isArray(value)) for (const v of value) links(v, out, depth + 1);
+  else if (value && typeof value === "object" && !(value instanceof Uint8Array)) for (const v of Object.values(value)) links(v, out, depth + 1);
+}
+
+export class BlockAccess {
+  /** Manifest CID -> holders (hex keys) whose deploys of it this node accepted. */
+  private readonly holders = new Map<string, Set<string>>();
+  constructor(private readonly store: BlockStore, private readonly indexPath: string) {}
+
+  async load(): Promise<void> {
+    let text = "";
+    try {
+      text = await readFile(this.indexPath, "utf8");
+    } catch {
+      return;
+    }
+    for (const line of text.split("\n")) {
+      const [manifest, holder] = line.split(" ");
+      if (manifest && /^[0-9a-f]{64}$/.test(holder ?? "")) this.add(manifest, holder);
+    }
+  }
+
+  private add(manifest: string, holder: string): boolean {
+    const set = this.holders.get(manifest) ?? new Set<string>();
+    this.holders.set(manifest, set);
+    if (set.has(holder)) return false;
+    set.add(holder);
+    return true;
+  }
+
+  /** Records that `holder` deployed `manifest` here (after the deploy was accepted). */
+  async deployed(manifest: CID, holder: Uint8Array): Promise<void> {
+    if (this.add(manifest.toString(), hex(holder))) await appendFile(this.indexPath, `${manifest} ${hex(holder)}\n`, { mode: 0o600 });
+  }
+
+  /** Every block of the manifest's DAG that is in the store. */
+  private async dag(root: CID): Promise<Set<string>> {
+    const seen = new Set<string>();
+    const queue = [root];
+    while (queue.length && seen.size < MAX_DAG) {
+      const cid = queue.shift()!;
+      if (seen.has(cid.toString())) continue;
+      seen.add(cid.toString());
+      if (cid.code !== dagCbor.code) continue;
+      const bytes = await this.store.get(cid).catch(() => undefined);
+      if (!bytes) continue;
+      try {
+        links(dagCbor.decode(bytes), queue);
+      } catch {
+        // not DAG-CBOR after all: a leaf
+      }
+    }
+    return seen;
+  }
+
+  /** Which of `cids` the peer whose key is `peerKey` may fetch, given the deploy request it shows (or none). */
+  async allowed(peerKey: Uint8Array | undefined, request: unknown, cids: CID[]): Promise<Set<string>> {
+    const none = new Set<string>();
+    const r = asSigned(request, "promisegrid/deploy") as Signed<DeployPayload> | undefined;
+    if (!peerKey || !r || r.payload.chain.length === 0 || !(await verifyRecord(r))) return none;
+    if (!equals(r.payload.chain[0].payload.iss, peerKey)) return none;
+    if (!this.holders.get(r.payload.manifest.toString())?.has(hex(r.payload.holder))) return none;
+    const dag = await this.dag(r.payload.manifest);
+    return new Set(cids.map(String).filter((c) => dag.has(c)));
+  }
+}

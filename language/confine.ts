@@ -1,0 +1,102 @@
+// Workload files stay inside the project: a manifest is sent to other people's
+// nodes, so a path that reaches elsewhere (absolute, `..`, a symlink out, /proc,
+// a device) would ship this machine's files with it. The project is the folder
+// of each entry file and its workspace (the enclosing git checkout), plus any
+// roots the caller adds (an editor's workspace folders).
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Program } from "./program.ts";
+
+/** The nearest folder at or above `dir` holding `.git`: the workspace the file belongs to. */
+function workspaceRoot(dir: string): string | undefined {
+  for (let d = dir; ; d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, ".git"))) return d;
+    if (path.dirname(d) === d) return undefined;
+  }
+}
+
+/**
+ * The main checkout of a linked git worktree (`git worktree add`): the same
+ * repository, so the same project. Only when the worktree's metadata points
+ * back at this checkout (proof that the user made it, not a planted .git file).
+ */
+function mainCheckout(workspace: string): string | undefined {
+  const dotGit = path.join(workspace, ".git");
+  try {
+    if (!fs.lstatSync(dotGit).isFile()) return undefined;
+    const m = /^gitdir: (.+)$/m.exec(fs.readFileSync(dotGit, "utf8"));
+    if (!m) return undefined;
+    const gitDir = path.resolve(workspace, m[1].trim());
+    if (path.resolve(fs.readFileSync(path.join(gitDir, "gitdir"), "utf8").trim()) !== dotGit) return undefined;
+    const common = path.resolve(gitDir, fs.readFileSync(path.join(gitDir, "commondir"), "utf8").trim());
+    return path.basename(common) === ".git" ? path.dirname(common) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The project: the folder of each entry file (a file no other file imports)
+ * and its workspace root (with the main checkout when that is a linked git
+ * worktree), plus `extra` and the folders in
+ * $PROMISEGRID_WORKLOAD_ROOTS (e.g. a build cache shared between checkouts).
+ */
+export function projectRoots(program: Program, extra: string[] = []): string[] {
+  const imported = new Set(program.imports.map((i) => i.path));
+  const files = [...program.files.keys()];
+  const entries = files.filter((f) => !imported.has(f));
+  const dirs = (entries.length ? entries : files.slice(0, 1)).map((f) => path.dirname(f));
+  const fromEnv = (process.env.PROMISEGRID_WORKLOAD_ROOTS ?? "").split(path.delimiter).filter(Boolean);
+  const workspaces = dirs.map(workspaceRoot);
+  const roots = [...dirs, ...workspaces, ...workspaces.map((w) => w && mainCheckout(w)), ...extra, ...fromEnv].filter((r): r is string => !!r).map((r) => path.resolve(r));
+  return [...new Set(roots)];
+}
+
+function inside(root: string, p: string): boolean {
+  const rel = path.relative(root, p);
+  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+}
+
+function real(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+const SPECIAL = ["/proc", "/sys", "/dev"];
+
+/**
+ * Why the workload file `rel`, named in `declaringFile`, may not go into a
+ * manifest; undefined when it may (or does not exist: that is PG600's to say).
+ */
+export function workloadFileProblem(roots: string[], declaringFile: string, rel: string): string | undefined {
+  const where = roots.length === 1 ? roots[0] : roots.join(" or ");
+  if (path.isAbsolute(rel)) return `workload file '${rel}' is an absolute path: workload files must be inside the project (${where}), named relative to the .pg file`;
+  const target = path.resolve(path.dirname(declaringFile), rel);
+  if (!roots.some((r) => inside(r, target))) return `workload file '${rel}' is outside the project (${where}): '..' may not climb out of it`;
+  try {
+    fs.lstatSync(target);
+  } catch {
+    return undefined;
+  }
+  const resolved = real(target);
+  if (SPECIAL.some((s) => inside(s, resolved))) return `workload file '${rel}' resolves to ${resolved}, a system file, not part of the project`;
+  if (!roots.some((r) => inside(real(r), resolved))) return `workload file '${rel}' is a symlink to ${resolved}, outside the project (${where})`;
+  let kind: fs.Stats;
+  try {
+    kind = fs.statSync(resolved);
+  } catch {
+    return undefined;
+  }
+  if (!kind.isFile()) return `workload file '${rel}' is not a regular file (${kind.isDirectory() ? "a directory" : "a device, pipe or socket"})`;
+  return undefined;
+}
+
+/** The file's real path when it may go into a manifest; throws with the reason otherwise. */
+export function confinedWorkloadFile(roots: string[], declaringFile: string, rel: string): string {
+  const problem = workloadFileProblem(roots, declaringFile, rel);
+  if (problem) throw new Error(problem);
+  return real(path.resolve(path.dirname(declaringFile), rel));
+}
