@@ -1,7 +1,8 @@
 // The language server against yaml-language-server on the same content (bench/peer-content.ts: .pg, and YAML
 // with a JSON Schema), both timed in this run by the same client code over stdio: a cold didOpen -> first
 // publishDiagnostics, full-document and incremental didChange -> publishDiagnostics (one space inserted or removed
-// at the middle line, so the meaning and the diagnostics stay the same), the same on a file with one error, hover
+// at the middle line, so the meaning and the diagnostics stay the same; then a letter typed into and removed from the
+// name in the body on that line, which changes the meaning), the same on a file with one error, hover
 // and completion at the middle line, and the server's RSS (its process tree) after the edits. Each figure is
 // printed with the peer's and the ratio. The diagnostics debounce is 0 (the editor default adds 75 ms on purpose);
 // yaml-language-server waits a fixed 200 ms before it validates, which is inside its figures.
@@ -94,7 +95,7 @@ class Session {
   }
 }
 
-interface Figures { openMs: number; fullMs: number; incrementalMs: number; errorOpenMs: number; errorFullMs: number; errors: number; hoverMs: number; completionMs: number; rssMb: number }
+interface Figures { openMs: number; fullMs: number; incrementalMs: number; typedFullMs: number; typedIncrementalMs: number; errorOpenMs: number; errorFullMs: number; errors: number; hoverMs: number; completionMs: number; rssMb: number }
 
 async function measure(t: Target, lines: number, runs: number): Promise<Figures> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pg-lsp-bench-"));
@@ -117,16 +118,19 @@ async function measure(t: Target, lines: number, runs: number): Promise<Figures>
       const openMs = performance.now() - at;
       const all = text.split("\n");
       const line = Math.floor(all.length / 2);
-      const space = all[line].lastIndexOf(" ");
-      const edit = async (full: boolean) => {
+      // A space (the meaning stays), or a letter typed at the start of the body's argument (`x5` becomes `zx5`: the
+      // meaning changes).
+      const edit = async (full: boolean, typed = false) => {
         const times: number[] = [];
+        const space = typed ? all[line].indexOf(t.ext === "pg" ? "(" : "[", all[line].indexOf(t.ext === "pg" ? "promise" : "args")) + 1 : all[line].lastIndexOf(" ");
+        const char = typed ? "z" : " ";
         for (let i = 0; i < runs; i++) {
           version++;
           const insert = version % 2 === 0;
-          const spaced = all[line].slice(0, space) + " " + all[line].slice(space);
+          const spaced = all[line].slice(0, space) + char + all[line].slice(space);
           const changed = [...all.slice(0, line), insert ? spaced : all[line], ...all.slice(line + 1)].join("\n");
           const change: TextDocumentContentChangeEvent = full ? { text: changed }
-            : insert ? { range: { start: { line, character: space }, end: { line, character: space } }, text: " " }
+            : insert ? { range: { start: { line, character: space }, end: { line, character: space } }, text: char }
             : { range: { start: { line, character: space }, end: { line, character: space + 1 } }, text: "" };
           const done = s.diagnostics(uri, version);
           at = performance.now();
@@ -148,6 +152,8 @@ async function measure(t: Target, lines: number, runs: number): Promise<Figures>
       if (edits) {
         out.fullMs = await edit(true);
         out.incrementalMs = await edit(false);
+        out.typedFullMs = await edit(true, true);
+        out.typedIncrementalMs = await edit(false, true);
         const word = all[line].indexOf("a", all[line].indexOf(t.ext === "pg" ? "promise" : "promiser") + 8);
         const position = { line, character: word + 1 };
         const hover: number[] = [], completion: number[] = [];
@@ -197,6 +203,8 @@ for (const lines of sizes) {
     row("open", a.openMs, b.openMs),
     row("full-document change", a.fullMs, b.fullMs),
     row("incremental change", a.incrementalMs, b.incrementalMs),
+    row("full-document typed letter", a.typedFullMs, b.typedFullMs),
+    row("incremental typed letter", a.typedIncrementalMs, b.typedIncrementalMs),
     row("open with an error", a.errorOpenMs, b.errorOpenMs),
     row("change with an error", a.errorFullMs, b.errorFullMs),
     row("hover", a.hoverMs, b.hoverMs),

@@ -38,23 +38,30 @@ export class Program {
   readonly symbols: PgSymbol[] = [];
   readonly references: Reference[] = [];
   readonly imports: ImportLink[] = [];
-  private readonly byName = new Map<string, PgSymbol[]>();
+  /** Symbols by kind, then name (two maps: no key string built per lookup). */
+  private readonly byName = new Map<string, Map<string, PgSymbol[]>>();
+  private readonly byKind = new Map<string, { path: string; decl: Declaration }[]>();
 
-  constructor(readonly files: Map<string, SourceFile>, imports: ImportLink[], readonly host: SourceHost) {
+  /** A program of some of a larger one's declarations (to check only those): `candidates` are the larger one's
+   * names, for suggestions; `referencesIn` are the declarations whose references are resolved. */
+  constructor(readonly files: Map<string, SourceFile>, imports: ImportLink[], readonly host: SourceHost, private readonly part?: { candidates: (kind: ReferenceKind) => string[]; referencesIn: Set<Declaration> }) {
     this.imports = imports;
     for (const [file, source] of files) {
       for (const decl of source.declarations) {
         const symbol = symbolOf(file, decl);
         if (symbol) {
           this.symbols.push(symbol);
-          const key = symbol.kind + ":" + symbol.name;
-          const list = this.byName.get(key);
-          if (list) list.push(symbol); else this.byName.set(key, [symbol]);
+          let names = this.byName.get(symbol.kind);
+          if (!names) this.byName.set(symbol.kind, (names = new Map()));
+          const list = names.get(symbol.name);
+          if (list) list.push(symbol); else names.set(symbol.name, [symbol]);
         }
+        const same = this.byKind.get(decl.kind);
+        if (same) same.push({ path: file, decl }); else this.byKind.set(decl.kind, [{ path: file, decl }]);
       }
     }
     for (const [file, source] of files) {
-      for (const decl of source.declarations) collectReferences(decl, (name, kind, optional) => {
+      for (const decl of source.declarations) if (!part || part.referencesIn.has(decl)) collectReferences(decl, (name, kind, optional) => {
         if (!name || !name.text || name.text === "*") return;
         this.references.push({ path: file, span: name.span, name: name.text, kind, symbol: this.resolve(kind, name.text), optional });
       });
@@ -63,7 +70,7 @@ export class Program {
 
   /** All symbols of a kind and name (more than one means a duplicate). */
   all(kind: SymbolKind, name: string): PgSymbol[] {
-    return this.byName.get(kind + ":" + name) ?? [];
+    return this.byName.get(kind)?.get(name) ?? [];
   }
 
   lookup(kind: SymbolKind, name: string): PgSymbol | undefined {
@@ -77,20 +84,18 @@ export class Program {
 
   /** Names a reference of this kind could take, for suggestions and completion. */
   candidates(kind: ReferenceKind): string[] {
+    if (this.part) return this.part.candidates(kind);
     const kinds: SymbolKind[] = kind === "capability" ? ["capability", "delegate"] : [kind];
     return this.symbols.filter((s) => kinds.includes(s.kind)).map((s) => s.name);
   }
 
+  /** The declarations of a kind, in order (a new array each call: callers may change it). */
   declarations<K extends Declaration["kind"]>(kind: K): { path: string; decl: Extract<Declaration, { kind: K }> }[] {
-    const out: { path: string; decl: Extract<Declaration, { kind: K }> }[] = [];
-    for (const [file, source] of this.files) {
-      for (const decl of source.declarations) if (decl.kind === kind) out.push({ path: file, decl: decl as Extract<Declaration, { kind: K }> });
-    }
-    return out;
+    return [...(this.byKind.get(kind) ?? [])] as { path: string; decl: Extract<Declaration, { kind: K }> }[];
   }
 }
 
-function symbolOf(file: string, decl: Declaration): PgSymbol | undefined {
+export function symbolOf(file: string, decl: Declaration): PgSymbol | undefined {
   switch (decl.kind) {
     case "import":
       return undefined;
@@ -101,6 +106,47 @@ function symbolOf(file: string, decl: Declaration): PgSymbol | undefined {
     default:
       return decl.name?.text ? { kind: decl.kind, name: decl.name.text, path: file, nameSpan: decl.name.span, decl } : undefined;
   }
+}
+
+/** What a declaration's diagnostics read of other declarations, as keys: two declarations depend on each other when
+ * one defines a key that the other defines or uses (the checker's reads, one place). `n:` a name (duplicates,
+ * references, PG300, a workload's network promise); `g` the grid (PG801); `u:type:agent` a promise's possible
+ * counterparts (PG301); `o:agent` an issuer's offers (PG400); `c:` promise names and the promises conditions name
+ * (PG303) and `p:` capability names and delegations' parents (PG40x chains), both followed transitively. */
+export interface Dependencies { defines: string[]; uses: string[] }
+
+export function dependencies(decl: Declaration): Dependencies {
+  const defines: string[] = [], uses: string[] = [];
+  const symbol = symbolOf("", decl);
+  if (symbol) defines.push("n:" + symbol.name);
+  collectReferences(decl, (name) => { if (name?.text && name.text !== "*") uses.push("n:" + name.text); });
+  switch (decl.kind) {
+    case "grid": defines.push("g"); break;
+    case "promise": {
+      if (decl.name?.text) defines.push("c:" + decl.name.text);
+      const walk = (c: Condition | undefined): void => {
+        if (!c) return;
+        if (c.kind === "kept" || c.kind === "ref") { if (c.promise?.text) uses.push("c:" + c.promise.text); }
+        else if (c.kind === "not") walk(c.operand);
+        else if (c.kind === "and" || c.kind === "or") { walk(c.left); walk(c.right); }
+      };
+      walk(decl.condition);
+      if (decl.promiser?.text && decl.body) {
+        if (decl.polarity) for (const a of [decl.promiser, ...decl.promisees]) defines.push(`u:${decl.body.type.text}:${a.text}`);
+        if (decl.polarity === "+") defines.push("o:" + decl.promiser.text);
+      }
+      break;
+    }
+    case "capability":
+      if (decl.name?.text) defines.push("p:" + decl.name.text);
+      if (decl.issuer?.text) uses.push("o:" + decl.issuer.text);
+      break;
+    case "delegate":
+      if (decl.name?.text) defines.push("p:" + decl.name.text);
+      if (decl.parent?.text) uses.push("p:" + decl.parent.text);
+      break;
+  }
+  return { defines, uses };
 }
 
 type Visit = (name: Name | undefined, kind: ReferenceKind, optional?: boolean) => void;

@@ -9,6 +9,7 @@ import { check, loadProgram, type Diagnostic } from "../language/index.ts";
 import { revocationTimelines, type RevocationTimeline } from "../language/simulator/timeline.ts";
 import { OverlayHost } from "./host.ts";
 import { idle } from "./idle-gc.ts";
+import { CheckState } from "./incremental-check.ts";
 import { IncrementalParser } from "./incremental-parse.ts";
 
 export type Job =
@@ -35,6 +36,10 @@ export class CheckService {
   private generation = 0;
   /** Checks answered from the last check (for tests). */
   reused = 0;
+  /** Checks that checked again only the declarations an edit could change (for tests and benchmarks). */
+  partial = 0;
+  /** Declarations the last partial check checked again. */
+  rechecked = 0;
 
   handle(req: WorkerRequest): WorkerResponse {
     const { parsers, cache, texts, host, checked } = this;
@@ -52,7 +57,18 @@ export class CheckService {
     const known = job.kind === "check" ? reuseCheck(checked.get(job.entry), host, parsers) : undefined;
     if (known) {
       this.reused++;
+      if (known.state) {
+        const files = new Map(known.files.map((f) => [f, cache.get(f)!]));
+        if (known.files.some((f) => !cache.has(f)) || !known.state.moved(files, known.diagnostics)) known.state = undefined;
+      }
       return { id: req.id, diagnostics: known.diagnostics, files: known.files };
+    }
+    const last = job.kind === "check" ? checked.get(job.entry) : undefined;
+    const partial = last && recheck(last, host, cache, parsers);
+    if (partial) {
+      this.partial++;
+      this.rechecked = last.state!.rechecked;
+      return { id: req.id, diagnostics: partial, files: last.files };
     }
     const program = loadProgram([job.entry], host, cache);
     for (const p of [...cache.keys()]) if (!program.files.has(p) && !texts.has(p)) cache.delete(p);
@@ -63,7 +79,7 @@ export class CheckService {
       checked.set(job.entry, {
         texts: new Map(files.map((f) => [f, program.files.get(f)!.text])),
         meanings: new Map(files.map((f) => [f, parsers.get(f)?.meaning])), parses: new Map(files.map((f) => [f, parsers.get(f)?.parses])),
-        diagnostics: structuredClone(diagnostics), files,
+        diagnostics: structuredClone(diagnostics), files, state: CheckState.from(program, diagnostics),
       });
       return { id: req.id, diagnostics, files };
     }
@@ -90,7 +106,38 @@ export function serveChecks(): void {
   });
 }
 
-interface Checked { texts: Map<string, string>; meanings: Map<string, number | undefined>; parses: Map<string, number | undefined>; diagnostics: Diagnostic[]; files: string[] }
+interface Checked {
+  texts: Map<string, string>; meanings: Map<string, number | undefined>; parses: Map<string, number | undefined>; diagnostics: Diagnostic[]; files: string[];
+  /** The diagnostics by owner, for checking again only what an edit changed (undefined: check everything). */
+  state?: CheckState;
+}
+
+/** After an edit of one file of the last check's program (parsed once since), the diagnostics with only the
+ * declarations it can have changed checked again; undefined: check everything. */
+function recheck(last: Checked, host: OverlayHost, cache: Map<string, SourceFile>, parsers: Map<string, IncrementalParser>): Diagnostic[] | undefined {
+  if (!last.state) return undefined;
+  // The program's files as last checked (an edit of an import is checked whole).
+  const files = new Map<string, SourceFile>();
+  let edited: string | undefined;
+  for (const f of last.files) {
+    const source = cache.get(f);
+    if (!source || host.readText(f) !== source.text) return undefined;
+    files.set(f, source);
+    const parser = parsers.get(f);
+    if (!parser) { if (source.text !== last.texts.get(f)) return undefined; continue; }
+    if (parser.parses === last.parses.get(f)) continue;
+    if (edited || parser.parses !== last.parses.get(f)! + 1 || !parser.edit) return undefined;
+    edited = f;
+  }
+  if (!edited) return undefined;
+  const diagnostics = last.state.update(edited, parsers.get(edited)!.edit!, files, host);
+  if (!diagnostics) { last.state = undefined; return undefined; }
+  last.texts.set(edited, files.get(edited)!.text);
+  last.parses.set(edited, parsers.get(edited)!.parses);
+  last.meanings.set(edited, parsers.get(edited)!.meaning);
+  last.diagnostics = diagnostics;
+  return diagnostics;
+}
 
 /** The last check's diagnostics, moved to where they now are, when no file of the program changed meaning since, and
  * one file was parsed once since (the parser knows exactly where each span went) and the others not at all. A

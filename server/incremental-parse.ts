@@ -133,11 +133,15 @@ export class IncrementalParser {
   /** How the last parse moved offsets, when it changed no meaning: an old offset in [from, to) (the chunks cut
    * again) that is a span's start or end maps through `at`; offsets past `to` move by `delta`; others stay. */
   moved: { from: number; to: number; delta: number; at: Map<number, number> } | undefined;
+  /** How the last parse moved offsets outside the chunks it cut again, [from, to) (old offsets), whatever it meant;
+   * undefined after a parse from scratch. */
+  edit: { from: number; to: number; delta: number } | undefined;
 
   parse(text: string): SourceFile {
     this.reparsed = 0;
     this.parses++;
     this.moved = undefined;
+    this.edit = undefined;
     if (!this.last) this.meaning++;
     const pieces = this.last ? this.reuse(this.last.text, this.last.pieces, text) : this.fresh(text);
     this.last = { text, pieces };
@@ -205,6 +209,7 @@ export class IncrementalParser {
     while (prefix < max && old.charCodeAt(prefix) === text.charCodeAt(prefix)) prefix++;
     if (prefix === old.length && prefix === text.length) {
       this.moved = { from: 0, to: 0, delta: 0, at: new Map() };
+      this.edit = { from: 0, to: 0, delta: 0 };
       return pieces;
     }
     let suffix = 0;
@@ -244,6 +249,7 @@ export class IncrementalParser {
     const before = meaningOf(pieces.slice(a, resume));
     const from = pieces[a].start, to = resume < pieces.length ? pieces[resume].start : old.length;
     const oldOffsets = offsetsOf(pieces.slice(a, resume));
+    this.edit = { from, to, delta };
     const out = pieces.slice(0, a);
     for (const [i, c] of chunks.entries()) {
       const key = keyOf(text.slice(c.start, c.end), c.next);

@@ -59,7 +59,7 @@ test("a manifest whose blocks are only on B is fetched by A and verified", async
     let out = "";
     await a.client.logs(info.id, (e) => (out += e.data));
     assert.equal(out, "hello, fetched\n");
-    for (const blk of compiled.blocks) assert.deepEqual(await a.node.store.get(blk.cid), blk.bytes);
+    for (const blk of compiled.blocks) assert.deepEqual(new Uint8Array((await a.node.store.get(blk.cid))!), new Uint8Array(blk.bytes));
     assert.ok(compiled.blocks.length >= 5, `${compiled.blocks.length} blocks`);
   } finally {
     await closeAll([a, b]);
