@@ -22,6 +22,7 @@ import { cliHost } from "../cli/load.ts";
 import { startDaemon, type Daemon } from "../grid/daemon.ts";
 import { GridClient } from "../grid/api-client.ts";
 import { decodeToken, deployCar } from "../grid/deploy.ts";
+import { recordCid } from "../grid/records.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const dirs: string[] = [];
@@ -86,7 +87,8 @@ async function revocationBench(): Promise<{ p99: number; median: number; trials:
     const times: number[] = [];
     for (let t = 0; t < TRIALS; t++) {
       const from = nodes[(t * 7) % N].node;
-      const token = CID.createV1(0x71, await sha256.digest(randomBytes(16)));
+      // A token the node issued: a node revokes only what it issued.
+      const token = await recordCid(await from.issue({ name: "bench", audience: from.publicKey, grants: [] }));
       const start = performance.now();
       await from.revoke(token);
       const issuers = [from.publicKey];

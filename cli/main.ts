@@ -13,8 +13,11 @@ import { run } from "./commands/run.ts";
 import { lesson } from "./commands/lesson.ts";
 import { explain } from "./commands/explain.ts";
 import { mcp } from "./commands/mcp.ts";
+import { key } from "./commands/key.ts";
+import { capability } from "./commands/capability.ts";
+import { delegateCommand } from "./commands/delegate.ts";
 
-const commands: Command[] = [check, fmt, compile, simulate, test, explain, graph, lesson, run, node, deploy, revoke, mcp];
+const commands: Command[] = [check, fmt, compile, simulate, test, explain, graph, lesson, run, node, deploy, key, capability, delegateCommand, revoke, mcp];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -12,7 +12,8 @@ import * as vscode from "vscode";
 import * as dagCbor from "@ipld/dag-cbor";
 import type { GridClient, HeldToken, NodeStatus, Peer } from "../grid/api-client.ts";
 import { localNode, nodeDataDir, runningNode, stopNode } from "../grid/local.ts";
-import { deployFile, DeployFailure, readTokenFile, type DeployResult, type SourceLocation } from "../grid/deploy.ts";
+import { deployFile, DeployFailure, type DeployResult, type SourceLocation } from "../grid/deploy.ts";
+import { readChain, type Chain } from "../grid/tokens.ts";
 
 export interface GridViewData {
   node: { running: boolean; peerId?: string; api?: string; drivers?: Record<string, { ok: boolean; reason?: string }> };
@@ -37,8 +38,8 @@ export interface DeployOutcome {
 /** What Deploy to… may be given instead of asking (tests and scripts). */
 export interface DeployToOptions {
   peer?: string;
-  /** Token files (DAG-CBOR or base64), any order. */
-  tokens?: string[];
+  /** The token file (a chain, as `capability issue` and `delegate` write it). */
+  token?: string;
 }
 
 type Item = { label: string; description?: string; tooltip?: string; children?: Item[]; contextValue?: string; id?: string };
@@ -198,24 +199,24 @@ export function registerGrid(context: vscode.ExtensionContext): void {
       peer = (await vscode.window.showQuickPick(peers.map((p) => ({ label: p.peerId, description: p.addrs.join(" ") })), { placeHolder: "Peer to deploy to" }))?.label;
       if (!peer) return { output: "", error: "no peer picked" };
     }
-    let files = o.tokens;
-    if (!files) {
-      const picked = await vscode.window.showOpenDialog({ canSelectMany: true, openLabel: "Use these tokens", title: `Capability tokens ${peer.slice(-8)} honours (yours, and any delegation to you)` });
+    let file = o.token;
+    if (!file) {
+      const picked = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: "Use this token", title: `A token ${peer.slice(-8)} honours (issued or delegated to you)` });
       if (!picked?.length) return { output: "", error: "no token picked" };
-      files = picked.map((u) => u.fsPath);
+      file = picked[0].fsPath;
     }
-    let tokens;
+    let chain: Chain;
     try {
-      tokens = files.map(readTokenFile);
+      chain = readChain(file);
     } catch (e) {
       const error = e instanceof Error ? e.message : String(e);
       void vscode.window.showErrorMessage(`PromiseGrid: ${error}`);
       return { output: "", error };
     }
-    return deploy(uri, { to: peer, tokens });
+    return deploy(uri, { to: peer, chain });
   };
 
-  const deploy = async (arg?: vscode.Uri, remote?: { to: string; tokens: ReturnType<typeof readTokenFile>[] }): Promise<DeployOutcome> => {
+  const deploy = async (arg?: vscode.Uri, remote?: { to: string; chain: Chain }): Promise<DeployOutcome> => {
     const uri = openPg(arg);
     if (!uri) return { output: "", error: "Open a .pg file with a workload to deploy it." };
     await vscode.workspace.openTextDocument(uri).then((doc) => (doc.isDirty ? doc.save() : true));
@@ -226,7 +227,7 @@ export function registerGrid(context: vscode.ExtensionContext): void {
       try {
         const r = await deployFile(uri.fsPath, {
           to: remote?.to,
-          tokens: remote?.tokens,
+          chain: remote?.chain,
           connect: needClient,
           onProgress: (message) => progress.report({ message }),
           onStarted: (s) => {

@@ -49,6 +49,11 @@ export interface PromiseDecl extends DeclBase {
   condition?: Condition;
   constraints: Field[];
 }
+/**
+ * `expires after 10 steps` (the simulator's clock) or `expires after 30m` (the
+ * grid's wall clock: `ms`, and `steps` is Infinity, since a scenario has no wall time).
+ */
+export interface Expiry { steps: number; ms?: number; span: Span }
 export interface CapabilityDecl extends DeclBase {
   kind: "capability";
   name: Name;
@@ -56,7 +61,7 @@ export interface CapabilityDecl extends DeclBase {
   holder?: Name;
   grants: Body[];
   delegable?: { depth?: number; span: Span };
-  expiresAfter?: { steps: number; span: Span };
+  expiresAfter?: Expiry;
 }
 export interface DelegateDecl extends DeclBase {
   kind: "delegate";
@@ -66,7 +71,7 @@ export interface DelegateDecl extends DeclBase {
   to?: Name;
   grants: Body[];
   delegable?: { depth?: number; span: Span };
-  expiresAfter?: { steps: number; span: Span };
+  expiresAfter?: Expiry;
 }
 export interface WorkloadDecl extends DeclBase { kind: "workload"; name: Name; fields: Field[] }
 export interface ScenarioDecl extends DeclBase { kind: "scenario"; title: string; titleSpan: Span; items: ScenarioItem[] }
@@ -87,7 +92,7 @@ export type Event =
   | { kind: "partition"; groups: Name[][]; span: Span }
   | { kind: "heal"; span: Span };
 
-export type Outcome = "kept" | "refused" | "broken";
+export type Outcome = "kept" | "refused" | "broken" | "unavailable";
 
 export type Expectation =
   | { kind: "knows"; agent: Name; capability: Name; byStep?: { step: number; span: Span }; span: Span }

@@ -11,7 +11,7 @@ import type {
 import {
   allTokens, Arrow, BiArrow, Colon, Comma, DashedName, DECLARATION_KEYWORDS, Identifier, keywordTokens as K,
   LBrace, LBracket, lexer, LParen, Minus, NumberLiteral, Pipe, Plus, RBrace, RBracket, RParen, Star,
-  StringLiteral,
+  StringLiteral, DURATION_UNITS,
 } from "./tokens.ts";
 import { closest } from "./suggest.ts";
 
@@ -73,6 +73,11 @@ class PgParser extends EmbeddedActionsParser {
     return { text: t.image, span: tokenSpan(t) };
   }
 
+  /** `expect unavailable` after a step's event (not `expect unavailable knows ...` nor `expect unavailable kept`, a next item about a name). */
+  private unavailableFollows = (at = 2): boolean => {
+    const t = this.LA(at), next = this.LA(at + 1).tokenType;
+    return t.tokenType === Identifier && t.image === "unavailable" && next !== K.knows && next !== K.kept && next !== K.broken;
+  };
   private name = (idx: number): Name => this.nameOf(this.consume(idx, Identifier, { ERR_MSG: undefined }));
 
   /** A unit follows a number when it is written attached (`64MiB`) or cannot be the next field's key. */
@@ -226,9 +231,16 @@ class PgParser extends EmbeddedActionsParser {
           ALT: () => {
             const kw = this.CONSUME(K.expires);
             this.CONSUME(K.after);
-            const steps = Number(this.CONSUME2(NumberLiteral).image);
-            this.SUBRULE(this.stepsWord);
-            result.expiresAfter = { steps, span: this.from(kw) };
+            const n = Number(this.CONSUME2(NumberLiteral).image);
+            const unit = this.OR2([{ ALT: () => this.CONSUME(K.step) }, { ALT: () => this.CONSUME2(Identifier) }]);
+            // `N steps` for the simulator's clock, or a wall-clock duration (`30m`) for the grid's.
+            const ms = isReal(unit) && Object.hasOwn(DURATION_UNITS, unit.image) ? n * DURATION_UNITS[unit.image] : undefined;
+            this.ACTION(() => {
+              if (isReal(unit) && ms === undefined && unit.image !== "steps" && unit.image !== "step") {
+                this.stepsErrors.push({ message: `expected 'steps' but found '${unit.image}' (or write a duration, e.g. 30m: ${Object.keys(DURATION_UNITS).join(", ")})`, span: tokenSpan(unit), code: "PG101" });
+              }
+            });
+            result.expiresAfter = ms === undefined ? { steps: n, span: this.from(kw) } : { steps: Infinity, ms, span: this.from(kw) };
           },
         },
       ]);
@@ -453,12 +465,14 @@ class PgParser extends EmbeddedActionsParser {
           this.CONSUME(Colon);
           const event = this.SUBRULE(this.event);
           // `expect kept` belongs to the step; `expect alice knows ...` is the next item.
-          const expect = this.OPTION({ GATE: () => outcomes.has(this.LA(2).tokenType), DEF: () => {
+          const expect = this.OPTION({ GATE: () => outcomes.has(this.LA(2).tokenType) || this.unavailableFollows(), DEF: () => {
             const e = this.CONSUME(K.expect);
             const outcome = this.OR2([
               { ALT: () => (this.CONSUME(K.kept), "kept" as const) },
               { ALT: () => (this.CONSUME(K.refused), "refused" as const) },
               { ALT: () => (this.CONSUME(K.broken), "broken" as const) },
+              // `unavailable` is not reserved: an identifier in this place, so older files naming an agent so still parse.
+              { GATE: () => this.unavailableFollows(1), ALT: () => (this.CONSUME(Identifier), "unavailable" as const) },
             ]);
             return { outcome, span: this.from(e) };
           } });

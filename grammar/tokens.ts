@@ -91,4 +91,4 @@ export const linesLexer = makeLexer("full");
 
 /** Units that are written attached to their number (`64MiB`, `250ms`). */
 export const SIZE_UNITS: Record<string, number> = { KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
-export const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
+export const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

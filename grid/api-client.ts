@@ -8,6 +8,10 @@ export type { HeldToken };
 export interface NodeStatus {
   peerId: string;
   publicKey: string;
+  /** The node's key as a did:key. */
+  key: string;
+  /** The policy agent the node is (`node start --as`), or null. */
+  agent: string | null;
   addrs: string[];
   api: string;
   pid: number;
@@ -184,8 +188,14 @@ export class GridClient {
     return end;
   }
 
-  async revoke(token: string): Promise<string> {
-    return (await this.json<{ revocation: string }>("POST", "/v0/revocations", { token })).revocation;
+  /** The node revokes `token` (a CID) with its key; `chain` (base64 tokens, root first) when the node did not issue it. */
+  async revoke(token: string, chain?: string[]): Promise<string> {
+    return (await this.json<{ revocation: string }>("POST", "/v0/revocations", chain ? { token, chain } : { token })).revocation;
+  }
+
+  /** Hands the node a revocation signed by another key (base64 DAG-CBOR) to add and gossip. */
+  async publishRevocation(record: string): Promise<string> {
+    return (await this.json<{ revocation: string }>("POST", "/v0/state", { record })).revocation;
   }
 
   state(): Promise<{ summary: string[]; revocations: { cid: string; token: string; by: string }[]; assessments: { cid: string; node: string; deployment: string; kept: boolean; reason: string }[] }> {

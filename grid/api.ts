@@ -9,9 +9,10 @@ import { CID } from "multiformats/cid";
 import { CarImportError, readCar } from "./store.ts";
 import { MAX_FOLLOWER_BACKLOG, slowFollowerNotice } from "./output-cap.ts";
 import { DeployError, type GridNode } from "./node.ts";
-import { asSigned, wireGrantProblem, MAX_ARGS, MAX_CHAIN, MAX_GRANTS, MAX_TEXT, type DeployPayload, type Signed, type TokenPayload } from "./records.ts";
+import { asSigned, wireGrantProblem, MAX_ARGS, MAX_CHAIN, MAX_GRANTS, MAX_TEXT, type DeployPayload, type RevocationPayload, type Signed, type TokenPayload } from "./records.ts";
 import type { Body } from "./records.ts";
 import { decodeChain, heldState, MAX_CHAINS, MAX_HOPS } from "./held.ts";
+import { keyId } from "./keys.ts";
 
 export const DEFAULT_MAX_BODY = 64 * 1024 * 1024;
 const MAX_JSON_BODY = 1024 * 1024;
@@ -268,6 +269,8 @@ export class ApiServer {
         return send(res, 200, {
           peerId: node.peerId,
           publicKey: hex(node.publicKey),
+          key: keyId(node.publicKey),
+          agent: node.policy.agent,
           addrs: node.addrs(),
           api: this.url,
           pid: process.pid,
@@ -305,6 +308,24 @@ export class ApiServer {
         if (typeof body.token !== "string") throw new HttpError(400, "'token' must be the capability token's CID");
         const cid = await node.revoke(parseCid(body.token, "token"), body.chain === undefined ? undefined : parseChain(body.chain));
         return send(res, 200, { revocation: cid.toString(), token: String(body.token) });
+      }
+      case "POST /state": {
+        // A revocation signed by another key (a person who issued a hop): added, gossiped; the state decides what it counts for.
+        const body = await readJson(req);
+        onlyKeys(body, ["record"]);
+        let record: Signed | undefined;
+        try {
+          record = typeof body.record === "string" ? asSigned(dagCbor.decode(Buffer.from(body.record, "base64")), "promisegrid/revocation") : undefined;
+        } catch {
+          record = undefined;
+        }
+        if (!record) throw new HttpError(400, "'record' must be a signed promisegrid/revocation, base64 DAG-CBOR");
+        try {
+          const cid = await node.publishRevocation(record as Signed<RevocationPayload>);
+          return send(res, 200, { revocation: cid.toString(), token: (record.payload as RevocationPayload).token.toString() });
+        } catch (e) {
+          throw new HttpError(400, `revocation refused: ${e instanceof Error ? e.message : e}`, "bad-record");
+        }
       }
       case "POST /deployments":
         return this.deploy(req, res, url);

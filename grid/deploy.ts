@@ -1,6 +1,7 @@
 // The deploy flow, written once for the CLI and the editor: check -> compile
 // (or read a compiled CAR) -> pick the workload -> a token from the node for
-// the capability the manifest declares -> sign the deploy request -> send it
+// the capability the manifest declares (kept in the token store, or the chain
+// given) -> sign the deploy request -> send it
 // as a CAR -> stream the output -> the assessment. A failure is a DeployFailure
 // that says at which stage, and, when it can, which declaration caused it.
 import { randomBytes } from "node:crypto";
@@ -20,6 +21,8 @@ import { keyId, loadOrCreateKey, type PrivateKey } from "./keys.ts";
 import { ManifestError, pickWorkload, type ManifestBlocks } from "./manifest.ts";
 import { asSigned, recordCid, signRecord, verifyRecord, type AssessmentPayload, type Signed, type TokenPayload } from "./records.ts";
 import { DEFAULT_HOME } from "./local.ts";
+import { TokenStore, type Chain } from "./tokens.ts";
+import { declaredDepth } from "../language/authority.ts";
 
 export { DEFAULT_HOME, DEFAULT_DATA_DIR, clientForDataDir, nodeDataDir } from "./local.ts";
 
@@ -36,42 +39,6 @@ export async function tokenCid(token: Signed<TokenPayload>): Promise<CID> {
   return recordCid(token);
 }
 
-/** A token file: the signed capability record as DAG-CBOR bytes, or those bytes in base64. */
-export function readTokenFile(file: string): Signed<TokenPayload> {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    throw new DeployFailure("file", `cannot read token file ${file}: ${(e as Error).message}`);
-  }
-  const text = bytes.toString("utf8").trim();
-  const candidates = /^[A-Za-z0-9+/=\s]+$/.test(text) ? [Buffer.from(text, "base64"), bytes] : [bytes];
-  for (const c of candidates) {
-    try {
-      const t = asSigned(dagCbor.decode(c), "promisegrid/capability");
-      if (t) return t as Signed<TokenPayload>;
-    } catch {
-      // try the next reading
-    }
-  }
-  throw new DeployFailure("file", `${file} is not a capability token (a signed promisegrid/capability record, DAG-CBOR or base64)`);
-}
-
-/** Orders tokens root first, each held by the issuer of the next; tokens that do not link keep their given order. */
-export function orderChain(tokens: Signed<TokenPayload>[]): Signed<TokenPayload>[] {
-  const rest = [...tokens];
-  const root = rest.find((t) => !rest.some((o) => o !== t && o.payload.aud instanceof Uint8Array && equals(o.payload.aud, t.payload.iss)));
-  if (!root) return tokens;
-  const out = [root];
-  rest.splice(rest.indexOf(root), 1);
-  for (;;) {
-    const next = rest.find((t) => equals(t.payload.iss, out[out.length - 1].payload.aud));
-    if (!next) break;
-    out.push(next);
-    rest.splice(rest.indexOf(next), 1);
-  }
-  return [...out, ...rest];
-}
 
 export interface DeployCarOptions {
   key: PrivateKey;
@@ -210,7 +177,7 @@ export interface Started {
   workload: string;
   capability: string;
   manifest: string;
-  /** The CID of the token the deploy used (the one the node issued, or the last of --token's): what `revoke` takes. */
+  /** The CID of the token presented (its last hop: what `revoke` takes). */
   token: string;
   /** For a deploy to another node: its peer id. */
   peer?: string;
@@ -233,10 +200,13 @@ export interface DeployOptions extends DeployEvents {
   workload?: string;
   /** The deployer's key; default userKey(). */
   key?: PrivateKey;
-  /** Deploy to this peer (peer id or multiaddr) through the local node, over libp2p. */
+  /** The chain to present (`deploy --token FILE`); default: the token store's root token for the capability. */
+  chain?: Chain;
+  store?: TokenStore;
+  /** The .pg file deployed, for the message that says how to issue a new token. */
+  source?: string;
+  /** Deploy to this peer (peer id, multiaddr or did:key) through the local node, over libp2p; needs `chain`. */
   to?: string;
-  /** The capability chain to show (any order); default: a root token the local node issues. */
-  tokens?: Signed<TokenPayload>[];
 }
 
 /** The peer id a --to names, when it names one (a peer id, or a multiaddr ending in /p2p/ID). */
@@ -300,23 +270,34 @@ export async function deployManifest(client: GridClient, m: Manifest, o: DeployO
   }
   const { workload, capability } = picked;
   const key = o.key ?? (await userKey());
+  const store = o.store ?? new TokenStore();
+  let fromStore = false;
   try {
     o.onProgress?.(`deploying ${workload}${o.to ? ` to ${o.to}` : ""}`);
-    if (o.to && !o.tokens?.length) {
-      throw new DeployFailure("refused", `a deploy to another node needs a capability it honours: pass --token FILE (a token its node, or an agent it trusts, issued to your key ${keyId(key.publicKey.raw)})`, {
+    if (o.to && !o.chain?.length) {
+      throw new DeployFailure("refused", `a deploy to another node needs a capability it honours: pass --token TOKEN (a chain its node, or an agent it trusts, issued to your key ${keyId(key.publicKey.raw)})`, {
         code: "no-token", program: m.program, at: locate(m.program, "capability", capability.name),
       });
     }
-    const chain = o.tokens?.length
-      ? orderChain(o.tokens)
-      : [decodeToken(
-        await client.issue({
+    let chain = o.chain;
+    if (!chain) {
+      // One root token per node, capability and holder, kept in the token store: issued once, never re-minted.
+      const node = Buffer.from((await client.status()).publicKey, "hex");
+      const depth = declaredDepth(capability.delegable, undefined);
+      const slot = { node, name: capability.name, holder: key.publicKey.raw, grants: capability.grants, depth };
+      chain = store.root(slot);
+      fromStore = !!chain;
+      if (!chain) {
+        chain = [decodeToken(await client.issue({
           holder: Buffer.from(key.publicKey.raw).toString("hex"),
           grants: capability.grants,
           name: capability.name,
-          depth: capability.delegable ? capability.delegable.depth ?? 1 : 0,
-        }),
-      )];
+          depth,
+          expires: capability.expiresAfterMs === undefined ? null : Date.now() + capability.expiresAfterMs,
+        }))];
+        await store.setRoot(slot, chain);
+      }
+    }
     const token = chain[chain.length - 1];
     const car = await deployCar({ key, manifest: m.root, workload, chain, blocks: m.blocks });
     if (o.to) return await deployRemote(client, car, { ...o, to: peerAddress(o.to) }, { m, workload, capability: capability.name, token: (await tokenCid(token)).toString(), chain });
@@ -333,10 +314,15 @@ export async function deployManifest(client: GridClient, m: Manifest, o: DeployO
     return { ...s, info, output, kept, brokenAt: kept ? undefined : locate(m.program, "workload", workload) };
   } catch (e) {
     if (e instanceof DeployFailure || !(e instanceof ApiError)) throw e;
+    // A node that cannot be reached: the outcome is unavailable (the simulator's word), neither kept nor broken.
+    if (e.status === 0 && e.code === "unreachable") throw new DeployFailure("node", `unavailable: ${e.message}`, { code: "unavailable" });
     // No node answers, or the peer a deploy goes to cannot be reached: nothing to blame in the file.
     if (e.status === 0 || PEER_CODES.has(e.code)) throw new DeployFailure("node", e.message, { code: e.code });
     const onCapability = CAPABILITY_CODES.has(e.code);
-    throw new DeployFailure("refused", e.message, { code: e.code, program: m.program, at: locate(m.program, onCapability ? "capability" : "workload", onCapability ? capability.name : workload) });
+    // A kept token that no longer counts is not replaced behind the user's back.
+    const reissue = fromStore && (e.code === "revoked" || e.code === "expired")
+      ? `; the token kept for ${capability.name} is ${e.code}: issue a new one with \`promisegrid capability issue ${capability.name} ${o.source ?? "FILE.pg"}\`` : "";
+    throw new DeployFailure("refused", e.message + reissue, { code: e.code, program: m.program, at: locate(m.program, onCapability ? "capability" : "workload", onCapability ? capability.name : workload) });
   }
 }
 
@@ -387,5 +373,5 @@ export async function deployFile(file: string, o: DeployFileOptions): Promise<De
   const m = await loadManifest(file, o.load);
   o.onProgress?.("starting the node");
   const client = await o.connect();
-  return deployManifest(client, m, o);
+  return deployManifest(client, m, { source: file.endsWith(".pg") ? file : undefined, ...o });
 }

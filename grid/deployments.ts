@@ -12,7 +12,7 @@ import { keyId, type PrivateKey } from "./keys.ts";
 import type { GridState, ReplayGuard, TokenBook } from "./state.ts";
 import type { BlockAccess } from "./access.ts";
 import { signRecord, type AssessmentPayload, type DeployPayload, type Signed } from "./records.ts";
-import { Refusal, verifyDeploy } from "./capabilities.ts";
+import type { Policy } from "./policy.ts";
 import { decodeManifest, decodeWorkload, ManifestError } from "./manifest.ts";
 import type { DriverRegistry } from "./sandboxes/index.ts";
 import { jobProblem } from "./sandboxes/limits.ts";
@@ -76,6 +76,8 @@ export interface DeploymentHost {
   tokens: TokenBook;
   /** Who may fetch which block: a holder's accepted deploys. */
   access: BlockAccess;
+  /** Judges each deploy request. */
+  policy: Policy;
   /** Stores a block (and, when `indexed`, lists it in the state index), in write order. */
   persist(cid: CID, bytes: Uint8Array, indexed: boolean): Promise<void>;
   /** Gossips a signed assessment to the peers. */
@@ -98,16 +100,9 @@ export class Deployments {
    */
   async deploy(request: Signed<DeployPayload>, blocks: { cid: CID; bytes: Uint8Array }[] = []): Promise<DeploymentInfo> {
     const now = Date.now();
-    try {
-      await verifyDeploy(request, {
-        nodeKey: this.publicKey,
-        now,
-        isRevoked: (cid, issuers) => this.host.state.isRevoked(cid, issuers),
-      });
-    } catch (e) {
-      if (e instanceof Refusal) throw new DeployError(403, e.code, `deploy refused: ${e.message}`);
-      throw e;
-    }
+    // The node's policy judges (grid/policy.ts): without one, its own key is the only root.
+    const verdict = await this.host.policy.judge(request, { now, isRevoked: (cid, issuers) => this.host.state.isRevoked(cid, issuers) });
+    if (!verdict.ok) throw new DeployError(403, verdict.refusal.code, `deploy refused: ${verdict.refusal.message}`);
     const p = request.payload;
     // A signed request is good once, within REPLAY_WINDOW_MS of when it was signed.
     if (typeof p.at !== "number" || Math.abs(now - p.at) > REPLAY_WINDOW_MS) {

@@ -1,10 +1,12 @@
 // Ed25519 identities: the node's key lives in its data dir (mode 0600), a
-// user's in ~/.promisegrid/key. Public keys travel as their 32 raw bytes.
+// user's in ~/.promisegrid/key. Public keys travel as their 32 raw bytes and
+// are shown as did:key (language/did.ts).
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKeyFromRaw } from "@libp2p/crypto/keys";
 import type { Ed25519PrivateKey } from "@libp2p/interface";
 import { chmod, mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { writeFileAtomic } from "./files.ts";
+import { didKey } from "../language/did.ts";
 
 export type PrivateKey = Ed25519PrivateKey;
 
@@ -37,7 +39,9 @@ export async function verify(publicKey: Uint8Array, data: Uint8Array, sig: Uint8
   }
 }
 
-/** A short printable form of a public key (its libp2p peer id). */
+/** How a public key is shown: `did:key:z6Mk…`. */
 export function keyId(publicKey: Uint8Array): string {
-  return publicKeyFromRaw(publicKey).toString();
+  return didKey(publicKey);
 }
+
+export { didKey, didKeyProblem, publicKeyOf } from "../language/did.ts";

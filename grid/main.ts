@@ -2,7 +2,9 @@
 // [--api HOST:PORT] [--peer MA]...`. Prints one JSON line when ready, stops on
 // SIGTERM/SIGINT (or POST /v0/shutdown).
 import "./polyfill.ts";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { keyId } from "./keys.ts";
 import { startDaemon } from "./daemon.ts";
 import { nodeDataDir } from "./deploy.ts";
 
@@ -10,6 +12,11 @@ export const NODE_OPTIONS_HELP = `  --data-dir D       where the key, blocks and
   --listen MULTIADDR libp2p listen address (default /ip4/127.0.0.1/tcp/0; repeatable)
   --api HOST:PORT    control API address, loopback only (default 127.0.0.1:7450; port 0 picks one)
   --peer MULTIADDR   a peer to dial at start (repeatable)
+  --policy FILE.pg --as AGENT
+                     be AGENT of FILE.pg (kind node; its key, if given, must be
+                     this node's): deploys are honoured by AGENT's +run promises.
+                     Without: the node's own key is the only root
+
   --deny-peer ID     refuse every connection with this peer id (repeatable)`;
 
 export interface NodeArgs {
@@ -18,6 +25,7 @@ export interface NodeArgs {
   apiHost: string;
   apiPort: number;
   peers: string[];
+  policy?: { file: string; agent: string };
   denyPeers: string[];
 }
 
@@ -29,6 +37,8 @@ export function parseNodeArgs(argv: string[]): NodeArgs {
       listen: { type: "string", multiple: true },
       api: { type: "string" },
       peer: { type: "string", multiple: true },
+      policy: { type: "string" },
+      as: { type: "string" },
       "deny-peer": { type: "string", multiple: true },
     },
     strict: true,
@@ -37,7 +47,9 @@ export function parseNodeArgs(argv: string[]): NodeArgs {
   const api = values.api ?? "127.0.0.1:7450";
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(api);
   if (!m) throw new Error(`--api '${api}' is not HOST:PORT`);
+  if ((values.policy === undefined) !== (values.as === undefined)) throw new Error("--policy FILE.pg and --as AGENT go together");
   return {
+    policy: values.policy !== undefined ? { file: resolve(values.policy), agent: values.as! } : undefined,
     dataDir: nodeDataDir(values["data-dir"]),
     listen: values.listen,
     apiHost: m[1].replace(/^\[|\]$/g, ""),
@@ -49,11 +61,11 @@ export function parseNodeArgs(argv: string[]): NodeArgs {
 
 /** Runs a node in this process until it is told to stop; resolves when it has stopped. */
 export async function runNode(a: NodeArgs, ready: (info: object) => void): Promise<void> {
-  const daemon = await startDaemon({ dataDir: a.dataDir, listen: a.listen, apiHost: a.apiHost, apiPort: a.apiPort, peers: a.peers, denyPeers: a.denyPeers });
+  const daemon = await startDaemon({ dataDir: a.dataDir, listen: a.listen, apiHost: a.apiHost, apiPort: a.apiPort, peers: a.peers, policy: a.policy, denyPeers: a.denyPeers });
   const stop = () => void daemon.close();
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
-  ready({ ready: true, api: daemon.url, peerId: daemon.node.peerId, addrs: daemon.node.addrs(), dataDir: a.dataDir, pid: process.pid });
+  ready({ ready: true, api: daemon.url, peerId: daemon.node.peerId, key: keyId(daemon.node.publicKey), agent: daemon.node.policy.agent, addrs: daemon.node.addrs(), dataDir: a.dataDir, pid: process.pid });
   await daemon.closed;
   process.off("SIGTERM", stop);
   process.off("SIGINT", stop);

@@ -22,13 +22,15 @@ import { GridState, ReplayGuard, TokenBook } from "./state.ts";
 import { secureDataDir } from "./datadir.ts";
 import { BlockAccess } from "./access.ts";
 import { decodeEnvelope, encodeEnvelope } from "./envelope.ts";
-import { asSigned, recordCid, signRecord, verifyRecord, type DeployPayload, type Signed } from "./records.ts";
+import { asSigned, recordCid, signRecord, verifyRecord, type DeployPayload, type RevocationPayload, type Signed } from "./records.ts";
+import { equals } from "multiformats/bytes";
 import { issueToken, type IssueOptions, type Token } from "./capabilities.ts";
 import { DriverRegistry, nodeDriverContext } from "./sandboxes/index.ts";
 import { BLOCKS_PROTOCOL, BlockExchange, MAX_MESSAGE } from "./blocks.ts";
 import { DeployError, Deployments, REPLAY_WINDOW_MS, type Deployment, type DeploymentInfo } from "./deployments.ts";
 import { DEPLOY_PROTOCOL, DeployProtocol, type RemoteEvents, type RemoteOutcome } from "./remote.ts";
 import { peerIdFromString } from "@libp2p/peer-id";
+import { loadPolicy, ownKeyPolicy, type Policy } from "./policy.ts";
 
 export { BLOCKS_PROTOCOL } from "./blocks.ts";
 export { DEPLOY_PROTOCOL, type RemoteOutcome } from "./remote.ts";
@@ -47,6 +49,8 @@ export interface NodeOptions {
   /** Peers to dial at start. */
   peers?: string[];
   drivers?: DriverRegistry;
+  /** Be this agent of this .pg file, honouring deploys by its promises (grid/policy.ts); default: the node's own key is the only root. */
+  policy?: { file: string; agent: string };
   /** Peer ids whose connections the connection gater refuses (either way). */
   denyPeers?: string[];
 }
@@ -70,6 +74,7 @@ export class GridNode {
     readonly tokens: TokenBook,
     replays: ReplayGuard,
     private readonly access: BlockAccess,
+    readonly policy: Policy,
     /** Peers the connection gater refuses; gate() changes it. */
     private readonly denied: Set<string>,
   ) {
@@ -83,6 +88,7 @@ export class GridNode {
       replays,
       tokens,
       access,
+      policy,
       persist: (cid, bytes, indexed) => this.persist(cid, bytes, indexed),
       publishAssessment: (record) => this.publishRecord(ASSESSMENTS_TOPIC, record),
     });
@@ -96,6 +102,8 @@ export class GridNode {
   static async start(o: NodeOptions): Promise<GridNode> {
     await mkdir(o.dataDir, { recursive: true, mode: 0o700 });
     const key = await loadOrCreateKey(join(o.dataDir, "key"));
+    // A policy that cannot make this node its agent stops the start, before anything listens.
+    const policy = o.policy ? loadPolicy(o.policy.file, o.policy.agent, key.publicKey.raw) : ownKeyPolicy(key.publicKey.raw);
     // Loose modes on what was there are fixed and reported; then blocks/, if just made, is tightened too.
     for (const f of await secureDataDir(o.dataDir)) process.stderr.write(`promisegrid node: fixed ${f} (only the owner may read the data dir)\n`);
     const store = new BlockStore(join(o.dataDir, "blocks"));
@@ -128,7 +136,7 @@ export class GridNode {
         pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, floodPublish: true, emitSelf: false, D: 8, Dlo: 6, Dhi: 16, heartbeatInterval: 500 }),
       },
     });
-    const node = new GridNode(o.dataDir, key, store, state, libp2p as unknown as Libp2p<Services>, o.drivers ?? new DriverRegistry(undefined, nodeDriverContext(o.dataDir)), tokens, replays, access, denied);
+    const node = new GridNode(o.dataDir, key, store, state, libp2p as unknown as Libp2p<Services>, o.drivers ?? new DriverRegistry(undefined, nodeDriverContext(o.dataDir)), tokens, replays, access, policy, denied);
     await node.wire();
     for (const p of o.peers ?? []) {
       try {
@@ -307,14 +315,28 @@ export class GridNode {
     return token;
   }
 
-  /** Revokes a token (by its CID; `proof`: its chain, root first, when this node has not seen it) with this node's key and gossips the revocation. */
+  /**
+   * Revokes a token with this node's key and gossips the revocation. `proof` is
+   * the token's chain, root first, when this node has not seen it; the node must
+   * have issued the token or a hop above it. Revoking twice is one revocation.
+   */
   async revoke(token: CID, proof?: Token[]): Promise<CID> {
+    if (proof?.length) {
+      if (!(await recordCid(proof[proof.length - 1])).equals(token)) throw new DeployError(400, "bad-chain", `the chain given does not end at ${token}`);
+      await this.tokens.remember(proof);
+    }
     // The revocation carries the chain down to the token: proof that this key is above it.
-    if (proof) await this.tokens.remember(proof);
     const chain = await this.tokens.chainTo(token);
-    if (!chain) throw new DeployError(404, "unknown-token", `this node neither issued capability ${token} nor accepted a deploy with it, so it cannot revoke it`);
+    if (!chain) throw new DeployError(404, "unknown-token", `this node neither issued capability ${token} nor accepted a deploy with it (and no chain down to it was given), so it cannot revoke it`);
+    if (!chain.some((t) => equals(t.payload.iss, this.publicKey))) throw new DeployError(403, "not-issuer", `this node issued no hop of the chain down to ${token}, so its revocation would count nowhere`);
+    for (const [cid, r] of this.state.revocations) if (r.payload.token.equals(token) && equals(r.payload.by, this.publicKey)) return CID.parse(cid);
     const record = await signRecord(this.key, { type: "promisegrid/revocation", v: 0, token, by: this.publicKey, chain, at: Date.now() });
-    const cid = (await recordCid(record));
+    return this.publishRevocation(record);
+  }
+
+  /** Adds a signed revocation (by anyone: the state decides what it counts for) and gossips it; returns its CID. */
+  async publishRevocation(record: Signed<RevocationPayload>): Promise<CID> {
+    const cid = await recordCid(record);
     await this.addRecord(record);
     await this.publishRecord(REVOCATIONS_TOPIC, record);
     return cid;

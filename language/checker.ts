@@ -8,6 +8,7 @@ import {
 } from "../grammar/index.ts";
 import { covers, declaredHop, grantOf, meets, widenings, type Grant } from "./authority.ts";
 import { HASHES } from "./hashes.ts";
+import { didKeyProblem } from "./did.ts";
 import { initialHoldings, setupBalance, toMicro, type SetupCurrency } from "./simulator/ledger.ts";
 import { projectRoots, workloadFileProblem } from "./confine.ts";
 import type { PgSymbol, Program } from "./program.ts";
@@ -32,6 +33,12 @@ export interface Diagnostic {
 export const MAX_STEPS = 100_000;
 /** The longest time limit a node runs (its timers' range, 2^31-1 ms, about 24.8 days). */
 export const MAX_TIME_MS = 2 ** 31 - 1;
+
+/** A duration as written: the largest unit that divides it (`30m`, `90s`). */
+export function durationText(ms: number): string {
+  const [unit, size] = Object.entries(DURATION_UNITS).sort((a, b) => b[1] - a[1]).find(([, n]) => ms % n === 0) ?? ["ms", 1];
+  return `${ms / size}${unit}`;
+}
 
 export const AGENT_KINDS = ["person", "service", "node"] as const;
 export const SANDBOXES = ["wasm", "container", "vm"] as const;
@@ -65,7 +72,7 @@ class Checker {
     this.duplicates();
     this.references();
     this.grids();
-    for (const { path: file, decl } of this.program.declarations("agent")) this.fieldsOf(file, decl.fields, { kind: [...AGENT_KINDS] }, "PG203");
+    this.agents();
     for (const { path: file, decl } of this.program.declarations("currency")) this.currency(file, decl.fields);
     for (const { path: file, decl } of this.program.declarations("promise")) this.promise(file, decl);
     this.unbound();
@@ -167,6 +174,26 @@ class Checker {
         this.error(file, "PG204", span, `'${f.key.text}' must be one of ${allowed.join(", ")}`, {
           fixes: suggestion ? [{ title: `Change to '${suggestion}'`, edits: [{ path: file, span, newText: suggestion }] }] : undefined,
         });
+      }
+    }
+  }
+
+  /** `kind` is a word; `key` is an ed25519 did:key, and no two agents share one. */
+  private agents(): void {
+    const byKey = new Map<string, { file: string; span: Span; agent: string }>();
+    for (const { path: file, decl } of this.program.declarations("agent")) {
+      this.fieldsOf(file, decl.fields.filter((f) => f.key.text !== "key"), { kind: [...AGENT_KINDS], key: [] }, "PG203");
+      for (const f of decl.fields.filter((x) => x.key.text === "key")) {
+        const span = f.value?.span ?? f.key.span;
+        const problem = f.value?.kind === "string" ? didKeyProblem(f.value.value) : "an agent's key is a string, e.g. key \"did:key:z6Mk…\"";
+        if (problem) { this.error(file, "PG206", span, `malformed key: ${problem}; \`promisegrid key\` prints yours`); continue; }
+        const value = (f.value as { value: string }).value;
+        const first = byKey.get(value);
+        if (first) {
+          this.error(file, "PG207", span, `${decl.name.text} has the key of ${first.agent}: one key names one agent`, {
+            related: [{ path: first.file, span: first.span, message: `${first.agent}'s key` }],
+          });
+        } else byKey.set(value, { file, span, agent: decl.name.text });
       }
     }
   }
@@ -298,7 +325,7 @@ class Checker {
       this.error(file, "PG400", g.span,
         `${issuer} grants ${bodyText(g)} but does not itself promise it: a capability is its issuer's promise, so add 'promise ${issuer} -> ${c.holder?.text ?? "*"} +${bodyText(g)}'`);
     }
-    if (c.expiresAfter && c.expiresAfter.steps <= 0) this.error(file, "PG501", c.expiresAfter.span, "a capability must expire after at least 1 step");
+    if (c.expiresAfter && (c.expiresAfter.steps <= 0 || c.expiresAfter.ms === 0)) this.error(file, "PG501", c.expiresAfter.span, "a capability must expire after at least 1 step (or a duration above 0)");
   }
 
   /** A token carries names, strings, numbers and amounts (authority.Grant): a list or block cannot be granted. */
@@ -342,7 +369,7 @@ class Checker {
   }
 
   private delegation(file: string, d: DelegateDecl): void {
-    if (d.expiresAfter && d.expiresAfter.steps <= 0) this.error(file, "PG501", d.expiresAfter.span, "a delegation must expire after at least 1 step");
+    if (d.expiresAfter && (d.expiresAfter.steps <= 0 || d.expiresAfter.ms === 0)) this.error(file, "PG501", d.expiresAfter.span, "a delegation must expire after at least 1 step (or a duration above 0)");
     const chain = this.chain(d);
     if (chain === "cycle") {
       this.error(file, "PG404", d.parent!.span, `'${d.name.text}' is delegated from itself through '${d.parent!.text}': a delegation needs a capability at the root of its chain`);
@@ -387,6 +414,11 @@ class Checker {
         }
       }
     }
+    // Wall-clock expiry (the grid's): the simulator's hops do not carry it, so it is compared here.
+    const parentMs = chain.slice(1).find((c) => c.expiresAfter)?.expiresAfter?.ms;
+    if (d.expiresAfter?.ms !== undefined && parentMs !== undefined && d.expiresAfter.ms > parentMs) {
+      this.error(file, "PG401", d.expiresAfter.span, `delegation widens authority: ${durationText(parentMs)} is the longest a delegation of '${parentName}' may last, so this delegation must expire no later`, { related });
+    }
   }
 
   private workload(file: string, w: WorkloadDecl): void {
@@ -426,8 +458,14 @@ class Checker {
         if (v?.kind !== "string") { this.error(file, "PG602", at, `'${f.key.text}' takes a file path in quotes`); return; }
         const target = path.resolve(path.dirname(file), v.value);
         const outside = workloadFileProblem(projectRoots(this.program), file, v.value);
-        if (outside) this.error(file, "PG605", at, outside);
-        else if (!this.host.exists(target)) this.error(file, "PG600", at, `workload file '${v.value}' does not exist (looked for ${target})`);
+        if (outside) { this.error(file, "PG605", at, outside); return; }
+        if (this.host.exists(target)) return;
+        // Images, kernels and initrds are built, not written: say what is missing and how to get it.
+        const what = { module: "wasm module", image: "container image", kernel: "VM kernel", initrd: "VM initrd" }[f.key.text];
+        const built = target.split(path.sep).join("/").includes("/.cache/sandboxes/");
+        if (built) this.error(file, "PG600", at, `${what} '${v.value}' is not built yet (looked for ${target}): run 'npm run setup:sandboxes' to build the sandbox images`);
+        else if (f.key.text !== "module") this.error(file, "PG600", at, `${what} '${v.value}' does not exist (looked for ${target}): build it, or copy it there`);
+        else this.error(file, "PG600", at, `workload file '${v.value}' does not exist (looked for ${target})`);
         return;
       }
       case "args": case "command":
@@ -527,6 +565,10 @@ class Checker {
         // Every event is kept or refused; only an invocation exercises a promise that can be broken.
         if (item.expect?.outcome === "broken" && item.event && item.event.kind !== "invoke") {
           this.error(file, "PG704", item.expect.span, `only an invocation can be broken: a '${item.event.kind}' event is kept or refused`);
+        }
+        // Only an event that must reach another agent (invoke, pay, delegate) can be unavailable.
+        if (item.expect?.outcome === "unavailable" && item.event && !["invoke", "pay", "delegate"].includes(item.event.kind)) {
+          this.error(file, "PG704", item.expect.span, `only an invocation, a payment or a delegation can be unavailable: a '${item.event.kind}' event reaches nobody`);
         }
       }
       // `by step N` may look past the last step written: the scenario runs on to step N.

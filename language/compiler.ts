@@ -5,7 +5,7 @@ import * as dagCbor from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
 import type { MultihashHasher } from "multiformats/hashes/interface";
 import * as raw from "multiformats/codecs/raw";
-import { DURATION_UNITS, SIZE_UNITS, type Body, type Condition, type Field, type Value } from "../grammar/index.ts";
+import { DURATION_UNITS, SIZE_UNITS, type Body, type Condition, type Expiry, type Field, type Value } from "../grammar/index.ts";
 import { DEFAULT_HASH, HASHES } from "./hashes.ts";
 import type { Program } from "./program.ts";
 import { WORKLOAD_FIELDS } from "./checker.ts";
@@ -53,6 +53,8 @@ export interface ManifestCapability {
   grants: ManifestBody[];
   delegable?: { depth?: number };
   expiresAfterSteps?: number;
+  /** Wall-clock expiry (`expires after 30m`): milliseconds from when the token is issued. */
+  expiresAfterMs?: number;
 }
 export interface ManifestRoot {
   type: "promisegrid/manifest";
@@ -86,6 +88,12 @@ function argValue(a: Body["args"][number]): Json {
     case "number": return a.unit ? { amount: a.value, unit: a.unit.text } : a.value;
     default: return null;
   }
+}
+
+/** `expires after N steps` for the simulator, `expires after 30m` (milliseconds) for the grid. */
+function expiry(e: Expiry | undefined): { expiresAfterSteps?: number; expiresAfterMs?: number } {
+  if (!e) return {};
+  return e.ms !== undefined ? { expiresAfterMs: Math.round(e.ms) } : { expiresAfterSteps: e.steps };
 }
 
 function body(b: Body): Json {
@@ -225,13 +233,13 @@ export async function compile(program: Program, options: CompileOptions): Promis
       name: decl.name.text, issuer: decl.issuer?.text ?? "", holder: decl.holder?.text ?? "",
       grants: decl.grants.map(body),
       delegable: decl.delegable ? clean({ depth: decl.delegable.depth }) : undefined,
-      expiresAfterSteps: decl.expiresAfter?.steps,
+      ...expiry(decl.expiresAfter),
     }) as { name: string })),
     delegations: byName(program.declarations("delegate").map(({ decl }) => clean({
       name: decl.name.text, parent: decl.parent?.text ?? "", by: decl.by?.text ?? "", to: decl.to?.text ?? "",
       grants: decl.grants.map(body),
       delegable: decl.delegable ? clean({ depth: decl.delegable.depth }) : undefined,
-      expiresAfterSteps: decl.expiresAfter?.steps,
+      ...expiry(decl.expiresAfter),
     }) as { name: string })),
     workloads,
   };

@@ -16,6 +16,7 @@ import {
   type Diagnostic, type PgSymbol, type Program, type SymbolKind as PgSymbolKind,
 } from "../language/index.ts";
 import type { RevocationTimeline } from "../language/simulator/timeline.ts";
+import { durationText } from "../language/checker.ts";
 import snippets from "../snippets/promisegrid.json" with { type: "json" };
 import { MAX_DOCUMENT_BYTES } from "./host.ts";
 import { contains, pathToUri, sameSymbol, symbolAt, type Workspace } from "./workspace.ts";
@@ -73,7 +74,7 @@ function declarationText(ws: Workspace, s: PgSymbol): string {
 type Grantor = CapabilityDecl | DelegateDecl;
 
 /** A capability's or delegation's effective authority: grants narrowed along the chain, the earliest expiry. */
-export function effectiveAuthority(program: Program, decl: Grantor): { grants: Body[]; expires?: number; chain: string[] } {
+export function effectiveAuthority(program: Program, decl: Grantor): { grants: Body[]; expires?: number; expiresMs?: number; chain: string[] } {
   const chain: Grantor[] = [decl];
   const seen = new Set<Grantor>([decl]);
   let current: Grantor = decl;
@@ -86,8 +87,10 @@ export function effectiveAuthority(program: Program, decl: Grantor): { grants: B
   }
   let grants = decl.grants;
   for (const ancestor of chain.slice(1)) grants = grants.filter((g) => ancestor.grants.some((a) => covers(grantOf(a), grantOf(g))));
-  const expiries = chain.map((c) => c.expiresAfter?.steps).filter((n): n is number => n !== undefined);
-  return { grants, expires: expiries.length ? Math.min(...expiries) : undefined, chain: chain.map((c) => c.name.text) };
+  // Steps (the simulator's) and a wall-clock duration (the grid's, `ms`) are separate clocks.
+  const expiries = chain.map((c) => c.expiresAfter?.steps).filter((n): n is number => n !== undefined && Number.isFinite(n));
+  const durations = chain.map((c) => c.expiresAfter?.ms).filter((n): n is number => n !== undefined);
+  return { grants, expires: expiries.length ? Math.min(...expiries) : undefined, expiresMs: durations.length ? Math.min(...durations) : undefined, chain: chain.map((c) => c.name.text) };
 }
 
 export function hover(ws: Workspace, file: string, offset: number): Hover | null {
@@ -100,7 +103,8 @@ export function hover(ws: Workspace, file: string, offset: number): Hover | null
   if (s.decl.kind === "capability" || s.decl.kind === "delegate") {
     const a = effectiveAuthority(program, s.decl);
     const grants = a.grants.length ? a.grants.map((g) => "`" + bodyText(g) + "`").join(", ") : "nothing";
-    const lines = [`**Effective grants:** ${grants}`, `**Expires:** ${a.expires === undefined ? "never" : `after ${a.expires} step${a.expires === 1 ? "" : "s"}`}`];
+    const expiry = [a.expires === undefined ? "" : `after ${a.expires} step${a.expires === 1 ? "" : "s"}`, a.expiresMs === undefined ? "" : `${durationText(a.expiresMs)} after it is issued`].filter(Boolean).join("; ");
+    const lines = [`**Effective grants:** ${grants}`, `**Expires:** ${expiry || "never"}`];
     if (a.chain.length > 1) lines.push(`**Chain:** ${a.chain.join(" ← ")}`);
     parts.push(lines.join("  \n"));
   }

@@ -5,6 +5,8 @@ export const SCENARIOS_REQUEST = "promisegrid/scenarios";
 export const RUN_SCENARIO_REQUEST = "promisegrid/runScenario";
 export const TRACE_REQUEST = "promisegrid/scenarioTrace";
 export const GRAPH_REQUEST = "promisegrid/scenarioGraph";
+export const TIMELINE_REQUEST = "promisegrid/scenarioTimeline";
+export const LESSON_REQUEST = "promisegrid/lessonDeck";
 
 interface LspRange { start: { line: number; character: number }; end: { line: number; character: number } }
 
@@ -81,3 +83,12 @@ export interface GraphParams extends ScenarioParams {
 
 export type TraceAnswer = { trace: DebugTrace } | { error: TraceError };
 export type GraphAnswer = { svg: string } | { error: TraceError };
+
+export interface TimelineParams extends ScenarioParams {
+  /** Steps drawn (1..step); the whole scenario when left out. */
+  step?: number;
+}
+
+export type TimelineAnswer = { svg: string } | { error: TraceError };
+/** The lesson deck: one self-contained HTML page, a slide per step. */
+export type LessonAnswer = { html: string } | { error: TraceError };

@@ -1,7 +1,8 @@
 // Scenarios for the editor, as custom LSP requests, so the client runs no
 // simulator itself: the scenarios of a document, a scenario run as a test, the
-// whole trace for the debugger (every step, each agent's view), and the graph at
-// a step, optionally as one agent sees it. The functions below take a Program;
+// whole trace for the debugger (every step, each agent's view), the graph at
+// a step, optionally as one agent sees it, the space-time diagram up to a step,
+// and the lesson deck. The functions below take a Program;
 // registerScenarios wires them to the workspace's open documents (else the disk).
 import * as path from "node:path";
 import type { CancellationToken, Connection } from "vscode-languageserver/node.js";
@@ -9,10 +10,13 @@ import { LineIndex } from "../grammar/index.ts";
 import type { Program } from "../language/index.ts";
 import { prepareScenarios, UNIT, type PreparedScenario, type ScenarioRun, type World } from "../language/simulator/index.ts";
 import { renderGraphSvg } from "../language/simulator/graph.ts";
+import { renderLesson } from "../language/simulator/lesson.ts";
+import { renderTimelineSvg } from "../language/simulator/spacetime.ts";
 import { uriToPath, type Workspace } from "./workspace.ts";
 import {
-  GRAPH_REQUEST, RUN_SCENARIO_REQUEST, SCENARIOS_REQUEST, TRACE_REQUEST,
-  type DebugStep, type GraphAnswer, type GraphParams, type ScenarioListing, type ScenarioParams, type ScenarioTestResult, type TraceAnswer, type TraceError,
+  GRAPH_REQUEST, LESSON_REQUEST, RUN_SCENARIO_REQUEST, SCENARIOS_REQUEST, TIMELINE_REQUEST, TRACE_REQUEST,
+  type DebugStep, type GraphAnswer, type GraphParams, type LessonAnswer, type ScenarioListing, type ScenarioParams, type ScenarioTestResult,
+  type TimelineAnswer, type TimelineParams, type TraceAnswer, type TraceError,
 } from "./scenario-protocol.ts";
 
 export * from "./scenario-protocol.ts";
@@ -131,6 +135,31 @@ export async function scenarioGraph(program: Program, file: string, o: Omit<Grap
   return { svg: await renderGraphSvg({ world, engine: run.engine, title, as: o.as }) };
 }
 
+/** The space-time diagram of steps 1..`step` (every step when left out). */
+export function scenarioTimeline(program: Program, file: string, o: Omit<TimelineParams, "uri">): TimelineAnswer {
+  const p = prepare(program, file, o.title);
+  if ("code" in p) return { error: p };
+  const { world, chosen } = p;
+  const run = chosen.run;
+  const upTo = Math.min(o.step ?? run.plan.lastStep, run.plan.lastStep);
+  while (!run.done && run.step < upTo) run.next();
+  const title = `${path.basename(file)}: "${chosen.title}", steps 1 to ${run.step}`;
+  return { svg: renderTimelineSvg({ world, plan: run.plan, trace: run.trace(), title }) };
+}
+
+/** The lesson deck of the scenario: the same page as `promisegrid lesson`. */
+export async function scenarioLesson(program: Program, file: string, title?: string): Promise<LessonAnswer> {
+  const p = prepare(program, file, title);
+  if ("code" in p) return { error: p };
+  try {
+    return { html: await renderLesson({ world: p.world, run: p.chosen.run, source: path.basename(file) }) };
+  } catch (e) {
+    // Too many slides: a deck is for people to page through.
+    if (e instanceof RangeError) return { error: { code: 4, message: e.message } };
+    throw e;
+  }
+}
+
 /** The requests, answered from the workspace's open documents (else the disk). */
 export function registerScenarios(connection: Connection, ws: Workspace, guard: <P, R>(name: string, fn: (p: P, token: CancellationToken) => R | Promise<R>) => (p: P, token: CancellationToken) => Promise<R>): void {
   // A program from the workspace's parse cache; no check is needed to list or simulate.
@@ -153,5 +182,13 @@ export function registerScenarios(connection: Connection, ws: Workspace, guard: 
   connection.onRequest(GRAPH_REQUEST, guard("scenario graph", (p: GraphParams) => {
     const { file, program } = programOf(p.uri);
     return scenarioGraph(program, file, { title: p.title, step: p.step, as: p.as });
+  }));
+  connection.onRequest(TIMELINE_REQUEST, guard("scenario timeline", (p: TimelineParams) => {
+    const { file, program } = programOf(p.uri);
+    return scenarioTimeline(program, file, { title: p.title, step: p.step });
+  }));
+  connection.onRequest(LESSON_REQUEST, guard("lesson deck", (p: ScenarioParams) => {
+    const { file, program } = programOf(p.uri);
+    return scenarioLesson(program, file, p.title);
   }));
 }

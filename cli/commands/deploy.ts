@@ -7,8 +7,9 @@ import { UsageError, type Command, type Io } from "../command.ts";
 import { DiagnosticPrinter } from "../diagnostics.ts";
 import { FileError, loadChecked } from "../load.ts";
 import { GridClient } from "../../grid/api-client.ts";
-import { clientForDataDir, deployFile, DeployFailure, nodeDataDir, readTokenFile, type Loaded } from "../../grid/deploy.ts";
+import { clientForDataDir, deployFile, DeployFailure, nodeDataDir, type Loaded } from "../../grid/deploy.ts";
 import { apiToken, readNodeInfo } from "../../grid/local.ts";
+import { resolveChain, TokenFileError, TokenStore, type Chain } from "../../grid/tokens.ts";
 
 /** A client for --node URL (token from --token-file, $PROMISEGRID_API_TOKEN or the data dir) or the local node. */
 export async function nodeClient(url: string | undefined, tokenFile: string | undefined, dataDir: string): Promise<GridClient | undefined> {
@@ -34,8 +35,22 @@ export interface DeployFlags {
   workload?: string;
   /** --to PEER: deploy to another node through the local one. */
   to?: string;
-  /** --token FILE...: the capability chain to show. */
-  tokenFiles?: string[];
+  /** --token: a token file or a kept token's CID, presented instead of the kept root token. */
+  token?: string;
+}
+
+/** The chain --token names, or a UsageError. */
+export function tokenFlag(arg: string | undefined): Chain | undefined {
+  if (arg === undefined) return undefined;
+  let r;
+  try {
+    r = resolveChain(arg, new TokenStore());
+  } catch (e) {
+    if (e instanceof TokenFileError) throw new UsageError(e.message);
+    throw e;
+  }
+  if (!r) throw new UsageError(`--token '${arg}' is neither a token file nor the CID of a token kept in ~/.promisegrid/tokens`);
+  return r.chain;
 }
 
 /** The CLI's loader: unreadable or binary files are FileErrors, reported as the deploy's file stage. */
@@ -51,11 +66,11 @@ function cliLoad(file: string): Loaded {
 /** Runs the deploy flow for FILE, streams the output to io, prints the assessment. Returns the exit code. */
 export async function deployAndFollow(file: string, connect: () => Promise<GridClient>, flags: DeployFlags, io: Io, command: string): Promise<number> {
   try {
-    const tokens = flags.tokenFiles?.map(readTokenFile);
+    const chain = tokenFlag(flags.token);
     const r = await deployFile(file, {
       workload: flags.workload,
       to: flags.to,
-      tokens,
+      chain,
       load: cliLoad,
       connect,
       onStarted: (s) => {
@@ -92,17 +107,20 @@ export async function deployAndFollow(file: string, connect: () => Promise<GridC
 export const deploy: Command = {
   name: "deploy",
   summary: "deploy a .pg file or manifest CAR to a grid node and stream its output",
-  help: `usage: promisegrid deploy FILE|CAR [--to PEER [--token FILE]...] [--node URL] [--token-file F] [--workload NAME] [--json]
+  help: `usage: promisegrid deploy FILE|CAR [--to PEER] [--token TOKEN] [--node URL] [--token-file F] [--workload NAME] [--json]
 
-Compiles FILE (or reads a compiled CAR), gets a token for the capability the
-manifest declares from the node, signs the deploy with your key
-(~/.promisegrid/key), streams the workload's output and prints the assessment.
-  --to PEER         deploy to another node (a peer id or a multiaddr): your
-                    local node sends it over libp2p, the peer judges it by its
-                    own rules, runs it and signs the assessment, which is
-                    checked against the peer's key
-  --token FILE      a capability token to show (repeatable, for a delegated
-                    chain; needed with --to: the token the peer honours)
+Compiles FILE (or reads a compiled CAR), presents a token for the capability
+the manifest declares, signs the deploy with your key (~/.promisegrid/key),
+streams the workload's output and prints the assessment. The token is the one
+kept for this node and capability in ~/.promisegrid/tokens (the node issues it
+the first time); once it is revoked or expired, deploys with it are refused
+until you issue a new one (\`promisegrid capability issue CAP FILE.pg\`).
+  --token TOKEN     present this chain instead (a token file or a kept token's CID)
+  --to PEER         deploy to another node (a peer id, a multiaddr or its
+                    did:key): your local node sends it over libp2p, the peer
+                    judges it by its own rules, runs it and signs the
+                    assessment, which is checked against the peer's key;
+                    needs --token (a chain the peer honours)
   --node URL        the node's control API (default: the local node, ~/.promisegrid/node)
   --token-file F    the node's API token (default: its data dir's api-token)
   --workload NAME   which workload, when the manifest has several
@@ -112,10 +130,7 @@ Exit 0 when the workload's promise was kept, 1 otherwise.`,
   async run(argv, io) {
     const { values, positionals } = parseArgs({
       args: argv,
-      options: {
-        node: { type: "string" }, "token-file": { type: "string" }, workload: { type: "string" }, json: { type: "boolean" }, "data-dir": { type: "string" },
-        to: { type: "string" }, token: { type: "string", multiple: true },
-      },
+      options: { node: { type: "string" }, "token-file": { type: "string" }, token: { type: "string" }, workload: { type: "string" }, json: { type: "boolean" }, "data-dir": { type: "string" }, to: { type: "string" } },
       allowPositionals: true,
       strict: true,
     });
@@ -127,6 +142,6 @@ Exit 0 when the workload's promise was kept, 1 otherwise.`,
       if (!client) throw new DeployFailure("node", `no node is running for ${dataDir}; start one with \`promisegrid node start\` or pass --node URL`);
       return client;
     };
-    return deployAndFollow(positionals[0], connect, { json: values.json, workload: values.workload, to: values.to, tokenFiles: values.token }, io, "deploy");
+    return deployAndFollow(positionals[0], connect, { json: values.json, workload: values.workload, token: values.token, to: values.to }, io, "deploy");
   },
 };

@@ -85,7 +85,7 @@ deployments; stop shuts it down.`,
         return 0;
       }
       const drivers = Object.entries(s.drivers).map(([k, a]) => `  ${k}: ${a.ok ? "available" : `unavailable (${a.reason})`}`);
-      io.out([`node ${s.peerId} (pid ${s.pid})`, `api: ${s.api}`, `addresses: ${s.addrs.join(" ")}`, `peers: ${s.peers}`, `deployments: ${s.deployments}`,
+      io.out([`node ${s.peerId} (pid ${s.pid})`, `key: ${s.key}${s.agent ? ` (agent ${s.agent})` : ""}`, `api: ${s.api}`, `addresses: ${s.addrs.join(" ")}`, `peers: ${s.peers}`, `deployments: ${s.deployments}`,
         `state: ${s.state.revocations} revocation(s), ${s.state.assessments} assessment(s)`, "drivers:", ...drivers].join("\n") + "\n");
       return 0;
     }

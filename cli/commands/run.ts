@@ -10,16 +10,17 @@ import { nodeLaunch } from "./node.ts";
 export const run: Command = {
   name: "run",
   summary: "compile a .pg file and run its workload on the local node (started if needed)",
-  help: `usage: promisegrid run FILE [--workload NAME] [--data-dir D] [--json]
+  help: `usage: promisegrid run FILE [--workload NAME] [--token TOKEN] [--data-dir D] [--json]
 
 Compiles FILE, starts the local grid node in the background if none runs
 (data dir ~/.promisegrid/node, API on a free loopback port), deploys the
-workload with the capability FILE declares, streams its output and prints the
-assessment. Exit 0 when the workload's promise was kept.`,
+workload with the capability FILE declares (the node's token for it, issued once
+and kept in ~/.promisegrid/tokens; --token presents another), streams its
+output and prints the assessment. Exit 0 when the workload's promise was kept.`,
   async run(argv, io) {
     const { values, positionals } = parseArgs({
       args: argv,
-      options: { workload: { type: "string" }, json: { type: "boolean" }, "data-dir": { type: "string" } },
+      options: { workload: { type: "string" }, json: { type: "boolean" }, "data-dir": { type: "string" }, token: { type: "string" } },
       allowPositionals: true,
       strict: true,
     });
@@ -34,6 +35,6 @@ assessment. Exit 0 when the workload's promise was kept.`,
         throw new DeployFailure("node", e instanceof Error ? e.message : String(e));
       }
     };
-    return deployAndFollow(positionals[0], connect, { json: values.json, workload: values.workload }, io, "run");
+    return deployAndFollow(positionals[0], connect, { json: values.json, workload: values.workload, token: values.token }, io, "run");
   },
 };

@@ -2,15 +2,16 @@
 // "Step through" code lens command, and a webview beside the editor that shows
 // the graph of agents and promises at the step the session is stopped at, as
 // the simulator sees it or as one agent knows it (the picker in the panel, or
-// the command with an agent from the Variables view). The language server runs
-// the scenario and draws the graph.
+// the command with an agent from the Variables view), or the space-time diagram
+// up to that step (the panel's Timeline tab). The language server runs the
+// scenario and draws both.
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import * as vscode from "vscode";
 import type { PromiseGridApi } from "../extension.ts";
 import {
-  GRAPH_REQUEST, SCENARIOS_REQUEST, TRACE_REQUEST,
-  type DebugTrace, type GraphAnswer, type GraphParams, type ScenarioListing, type ScenarioParams, type TraceAnswer,
+  GRAPH_REQUEST, SCENARIOS_REQUEST, TIMELINE_REQUEST, TRACE_REQUEST,
+  type DebugTrace, type GraphAnswer, type GraphParams, type ScenarioListing, type ScenarioParams, type TimelineAnswer, type TimelineParams, type TraceAnswer,
 } from "../../server/scenario-protocol.ts";
 import { registerLesson } from "./lesson.ts";
 import { ScenarioDebugSession } from "./session.ts";
@@ -27,8 +28,10 @@ export function registerDebugger(context: vscode.ExtensionContext, api: PromiseG
   /** Where the session stopped last, and whose view the graph shows (undefined: the simulator's). */
   let shown: { trace: DebugTrace; step: number } | undefined;
   let as: string | undefined;
+  /** Which picture the panel shows: the promise graph, or the timeline of steps 1..step. */
+  let view: "graph" | "timeline" = "graph";
 
-  const request = async <R>(method: string, params: ScenarioParams | GraphParams): Promise<R> => {
+  const request = async <R>(method: string, params: ScenarioParams | GraphParams | TimelineParams): Promise<R> => {
     await api.ready();
     return api.client().sendRequest<R>(method, params);
   };
@@ -38,15 +41,18 @@ export function registerDebugger(context: vscode.ExtensionContext, api: PromiseG
     if (!shown) return;
     const { trace, step } = shown;
     const ticket = ++latest;
-    const answer = await request<GraphAnswer>(GRAPH_REQUEST, { uri: uriOf(trace.path), title: trace.title, step, as });
+    const answer = view === "timeline"
+      ? await request<TimelineAnswer>(TIMELINE_REQUEST, { uri: uriOf(trace.path), title: trace.title, step })
+      : await request<GraphAnswer>(GRAPH_REQUEST, { uri: uriOf(trace.path), title: trace.title, step, as });
     if (ticket !== latest) return; // a later stop already drew
     const body = "svg" in answer ? answer.svg : `<p>${escapeHtml(answer.error.message)}</p>`;
     if (!panel) {
       panel = vscode.window.createWebviewPanel("promisegrid.graph", "PromiseGrid graph", { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
         { enableScripts: true });
       panel.onDidDispose(() => { panel = undefined; });
-      panel.webview.onDidReceiveMessage((m: { as?: string }) => {
-        as = m.as || undefined;
+      panel.webview.onDidReceiveMessage((m: { as?: string; view?: "graph" | "timeline" }) => {
+        if (m.view) view = m.view;
+        else as = m.as || undefined;
         void showGraph().catch(() => undefined);
       });
     }
@@ -54,15 +60,19 @@ export function registerDebugger(context: vscode.ExtensionContext, api: PromiseG
     const agents = trace.steps[0]?.agents.map((a) => a.name) ?? [];
     const options = [`<option value="">the simulator (everything)</option>`,
       ...agents.map((a) => `<option value="${escapeHtml(a)}"${a === as ? " selected" : ""}>${escapeHtml(a)}</option>`)].join("");
-    panel.title = `Graph: step ${step}${as ? ` (${as})` : ""}`;
+    panel.title = view === "timeline" ? `Timeline: steps 1 to ${step}` : `Graph: step ${step}${as ? ` (${as})` : ""}`;
+    const tab = (v: typeof view, label: string) => `<button data-view="${v}"${v === view ? ' aria-pressed="true"' : ""}>${label}</button>`;
     panel.webview.html = `<!DOCTYPE html><html><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-${nonce}';">
-<style>body{background:#fff;color:#000;margin:0;padding:8px;overflow:auto}svg{display:block}label{font:12px sans-serif}</style></head>
-<body data-step="${step}" data-as="${escapeHtml(as ?? "")}">
-<label>As seen by <select id="as">${options}</select></label>
+<style>body{background:#fff;color:#000;margin:0;padding:8px;overflow:auto}svg{display:block}label,button{font:12px sans-serif}
+button{border:1px solid #d0d7de;background:#f6f8fa;padding:2px 8px}button[aria-pressed]{background:#fff;font-weight:bold}</style></head>
+<body data-step="${step}" data-as="${escapeHtml(as ?? "")}" data-view="${view}">
+<nav>${tab("graph", "Graph")}${tab("timeline", "Timeline")}
+${view === "graph" ? `<label>As seen by <select id="as">${options}</select></label>` : ""}</nav>
 ${body}
 <script nonce="${nonce}">const vscode = acquireVsCodeApi();
-document.getElementById("as").addEventListener("change", (e) => vscode.postMessage({ as: e.target.value }));</script>
+document.getElementById("as")?.addEventListener("change", (e) => vscode.postMessage({ as: e.target.value }));
+for (const b of document.querySelectorAll("button[data-view]")) b.addEventListener("click", () => vscode.postMessage({ view: b.dataset.view }));</script>
 </body></html>`;
   };
 
@@ -100,6 +110,13 @@ document.getElementById("as").addEventListener("change", (e) => vscode.postMessa
       });
     }),
     vscode.commands.registerCommand("promisegrid.graph.current", () => panel?.webview.html ?? ""),
+    /** The panel's Timeline tab: the space-time diagram up to the step stopped at (false: back to the graph). */
+    vscode.commands.registerCommand("promisegrid.graph.timeline", async (on: boolean = true) => {
+      if (!shown) return undefined;
+      view = on === false ? "graph" : "timeline";
+      await showGraph();
+      return panel?.webview.html;
+    }),
     /**
      * The graph as one agent knows it: an agent's name, a Variables view item (its context
      * menu passes { variable: { name } }), or, with neither, a pick; "" is the simulator's view.
@@ -120,5 +137,5 @@ document.getElementById("as").addEventListener("change", (e) => vscode.postMessa
       return panel?.webview.html;
     }),
   );
-  registerLesson(context);
+  registerLesson(context, request);
 }

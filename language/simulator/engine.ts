@@ -182,11 +182,23 @@ export class Engine {
     return 0;
   }
 
-  linkActive(i: number): boolean {
-    const [a, b] = this.links[i];
+  /** Whether `a` can reach `b` now: both present, and no partition between them (an agent the partition does not name reaches everyone). */
+  reachable(a: number, b: number): boolean {
     if (!this.present[a] || !this.present[b]) return false;
     const g = this.group;
     return !g || g[a] < 0 || g[b] < 0 || g[a] === g[b];
+  }
+
+  /** Why `a` cannot reach `b` (reachable() is false), for a reason text. */
+  private unreachable(a: number, b: number): string {
+    if (!this.present[a]) return `${this.name(a)} is not present`;
+    if (!this.present[b]) return `${this.name(b)} is not present`;
+    return `a partition cuts ${this.name(a)} off from ${this.name(b)}`;
+  }
+
+  linkActive(i: number): boolean {
+    const [a, b] = this.links[i];
+    return this.reachable(a, b);
   }
 
   private change(agent: number): ViewChange {
@@ -276,11 +288,11 @@ export class Engine {
         const g = new Int32Array(this.world.agents.length).fill(-1);
         e.groups.forEach((members, i) => members.forEach((a) => { g[a] = i; }));
         this.group = g;
-        return this.result("kept", `gossip crosses no longer between ${e.groups.map((m) => m.map((a) => this.name(a)).join(", ")).join(" | ")}`);
+        return this.result("kept", `nothing crosses any longer between ${e.groups.map((m) => m.map((a) => this.name(a)).join(", ")).join(" | ")}`);
       }
       case "heal":
         this.group = undefined;
-        return this.result("kept", "every link carries gossip again");
+        return this.result("kept", "every agent reaches every other again; links carry gossip");
     }
   }
 
@@ -414,9 +426,10 @@ export class Engine {
     const explain = this.record;
     const scratch = this.scratch;
     scratch.reason = ""; scratch.notice = -1; scratch.promise = -1; scratch.paid = 0;
-    if (!this.present[agent]) {
-      if (explain) scratch.reason = `${this.name(agent)} is not present`;
-      return "refused";
+    // An invocation that cannot reach its promiser is not evaluated: nothing moves, nobody is told.
+    if (!this.reachable(agent, at)) {
+      if (explain) scratch.reason = this.unreachable(agent, at);
+      return "unavailable";
     }
     const pi = this.candidate(agent, cap, at);
     if (pi < 0) {
@@ -425,12 +438,8 @@ export class Engine {
     }
     scratch.promise = pi;
     const p = this.world.promises[pi];
-    const here = this.present[at] === 1;
     let outcome: Outcome, reason = "";
-    if (!here) {
-      outcome = "broken";
-      if (explain) reason = `${this.name(at)} has left and cannot deliver ${p.body.text}`;
-    } else {
+    {
       const why = this.why;
       if (why.length) why.length = 0;
       if (p.condition && !this.conditionHolds(p.condition, at, this.tokenOf(agent, cap), why)) {
@@ -453,8 +462,8 @@ export class Engine {
       }
     }
     // A new notice only when it tells a witness (the requester, and the promiser if present) something new.
-    if (this.assessment(agent, pi) !== outcome || (here && agent !== at && this.assessment(at, pi) !== outcome)) {
-      scratch.notice = this.notice(outcome, here && agent !== at ? [agent, at] : [agent], pi, undefined);
+    if (this.assessment(agent, pi) !== outcome || (agent !== at && this.assessment(at, pi) !== outcome)) {
+      scratch.notice = this.notice(outcome as Notice["kind"], agent !== at ? [agent, at] : [agent], pi, undefined);
     }
     scratch.reason = reason;
     return outcome;
@@ -492,8 +501,8 @@ export class Engine {
 
   private pay(agent: number, amount: number, currency: number, to: number): EventResult {
     const who = this.name(agent);
-    if (!this.present[agent]) return this.result("refused", `${who} is not present`);
-    if (!this.present[to]) return this.result("refused", `${this.name(to)} is not present to be paid`);
+    // A payment that cannot reach its payee does not happen: no money moves.
+    if (!this.reachable(agent, to)) return this.result("unavailable", this.unreachable(agent, to));
     const has = this.balance(agent, currency);
     if (has < amount) return this.result("refused", `${who} has ${this.amount(has, currency)}, cannot pay ${this.amount(amount, currency)}`);
     if (agent !== to && amount > 0) this.transfer(agent, to, amount, currency);
@@ -504,8 +513,8 @@ export class Engine {
   private delegate(agent: number, cap: number, to: number): EventResult {
     const c = this.caps[cap];
     const who = this.name(agent);
-    if (!this.present[agent]) return this.result("refused", `${who} is not present`);
-    if (!this.present[to]) return this.result("refused", `${this.name(to)} is not present to receive ${c.name}`);
+    // A token must be handed over: across a partition or to an absent agent it cannot be.
+    if (!this.reachable(agent, to)) return this.result("unavailable", this.unreachable(agent, to));
     const token = this.tokenOf(agent, cap);
     if (token === undefined) return this.result("refused", `${who} holds no ${c.name} to delegate`);
     const t = this.caps[token];

@@ -6,7 +6,7 @@ import type { Condition, PromiseDecl, ScenarioDecl, Span } from "../../grammar/a
 import { prepareScenarios } from "./index.ts";
 import type { Engine } from "./engine.ts";
 import type { Program } from "../program.ts";
-import { UNIT, type Cond, type ScheduledEvent, type World } from "./model.ts";
+import { UNIT, type Cond, type Outcome, type ScheduledEvent, type World } from "./model.ts";
 import type { Trace, TraceExpectation } from "./run.ts";
 
 export const EXPLAIN_FORMAT = "promisegrid-explain/1";
@@ -59,9 +59,9 @@ export interface ExplainedEvent {
   line: number;
   text: string;
   kind: string;
-  outcome: "kept" | "refused" | "broken";
+  outcome: Outcome;
   reason: string;
-  expected?: "kept" | "refused" | "broken";
+  expected?: Outcome;
   passed?: boolean;
   /** The acting agent (the requester of an invocation). */
   agent: string | null;
@@ -201,6 +201,8 @@ class Explainer {
       agent: agent === undefined ? null : this.name(agent), at: null, promise: null, viewer: null, heard: [], unheard: [],
       condition: null, price: null, fixes: [],
     };
+    // An unavailable event reached nobody: no view decided it, so there is no condition to show, only the reason.
+    if (recorded.outcome === "unavailable") return out;
     if (e.kind === "delegate" || e.kind === "revoke") {
       // The actor's own view decides these (a delegation checks the chain it holds).
       out.viewer = this.name(e.agent);

@@ -95,6 +95,8 @@ function summarize(run: ScenarioRun, trace: Trace): { summary: string; detail: s
           } else {
             clauses.push({ rank: 5, text: `${at} keeps its promise to ${actor}${ev.transfer ? ` and is paid ${ev.transfer.amount} ${ev.transfer.currency}` : ""}` });
           }
+        } else if (ev.outcome === "unavailable") {
+          clauses.push({ rank: 1, text: `${actor} cannot reach ${at} (${ev.reason}): nothing happens, nobody is told` });
         } else if (ev.reason.startsWith(`${at} refuses: `)) {
           const why = ev.reason.slice(`${at} refuses: `.length);
           clauses.push({ rank: 1, text: `${at} refuses ${actor}: ${why.startsWith(`${at} `) ? "it " + why.slice(at.length + 1) : why}` });

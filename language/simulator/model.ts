@@ -84,7 +84,8 @@ export type SimEvent =
   | { kind: "partition"; groups: number[][] }
   | { kind: "heal" };
 
-export type Outcome = "kept" | "refused" | "broken";
+/** What an event came to; `unavailable`: it could not reach the agent it needs (absent, or across a partition), so nothing happened. */
+export type Outcome = "kept" | "refused" | "broken" | "unavailable";
 
 export type SimExpectation =
   | { kind: "outcome"; outcome: Outcome }

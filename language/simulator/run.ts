@@ -1,7 +1,7 @@
 // Runs one scenario plan step by step and records the trace (docs/trace.md).
 // A `ScenarioRun` can be driven one step at a time (the debugger does) or to the end.
 import { Engine, type Assessment, type EventResult } from "./engine.ts";
-import { type ScenarioPlan, type ScheduledExpectation, type World, UNIT } from "./model.ts";
+import { type Outcome, type ScenarioPlan, type ScheduledExpectation, type World, UNIT } from "./model.ts";
 
 export const TRACE_FORMAT = "promisegrid-trace/1";
 
@@ -10,12 +10,12 @@ export interface TraceEvent {
   line: number;
   text: string;
   kind: string;
-  outcome: "kept" | "refused" | "broken";
+  outcome: Outcome;
   reason: string;
   promise?: string;
   transfer?: TraceTransfer;
   notices: number[];
-  expected?: "kept" | "refused" | "broken";
+  expected?: Outcome;
   passed?: boolean;
 }
 export interface TraceExpectation {

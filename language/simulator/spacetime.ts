@@ -98,7 +98,10 @@ export function renderTimelineSvg(input: TimelineInput): string {
         if (target !== undefined && target !== actor) {
           const x1 = colX(actor), x2 = colX(target);
           const dir = x2 > x1 ? -1 : 1;
-          marks.push(`<path class="event-arrow" d="M${x1},${cy}L${x2 + dir * 6},${cy}" stroke="${colour}" stroke-width="2" fill="none" marker-end="url(#tl-${e.outcome})"/>`);
+          // An unavailable event never arrives: its arrow stops halfway, dashed.
+          const cut = e.outcome === "unavailable";
+          const end = cut ? (x1 + x2) / 2 : x2 + dir * 6;
+          marks.push(`<path class="event-arrow" data-outcome="${e.outcome}" d="M${x1},${cy}L${end},${cy}" stroke="${colour}" stroke-width="2"${cut ? ' stroke-dasharray="5 3"' : ""} fill="none" marker-end="url(#tl-${e.outcome})"/>`);
         }
         marks.push(`<circle class="event" data-outcome="${e.outcome}" cx="${colX(actor)}" cy="${cy}" r="5" fill="${colour}"><title>${esc(`${e.text}: ${e.outcome}`)}</title></circle>`);
       } else {
@@ -162,15 +165,16 @@ export function renderTimelineSvg(input: TimelineInput): string {
   const legendY = bottom + 14;
   const legend = [
     `<g class="legend" font-size="11">`,
-    `<circle cx="20" cy="${legendY}" r="5" fill="${colourOf("kept")}"/><text x="30" y="${legendY + 4}">event (kept, refused, broken by colour)</text>`,
+    `<circle cx="20" cy="${legendY}" r="5" fill="${colourOf("kept")}"/><text x="30" y="${legendY + 4}">event, its outcome's colour</text>`,
     `<path d="M270,${legendY}L300,${legendY}" stroke="${colourOf("kept")}" stroke-width="2" marker-end="url(#tl-kept)"/><text x="306" y="${legendY + 4}">acts on</text>`,
     `<path d="M370,${legendY - 6}L396,${legendY + 6}" stroke="#57606a" stroke-dasharray="5 3" stroke-width="1.4" marker-end="url(#tl-gossip)"/><text x="402" y="${legendY + 4}">gossip delivery</text>`,
     `<rect x="15" y="${legendY + 14}" width="10" height="10" fill="${colourOf("revoked")}"/><text x="30" y="${legendY + 23}">first hears a revocation or a break</text>`,
     `<line x1="270" y1="${legendY + 19}" x2="300" y2="${legendY + 19}" stroke="#d0d7de" stroke-width="1.5" stroke-dasharray="3 4"/><text x="306" y="${legendY + 23}">absent</text>`,
     `<text x="370" y="${legendY + 23}"><tspan fill="${colourOf("kept")}" font-weight="bold">✓</tspan> / <tspan fill="${colourOf("broken")}" font-weight="bold">✗</tspan> expectation holds / fails</text>`,
+    `<path d="M270,${legendY + 37}L290,${legendY + 37}" stroke="${colourOf("unavailable")}" stroke-width="2" stroke-dasharray="5 3" marker-end="url(#tl-unavailable)"/><text x="306" y="${legendY + 41}">unavailable: cannot reach (absent, partitioned)</text>`,
     `</g>`,
   ];
-  const height = legendY + 36;
+  const height = legendY + 54;
   const svgWidth = Math.max(width, 560);
   const defs = ["kept", "refused", "broken", "unavailable"].map((k) => marker(`tl-${k}`, colourOf(k))).join("") + marker("tl-gossip", "#57606a");
   return [

@@ -58,13 +58,20 @@ test("deploy --json to --node URL, then revoke the token", () => {
   assert.ok(token, human.err);
   // --json carries the token's CID too, so a script can revoke what it deployed.
   assert.match(d.token, /^bafy/);
-  assert.notEqual(d.token, token, "each deploy gets its own token");
+  assert.equal(d.token, token, "deploys present the one token kept for the capability");
   const rv = cli("revoke", token!, "--node", info.api);
   assert.equal(rv.code, 0, rv.err);
   assert.match(rv.out, new RegExp(`revoked ${token} \\(revocation bafy`));
+  // No silent re-minting: the revoked token stays revoked until a new one is issued.
+  const refused = cli("deploy", join(ROOT, "examples/hello-wasm.pg"));
+  assert.equal(refused.code, 1);
+  assert.match(refused.err, /has been revoked; the token kept for deploy_pass is revoked: issue a new one with `promisegrid capability issue deploy_pass /);
+  const issued = cli("capability", "issue", "deploy_pass", join(ROOT, "examples/hello-wasm.pg"));
+  assert.equal(issued.code, 0, issued.err);
+  assert.notEqual(issued.out.trim(), token);
   const bad = cli("revoke", "not-a-cid");
   assert.equal(bad.code, 1);
-  assert.match(bad.err, /token 'not-a-cid' is not a CID/);
+  assert.match(bad.err, /'not-a-cid' is neither a token file, a token CID, nor the name of a token kept/);
 });
 
 test("deploy of a compiled CAR", () => {

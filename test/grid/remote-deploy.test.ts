@@ -16,6 +16,7 @@ import { DEPLOY_PROTOCOL_CID } from "../../grid/envelope.ts";
 import { deployManifest, DeployFailure, loadManifest, tokenCid, verifyRemoteEnd, type DeployResult } from "../../grid/deploy.ts";
 import type { PrivateKey } from "../../grid/keys.ts";
 import { MAX_KEPT_OUTPUT } from "../../grid/output-cap.ts";
+import { writeChain } from "../../grid/tokens.ts";
 import { ROOT, cleanupDirs, hex, newKey, tempDir, waitFor, wat } from "./helpers.ts";
 import { decodeToken } from "../../grid/deploy.ts";
 import type { Signed, TokenPayload } from "../../grid/records.ts";
@@ -60,7 +61,7 @@ async function issue(node: Proc, holder: PrivateKey, workload = "hello"): Promis
 const hello = join(ROOT, "examples/hello-wasm.pg");
 
 async function remoteDeploy(from: Proc, to: string, key: PrivateKey, tokens: Signed<TokenPayload>[], file = hello, onStarted?: () => void): Promise<DeployResult> {
-  return deployManifest(from.client, await loadManifest(file), { key, to, tokens, onStarted });
+  return deployManifest(from.client, await loadManifest(file), { key, to, chain: tokens, onStarted });
 }
 
 async function refusal(p: Promise<unknown>): Promise<DeployFailure> {
@@ -79,7 +80,7 @@ test("A deploys hello to B over libp2p: kept, output streamed, the assessment si
   const b = await startProc(["--peer", a.addr]);
   const dev = await newKey();
   const seen: string[] = [];
-  const r = await deployManifest(a.client, await loadManifest(hello), { key: dev, to: b.peerId, tokens: [await issue(b, dev)], onOutput: (e) => seen.push(e.data) });
+  const r = await deployManifest(a.client, await loadManifest(hello), { key: dev, to: b.peerId, chain: [await issue(b, dev)], onOutput: (e) => seen.push(e.data) });
   assert.equal(r.kept, true, r.info.assessment?.message);
   assert.equal(seen.join(""), "hello, grid\n", "the output came over the stream");
   assert.equal(r.output, "hello, grid\n");
@@ -209,7 +210,7 @@ test("the CLI end to end: deploy --to, revoke on the peer, deploy --to again: re
   const dev = await loadOrCreateKey(join(home, "key"));
   const pass = await issue(b, dev);
   const tokenFile = join(home, "pass.token");
-  writeFileSync(tokenFile, Buffer.from(dagCbor.encode(pass)).toString("base64") + "\n");
+  await writeChain(tokenFile, [pass]);
   // Only A's data dir is known to the CLI: B is reached by its libp2p address, never its HTTP API.
   const ok = cli("deploy", hello, "--to", `${b.addr}/p2p/${b.peerId}`, "--token", tokenFile);
   assert.equal(ok.code, 0, ok.err);

@@ -15,6 +15,7 @@ import type { PromiseGridApi } from "../../../client/extension.ts";
 import type { DeployOutcome, GridViewData } from "../../../client/grid.ts";
 import { GridClient, type NodeStatus } from "../../../grid/api-client.ts";
 import { decodeToken, tokenCid, userKey } from "../../../grid/deploy.ts";
+import { writeChain } from "../../../grid/tokens.ts";
 
 const EXT_ID = "promisegrid.promisegrid";
 
@@ -118,7 +119,9 @@ describe("grid in VS Code: local node, deploy, Grid view", () => {
     const view = await vscode.commands.executeCommand<GridViewData>("promisegrid.grid.viewData");
     assert.equal(view.deployments.find((d) => d.id === running!.id)?.state, "stopped");
 
-    const token = "bafyreiejr6yfwgrzqqjakun2yvqfxb6zjj2kx6jcibfx3i6duaw4apjvie";
+    // The token the deploy presented: a node revokes only a token it knows.
+    const token = outcome.token!;
+    assert.match(token, /^bafy/);
     const revocation = await vscode.commands.executeCommand<string>("promisegrid.grid.revoke", token);
     assert.match(revocation ?? "", /^bafy/);
     const info = JSON.parse(fs.readFileSync(path.join(dataDir, "node.json"), "utf8"));
@@ -156,7 +159,7 @@ describe("grid in VS Code: local node, deploy, Grid view", () => {
       const pass = await client.issue({ holder: Buffer.from(key.publicKey.raw).toString("hex"), grants: [{ type: "run", args: ["hello"] }], name: "deploy_pass" });
       cid = (await tokenCid(decodeToken(pass))).toString();
       tokenFile = path.join(secondDir, "pass.token");
-      fs.writeFileSync(tokenFile, pass + "\n");
+      await writeChain(tokenFile, [decodeToken(pass)]);
     });
     after(() => {
       second?.kill("SIGTERM");
@@ -164,7 +167,7 @@ describe("grid in VS Code: local node, deploy, Grid view", () => {
     });
 
     it("runs hello on the second node: its output and its assessment, verified against its key", async () => {
-      const outcome = await vscode.commands.executeCommand<DeployOutcome>("promisegrid.grid.deployTo", hello, { peer: peer.peerId, tokens: [tokenFile] });
+      const outcome = await vscode.commands.executeCommand<DeployOutcome>("promisegrid.grid.deployTo", hello, { peer: peer.peerId, token: tokenFile });
       assert.equal(outcome.error, undefined, outcome.error);
       assert.equal(outcome.output, "hello, grid\n");
       assert.deepEqual(outcome.remote, { peer: peer.peerId, verified: true, gone: undefined });
@@ -182,7 +185,7 @@ describe("grid in VS Code: local node, deploy, Grid view", () => {
         state = (await vscode.commands.executeCommand<GridViewData>("promisegrid.grid.viewData")).tokens.find((t) => t.cid === cid)?.state;
       }
       assert.equal(state, "revoked", "the editor's node learnt of the revocation");
-      const outcome = await vscode.commands.executeCommand<DeployOutcome>("promisegrid.grid.deployTo", hello, { peer: peer.peerId, tokens: [tokenFile] });
+      const outcome = await vscode.commands.executeCommand<DeployOutcome>("promisegrid.grid.deployTo", hello, { peer: peer.peerId, token: tokenFile });
       assert.equal(outcome.code, "revoked", outcome.error);
       const diags = vscode.languages.getDiagnostics(hello).filter((x) => x.source === "promisegrid grid");
       assert.equal(diags.length, 1);

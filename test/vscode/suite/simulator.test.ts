@@ -79,6 +79,19 @@ describe("scenarios in VS Code: Test Explorer and debugger", () => {
     assert.equal(vscode.window.activeTextEditor?.document.uri.fsPath, food.fsPath);
   });
 
+  it("the walkthrough's lesson deck: the language server renders it, the command writes it beside the lesson", async () => {
+    const ext = vscode.extensions.getExtension(EXT_ID)!;
+    const walk = ext.packageJSON.contributes.walkthroughs.find((w: { id: string }) => w.id === "foodTrucks");
+    assert.ok((walk.steps as { description: string }[]).some((s) => s.description.includes("command:promisegrid.lesson.deck")), "the walkthrough offers the deck");
+    const written = await vscode.commands.executeCommand<string>("promisegrid.lesson.deck");
+    assert.equal(vscode.Uri.parse(written).fsPath, ws("food-trucks.lesson.html").fsPath);
+    const html = new TextDecoder().decode(await vscode.workspace.fs.readFile(ws("food-trucks.lesson.html")));
+    assert.match(html, /^<!DOCTYPE html>/i);
+    assert.match(html, /revocation reaches truck5 by gossip/);
+    assert.match(html, /truck5 still serves alice/);
+    assert.match(html, /class="spacetime"/, "the slides carry the timeline");
+  });
+
   it("debugger: stops at a breakpoint on a step line, steps over to the next step, reads variables", async () => {
     const events: { event: string; body: { reason?: string } }[] = [];
     const tracker = vscode.debug.registerDebugAdapterTrackerFactory("promisegrid", {
@@ -137,10 +150,20 @@ describe("scenarios in VS Code: Test Explorer and debugger", () => {
       // The graph as one agent knows it: by name (the panel's picker), or as a Variables view item passes it.
       const asTruck5 = await vscode.commands.executeCommand<string>("promisegrid.graph.showAs", "truck5");
       assert.match(asTruck5, /data-as="truck5"/);
-      assert.match(asTruck5, /after step 3, as truck5 sees it/);
+      assert.match(asTruck5, /after step 3: as truck5 sees it/);
       const asAlice = await vscode.commands.executeCommand<string>("promisegrid.graph.showAs", { variable: { name: "alice" } });
       assert.match(asAlice, /data-as="alice"/);
       await vscode.commands.executeCommand("promisegrid.graph.showAs", "");
+      // The Timeline tab: the space-time diagram up to the step stopped at, then back to the graph.
+      const timeline = await vscode.commands.executeCommand<string>("promisegrid.graph.timeline");
+      assert.match(timeline, /data-view="timeline"/);
+      assert.match(timeline, /<svg [^>]*class="spacetime"/);
+      assert.match(timeline, /steps 1 to 3/);
+      assert.match(timeline, /class="gossip" data-from="truck1" data-to="truck5"/);
+      assert.doesNotMatch(timeline, /data-step="4"/, "no row past the step stopped at");
+      const back = await vscode.commands.executeCommand<string>("promisegrid.graph.timeline", false);
+      assert.match(back, /data-view="graph"/);
+      assert.match(back, /capability lunch_pass \[revoked\]/);
       await vscode.debug.stopDebugging(session);
     } finally {
       vscode.debug.removeBreakpoints([bp]);
