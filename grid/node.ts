@@ -385,6 +385,7 @@ export class GridNode {
     const manifest = CID.asCID(request.payload.manifest);
     if (!manifest || !(request.payload.holder instanceof Uint8Array)) throw new DeployError(400, "malformed", "the deploy request's manifest is not a CID");
     await this.access.deployed(manifest, request.payload.holder);
+    if (peer.publicKey) this.access.sentTo(request.sig, peer.publicKey.raw);
     return this.remote.send(peer, request, ev);
   }
 

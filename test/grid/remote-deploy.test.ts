@@ -4,7 +4,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as dagCbor from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
@@ -14,7 +14,8 @@ import { sha256 } from "multiformats/hashes/sha2";
 import { GridClient } from "../../grid/api-client.ts";
 import { DEPLOY_PROTOCOL_CID } from "../../grid/envelope.ts";
 import { deployManifest, DeployFailure, loadManifest, tokenCid, verifyRemoteEnd, type DeployResult } from "../../grid/deploy.ts";
-import type { PrivateKey } from "../../grid/keys.ts";
+import { keyId, loadOrCreateKey, type PrivateKey } from "../../grid/keys.ts";
+import { delegateToken } from "../../grid/capabilities.ts";
 import { MAX_KEPT_OUTPUT } from "../../grid/output-cap.ts";
 import { writeChain } from "../../grid/tokens.ts";
 import { ROOT, cleanupDirs, hex, newKey, tempDir, waitFor, wat } from "./helpers.ts";
@@ -37,8 +38,9 @@ after(() => {
 });
 
 /** A grid node as its own process (grid/main.ts), ready when it prints its line. */
-async function startProc(args: string[] = []): Promise<Proc> {
+async function startProc(args: string[] = [], prepare?: (dataDir: string) => void): Promise<Proc> {
   const dataDir = tempDir();
+  prepare?.(dataDir);
   const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "grid/main.ts"), "--data-dir", dataDir, "--api", "127.0.0.1:0", ...args], { stdio: ["ignore", "pipe", "inherit"] });
   const info = await new Promise<{ api: string; peerId: string; addrs: string[] }>((resolve, reject) => {
     let buf = "";
@@ -225,4 +227,74 @@ test("the CLI end to end: deploy --to, revoke on the peer, deploy --to again: re
   assert.match(again.err, new RegExp(`peer ${b.peerId}: deploy refused: capability 0 \\('deploy_pass'\\) \\(${cid}\\) has been revoked`));
   const json = JSON.parse(cli("deploy", hello, "--to", b.peerId, "--token", tokenFile, "--json").out);
   assert.equal(json.code, "revoked");
+});
+
+// ---- the food trucks on real nodes (examples/food-trucks-grid.pg) ----
+
+const TRUCKS = join(ROOT, "examples/food-trucks-grid.pg");
+const fixtureKey = (name: string) => join(ROOT, "test/grid/fixtures/keys", `${name}.key`);
+
+/** A node process with the fixture key `keyName`, as `agent` of `policy`. */
+async function agentProc(keyName: string, policy: string, agent: string, args: string[] = []): Promise<Proc> {
+  return startProc(["--policy", policy, "--as", agent, ...args], (dir) => copyFileSync(fixtureKey(keyName), join(dir, "key")));
+}
+
+test("the food trucks on real nodes: truck5 honours truck1's pass, keeps honouring it while cut off from truck1's revocation, refuses it once healed", async () => {
+  const truck1 = await agentProc("truck1", TRUCKS, "truck1");
+  const truck5 = await agentProc("truck5", TRUCKS, "truck5", ["--peer", truck1.addr]);
+  // alice's node knows only truck5, so a revocation can reach truck5 only from truck1.
+  const home = await startProc(["--peer", truck5.addr]);
+  const alice = await loadOrCreateKey(fixtureKey("alice"));
+  const bob = await loadOrCreateKey(fixtureKey("bob"));
+  const pass = decodeToken(await truck1.client.issue({ holder: hex(alice.publicKey.raw), grants: [{ type: "run", args: ["lunch"] }], name: "lunch_pass", depth: 1, expires: Date.now() + 30 * 60_000 }));
+  const bobs = await delegateToken(alice, pass, { audience: bob.publicKey.raw, grants: [{ type: "run", args: ["lunch"] }], expires: pass.payload.exp });
+  const lunch = (key: PrivateKey, chain: Signed<TokenPayload>[]) => deployManifest(home.client, trucks, { key, to: truck5.peerId, chain, workload: "lunch" });
+  const trucks = await loadManifest(TRUCKS);
+  assert.equal((await lunch(alice, [pass])).kept, true, "alice's pass, from truck1, at truck5");
+  assert.equal((await lunch(bob, [pass, bobs])).kept, true, "bob's pass, delegated by alice");
+
+  // Cut apart: truck5's gater refuses truck1 (real connections: the one open is closed).
+  await truck5.client.gate({ deny: [truck1.peerId] });
+  await waitFor("truck1 and truck5 apart", async () => (await truck1.client.peers()).length === 0);
+  const cid = (await tokenCid(pass)).toString();
+  await truck1.client.revoke(cid);
+  const r = await lunch(alice, [pass]);
+  assert.equal(r.kept, true, "truck5 has not heard: the window");
+  assert.equal((await lunch(bob, [pass, bobs])).kept, true);
+  assert.ok(!(await truck5.client.state()).revocations.some((x) => x.token === cid));
+
+  // Heal: on the new connection the state sync carries the revocation, within the gossip bound.
+  await truck5.client.gate({ allow: [truck1.peerId] });
+  await truck5.client.dial(truck1.addr);
+  await waitFor("truck5 to learn of the revocation", async () => (await truck5.client.state()).revocations.some((x) => x.token === cid), 2000);
+  for (const [key, chain] of [[alice, [pass]], [bob, [pass, bobs]]] as const) {
+    const e = await refusal(lunch(key, [...chain]));
+    assert.equal(e.detail.code, "revoked", e.message);
+    assert.match(e.message, new RegExp(`peer ${truck5.peerId}: deploy refused: capability 0 \\('lunch_pass'\\) \\(${cid}\\) has been revoked`));
+  }
+});
+
+test("a remote deploy to a node whose policy promises nothing to the deployer is refused, with the reason", async () => {
+  const dir = tempDir("pg-only-alice-");
+  const alice = await loadOrCreateKey(fixtureKey("alice"));
+  const bob = await loadOrCreateKey(fixtureKey("bob"));
+  const truck1 = await loadOrCreateKey(fixtureKey("truck1"));
+  writeFileSync(join(dir, "hello.wasm"), readFileSync(join(ROOT, "examples/hello.wasm")));
+  writeFileSync(join(dir, "only-alice.pg"), `agent n { kind node key "${keyId(truck1.publicKey.raw)}" }
+agent alice { kind person key "${keyId(alice.publicKey.raw)}" }
+agent bob { kind person key "${keyId(bob.publicKey.raw)}" }
+workload lunch { sandbox wasm module "hello.wasm" limits { memory 16MiB time 2s } }
+promise n -> alice +run(lunch) if holds(pass)
+promise alice -> n -run(lunch)
+capability pass from n to alice { grants run(lunch) delegable }
+`);
+  const n = await agentProc("truck1", join(dir, "only-alice.pg"), "n");
+  const home = await startProc(["--peer", n.addr]);
+  const root = decodeToken(await n.client.issue({ holder: hex(alice.publicKey.raw), grants: [{ type: "run", args: ["lunch"] }], name: "pass", depth: 1 }));
+  const hop = await delegateToken(alice, root, { audience: bob.publicKey.raw, grants: [{ type: "run", args: ["lunch"] }] });
+  const m = await loadManifest(join(dir, "only-alice.pg"));
+  const e = await refusal(deployManifest(home.client, m, { key: bob, to: n.peerId, chain: [root, hop], workload: "lunch" }));
+  assert.equal(e.detail.code, "not-promised");
+  assert.match(e.message, new RegExp(`peer ${n.peerId}: deploy refused: n's policy promises run\\(lunch\\) to nobody that bob is`));
+  assert.equal((await deployManifest(home.client, m, { key: alice, to: n.peerId, chain: [root], workload: "lunch" })).kept, true);
 });
