@@ -16,6 +16,7 @@ import { nodeHost } from "../language/node-host.ts";
 import { equals } from "multiformats/bytes";
 import { base58btc } from "multiformats/bases/base58";
 import { publicKeyFromRaw } from "@libp2p/crypto/keys";
+import { agentKeys } from "./policy.ts";
 import { ApiError, type DeploymentInfo, type GridClient, type LogEntry, type RemoteEndLine } from "./api-client.ts";
 import { keyId, loadOrCreateKey, type PrivateKey } from "./keys.ts";
 import { ManifestError, pickWorkload, type ManifestBlocks } from "./manifest.ts";
@@ -205,7 +206,7 @@ export interface DeployOptions extends DeployEvents {
   store?: TokenStore;
   /** The .pg file deployed, for the message that says how to issue a new token. */
   source?: string;
-  /** Deploy to this peer (peer id, multiaddr or did:key) through the local node, over libp2p; needs `chain`. */
+  /** Deploy to this peer (peer id, multiaddr, did:key, or an agent of the file with a key) through the local node, over libp2p; needs `chain`. */
   to?: string;
 }
 
@@ -300,7 +301,9 @@ export async function deployManifest(client: GridClient, m: Manifest, o: DeployO
     }
     const token = chain[chain.length - 1];
     const car = await deployCar({ key, manifest: m.root, workload, chain, blocks: m.blocks });
-    if (o.to) return await deployRemote(client, car, { ...o, to: peerAddress(o.to) }, { m, workload, capability: capability.name, token: (await tokenCid(token)).toString(), chain });
+    // An agent of the file with a key names its node by that key.
+    const agentKey = o.to && m.program ? agentKeys(m.program).get(o.to) : undefined;
+    if (o.to) return await deployRemote(client, car, { ...o, to: agentKey ? peerIdOf(agentKey) : peerAddress(o.to) }, { m, workload, capability: capability.name, token: (await tokenCid(token)).toString(), chain });
     const started = await client.deploy(car);
     const s: Started = { id: started.id, workload, capability: capability.name, manifest: m.root.toString(), token: (await tokenCid(token)).toString(), chain };
     o.onStarted?.(s);

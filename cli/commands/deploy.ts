@@ -116,11 +116,12 @@ kept for this node and capability in ~/.promisegrid/tokens (the node issues it
 the first time); once it is revoked or expired, deploys with it are refused
 until you issue a new one (\`promisegrid capability issue CAP FILE.pg\`).
   --token TOKEN     present this chain instead (a token file or a kept token's CID)
-  --to PEER         deploy to another node (a peer id, a multiaddr or its
-                    did:key): your local node sends it over libp2p, the peer
-                    judges it by its own rules, runs it and signs the
-                    assessment, which is checked against the peer's key;
-                    needs --token (a chain the peer honours)
+  --to PEER         deploy to another node (a peer id, a multiaddr, its
+                    did:key, or an agent of FILE with a key): your local
+                    node sends it over libp2p, the peer judges it by its own
+                    rules, runs it and signs the assessment, which is checked
+                    against the peer's key; needs --token (a chain the peer
+                    honours)
   --node URL        the node's control API (default: the local node, ~/.promisegrid/node)
   --token-file F    the node's API token (default: its data dir's api-token)
   --workload NAME   which workload, when the manifest has several

@@ -251,6 +251,8 @@ test("the food trucks on real nodes: truck5 honours truck1's pass, keeps honouri
   const lunch = (key: PrivateKey, chain: Signed<TokenPayload>[]) => deployManifest(home.client, trucks, { key, to: truck5.peerId, chain, workload: "lunch" });
   const trucks = await loadManifest(TRUCKS);
   assert.equal((await lunch(alice, [pass])).kept, true, "alice's pass, from truck1, at truck5");
+  // truck5 named as the file's agent: its key names its node.
+  assert.equal((await deployManifest(home.client, trucks, { key: alice, to: "truck5", chain: [pass], workload: "lunch" })).peer, truck5.peerId);
   assert.equal((await lunch(bob, [pass, bobs])).kept, true, "bob's pass, delegated by alice");
 
   // Cut apart: truck5's gater refuses truck1 (real connections: the one open is closed).
