@@ -4,7 +4,8 @@
 // 2. a revocation reaching all of 20 gossiping nodes (p99 over trials);
 // 3. block transfer between two nodes, each in its own process (MB/s, verified
 //    when read and when received, fsynced on arrival);
-// 4. a grid of 30 node processes, each given 2 bootstrap peers: a revocation
+// 4. deploy -> exit on a peer over libp2p (/promisegrid/deploy/0) against a local API deploy;
+// 5. a grid of 30 node processes, each given 2 bootstrap peers: a revocation
 //    reaching all 30 (p50/p99), time to first byte of a block found through the
 //    DHT on a node 5 bootstrap hops away, and RSS per node.
 import "../grid/polyfill.ts";
@@ -205,8 +206,53 @@ async function dhtGridBench(): Promise<{ nodes: number; p50: number; p99: number
   }
 }
 
-// PG_GRID_BENCH=deploy,revocation,transfer,dht picks parts (default: all).
-const parts = (process.env.PG_GRID_BENCH ?? "deploy,revocation,transfer,dht").split(",");
+
+// deploy -> exit of a cached hello.wasm on a peer (its own process) over libp2p, through this
+// process's node's API, against a deploy -> exit through the same node's API, in the same run.
+async function remoteBench(): Promise<{ remote: number; local: number; remoteP99: number; runs: number }> {
+  const a = await startDaemon({ dataDir: tmp() });
+  const bDir = tmp();
+  const b = spawn(process.execPath, ["--import", "tsx", join(ROOT, "grid/main.ts"), "--data-dir", bDir, "--api", "127.0.0.1:0", "--peer", a.node.addrs()[0]], { stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    const ready = await new Promise<{ api: string; peerId: string }>((resolve, reject) => {
+      let buf = "";
+      b.stdout!.on("data", (c) => {
+        buf += c;
+        if (buf.includes("\n")) resolve(JSON.parse(buf.slice(0, buf.indexOf("\n"))));
+      });
+      b.once("exit", (code) => reject(new Error(`the peer exited with ${code}`)));
+    });
+    const client = new GridClient(a.url, a.token);
+    const peer = new GridClient(ready.api, readFileSync(join(bDir, "api-token"), "utf8").trim());
+    const compiled = await compile(loadProgram([join(ROOT, "examples/hello-wasm.pg")], cliHost), { readFile: (p) => readFileSync(p) });
+    const key = await generateKeyPair("Ed25519");
+    const holder = Buffer.from(key.publicKey.raw).toString("hex");
+    const grants = [{ type: "run", args: ["hello"] }];
+    const here = decodeToken(await client.issue({ holder, grants }));
+    const there = decodeToken(await peer.issue({ holder, grants }));
+    const RUNS = 100, WARM = 10;
+    const sign = (chain: typeof here[]) => deployCar({ key, manifest: compiled.root, workload: "hello", chain, blocks: compiled.blocks });
+    const local: number[] = [], remote: number[] = [];
+    for (let i = 0; i < RUNS + WARM; i++) {
+      const [l, r] = [await sign([here]), await sign([there])];
+      let t = performance.now();
+      const info = await client.deploy(l, { wait: true });
+      if (info.result?.exitCode !== 0) throw new Error(`local deploy ${i}: ${info.result?.message}`);
+      if (i >= WARM) local.push(performance.now() - t);
+      t = performance.now();
+      const end = await client.deployTo(ready.peerId, r);
+      if (!end.assessment) throw new Error(`remote deploy ${i}: ${end.gone}`);
+      if (i >= WARM) remote.push(performance.now() - t);
+    }
+    return { remote: quantile(remote, 0.5), local: quantile(local, 0.5), remoteP99: quantile(remote, 0.99), runs: RUNS };
+  } finally {
+    b.kill("SIGTERM");
+    await a.close();
+  }
+}
+
+// PG_GRID_BENCH=deploy,revocation,transfer,remote,dht picks parts (default: all).
+const parts = (process.env.PG_GRID_BENCH ?? "deploy,revocation,transfer,remote,dht").split(",");
 
 try {
   if (parts.includes("deploy")) {
@@ -228,6 +274,14 @@ try {
     console.log(
       `grid block transfer between two nodes (separate processes): ${t.mbPerSecond.toFixed(0)} MB/s (${(t.bytes / 1048576).toFixed(0)} MiB in ${t.seconds.toFixed(2)} s, ` +
       `verified on both ends, fsynced); target >= 100 MB/s: ${t.mbPerSecond >= 100 ? "met" : "NOT met"}`,
+    );
+  }
+  if (parts.includes("remote")) {
+    const r = await remoteBench();
+    const ratio = r.remote / r.local;
+    console.log(
+      `grid deploy->exit on a peer over libp2p (cached hello.wasm, via the local API): median ${r.remote.toFixed(2)} ms, p99 ${r.remoteP99.toFixed(2)} ms over ${r.runs} runs; ` +
+      `local API deploy in the same run ${r.local.toFixed(2)} ms; ratio ${ratio.toFixed(1)}x; target <= 3x: ${ratio <= 3 ? "met" : "NOT met"}`,
     );
   }
   if (parts.includes("dht")) {

@@ -1,19 +1,25 @@
 // The grid in the editor: start the bundled node (a separate process), deploy
-// the open .pg file with progress and live output, stop deployments, revoke
-// tokens, and a Grid view of the node, its peers and deployments. A refused
-// deploy shows as a diagnostic on the capability or workload that caused it.
+// the open .pg file (here, or to a connected peer) with progress and live
+// output, stop deployments, revoke tokens, and a Grid view of the node, its
+// peers, the tokens you hold (valid, expired, revoked as your node sees them)
+// and deployments. A refused deploy shows as a diagnostic on the capability or
+// workload that caused it.
 import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as vscode from "vscode";
-import type { GridClient, NodeStatus, Peer } from "../grid/api-client.ts";
+import * as dagCbor from "@ipld/dag-cbor";
+import type { GridClient, HeldToken, NodeStatus, Peer } from "../grid/api-client.ts";
 import { localNode, nodeDataDir, runningNode, stopNode } from "../grid/local.ts";
 import { deployFile, DeployFailure, type DeployResult, type SourceLocation } from "../grid/deploy.ts";
+import { readChain, type Chain } from "../grid/tokens.ts";
 
 export interface GridViewData {
   node: { running: boolean; peerId?: string; api?: string; drivers?: Record<string, { ok: boolean; reason?: string }> };
   peers: Peer[];
+  /** The token chains you deployed with, as your node judges them now. */
+  tokens: HeldToken[];
   deployments: { id: string; workload: string; state: string; assessment: string | null }[];
 }
 
@@ -22,7 +28,18 @@ export interface DeployOutcome {
   output: string;
   /** The token's CID (what Revoke takes). */
   token?: string;
+  /** For Deploy to…: the peer, and whether its signed assessment verified against its key. */
+  remote?: { peer: string; verified: boolean; gone?: string };
   error?: string;
+  /** The refusal code, when the node (or the peer) refused the deploy. */
+  code?: string;
+}
+
+/** What Deploy to… may be given instead of asking (tests and scripts). */
+export interface DeployToOptions {
+  peer?: string;
+  /** The token file (a chain, as `capability issue` and `delegate` write it). */
+  token?: string;
 }
 
 type Item = { label: string; description?: string; tooltip?: string; children?: Item[]; contextValue?: string; id?: string };
@@ -30,7 +47,7 @@ type Item = { label: string; description?: string; tooltip?: string; children?: 
 class GridTree implements vscode.TreeDataProvider<Item> {
   private readonly changed = new vscode.EventEmitter<Item | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
-  data: GridViewData = { node: { running: false }, peers: [], deployments: [] };
+  data: GridViewData = { node: { running: false }, peers: [], tokens: [], deployments: [] };
 
   set(data: GridViewData): void {
     this.data = data;
@@ -57,6 +74,14 @@ class GridTree implements vscode.TreeDataProvider<Item> {
       node,
       { label: "Peers", description: String(d.peers.length), children: d.peers.map((p) => ({ label: p.peerId, description: p.addrs.join(" ") })) },
       {
+        label: "Tokens",
+        description: String(d.tokens.length),
+        children: d.tokens.map((t) => ({
+          id: `token-${t.cid}`, label: t.name, description: t.state, contextValue: `promisegrid.token.${t.state}`,
+          tooltip: `${t.cid}\nissued by ${t.issuer}\nheld by ${t.holder}${t.exp ? `\nexpires ${new Date(t.exp).toISOString()}` : ""}${t.reason ? `\n${t.reason}` : ""}`,
+        })),
+      },
+      {
         label: "Deployments",
         description: String(d.deployments.length),
         children: d.deployments.map((x) => ({ id: `deployment-${x.id}`, label: `${x.workload} ${x.id}`, description: x.assessment ?? x.state, contextValue: `promisegrid.deployment.${x.state}` })),
@@ -77,21 +102,31 @@ export function registerGrid(context: vscode.ExtensionContext): void {
     return nodeDataDir(d ? d.replace(/^~(?=$|\/)/, os.homedir()) : undefined);
   };
 
+  // The chains you deployed with (base64 tokens, root first), by the held token's CID; kept across sessions.
+  const HELD = "promisegrid.grid.heldTokens";
+  const held = new Map<string, string[]>(Object.entries(context.globalState.get<Record<string, string[]>>(HELD) ?? {}));
+  const hold = async (r: DeployResult) => {
+    if (held.has(r.token)) return;
+    held.set(r.token, r.chain.map((t) => Buffer.from(dagCbor.encode(t)).toString("base64")));
+    await context.globalState.update(HELD, Object.fromEntries(held));
+  };
+
   const refresh = async (): Promise<GridViewData> => {
     const client = await runningNode(dataDir());
     if (!client) {
-      tree.set({ node: { running: false }, peers: [], deployments: [] });
+      tree.set({ node: { running: false }, peers: [], tokens: [], deployments: [] });
       return tree.data;
     }
     try {
-      const [status, peers, deployments] = await Promise.all([client.status(), client.peers(), client.deployments()]);
+      const [status, peers, deployments, tokens] = await Promise.all([client.status(), client.peers(), client.deployments(), held.size ? client.tokenStatus([...held.values()]) : []]);
       tree.set({
         node: { running: true, peerId: status.peerId, api: status.api, drivers: status.drivers },
         peers,
+        tokens,
         deployments: deployments.map((d) => ({ id: d.id, workload: d.workload, state: d.state, assessment: d.assessment?.message ?? null })),
       });
     } catch {
-      tree.set({ node: { running: false }, peers: [], deployments: [] });
+      tree.set({ node: { running: false }, peers: [], tokens: [], deployments: [] });
     }
     return tree.data;
   };
@@ -139,24 +174,64 @@ export function registerGrid(context: vscode.ExtensionContext): void {
     diagnostics.set(vscode.Uri.file(at.path), [d]);
   };
 
-  const deploy = async (arg?: vscode.Uri): Promise<DeployOutcome> => {
+  const openPg = (arg?: vscode.Uri): vscode.Uri | undefined => {
     const uri = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;
     if (!uri || !uri.fsPath.endsWith(".pg")) {
-      const error = "Open a .pg file with a workload to deploy it.";
-      void vscode.window.showErrorMessage(error);
+      void vscode.window.showErrorMessage("Open a .pg file with a workload to deploy it.");
+      return undefined;
+    }
+    return uri;
+  };
+
+  /** Deploy to…: a connected peer (picked), with the token files that peer honours (picked), through the local node. */
+  const deployTo = async (arg?: vscode.Uri, o: DeployToOptions = {}): Promise<DeployOutcome> => {
+    const uri = openPg(arg);
+    if (!uri) return { output: "", error: "Open a .pg file with a workload to deploy it." };
+    let peer = o.peer;
+    if (!peer) {
+      const client = await needClient();
+      const peers = await client.peers();
+      if (peers.length === 0) {
+        const error = "Your node is connected to no peer; start it with --peer MULTIADDR or dial one.";
+        void vscode.window.showErrorMessage(`PromiseGrid: ${error}`);
+        return { output: "", error };
+      }
+      peer = (await vscode.window.showQuickPick(peers.map((p) => ({ label: p.peerId, description: p.addrs.join(" ") })), { placeHolder: "Peer to deploy to" }))?.label;
+      if (!peer) return { output: "", error: "no peer picked" };
+    }
+    let file = o.token;
+    if (!file) {
+      const picked = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: "Use this token", title: `A token ${peer.slice(-8)} honours (issued or delegated to you)` });
+      if (!picked?.length) return { output: "", error: "no token picked" };
+      file = picked[0].fsPath;
+    }
+    let chain: Chain;
+    try {
+      chain = readChain(file);
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      void vscode.window.showErrorMessage(`PromiseGrid: ${error}`);
       return { output: "", error };
     }
+    return deploy(uri, { to: peer, chain });
+  };
+
+  const deploy = async (arg?: vscode.Uri, remote?: { to: string; chain: Chain }): Promise<DeployOutcome> => {
+    const uri = openPg(arg);
+    if (!uri) return { output: "", error: "Open a .pg file with a workload to deploy it." };
     await vscode.workspace.openTextDocument(uri).then((doc) => (doc.isDirty ? doc.save() : true));
     diagnostics.clear();
     let out = "";
     const file = path.basename(uri.fsPath);
-    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Deploying ${file}`, cancellable: false }, async (progress) => {
+    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Deploying ${file}${remote ? ` to ${remote.to.slice(-8)}` : ""}`, cancellable: false }, async (progress) => {
       try {
         const r = await deployFile(uri.fsPath, {
+          to: remote?.to,
+          chain: remote?.chain,
           connect: needClient,
           onProgress: (message) => progress.report({ message }),
           onStarted: (s) => {
-            output.appendLine(`[${s.id}] ${s.workload}: deployed (manifest ${s.manifest}, token ${s.token})`);
+            output.appendLine(`[${s.id}] ${s.workload}: deployed${s.peer ? ` on peer ${s.peer}` : ""} (manifest ${s.manifest}, token ${s.token})`);
             output.show(true);
             void refresh();
           },
@@ -166,17 +241,21 @@ export function registerGrid(context: vscode.ExtensionContext): void {
           },
         });
         const { info } = r;
-        output.appendLine(`[${info.id}] assessment: ${info.assessment?.message ?? info.result?.message}`);
+        const signed = r.remote?.assessment ? ` (signed by peer ${r.remote.peer}: verified)` : "";
+        output.appendLine(`[${info.id}] assessment: ${info.assessment?.message ?? (r.remote?.gone ? `broken: ${r.remote.gone}` : info.result?.message)}${signed}`);
+        await hold(r);
         await refresh();
-        if (!r.kept) diagnose(r.brokenAt, `Deployment ${info.id}: ${info.assessment?.message ?? info.result?.message}`);
-        return { info, output: out, token: r.token };
+        if (!r.kept) diagnose(r.brokenAt, `Deployment ${info.id}: ${info.assessment?.message ?? r.remote?.gone ?? info.result?.message}`);
+        const remoteOut = r.remote && { peer: r.remote.peer, verified: !!r.remote.assessment, gone: r.remote.gone };
+        return { info, output: out, token: r.token, remote: remoteOut };
       } catch (e) {
         const error = e instanceof Error ? e.message : String(e);
+        const code = e instanceof DeployFailure ? e.detail.code : undefined;
         if (e instanceof DeployFailure) diagnose(e.detail.at, `Deploy refused: ${error}`);
         else output.appendLine(`deploy failed: ${error}`);
         output.appendLine(`deploy of ${file} failed: ${error}`);
         void vscode.window.showErrorMessage(`PromiseGrid deploy failed: ${error}`);
-        return { output: out, error };
+        return { output: out, error, code };
       }
     });
   };
@@ -206,7 +285,8 @@ export function registerGrid(context: vscode.ExtensionContext): void {
       if (client) await stopNode(client).catch((e) => output.appendLine(`stopping the grid node: ${e instanceof Error ? e.message : e}`));
       return refresh();
     }),
-    vscode.commands.registerCommand("promisegrid.grid.deploy", deploy),
+    vscode.commands.registerCommand("promisegrid.grid.deploy", (arg?: vscode.Uri) => deploy(arg)),
+    vscode.commands.registerCommand("promisegrid.grid.deployTo", deployTo),
     vscode.commands.registerCommand("promisegrid.grid.stopDeployment", async (arg?: string | { id?: string }) => {
       const client = await runningNode(dataDir());
       if (!client) return undefined;

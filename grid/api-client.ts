@@ -1,6 +1,9 @@
 // A small typed client for the node's control API, used by the CLI and the editor.
 import type { DeploymentInfo, LogEntry } from "./deployments.ts";
 import type { Availability } from "./sandboxes/driver.ts";
+import type { HeldToken } from "./held.ts";
+
+export type { HeldToken };
 
 export interface NodeStatus {
   peerId: string;
@@ -43,6 +46,37 @@ export class ApiError extends Error {
 }
 
 export type { DeploymentInfo, LogEntry };
+
+export interface RemoteStarted {
+  id: string;
+  peer: string;
+}
+
+/** The last line of a remote deploy: the peer's signed assessment (base64 DAG-CBOR), or why the peer is gone. */
+export interface RemoteEndLine {
+  peer: string;
+  id: string;
+  assessment: string | null;
+  gone: string | null;
+}
+
+async function readNdjson(res: Response, onLine: (msg: unknown) => void): Promise<void> {
+  const decoder = new TextDecoder();
+  let buf = "";
+  try {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.trim()) onLine(JSON.parse(line));
+      }
+    }
+  } catch (e) {
+    throw new ApiError(0, "stream", `the node's answer broke off: ${e instanceof Error ? e.message : e}`);
+  }
+}
 
 export class GridClient {
   constructor(readonly url: string, private readonly token: string) {}
@@ -118,6 +152,33 @@ export class GridClient {
   /** Posts a deploy CAR; with `wait` the answer comes when the run has ended. */
   deploy(car: Uint8Array, o: { wait?: boolean } = {}): Promise<DeploymentInfo> {
     return this.json("POST", `/v0/deployments${o.wait ? "?wait=1" : ""}`, car);
+  }
+
+  /**
+   * Posts a deploy CAR for the node to send on to `peer` (a peer id or multiaddr) over libp2p;
+   * streams the output to `onEntry` and returns how it ended (the assessment unverified: the caller checks it).
+   */
+  async deployTo(peer: string, car: Uint8Array, ev: { onStarted?(s: RemoteStarted): void; onEntry?(e: LogEntry): void } = {}): Promise<RemoteEndLine> {
+    const res = await this.request("POST", `/v0/peers/${encodeURIComponent(peer)}/deployments`, car);
+    let end: RemoteEndLine | undefined;
+    await readNdjson(res, (msg) => {
+      const m = msg as { started?: RemoteStarted; end?: RemoteEndLine } & LogEntry;
+      if (m.started) ev.onStarted?.(m.started);
+      else if (m.end) end = m.end;
+      else if ((m.stream === "stdout" || m.stream === "stderr") && typeof m.data === "string") ev.onEntry?.({ stream: m.stream, data: m.data });
+    });
+    if (!end) throw new ApiError(0, "stream", `the node's answer for the deploy to ${peer} ended early`);
+    return end;
+  }
+
+  /** The state (valid, expired, revoked) of token chains (each a list of base64 tokens, root first) as the node sees them. */
+  async tokenStatus(chains: string[][]): Promise<HeldToken[]> {
+    return (await this.json<{ tokens: HeldToken[] }>("POST", "/v0/held-tokens", { chains })).tokens;
+  }
+
+  /** Makes the node's connection gater refuse (and hang up on) `deny` peers and accept `allow` ones again. */
+  async gate(o: { deny?: string[]; allow?: string[] }): Promise<string[]> {
+    return (await this.json<{ denied: string[] }>("POST", "/v0/gate", o)).denied;
   }
 
   async deployments(): Promise<DeploymentInfo[]> {

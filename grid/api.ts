@@ -11,6 +11,7 @@ import { MAX_FOLLOWER_BACKLOG, slowFollowerNotice } from "./output-cap.ts";
 import { DeployError, type GridNode } from "./node.ts";
 import { asSigned, wireGrantProblem, MAX_ARGS, MAX_CHAIN, MAX_GRANTS, MAX_TEXT, type DeployPayload, type RevocationPayload, type Signed, type TokenPayload } from "./records.ts";
 import type { Body } from "./records.ts";
+import { decodeChain, heldState, MAX_CHAINS, MAX_HOPS } from "./held.ts";
 import { keyId } from "./keys.ts";
 import { offerJson } from "./offers.ts";
 
@@ -344,6 +345,34 @@ export class ApiServer {
       }
       case "POST /deployments":
         return this.deploy(req, res, url);
+      case "POST /peers/:id/deployments":
+        return this.deployRemote(req, res, decodeURIComponent(parts[2]));
+      case "POST /held-tokens": {
+        // The state of chains a client holds, as this node sees them (for the editor's Grid view).
+        const body = await readJson(req);
+        if (!Array.isArray(body.chains) || body.chains.length > MAX_CHAINS) throw new HttpError(400, `'chains' must be a list of at most ${MAX_CHAINS} token chains`);
+        const chains = body.chains.map((c, i) => {
+          const chain = decodeChain(c);
+          if (!chain) throw new HttpError(400, `chains[${i}] is not a list of base64 DAG-CBOR capability tokens (root first, at most ${MAX_HOPS})`);
+          return chain;
+        });
+        const now = Date.now();
+        return send(res, 200, { tokens: await Promise.all(chains.map((c) => heldState(c, node.state, now))) });
+      }
+      case "POST /gate": {
+        const body = await readJson(req);
+        const list = (v: unknown, what: string): string[] | undefined => {
+          if (v === undefined) return undefined;
+          if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) throw new HttpError(400, `'${what}' must be a list of peer ids`);
+          return v as string[];
+        };
+        try {
+          return send(res, 200, { denied: await node.gate({ deny: list(body.deny, "deny"), allow: list(body.allow, "allow") }) });
+        } catch (e) {
+          if (e instanceof HttpError) throw e;
+          throw new HttpError(400, e instanceof Error ? e.message : String(e));
+        }
+      }
       case "GET /deployments":
         return send(res, 200, { deployments: [...node.deployments.values()].map((d) => d.info) });
       case "GET /deployments/:id": {
@@ -369,6 +398,33 @@ export class ApiServer {
 
   /** POST /v0/deployments: a CAR whose root is a signed deploy request; other blocks are the manifest's. */
   private async deploy(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const { request, blocks } = await this.readDeployCar(req);
+    const info = await this.node.deploy(request, blocks);
+    if (url.searchParams.get("wait") === "1") await this.node.deployment(info.id)!.done;
+    send(res, 201, info);
+  }
+
+  /**
+   * POST /v0/peers/PEER/deployments: the same CAR, sent on to PEER over libp2p. Answers like a
+   * refused local deploy when PEER refuses it; once it runs, NDJSON: {started}, log entries,
+   * then {end} with PEER's signed assessment (base64 DAG-CBOR) or why the peer is gone.
+   */
+  private async deployRemote(req: IncomingMessage, res: ServerResponse, to: string): Promise<void> {
+    const { request, blocks } = await this.readDeployCar(req);
+    const outcome = await this.node.deployTo(to, request, blocks, {
+      onStarted: (id, peer) => {
+        res.writeHead(200, { "content-type": "application/x-ndjson" });
+        res.write(JSON.stringify({ started: { id, peer } }) + "\n");
+      },
+      onOutput: (e) => res.write(JSON.stringify(e) + "\n"),
+    });
+    const end = outcome.end.kind === "assessed"
+      ? { peer: outcome.peer, id: outcome.id, assessment: Buffer.from(dagCbor.encode(outcome.end.assessment)).toString("base64"), gone: null }
+      : { peer: outcome.peer, id: outcome.id, assessment: null, gone: outcome.end.message };
+    res.end(JSON.stringify({ end }) + "\n");
+  }
+
+  private async readDeployCar(req: IncomingMessage): Promise<{ request: Signed<DeployPayload>; blocks: { cid: CID; bytes: Uint8Array }[] }> {
     const declared = Number(req.headers["content-length"]);
     if (Number.isFinite(declared) && declared > this.maxBody) throw new HttpError(413, `request body of ${declared} bytes is over the ${this.maxBody}-byte limit`, "too-large");
     // Streamed and bounded (bytes and blocks); every block verified before any is stored.
@@ -390,9 +446,7 @@ export class ApiServer {
       request = undefined;
     }
     if (!request) throw new HttpError(400, "the CAR's root is not a signed promisegrid/deploy request", "bad-request");
-    const info = await this.node.deploy(request as Signed<DeployPayload>, blocks.filter((b) => !b.cid.equals(roots[0])));
-    if (url.searchParams.get("wait") === "1") await this.node.deployment(info.id)!.done;
-    send(res, 201, info);
+    return { request: request as Signed<DeployPayload>, blocks: blocks.filter((b) => !b.cid.equals(roots[0])) };
   }
 
   private logs(id: string, follow: boolean, res: ServerResponse): void {

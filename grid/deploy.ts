@@ -13,10 +13,14 @@ import type { CID } from "multiformats/cid";
 import { LineIndex } from "../grammar/index.ts";
 import { check, compile, CompileError, loadProgram, type Diagnostic, type Program } from "../language/index.ts";
 import { nodeHost } from "../language/node-host.ts";
-import { ApiError, type DeploymentInfo, type GridClient, type LogEntry } from "./api-client.ts";
-import { loadOrCreateKey, type PrivateKey } from "./keys.ts";
+import { equals } from "multiformats/bytes";
+import { base58btc } from "multiformats/bases/base58";
+import { publicKeyFromRaw } from "@libp2p/crypto/keys";
+import { agentKeys } from "./policy.ts";
+import { ApiError, type DeploymentInfo, type GridClient, type LogEntry, type RemoteEndLine } from "./api-client.ts";
+import { keyId, loadOrCreateKey, type PrivateKey } from "./keys.ts";
 import { ManifestError, pickWorkload, type ManifestBlocks } from "./manifest.ts";
-import { recordCid, signRecord, type Signed, type TokenPayload } from "./records.ts";
+import { asSigned, recordCid, signRecord, verifyRecord, type AssessmentPayload, type Signed, type TokenPayload } from "./records.ts";
 import { DEFAULT_HOME } from "./local.ts";
 import { TokenStore, type Chain } from "./tokens.ts";
 import { declaredDepth } from "../language/authority.ts";
@@ -35,6 +39,7 @@ export function decodeToken(base64: string): Signed<TokenPayload> {
 export async function tokenCid(token: Signed<TokenPayload>): Promise<CID> {
   return recordCid(token);
 }
+
 
 export interface DeployCarOptions {
   key: PrivateKey;
@@ -157,6 +162,9 @@ function locate(program: Program | undefined, kind: "capability" | "workload", n
 /** Refusals that are about the token chain, so point at the capability; the rest point at the workload. */
 const CAPABILITY_CODES = new Set(["forged", "expired", "widened", "revoked", "foreign-root", "broken-chain", "not-granted", "malformed"]);
 
+/** The local node could not get a deploy to the peer (or lost it): the network's fault, not the file's. */
+const PEER_CODES = new Set(["unreachable", "peer-gone", "bad-peer"]);
+
 export interface DeployEvents {
   /** Before each slow stage: "compiling", "starting the node", "deploying NAME", "running NAME". */
   onProgress?(message: string): void;
@@ -172,6 +180,10 @@ export interface Started {
   manifest: string;
   /** The CID of the token presented (its last hop: what `revoke` takes). */
   token: string;
+  /** For a deploy to another node: its peer id. */
+  peer?: string;
+  /** The capability chain the deploy showed, root first (the editor keeps what you hold). */
+  chain: Signed<TokenPayload>[];
 }
 
 export interface DeployResult extends Started {
@@ -181,6 +193,8 @@ export interface DeployResult extends Started {
   kept: boolean;
   /** For a broken promise: the workload's declaration. */
   brokenAt?: SourceLocation;
+  /** For a deploy to another node: its signed assessment, verified against its key (absent when the peer was gone). */
+  remote?: { peer: string; assessment?: Signed<AssessmentPayload>; gone?: string };
 }
 
 export interface DeployOptions extends DeployEvents {
@@ -192,6 +206,58 @@ export interface DeployOptions extends DeployEvents {
   store?: TokenStore;
   /** The .pg file deployed, for the message that says how to issue a new token. */
   source?: string;
+  /** Deploy to this peer (peer id, multiaddr, did:key, or an agent of the file with a key) through the local node, over libp2p; needs `chain`. */
+  to?: string;
+}
+
+/** The peer id a --to names, when it names one (a peer id, or a multiaddr ending in /p2p/ID). */
+function namedPeer(to: string): string | undefined {
+  if (!to.startsWith("/")) return to;
+  return /\/p2p\/([^/]+)$/.exec(to)?.[1];
+}
+
+/** The libp2p peer id of an ed25519 public key (the same key, as peers name it). */
+function peerIdOf(publicKey: Uint8Array): string {
+  try {
+    return publicKeyFromRaw(publicKey).toString();
+  } catch {
+    return "";
+  }
+}
+
+/** A --to as the local node takes it: a did:key (ed25519) becomes the peer id of the same key. */
+export function peerAddress(to: string): string {
+  if (!to.startsWith("did:")) return to;
+  const m = /^did:key:(z[1-9A-HJ-NP-Za-km-z]+)$/.exec(to);
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = m ? base58btc.decode(m[1]) : undefined;
+  } catch {
+    bytes = undefined;
+  }
+  if (!bytes || bytes.length !== 34 || bytes[0] !== 0xed || bytes[1] !== 0x01) throw new DeployFailure("node", `--to ${to} is not an ed25519 did:key (did:key:z6Mk...)`);
+  return peerIdOf(bytes.subarray(2));
+}
+
+/**
+ * Checks a remote deploy's last line: the assessment must be signed by the key of the peer
+ * that ran it, for this deployment, manifest and workload. Throws DeployFailure otherwise.
+ */
+export async function verifyRemoteEnd(end: RemoteEndLine, o: { to: string; id: string; manifest: CID; workload: string }): Promise<Signed<AssessmentPayload> | undefined> {
+  const named = namedPeer(o.to);
+  if (named && named !== end.peer) throw new DeployFailure("node", `the deploy went to peer ${end.peer}, not ${named}`);
+  if (end.assessment === null) return undefined;
+  let a: Signed<AssessmentPayload> | undefined;
+  try {
+    a = asSigned(dagCbor.decode(Buffer.from(end.assessment, "base64")), "promisegrid/assessment") as Signed<AssessmentPayload> | undefined;
+  } catch {
+    a = undefined;
+  }
+  const p = a?.payload;
+  const ok = !!a && !!p && p.node instanceof Uint8Array && p.node.length === 32 && peerIdOf(p.node) === end.peer && (await verifyRecord(a)) &&
+    p.deployment === o.id && p.workload === o.workload && !!p.manifest && String(p.manifest) === o.manifest.toString();
+  if (!ok) throw new DeployFailure("node", `the assessment of deployment ${o.id} is not signed by peer ${end.peer} for this deploy; it is not trusted`);
+  return a;
 }
 
 /** Picks the workload, gets a token, signs and sends the deploy, streams it to its end. */
@@ -208,7 +274,12 @@ export async function deployManifest(client: GridClient, m: Manifest, o: DeployO
   const store = o.store ?? new TokenStore();
   let fromStore = false;
   try {
-    o.onProgress?.(`deploying ${workload}`);
+    o.onProgress?.(`deploying ${workload}${o.to ? ` to ${o.to}` : ""}`);
+    if (o.to && !o.chain?.length) {
+      throw new DeployFailure("refused", `a deploy to another node needs a capability it honours: pass --token TOKEN (a chain its node, or an agent it trusts, issued to your key ${keyId(key.publicKey.raw)})`, {
+        code: "no-token", program: m.program, at: locate(m.program, "capability", capability.name),
+      });
+    }
     let chain = o.chain;
     if (!chain) {
       // One root token per node, capability and holder, kept in the token store: issued once, never re-minted.
@@ -230,8 +301,11 @@ export async function deployManifest(client: GridClient, m: Manifest, o: DeployO
     }
     const token = chain[chain.length - 1];
     const car = await deployCar({ key, manifest: m.root, workload, chain, blocks: m.blocks });
+    // An agent of the file with a key names its node by that key.
+    const agentKey = o.to && m.program ? agentKeys(m.program).get(o.to) : undefined;
+    if (o.to) return await deployRemote(client, car, { ...o, to: agentKey ? peerIdOf(agentKey) : peerAddress(o.to) }, { m, workload, capability: capability.name, token: (await tokenCid(token)).toString(), chain });
     const started = await client.deploy(car);
-    const s: Started = { id: started.id, workload, capability: capability.name, manifest: m.root.toString(), token: (await tokenCid(token)).toString() };
+    const s: Started = { id: started.id, workload, capability: capability.name, manifest: m.root.toString(), token: (await tokenCid(token)).toString(), chain };
     o.onStarted?.(s);
     o.onProgress?.(`running ${workload}`);
     let output = "";
@@ -242,10 +316,11 @@ export async function deployManifest(client: GridClient, m: Manifest, o: DeployO
     const kept = info.assessment?.kept ?? false;
     return { ...s, info, output, kept, brokenAt: kept ? undefined : locate(m.program, "workload", workload) };
   } catch (e) {
-    if (!(e instanceof ApiError)) throw e;
+    if (e instanceof DeployFailure || !(e instanceof ApiError)) throw e;
     // A node that cannot be reached: the outcome is unavailable (the simulator's word), neither kept nor broken.
     if (e.status === 0 && e.code === "unreachable") throw new DeployFailure("node", `unavailable: ${e.message}`, { code: "unavailable" });
-    if (e.status === 0) throw new DeployFailure("node", e.message, { code: e.code });
+    // No node answers, or the peer a deploy goes to cannot be reached: nothing to blame in the file.
+    if (e.status === 0 || PEER_CODES.has(e.code)) throw new DeployFailure("node", e.message, { code: e.code });
     const onCapability = CAPABILITY_CODES.has(e.code);
     // A kept token that no longer counts is not replaced behind the user's back.
     const reissue = fromStore && (e.code === "revoked" || e.code === "expired")
@@ -258,6 +333,41 @@ export interface DeployFileOptions extends DeployOptions {
   /** The node to deploy to, asked for once the file has compiled (so a broken file starts no node). */
   connect(): Promise<GridClient>;
   load?: (file: string) => Loaded;
+}
+
+/** The remote half of deployManifest: the local node sends the CAR on; the remote's assessment is verified here. */
+async function deployRemote(client: GridClient, car: Uint8Array, o: DeployOptions & { to: string }, d: { m: Manifest; workload: string; capability: string; token: string; chain: Signed<TokenPayload>[] }): Promise<DeployResult> {
+  let s: Started | undefined;
+  let output = "";
+  const end = await client.deployTo(o.to, car, {
+    onStarted: (st) => {
+      s = { id: st.id, workload: d.workload, capability: d.capability, manifest: d.m.root.toString(), token: d.token, peer: st.peer, chain: d.chain };
+      o.onStarted?.(s);
+      o.onProgress?.(`running ${d.workload} on ${st.peer}`);
+    },
+    onEntry: (e) => {
+      output += e.data;
+      o.onOutput?.(e);
+    },
+  });
+  if (!s || s.id !== end.id) throw new DeployFailure("node", `the node's answer for the deploy to ${o.to} does not match what it started`);
+  const a = await verifyRemoteEnd(end, { to: o.to, id: s.id, manifest: d.m.root, workload: d.workload });
+  const p = a?.payload;
+  const kept = p?.kept === true;
+  const message = p ? `${kept ? "kept" : "broken"}: ${d.workload} ${p.message}` : `broken: ${d.workload}: ${end.gone ?? "no assessment"}`;
+  const info: DeploymentInfo = {
+    id: s.id,
+    manifest: s.manifest,
+    workload: d.workload,
+    workloadCid: null,
+    sandbox: null,
+    holder: keyId((o.key ?? (await userKey())).publicKey.raw),
+    state: p ? (p.reason === "exit" ? "exited" : p.reason === "stopped" ? "stopped" : "failed") : "failed",
+    createdAt: Date.now(),
+    result: p ? { exitCode: p.exitCode, reason: p.reason, message: p.message, durationMs: 0 } as DeploymentInfo["result"] : { exitCode: null, reason: "peer-gone", message: end.gone ?? "peer gone", durationMs: 0 } as unknown as DeploymentInfo["result"],
+    assessment: a ? { cid: (await recordCid(a)).toString(), kept, message, output: null } : null,
+  };
+  return { ...s, info, output, kept, brokenAt: kept ? undefined : locate(d.m.program, "workload", d.workload), remote: { peer: end.peer, assessment: a, gone: end.gone ?? undefined } };
 }
 
 /** The whole flow for a file: load, check, compile, connect, deploy, stream, assess. */

@@ -56,14 +56,6 @@ export class PeerBans {
     return [...this.until].filter(([id]) => this.isBanned(id)).map(([peerId, until]) => ({ peerId, until }));
   }
 
-  /** A libp2p connection gater refusing banned peers both ways. */
-  get gater() {
-    return {
-      denyDialPeer: (peer: PeerId) => this.isBanned(peer),
-      denyInboundEncryptedConnection: (peer: PeerId) => this.isBanned(peer),
-      denyOutboundEncryptedConnection: (peer: PeerId) => this.isBanned(peer),
-    };
-  }
 }
 
 /** What the block exchange asks of discovery. */

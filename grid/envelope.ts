@@ -7,6 +7,8 @@ import { equals } from "multiformats/bytes";
 
 /** CID (raw, sha2-256) of docs/protocol/grid-v0.md; a test keeps the two in step. */
 export const PROTOCOL_CID = CID.parse("bafkreibhwxh4rwmv4zaip7towqs4bj4occmxjlohhbk4znvtyfjfzzg44m");
+/** CID of docs/protocol/deploy.md: the pCID of /promisegrid/deploy/0 (a test keeps the two in step). */
+export const DEPLOY_PROTOCOL_CID = CID.parse("bafkreieapmh47s4vjmzxe5wqkvexavop2dhzmxsje6frnrzuibnr6a2vty");
 
 export const ENVELOPE_TAG = 1735551332;
 // Major type 6 (tag), 4-byte argument: 0xda + 0x67726964.

@@ -18,7 +18,9 @@ export const NODE_OPTIONS_HELP = `  --data-dir D       where the key, blocks and
   --policy FILE.pg --as AGENT
                      be AGENT of FILE.pg (kind node; its key, if given, must be
                      this node's): deploys are honoured by AGENT's +run promises.
-                     Without: the node's own key is the only root`;
+                     Without: the node's own key is the only root
+
+  --deny-peer ID     refuse every connection with this peer id (repeatable)`;
 
 export interface NodeArgs {
   dataDir: string;
@@ -28,6 +30,7 @@ export interface NodeArgs {
   peers: string[];
   policy?: { file: string; agent: string };
   drivers?: SandboxKind[];
+  denyPeers: string[];
 }
 
 export function parseNodeArgs(argv: string[]): NodeArgs {
@@ -41,6 +44,7 @@ export function parseNodeArgs(argv: string[]): NodeArgs {
       policy: { type: "string" },
       as: { type: "string" },
       drivers: { type: "string" },
+      "deny-peer": { type: "string", multiple: true },
     },
     strict: true,
     allowPositionals: false,
@@ -59,12 +63,13 @@ export function parseNodeArgs(argv: string[]): NodeArgs {
     apiPort: Number(m[2]),
     peers: values.peer ?? [],
     drivers,
+    denyPeers: values["deny-peer"] ?? [],
   };
 }
 
 /** Runs a node in this process until it is told to stop; resolves when it has stopped. */
 export async function runNode(a: NodeArgs, ready: (info: object) => void): Promise<void> {
-  const daemon = await startDaemon({ dataDir: a.dataDir, listen: a.listen, apiHost: a.apiHost, apiPort: a.apiPort, peers: a.peers, policy: a.policy,
+  const daemon = await startDaemon({ dataDir: a.dataDir, listen: a.listen, apiHost: a.apiHost, apiPort: a.apiPort, peers: a.peers, policy: a.policy, denyPeers: a.denyPeers,
     drivers: a.drivers && new DriverRegistry(Object.fromEntries(a.drivers.map((d) => [d, driverFactories[d]])), nodeDriverContext(a.dataDir)) });
   const stop = () => void daemon.close();
   process.on("SIGTERM", stop);

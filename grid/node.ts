@@ -28,11 +28,14 @@ import { issueToken, type IssueOptions, type Token } from "./capabilities.ts";
 import { DriverRegistry, nodeDriverContext } from "./sandboxes/index.ts";
 import { BLOCKS_PROTOCOL, BlockExchange, MAX_MESSAGE } from "./blocks.ts";
 import { DeployError, Deployments, REPLAY_WINDOW_MS, type Deployment, type DeploymentInfo } from "./deployments.ts";
+import { DEPLOY_PROTOCOL, DeployProtocol, type RemoteEvents, type RemoteOutcome } from "./remote.ts";
+import { peerIdFromString } from "@libp2p/peer-id";
 import { loadPolicy, ownKeyPolicy, type Policy } from "./policy.ts";
 import { Discovery, dhtService, PeerBans } from "./discovery.ts";
 import { Offers } from "./offers.ts";
 
 export { BLOCKS_PROTOCOL } from "./blocks.ts";
+export { DEPLOY_PROTOCOL, type RemoteOutcome } from "./remote.ts";
 export { DeployError, type Deployment, type DeploymentInfo, type DeploymentState, type LogEntry } from "./deployments.ts";
 
 export const STATE_PROTOCOL = "/promisegrid/state/0";
@@ -50,6 +53,8 @@ export interface NodeOptions {
   drivers?: DriverRegistry;
   /** Be this agent of this .pg file, honouring deploys by its promises (grid/policy.ts); default: the node's own key is the only root. */
   policy?: { file: string; agent: string };
+  /** Peer ids whose connections the connection gater refuses (either way). */
+  denyPeers?: string[];
 }
 
 type Services = { pubsub: GossipSub; identify: unknown; ping: unknown; dht: unknown };
@@ -59,6 +64,7 @@ export class GridNode {
   readonly runs: Deployments;
   readonly discovery: Discovery;
   readonly offers: Offers;
+  readonly remote: DeployProtocol;
   private stopped = false;
 
   private constructor(
@@ -71,9 +77,11 @@ export class GridNode {
     /** Chains this node can prove, to revoke any hop under its key. */
     readonly tokens: TokenBook,
     replays: ReplayGuard,
-    access: BlockAccess,
+    private readonly access: BlockAccess,
     readonly policy: Policy,
     bans: PeerBans,
+    /** Peers the connection gater refuses; gate() changes it. */
+    private readonly denied: Set<string>,
   ) {
     this.discovery = new Discovery(libp2p as unknown as Libp2p, store, dataDir, bans);
     this.blocks = new BlockExchange(libp2p as unknown as Libp2p, store, access, this.discovery);
@@ -91,6 +99,11 @@ export class GridNode {
       publishAssessment: (record) => this.publishRecord(ASSESSMENTS_TOPIC, record),
     });
     this.offers = new Offers({ libp2p: libp2p as unknown as Libp2p, key, drivers, running: () => [...this.runs.all.values()].filter((d) => d.info.state === "running").length });
+    this.remote = new DeployProtocol(libp2p as unknown as Libp2p, {
+      deploy: (request) => this.deploy(request),
+      deployment: (id) => this.deployment(id),
+      assessment: (cid) => this.state.assessments.get(cid),
+    });
   }
 
   static async start(o: NodeOptions): Promise<GridNode> {
@@ -112,13 +125,17 @@ export class GridNode {
     const access = new BlockAccess(store, join(o.dataDir, "manifest-holders"));
     await access.load();
     const bans = new PeerBans();
+    const denied = new Set(o.denyPeers ?? []);
+    // One connection gater: peers the operator cut off (gate()) and peers dropped for sending wrong blocks.
+    const refused = async (peer: PeerId) => denied.has(peer.toString()) || bans.isBanned(peer);
     const libp2p = await createLibp2p({
       privateKey: key,
+      // Real refusals (dials and both directions of the handshake), so peers can be cut apart.
+      connectionGater: { denyDialPeer: refused, denyInboundEncryptedConnection: refused, denyOutboundEncryptedConnection: refused },
       addresses: { listen: o.listen ?? ["/ip4/127.0.0.1/tcp/0"] },
       // Many peers on one host (loopback grids, tests) dial in from the same IP at once:
       // libp2p's default of 5 inbound connections per second per host would reset them.
       connectionManager: { inboundConnectionThreshold: 100, maxIncomingPendingConnections: 50 },
-      connectionGater: bans.gater,
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux({ streamOptions: { initialStreamWindowSize: 4 * 1024 * 1024, maxStreamWindowSize: 32 * 1024 * 1024 } })],
@@ -129,7 +146,7 @@ export class GridNode {
         pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, floodPublish: true, emitSelf: false, D: 8, Dlo: 6, Dhi: 16, heartbeatInterval: 500 }),
       },
     });
-    const node = new GridNode(o.dataDir, key, store, state, libp2p as unknown as Libp2p<Services>, o.drivers ?? new DriverRegistry(undefined, nodeDriverContext(o.dataDir)), tokens, replays, access, policy, bans);
+    const node = new GridNode(o.dataDir, key, store, state, libp2p as unknown as Libp2p<Services>, o.drivers ?? new DriverRegistry(undefined, nodeDriverContext(o.dataDir)), tokens, replays, access, policy, bans, denied);
     await node.wire();
     for (const p of o.peers ?? []) {
       try {
@@ -177,7 +194,23 @@ export class GridNode {
     }, []);
   }
 
+  /** Refuses (and hangs up on) the `deny` peers, accepts the `allow` ones again; returns the refused set. */
+  async gate(o: { deny?: string[]; allow?: string[] }): Promise<string[]> {
+    const ids = [...(o.deny ?? []), ...(o.allow ?? [])].map((p) => {
+      try {
+        return peerIdFromString(p);
+      } catch {
+        throw new Error(`'${p}' is not a peer id`);
+      }
+    });
+    for (const p of o.allow ?? []) this.denied.delete(p);
+    for (const p of o.deny ?? []) this.denied.add(p);
+    for (const id of ids) if (this.denied.has(id.toString())) await this.libp2p.hangUp(id).catch(() => {});
+    return [...this.denied];
+  }
+
   private async wire(): Promise<void> {
+    await this.libp2p.handle(DEPLOY_PROTOCOL, (stream, conn) => this.remote.serve(stream, conn.remotePeer).catch(() => stream.abort(new Error("bad request"))));
     await this.libp2p.handle(BLOCKS_PROTOCOL, (stream, conn) => this.blocks.serve(stream, conn.remotePeer.publicKey?.raw).catch(() => stream.abort(new Error("bad request"))));
     await this.libp2p.handle(STATE_PROTOCOL, (stream) => this.serveState(stream).catch(() => stream.abort(new Error("bad request"))));
     const pubsub = this.libp2p.services.pubsub;
@@ -334,6 +367,43 @@ export class GridNode {
     this.offers.changed();
     void this.runs.get(info.id)?.done.then(() => this.offers.changed());
     return info;
+  }
+
+  /**
+   * Sends a signed deploy to another node over /promisegrid/deploy/0. `to` is a peer id
+   * (connected or known) or a multiaddr to dial. The manifest's blocks are kept here so
+   * the remote can fetch them.
+   */
+  async deployTo(to: string, request: Signed<DeployPayload>, blocks: { cid: CID; bytes: Uint8Array }[], ev: RemoteEvents = {}): Promise<RemoteOutcome> {
+    if (!(await verifyRecord(request))) throw new DeployError(403, "forged", "deploy refused: the deploy request's signature does not match its holder key");
+    let peer: PeerId;
+    if (to.startsWith("/")) {
+      let ma;
+      try {
+        ma = multiaddr(to);
+      } catch (e) {
+        throw new DeployError(400, "bad-peer", `'${to}' is not a multiaddr: ${e instanceof Error ? e.message : e}`);
+      }
+      try {
+        peer = (await this.libp2p.dial(ma, { signal: AbortSignal.timeout(10_000) })).remotePeer;
+      } catch (e) {
+        throw new DeployError(502, "unreachable", `cannot reach ${to}: ${e instanceof Error ? e.message : e}`);
+      }
+    } else {
+      try {
+        peer = peerIdFromString(to);
+      } catch {
+        throw new DeployError(400, "bad-peer", `'${to}' is neither a peer id nor a multiaddr`);
+      }
+    }
+    if (peer.equals(this.libp2p.peerId)) throw new DeployError(400, "bad-peer", `${to} is this node; deploy to it without --to`);
+    for (const b of blocks) await this.store.put(b.cid, b.bytes);
+    // The deployer sent this manifest here: the peer the deploy is addressed to may fetch its blocks (access.ts).
+    const manifest = CID.asCID(request.payload.manifest);
+    if (!manifest || !(request.payload.holder instanceof Uint8Array)) throw new DeployError(400, "malformed", "the deploy request's manifest is not a CID");
+    await this.access.deployed(manifest, request.payload.holder);
+    if (peer.publicKey) this.access.sentTo(request.sig, peer.publicKey.raw);
+    return this.remote.send(peer, request, ev);
   }
 
   deployment(id: string): Deployment | undefined {

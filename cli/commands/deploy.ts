@@ -33,6 +33,8 @@ export async function nodeClient(url: string | undefined, tokenFile: string | un
 export interface DeployFlags {
   json?: boolean;
   workload?: string;
+  /** --to PEER: deploy to another node through the local one. */
+  to?: string;
   /** --token: a token file or a kept token's CID, presented instead of the kept root token. */
   token?: string;
 }
@@ -67,19 +69,24 @@ export async function deployAndFollow(file: string, connect: () => Promise<GridC
     const chain = tokenFlag(flags.token);
     const r = await deployFile(file, {
       workload: flags.workload,
+      to: flags.to,
       chain,
       load: cliLoad,
       connect,
       onStarted: (s) => {
-        if (!flags.json) io.err(`deployed ${s.workload} (manifest ${s.manifest}) as ${s.id} with capability ${s.capability} (token ${s.token})\n`);
+        if (!flags.json) io.err(`deployed ${s.workload} (manifest ${s.manifest}) as ${s.id}${s.peer ? ` on peer ${s.peer}` : ""} with capability ${s.capability} (token ${s.token})\n`);
       },
       onOutput: (e) => {
         if (!flags.json) (e.stream === "stdout" ? io.out : io.err)(e.data);
       },
     });
     const { info } = r;
-    if (flags.json) io.out(JSON.stringify({ ...info, output: r.output, capability: r.capability, token: r.token }) + "\n");
-    else io.err(`assessment: ${info.assessment?.message ?? info.result?.message ?? "none"}${info.assessment ? ` (${info.assessment.cid})` : ""}\n`);
+    const remote = r.remote && { peer: r.remote.peer, verified: !!r.remote.assessment, gone: r.remote.gone ?? null };
+    if (flags.json) io.out(JSON.stringify({ ...info, output: r.output, capability: r.capability, token: r.token, ...(remote ? { remote } : {}) }) + "\n");
+    else {
+      const signed = r.remote?.assessment ? `, signed by peer ${r.remote.peer}: verified` : "";
+      io.err(`assessment: ${info.assessment?.message ?? (r.remote?.gone ? `broken: ${r.remote.gone}` : info.result?.message) ?? "none"}${info.assessment ? ` (${info.assessment.cid}${signed})` : ""}\n`);
+    }
     return r.kept ? 0 : 1;
   } catch (e) {
     if (!(e instanceof DeployFailure)) throw e;
@@ -100,7 +107,7 @@ export async function deployAndFollow(file: string, connect: () => Promise<GridC
 export const deploy: Command = {
   name: "deploy",
   summary: "deploy a .pg file or manifest CAR to a grid node and stream its output",
-  help: `usage: promisegrid deploy FILE|CAR [--token TOKEN] [--node URL] [--token-file F] [--workload NAME] [--json]
+  help: `usage: promisegrid deploy FILE|CAR [--to PEER] [--token TOKEN] [--node URL] [--token-file F] [--workload NAME] [--json]
 
 Compiles FILE (or reads a compiled CAR), presents a token for the capability
 the manifest declares, signs the deploy with your key (~/.promisegrid/key),
@@ -109,6 +116,12 @@ kept for this node and capability in ~/.promisegrid/tokens (the node issues it
 the first time); once it is revoked or expired, deploys with it are refused
 until you issue a new one (\`promisegrid capability issue CAP FILE.pg\`).
   --token TOKEN     present this chain instead (a token file or a kept token's CID)
+  --to PEER         deploy to another node (a peer id, a multiaddr, its
+                    did:key, or an agent of FILE with a key): your local
+                    node sends it over libp2p, the peer judges it by its own
+                    rules, runs it and signs the assessment, which is checked
+                    against the peer's key; needs --token (a chain the peer
+                    honours)
   --node URL        the node's control API (default: the local node, ~/.promisegrid/node)
   --token-file F    the node's API token (default: its data dir's api-token)
   --workload NAME   which workload, when the manifest has several
@@ -118,7 +131,7 @@ Exit 0 when the workload's promise was kept, 1 otherwise.`,
   async run(argv, io) {
     const { values, positionals } = parseArgs({
       args: argv,
-      options: { node: { type: "string" }, "token-file": { type: "string" }, token: { type: "string" }, workload: { type: "string" }, json: { type: "boolean" }, "data-dir": { type: "string" } },
+      options: { node: { type: "string" }, "token-file": { type: "string" }, token: { type: "string" }, workload: { type: "string" }, json: { type: "boolean" }, "data-dir": { type: "string" }, to: { type: "string" } },
       allowPositionals: true,
       strict: true,
     });
@@ -130,6 +143,6 @@ Exit 0 when the workload's promise was kept, 1 otherwise.`,
       if (!client) throw new DeployFailure("node", `no node is running for ${dataDir}; start one with \`promisegrid node start\` or pass --node URL`);
       return client;
     };
-    return deployAndFollow(positionals[0], connect, { json: values.json, workload: values.workload, token: values.token }, io, "deploy");
+    return deployAndFollow(positionals[0], connect, { json: values.json, workload: values.workload, token: values.token, to: values.to }, io, "deploy");
   },
 };

@@ -1,9 +1,12 @@
 /// <reference types="mocha" />
 // The grid in the real editor: start the bundled node, deploy hello-wasm.pg,
 // see the deployment in the Grid view's data and its output; a broken
-// deployment shows as a diagnostic on its workload.
+// deployment shows as a diagnostic on its workload. Deploy to… a second node
+// (its own process, a peer of the editor's node): its signed assessment; the
+// token held marked revoked once the second node revokes it, and the refusal
+// then a diagnostic on the capability.
 import * as assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -11,6 +14,8 @@ import * as vscode from "vscode";
 import type { PromiseGridApi } from "../../../client/extension.ts";
 import type { DeployOutcome, GridViewData } from "../../../client/grid.ts";
 import { GridClient, type NodeStatus } from "../../../grid/api-client.ts";
+import { decodeToken, tokenCid, userKey } from "../../../grid/deploy.ts";
+import { writeChain } from "../../../grid/tokens.ts";
 
 const EXT_ID = "promisegrid.promisegrid";
 
@@ -123,5 +128,70 @@ describe("grid in VS Code: local node, deploy, Grid view", () => {
     const client = new GridClient(info.api, fs.readFileSync(path.join(dataDir, "api-token"), "utf8").trim());
     const state = await client.state();
     assert.ok(state.revocations.some((r) => r.token === token && r.cid === revocation));
+  });
+
+  describe("Deploy to… a second node", () => {
+    let second: ChildProcess | undefined;
+    let secondDir: string;
+    let peer: { client: GridClient; peerId: string; publicKey: string };
+    let tokenFile: string;
+    let cid: string;
+    before(async () => {
+      const ext = vscode.extensions.getExtension<PromiseGridApi>(EXT_ID)!;
+      const local = await vscode.commands.executeCommand<NodeStatus>("promisegrid.grid.startNode");
+      secondDir = fs.mkdtempSync(path.join(os.tmpdir(), "pg-vscode-peer-"));
+      const child = spawn(process.execPath, [path.join(ext.extensionPath, "dist/grid-node.js"), "--data-dir", secondDir, "--api", "127.0.0.1:0", "--peer", local.addrs[0]], {
+        env: { ...process.env, ELECTRON_RUN_AS_NODE: "1" }, stdio: ["ignore", "pipe", "inherit"],
+      });
+      second = child;
+      const ready = await new Promise<{ api: string; peerId: string }>((resolve, reject) => {
+        let buf = "";
+        child.stdout!.on("data", (c) => {
+          buf += c;
+          if (buf.includes("\n")) resolve(JSON.parse(buf.slice(0, buf.indexOf("\n"))));
+        });
+        child.once("exit", (code) => reject(new Error(`the second node exited with ${code}`)));
+      });
+      const client = new GridClient(ready.api, fs.readFileSync(path.join(secondDir, "api-token"), "utf8").trim());
+      peer = { client, peerId: ready.peerId, publicKey: (await client.status()).publicKey };
+      // The second node's operator issues a pass to the editor's user key.
+      const key = await userKey();
+      const pass = await client.issue({ holder: Buffer.from(key.publicKey.raw).toString("hex"), grants: [{ type: "run", args: ["hello"] }], name: "deploy_pass" });
+      cid = (await tokenCid(decodeToken(pass))).toString();
+      tokenFile = path.join(secondDir, "pass.token");
+      await writeChain(tokenFile, [decodeToken(pass)]);
+    });
+    after(() => {
+      second?.kill("SIGTERM");
+      fs.rmSync(secondDir, { recursive: true, force: true });
+    });
+
+    it("runs hello on the second node: its output and its assessment, verified against its key", async () => {
+      const outcome = await vscode.commands.executeCommand<DeployOutcome>("promisegrid.grid.deployTo", hello, { peer: peer.peerId, token: tokenFile });
+      assert.equal(outcome.error, undefined, outcome.error);
+      assert.equal(outcome.output, "hello, grid\n");
+      assert.deepEqual(outcome.remote, { peer: peer.peerId, verified: true, gone: undefined });
+      assert.match(outcome.info?.assessment?.message ?? "", /^kept: hello exited with code 0/);
+      assert.ok((await peer.client.deployments()).some((d) => d.id === outcome.info!.id), "the second node ran it");
+      const view = await vscode.commands.executeCommand<GridViewData>("promisegrid.grid.viewData");
+      assert.equal(view.tokens.find((t) => t.cid === cid)?.state, "valid", JSON.stringify(view.tokens));
+    });
+
+    it("once the second node revokes the pass: the Grid view marks it revoked, and Deploy to… is refused on the capability", async () => {
+      await peer.client.revoke(cid);
+      let state: string | undefined;
+      for (let i = 0; i < 100 && state !== "revoked"; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        state = (await vscode.commands.executeCommand<GridViewData>("promisegrid.grid.viewData")).tokens.find((t) => t.cid === cid)?.state;
+      }
+      assert.equal(state, "revoked", "the editor's node learnt of the revocation");
+      const outcome = await vscode.commands.executeCommand<DeployOutcome>("promisegrid.grid.deployTo", hello, { peer: peer.peerId, token: tokenFile });
+      assert.equal(outcome.code, "revoked", outcome.error);
+      const diags = vscode.languages.getDiagnostics(hello).filter((x) => x.source === "promisegrid grid");
+      assert.equal(diags.length, 1);
+      const text = new TextDecoder().decode(await vscode.workspace.fs.readFile(hello));
+      assert.equal(diags[0].range.start.line, text.split("\n").findIndex((l) => l.startsWith("capability deploy_pass")));
+      assert.match(diags[0].message, new RegExp(`Deploy refused: peer ${peer.peerId}: deploy refused: .* has been revoked`));
+    });
   });
 });
