@@ -3,7 +3,8 @@
 // key), signed by a holder who deployed that same manifest on this node, and
 // the block is part of that manifest (its root, workloads, file chunks).
 // Anything else, outputs included (no manifest links to them), is "missing".
-import { appendFile, readFile } from "node:fs/promises";
+import { readIndexLines } from "./files.ts";
+import { appendFile } from "node:fs/promises";
 import * as dagCbor from "@ipld/dag-cbor";
 import { equals } from "multiformats/bytes";
 import { CID } from "multiformats/cid";
@@ -32,13 +33,7 @@ export class BlockAccess {
   constructor(private readonly store: BlockStore, private readonly indexPath: string) {}
 
   async load(): Promise<void> {
-    let text = "";
-    try {
-      text = await readFile(this.indexPath, "utf8");
-    } catch {
-      return;
-    }
-    for (const line of text.split("\n")) {
+    for (const line of await readIndexLines(this.indexPath)) {
       const [manifest, holder] = line.split(" ");
       if (manifest && /^[0-9a-f]{64}$/.test(holder ?? "")) this.add(manifest, holder);
     }

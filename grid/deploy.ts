@@ -13,7 +13,6 @@ import type { CID } from "multiformats/cid";
 import { LineIndex } from "../grammar/index.ts";
 import { check, compile, CompileError, loadProgram, type Diagnostic, type Program } from "../language/index.ts";
 import { nodeHost } from "../language/node-host.ts";
-import { equals } from "multiformats/bytes";
 import { base58btc } from "multiformats/bases/base58";
 import { publicKeyFromRaw } from "@libp2p/crypto/keys";
 import { agentKeys } from "./policy.ts";

@@ -7,7 +7,8 @@ import { kadDHT, passthroughMapper } from "@libp2p/kad-dht";
 import type { Libp2p } from "libp2p";
 import type { PeerId } from "@libp2p/interface";
 import { CID } from "multiformats/cid";
-import { appendFile, readFile } from "node:fs/promises";
+import { readIndexLines } from "./files.ts";
+import { appendFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { BlockStore } from "./store.ts";
 import { decodeManifest, decodeWorkload } from "./manifest.ts";
@@ -84,14 +85,8 @@ export class Discovery implements BlockRouting {
 
   /** Provides again what this node provided before it stopped (the DHT's records are in memory). */
   async start(): Promise<void> {
-    let text = "";
-    try {
-      text = await readFile(this.indexPath, "utf8");
-    } catch {
-      return;
-    }
     const again: CID[] = [];
-    for (const line of text.split("\n")) {
+    for (const line of await readIndexLines(this.indexPath)) {
       try {
         const cid = CID.parse(line.trim());
         if (!this.provided.has(cid.toString()) && (await this.store.has(cid))) {

@@ -3,7 +3,7 @@
 // dir (api-token, node.json), keys and the block store all write through here.
 import { randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { open, rename, rm } from "node:fs/promises";
+import { open, readFile, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 function tempPath(path: string, dir?: string): string {
@@ -49,6 +49,16 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** The lines of a data-dir index file (one record a line), or none when it does not exist yet. */
+export async function readIndexLines(path: string): Promise<string[]> {
+  try {
+    return (await readFile(path, "utf8")).split("\n");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw e;
   }
 }

@@ -4,7 +4,8 @@
 // shape and size is checked; a revocation must prove that its author issued the
 // revoked hop or one above it; each author has a quota; assessments beyond an
 // author's quota drop the oldest (the same ones on every node).
-import { appendFile, open, readFile, writeFile } from "node:fs/promises";
+import { readIndexLines } from "./files.ts";
+import { appendFile, open, writeFile } from "node:fs/promises";
 import { equals } from "multiformats/bytes";
 import { CID as CIDClass, type CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
@@ -113,13 +114,7 @@ export class TokenBook {
   constructor(private readonly store: BlockStore, private readonly indexPath: string) {}
 
   async load(): Promise<void> {
-    let text = "";
-    try {
-      text = await readFile(this.indexPath, "utf8");
-    } catch {
-      return;
-    }
-    for (const line of text.split("\n")) {
+    for (const line of await readIndexLines(this.indexPath)) {
       const [token, chain] = line.trim().split(" ");
       try {
         this.chains.set(CIDClass.parse(token).toString(), CIDClass.parse(chain));
@@ -160,13 +155,7 @@ export class ReplayGuard {
 
   /** Loads what is still inside the window and rewrites the file with only that. */
   async load(now: number): Promise<void> {
-    let text = "";
-    try {
-      text = await readFile(this.path, "utf8");
-    } catch {
-      return;
-    }
-    for (const line of text.split("\n")) {
+    for (const line of await readIndexLines(this.path)) {
       const [sig, at] = line.split(" ");
       if (sig && Number.isSafeInteger(Number(at)) && Math.abs(now - Number(at)) <= this.windowMs) this.seen.set(sig, Number(at));
     }
