@@ -14,23 +14,8 @@ import { delegateToken, issueToken, Refusal, verifyDeploy, type Token } from "..
 import { recordCid, signRecord, type Body } from "../../grid/records.ts";
 import { GridState, StateError } from "../../grid/state.ts";
 import type { PrivateKey } from "../../grid/keys.ts";
-import { memoryHost, VIRTUAL_DIR } from "./helpers.ts";
+import { memoryHost, rng, VIRTUAL_DIR } from "./helpers.ts";
 
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)),
-    pick: <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)],
-    chance: (p: number) => next() < p,
-  };
-}
 type Rng = ReturnType<typeof rng>;
 
 /** Grants as written in .pg and as the grid carries them. Amounts differ in size, currency and spelling (5 and 5.0; 10 and 9). */

@@ -5,24 +5,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { loadProgram } from "../../language/index.ts";
 import { prepareScenarios, UNIT } from "../../language/simulator/index.ts";
-import { memoryHost } from "./helpers.ts";
+import { memoryHost, rng } from "./helpers.ts";
 
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)),
-    pick: <T>(xs: T[]): T => xs[Math.floor(next() * xs.length)],
-    chance: (p: number) => next() < p,
-  };
-}
 
 type GenEvent =
   | { kind: "leave" | "join"; agent: number }
