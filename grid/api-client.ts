@@ -196,21 +196,12 @@ export class GridClient {
   /** Streams a deployment's output to `onEntry` until it ends; returns the final record. */
   async logs(id: string, onEntry: (e: LogEntry) => void, o: { follow?: boolean } = {}): Promise<DeploymentInfo> {
     const res = await this.request("GET", `/v0/deployments/${encodeURIComponent(id)}/logs${o.follow === false ? "?follow=0" : ""}`);
-    const decoder = new TextDecoder();
-    let buf = "";
     let end: DeploymentInfo | undefined;
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buf += decoder.decode(chunk, { stream: true });
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (!line.trim()) continue;
-        const msg = JSON.parse(line) as LogEntry | { end: DeploymentInfo };
-        if ("end" in msg) end = msg.end;
-        else onEntry(msg);
-      }
-    }
+    await readNdjson(res, (line) => {
+      const msg = line as LogEntry | { end: DeploymentInfo };
+      if ("end" in msg) end = msg.end;
+      else onEntry(msg);
+    });
     if (!end) throw new ApiError(0, "stream", `the log stream of ${id} ended early`);
     return end;
   }
