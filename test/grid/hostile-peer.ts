@@ -38,7 +38,13 @@ export async function connectTo(peer: HostilePeer, addr: string): Promise<PeerId
 
 /** Sends `messages` (raw bytes, each length-prefixed) on a new stream; returns the replies until the peer closes (at most `max`). */
 export async function exchange(peer: HostilePeer, to: PeerId, protocol: string, messages: Uint8Array[], max = 1000): Promise<Uint8Array[]> {
-  const stream = await peer.dialProtocol(to, protocol, { signal: AbortSignal.timeout(5000) });
+  let stream;
+  try {
+    stream = await peer.dialProtocol(to, protocol, { signal: AbortSignal.timeout(5000) });
+  } catch {
+    // The node refused the stream or the connection: it drops a peer that sent it wrong blocks.
+    return [];
+  }
   const lp = lpStream(stream, { maxDataLength: 16 * 1024 * 1024 });
   const replies: Uint8Array[] = [];
   try {

@@ -203,8 +203,10 @@ test(`the node survives fuzzed wire messages (seed ${SEED})`, { timeout: 120_000
           break;
         }
         default: {
-          // A deploy without its blocks makes the node fetch them, from the hostile peers too.
-          const car = await deployCar({ key: dev, manifest: hello.root, workload: "hello", chain, blocks: int(2) ? [] : hello.blocks.slice(0, 1) });
+          // A deploy with its blocks, mangled half the time. (A node that fetches missing blocks drops a peer that sends
+          // wrong ones and asks the DHT's providers: peers.test.ts and dht.test.ts hold it to that; here it would
+          // only wait out the lookups of peers it has dropped.)
+          const car = await deployCar({ key: dev, manifest: hello.root, workload: "hello", chain, blocks: hello.blocks });
           const b = new Uint8Array(car);
           if (int(2)) b[int(b.length)] ^= 0xff;
           await fetch(`${a.url}/v0/deployments`, { method: "POST", headers: { authorization: `Bearer ${a.token}` }, body: b }).then((r) => r.text(), () => {});

@@ -1,7 +1,7 @@
 // Shared by the sandbox tests and benchmark: the images scripts/setup-sandboxes.sh
 // builds, jobs for them, and output collection.
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Job, JobFile, Limits, RunOutput, SandboxKind } from "../../grid/sandboxes/driver.ts";
 
@@ -65,4 +65,18 @@ export function initrdWith(script: string): Uint8Array {
   // The kernel reads a cpio header only at a 4-byte boundary; it skips zero padding.
   const padding = Buffer.alloc((4 - (base.length % 4)) % 4);
   return Buffer.concat([base, padding, cpio({ workload: [0o755, "#!/bin/sh\n" + script + "\n"] })]);
+}
+
+/** Writes DIR/w.pg: a node n, a deployer dev, and each workload (name: its body) with the promise and pass that deploying it takes. */
+export function writeWorkloads(dir: string, workloads: Record<string, string>): string {
+  const file = join(dir, "w.pg");
+  const decls = Object.entries(workloads).map(([name, body]) => `workload ${name} {
+  ${body}
+}
+promise n -> dev +run(${name}) if holds(pass_${name})
+promise dev -> n -run(${name})
+capability pass_${name} from n to dev { grants run(${name}) }
+`);
+  writeFileSync(file, `agent n { kind node }\nagent dev "The deployer"\n${decls.join("")}`);
+  return file;
 }

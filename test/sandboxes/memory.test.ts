@@ -2,7 +2,7 @@
 // prints: a real node process, its VmRSS read from /proc while each case runs.
 import { strict as assert } from "node:assert";
 import { request } from "node:http";
-import { readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { createHash } from "node:crypto";
@@ -17,7 +17,7 @@ import { VmDriver } from "../../grid/sandboxes/vm/index.ts";
 import { WasmDriver } from "../../grid/sandboxes/wasm/index.ts";
 import { execFileSync } from "node:child_process";
 import { cleanupDirs, compileFile, newKey, tempDir } from "../grid/helpers.ts";
-import { image, initrdWith, jobFile, makeJob } from "./helpers.ts";
+import { image, initrdWith, jobFile, makeJob, writeWorkloads } from "./helpers.ts";
 import { deployNoWait, killNode, startNodeProcess, type NodeProcess } from "./node-process.ts";
 
 /** How far the node's resident memory may rise above its idle level in any case here (docs/sandboxes.md). */
@@ -27,20 +27,12 @@ const MiB = (n: number) => `${Math.round(n / 1048576)} MiB`;
 const dir = tempDir("pg-memory-");
 const NOLINE_BYTES = 160 * 1024;
 writeFileSync(join(dir, "noline.cpio"), initrdWith(`head -c ${NOLINE_BYTES} /dev/zero | tr '\\0' 0; exit 0`));
-const workload = (name: string, body: string) => `workload ${name} {
-  ${body}
-}
-promise n -> dev +run(${name}) if holds(pass_${name})
-promise dev -> n -run(${name})
-capability pass_${name} from n to dev { grants run(${name}) }
-`;
-writeFileSync(
-  join(dir, "w.pg"),
-  `agent n { kind node }
-agent dev "The deployer"
-${workload("flood", `sandbox container  image "${image("busybox-rootfs.tar")}"  command ["/bin/sh", "-c", "yes xxxxxxxxxxxxxxx | head -c 134217728"]  limits { memory 32MiB  time 60s  pids 8 }`)}
-`,
-);
+// Workload files stay inside the project: the images are copied beside w.pg.
+copyFileSync(image("busybox-rootfs.tar"), join(dir, "rootfs.tar"));
+copyFileSync(image("vmlinux"), join(dir, "vmlinux"));
+writeWorkloads(dir, {
+  flood: `sandbox container  image "rootfs.tar"  command ["/bin/sh", "-c", "yes xxxxxxxxxxxxxxx | head -c 134217728"]  limits { memory 32MiB  time 60s  pids 8 }`,
+});
 
 let node: NodeProcess;
 const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${node.pid}/status`, "utf8"))![1]) * 1024;

@@ -3,32 +3,24 @@
 // and one node per data dir.
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { cleanupDirs, compileFile, newKey, tempDir, waitFor } from "../grid/helpers.ts";
-import { image, initrdWith } from "./helpers.ts";
+import { image, initrdWith, writeWorkloads } from "./helpers.ts";
 import { deployNoWait, killNode, pidsWith, startNodeProcess, type NodeProcess } from "./node-process.ts";
 
 const dir = tempDir("pg-orphans-");
 const mark = `MARK${process.pid}x`;
 writeFileSync(join(dir, "sleep.cpio"), initrdWith("sleep 600"));
-const workload = (name: string, body: string) => `workload ${name} {
-  ${body}
-}
-promise n -> dev +run(${name}) if holds(pass_${name})
-promise dev -> n -run(${name})
-capability pass_${name} from n to dev { grants run(${name}) }
-`;
-writeFileSync(
-  join(dir, "w.pg"),
-  `agent n { kind node }
-agent dev "The deployer"
-${workload("c1", `sandbox container  image "${image("busybox-rootfs.tar")}"  command ["/bin/sh", "-c", "sleep 600; echo ${mark}-c1"]  limits { memory 32MiB  time 60s  pids 8 }`)}
-${workload("c2", `sandbox container  image "${image("busybox-rootfs.tar")}"  command ["/bin/sh", "-c", "sleep 600; echo ${mark}-c2"]  limits { memory 32MiB  time 60s  pids 8 }`)}
-${workload("v1", `sandbox vm  kernel "${image("vmlinux")}"  initrd "sleep.cpio"  limits { memory 128MiB  time 60s }`)}
-`,
-);
+// Workload files stay inside the project: the images are copied beside w.pg.
+copyFileSync(image("busybox-rootfs.tar"), join(dir, "rootfs.tar"));
+copyFileSync(image("vmlinux"), join(dir, "vmlinux"));
+writeWorkloads(dir, {
+  c1: `sandbox container  image "rootfs.tar"  command ["/bin/sh", "-c", "sleep 600; echo ${mark}-c1"]  limits { memory 32MiB  time 60s  pids 8 }`,
+  c2: `sandbox container  image "rootfs.tar"  command ["/bin/sh", "-c", "sleep 600; echo ${mark}-c2"]  limits { memory 32MiB  time 60s  pids 8 }`,
+  v1: `sandbox vm  kernel "vmlinux"  initrd "sleep.cpio"  limits { memory 128MiB  time 60s }`,
+});
 
 const dataDir = tempDir("pg-orphans-node-");
 const nodes: NodeProcess[] = [];
