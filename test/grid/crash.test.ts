@@ -1,30 +1,16 @@
 // A node killed with SIGKILL while receiving blocks restarts with an intact store.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BlockStore } from "../../grid/store.ts";
-import { GridClient } from "../../grid/api-client.ts";
 import { decodeToken, deployCar } from "../../grid/deploy.ts";
+import { startNodeProcess } from "../sandboxes/node-process.ts";
 import { ROOT, cleanupDirs, closeAll, compileWorkload, deployHello, issueVia, newKey, startNode, tempDir, waitFor, withCustomSection } from "./helpers.ts";
 
 after(cleanupDirs);
 
-function startChild(dataDir: string, peer: string): Promise<{ child: ChildProcess; client: GridClient }> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "grid/main.ts"), "--data-dir", dataDir, "--api", "127.0.0.1:0", "--peer", peer], { stdio: ["ignore", "pipe", "inherit"] });
-  return new Promise((resolve, reject) => {
-    let buf = "";
-    child.stdout!.on("data", (c) => {
-      buf += c;
-      if (buf.includes("\n")) {
-        const info = JSON.parse(buf.slice(0, buf.indexOf("\n")));
-        resolve({ child, client: new GridClient(info.api, readFileSync(join(dataDir, "api-token"), "utf8").trim()) });
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`node exited with ${code}`)));
-  });
-}
 
 test("SIGKILL in the middle of receiving blocks, then restart: the store is intact", async () => {
   const source = await startNode();
@@ -36,7 +22,7 @@ test("SIGKILL in the middle of receiving blocks, then restart: the store is inta
     // dev deployed it on the source before, so the source gives its blocks to a node deploying it for dev.
     const dev = await newKey();
     await deployHello(source, dev, [await issueVia(source, dev, [{ type: "run", args: ["big"] }])], compiled, { workload: "big" });
-    const started = await startChild(dataDir, source.node.addrs()[0]);
+    const started = await startNodeProcess(dataDir, ["--peer", source.node.addrs()[0]]);
     child = started.child;
     const token = decodeToken(await started.client.issue({ holder: Buffer.from(dev.publicKey.raw).toString("hex"), grants: [{ type: "run", args: ["big"] }] }));
     const car = await deployCar({ key: dev, manifest: compiled.root, workload: "big", chain: [token], blocks: [] });
@@ -55,7 +41,7 @@ test("SIGKILL in the middle of receiving blocks, then restart: the store is inta
     const store = new BlockStore(blocksDir);
     assert.deepEqual((await store.verifyAll()).map(String), []);
 
-    const restarted = await startChild(dataDir, source.node.addrs()[0]);
+    const restarted = await startNodeProcess(dataDir, ["--peer", source.node.addrs()[0]]);
     child = restarted.child;
     assert.deepEqual(readdirSync(join(blocksDir, ".tmp")), [], "restart clears temp files");
     assert.deepEqual((await store.verifyAll()).map(String), []);

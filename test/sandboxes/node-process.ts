@@ -17,9 +17,9 @@ export interface NodeProcess {
   stderr: () => string;
 }
 
-/** Starts a node on `dataDir`; resolves when it is ready, rejects (with its stderr) if it exits first. */
-export function startNodeProcess(dataDir: string): Promise<NodeProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "grid/main.ts"), "--data-dir", dataDir, "--api", "127.0.0.1:0"], { stdio: ["ignore", "pipe", "pipe"] });
+/** Starts a node on `dataDir` (with `args`, e.g. --peer); resolves when it is ready, rejects (with its stderr) if it exits first. */
+export function startNodeProcess(dataDir: string, args: string[] = []): Promise<NodeProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "grid/main.ts"), "--data-dir", dataDir, "--api", "127.0.0.1:0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
   let err = "";
   child.stderr!.on("data", (c) => (err += c));
   return new Promise((resolve, reject) => {
