@@ -11,7 +11,7 @@ import { loadProgram } from "../../language/index.ts";
 import { check } from "../../language/index.ts";
 import { prepareRun, prepareScenarios, runScenarios, traceJson, type ScenarioResult, type Trace } from "../../language/simulator/index.ts";
 import { main } from "../../cli/main.ts";
-import { memoryHost } from "./helpers.ts";
+import { FOOD_TRUCKS, foodTrucksWith, memoryHost } from "./helpers.ts";
 
 function run(text: string, scenario?: string): ScenarioResult[] {
   const program = loadProgram(["/virtual/test.pg"], memoryHost({ "test.pg": text }));
@@ -49,39 +49,9 @@ function heardStep(t: Trace, agent: string, pred: (n: Trace["notices"][number]) 
   return undefined;
 }
 
-const FOOD_TRUCKS = `
-/// Food trucks that honour one another's lunch passes.
-grid food_trucks { hash sha2-256 }
-
-agent truck1 "Taco truck, east end"
-agent truck5 "Taco truck, west end"
-agent alice  "A hungry customer"
-
-currency taco issued by truck1 { supply 100 }
-
-promise truck1_lunch: truck1 -> * +serve(lunch) if holds(lunch_pass) { price 3 taco }
-promise alice -> truck1, truck5 -serve(lunch)
-promise truck5 -> * +serve(lunch) if holds(lunch_pass) { price 3 taco }
-
-capability lunch_pass from truck1 to alice { grants serve(lunch)  expires after 10 steps }
-
-scenario "revocation reaches truck5 by gossip" {
-  link truck1 <-> truck5            // who gossips with whom (default: nobody)
-  gossip every 1 step               // one hop per step (the default)
-  balance alice 10 taco
-
-  step 1: alice invokes lunch_pass at truck1     expect kept
-  step 2: truck1 revokes lunch_pass
-  step 2: alice invokes lunch_pass at truck5     expect kept      // truck5 has not heard yet
-  step 4: alice invokes lunch_pass at truck5     expect refused
-  expect truck5 knows revoked(lunch_pass) by step 3
-  expect balance alice 4 taco
-}
-`;
-
 /** The food-trucks declarations with a different scenario body. */
 function trucks(body: string): string {
-  return FOOD_TRUCKS.replace(/scenario "revocation[\s\S]*$/, `scenario "variant" {\n${body}\n}\n`);
+  return foodTrucksWith(`scenario "variant" {\n${body}\n}\n`);
 }
 
 describe("simulator: the food trucks (LANGUAGE.md)", () => {
