@@ -34,6 +34,9 @@ function one(text: string): Trace {
   return r.trace!;
 }
 
+/** `agent` declarations, one a line. */
+const agents = (...names: string[]) => names.map((n) => `agent ${n}`).join("\n");
+
 /** The outcomes of all events, in order, as "step:text=outcome". */
 function outcomes(t: Trace): string[] {
   return t.timeline.flatMap((s) => s.events.map((e) => `${s.step}:${e.text}=${e.outcome}`));
@@ -177,10 +180,7 @@ describe("simulator: events", () => {
 
   it("partition delays gossip until heal; one hop per gossip round", () => {
     const text = `
-      agent a
-      agent b
-      agent c
-      agent d
+      ${agents("a", "b", "c", "d")}
       promise a -> * +serve(x) if holds(pass)
       capability pass from a to d { grants serve(x) }
       scenario "partition" {
@@ -203,10 +203,7 @@ describe("simulator: events", () => {
 
   it("delegate at run time: the delegate may use the pass; not-delegable passes are refused", () => {
     const text = `
-      agent shop
-      agent ann
-      agent ben
-      agent cy
+      ${agents("shop", "ann", "ben", "cy")}
       promise shop -> * +serve(x) if holds(card)
       capability card from shop to ann { grants serve(x) delegable depth 1 }
       capability plain from shop to ann { grants serve(x) }
@@ -232,10 +229,7 @@ describe("simulator: events", () => {
 describe("simulator: delegation chains", () => {
   // `wider` and `child` widen their parents: the checker refuses them (PG401, PG402), the engine voids them at run time.
   const base = `
-    agent vault
-    agent ann
-    agent ben
-    agent cy
+    ${agents("vault", "ann", "ben", "cy")}
     promise vault -> * +read(files) if holds(account)
     promise vault -> * +write(files) if holds(account)
     capability account from vault to ann { grants read(files), write(files) delegable depth 2 expires after 20 steps }
@@ -275,9 +269,7 @@ describe("simulator: delegation chains", () => {
 
   it("a chain whose depth is used up is void", () => {
     const t = unchecked(`
-      agent s
-      agent a
-      agent b
+      ${agents("s", "a", "b")}
       promise s -> * +go(x) if holds(root)
       capability root from s to a { grants go(x) }
       delegate child of root by a to b { grants go(x) }
@@ -289,9 +281,7 @@ describe("simulator: delegation chains", () => {
 
 describe("simulator: currencies", () => {
   const bank = (body: string, supply = "{ supply 10 }") => `
-    agent bank
-    agent ann
-    agent ben
+    ${agents("bank", "ann", "ben")}
     currency coin issued by bank ${supply}
     promise bank -> * +serve(tea) if holds(card) { price 4 coin }
     capability card from bank to ann { grants serve(tea) }
@@ -423,9 +413,7 @@ describe("simulator: determinism and bad input", () => {
 
   it("prepareRun: a program with checker errors runs no scenario, each carries the checker's errors", () => {
     const text = `
-      agent v
-      agent ann
-      agent ben
+      ${agents("v", "ann", "ben")}
       promise v -> * +read(files) if holds(acct)
       promise ann -> v -read(files)
       promise ben -> v -read(files)
