@@ -8,19 +8,12 @@ import * as raw from "multiformats/codecs/raw";
 import { sha256 } from "multiformats/hashes/sha2";
 import type { CodeAction, CodeLens, CompletionItem, DocumentSymbol, FoldingRange, Hover, InlayHint, Location, Range, TextEdit, WorkspaceEdit, WorkspaceSymbol } from "vscode-languageserver-protocol";
 import { LineIndex } from "../../grammar/index.ts";
-import { LspClient, uri, workspaceCopy } from "./client.ts";
+import { LspClient, uri } from "./client.ts";
 
 let c: LspClient;
 let root: string;
-
-before(async () => {
-  root = workspaceCopy();
-  c = await LspClient.start(root, { debounceMs: 0 });
-});
-after(async () => {
-  await c.stop();
-  fs.rmSync(root, { recursive: true, force: true });
-});
+before(async () => { c = await LspClient.inCopy(); root = c.root; });
+after(() => c.close());
 
 function text(rel: string): string {
   return fs.readFileSync(path.join(root, rel), "utf8");
@@ -172,8 +165,7 @@ describe("rename", () => {
 
   it("renames from the declaring file into the file that imports it, open or not", async () => {
     for (const openImporter of [false, true]) {
-      const fresh = await LspClient.start(root, { debounceMs: 0 });
-      try {
+      await LspClient.using(root, { debounceMs: 0 }, async (fresh) => {
         await fresh.open("multi/shared.pg");
         if (openImporter) await fresh.open("multi/main.pg");
         const edit = await fresh.request<WorkspaceEdit>("textDocument/rename", { textDocument: doc("multi/shared.pg"), position: posOf("multi/shared.pg", "lunch_pass"), newName: "pass" });
@@ -183,9 +175,7 @@ describe("rename", () => {
             [uri(path.join(root, "multi/shared.pg"))]: [{ range: rangeOf("multi/shared.pg", "lunch_pass"), newText: "pass" }],
           },
         }, `importer ${openImporter ? "open" : "on disk only"}`);
-      } finally {
-        await fresh.stop();
-      }
+      });
     }
   });
 

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { LspClient, uri, workspaceCopy } from "./client.ts";
+import { LspClient, uri } from "./client.ts";
 import {
   GRAPH_REQUEST, LESSON_REQUEST, RUN_SCENARIO_REQUEST, SCENARIOS_REQUEST, TIMELINE_REQUEST, TRACE_REQUEST,
   type GraphAnswer, type LessonAnswer, type ScenarioListing, type ScenarioTestResult, type TimelineAnswer, type TraceAnswer,
@@ -17,19 +17,13 @@ const TITLE = "revocation reaches truck5 by gossip";
 const lineOf = (text: string, needle: string) => text.split("\n").findIndex((l) => l.includes(needle)) + 1;
 
 let c: LspClient;
-let root: string;
 let food: string;
 
 before(async () => {
-  root = workspaceCopy();
-  fs.writeFileSync(path.join(root, "trucks.pg"), TEXT);
-  food = uri(path.join(root, "trucks.pg"));
-  c = await LspClient.start(root, { debounceMs: 0 });
+  c = await LspClient.inCopy((dir) => fs.writeFileSync(path.join(dir, "trucks.pg"), TEXT));
+  food = uri(c.path("trucks.pg"));
 });
-after(async () => {
-  await c.stop();
-  fs.rmSync(root, { recursive: true, force: true });
-});
+after(() => c.close());
 
 describe("scenario requests", () => {
   it("lists a document's scenarios and step lines; an open document wins over the disk", async () => {
