@@ -49,6 +49,28 @@ describe("scenario requests", () => {
     assert.match(missing.messages[0].message, /no scenario titled "nope"/);
   });
 
+  it("a program the checker refuses runs no scenario, as in the CLI: the test and every picture say why", async () => {
+    const widened = TEXT.replace('scenario "', 'delegate lunch_and_dinner of lunch_pass by alice to truck5 { grants serve(lunch), serve(dinner) }\n\nscenario "');
+    const line = lineOf(widened, "delegate lunch_and_dinner");
+    const u = await c.open("widened.pg", widened);
+    const [r] = await c.request<ScenarioTestResult[]>(RUN_SCENARIO_REQUEST, { uri: u });
+    assert.equal(r.passed, false);
+    assert.deepEqual(r.messages.map((m) => [m.line, m.message.split(" ")[0]]), [[line, "PG402"], [line, "PG401"]]);
+    assert.match(r.messages[1].message, /delegation widens authority: 'lunch_pass' does not grant serve\(dinner\)/);
+    const requests: [string, object][] = [[TRACE_REQUEST, {}], [GRAPH_REQUEST, { step: 1 }], [TIMELINE_REQUEST, {}], [LESSON_REQUEST, {}]];
+    for (const [method, params] of requests) {
+      const a = await c.request<{ error?: { code: number; message: string } }>(method, { uri: u, ...params });
+      assert.equal(a.error?.code, 4, `${method}: ${JSON.stringify(a).slice(0, 200)}`);
+      assert.match(a.error.message, new RegExp(`^widened\\.pg has errors, no scenario runs:\nwidened\\.pg:${line}: PG402 .*\nwidened\\.pg:${line}: PG401 delegation widens authority`));
+    }
+    // An error in an imported file keeps the importer's scenarios from running too, shown at the scenario with its place.
+    const importer = `import "widened.pg"\nscenario "elsewhere" {\n  step 1: alice invokes lunch_pass at truck1 expect kept\n}\n`;
+    const [i] = await c.request<ScenarioTestResult[]>(RUN_SCENARIO_REQUEST, { uri: await c.open("importer.pg", importer) });
+    assert.equal(i.passed, false);
+    assert.deepEqual(i.messages.map((m) => m.line), [2, 2]);
+    assert.match(i.messages[0].message, new RegExp(`^widened\\.pg:${line}: PG402 `));
+  });
+
   it("gives the debugger every step, with each agent's view", async () => {
     const answer = await c.request<TraceAnswer>(TRACE_REQUEST, { uri: food });
     assert.ok("trace" in answer, JSON.stringify(answer));
