@@ -52,7 +52,8 @@ async function medians(runs: number, warm: number, driver: Driver, job: Job, bar
 }
 
 async function compiled(file: string) {
-  return compile(loadProgram([join(ROOT, file)], cliHost), { readFile: (p) => readFileSync(p) });
+  // The examples name the images the setup script builds; in a linked worktree that folder may link to a shared one.
+  return compile(loadProgram([join(ROOT, file)], cliHost), { readFile: (p) => readFileSync(p), roots: [join(ROOT, ".cache/sandboxes")] });
 }
 
 const d = await startDaemon({ dataDir: join(state, "node") });
