@@ -9,6 +9,7 @@ import { sha256 } from "multiformats/hashes/sha2";
 import type { CodeAction, CodeLens, CompletionItem, DocumentSymbol, FoldingRange, Hover, InlayHint, Location, Range, TextEdit, WorkspaceEdit, WorkspaceSymbol } from "vscode-languageserver-protocol";
 import { LineIndex } from "../../grammar/index.ts";
 import { LspClient, uri } from "./client.ts";
+import { loadChecked } from "../../cli/load.ts";
 
 let c: LspClient;
 let root: string;
@@ -80,6 +81,18 @@ describe("diagnostics", () => {
       [["undefined capability 'lunch_pass'", rangeOf("multi/main.pg", "lunch_pass")]]);
     const back = await c.change(u, [{ range: { start: rangeOf("multi/main.pg", "shared.pg").start, end: { line: 0, character: rangeOf("multi/main.pg", "shared.pg").start.character + "missing.pg".length } }, text: "shared.pg" }]);
     assert.deepEqual(await c.diagnostics(u, back), []);
+  });
+
+  it("reads an imported file by the CLI's rule: one that is not UTF-8 text is not read, in the editor as in `check`", async () => {
+    const shared = fs.readFileSync(path.join(root, "multi/shared.pg"));
+    fs.writeFileSync(path.join(root, "multi/latin1.pg"), Buffer.concat([Buffer.from("// caf\xe9\n", "latin1"), shared]));
+    fs.writeFileSync(path.join(root, "multi/latin1-main.pg"), text("multi/main.pg").replace("shared.pg", "latin1.pg"));
+    const u = await c.open("multi/latin1-main.pg");
+    const editor = (await c.diagnostics(u, 1)).map((d) => `${d.code} ${d.range.start.line + 1}: ${d.message}`);
+    const lines = new LineIndex(text("multi/latin1-main.pg"));
+    const cli = loadChecked(path.join(root, "multi/latin1-main.pg")).diagnostics.map((d) => `${d.code} ${lines.position(d.span.start).line + 1}: ${d.message}`);
+    assert.ok(editor.includes("PG200 3: undefined agent 'truck1'"), editor.join("\n"));
+    assert.deepEqual(editor, cli);
   });
 });
 
