@@ -3,39 +3,17 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { UsageError } from "./command.ts";
 import { writeFileAtomicSync } from "../grid/files.ts";
+import { diskHost, MAX_SOURCE_BYTES } from "../language/host.ts";
 
-/** Source files larger than this are refused rather than parsed. */
-export const MAX_SOURCE_BYTES = 32 * 1024 * 1024;
+export { MAX_SOURCE_BYTES };
 
 export class FileError extends Error {}
 
-/** Reads a .pg file as text, refusing what is not a readable UTF-8 text file. */
+/** Reads a .pg file as text, refusing what is not a readable UTF-8 text file (the one source host's rule). */
 export function readSource(file: string): string {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(file);
-  } catch {
-    throw new FileError(`${file}: no such file`);
-  }
-  if (stat.isDirectory()) throw new FileError(`${file}: is a directory, not a .pg file`);
-  if (!stat.isFile()) throw new FileError(`${file}: not a regular file`);
-  if (stat.size > MAX_SOURCE_BYTES) {
-    throw new FileError(`${file}: file is ${(stat.size / 1024 / 1024).toFixed(1)} MiB; source files are limited to ${MAX_SOURCE_BYTES / 1024 / 1024} MiB`);
-  }
-  const bytes = fs.readFileSync(file);
-  const nul = bytes.indexOf(0);
-  if (nul >= 0) throw new FileError(`${file}: looks like a binary file (NUL byte at offset ${nul}), not .pg source`);
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new FileError(`${file}: is not valid UTF-8 text (byte ${firstInvalidUtf8(bytes)})`);
-  }
-}
-
-/** Byte offset of the first byte that is not valid UTF-8 (decoding replaces it with U+FFFD). */
-function firstInvalidUtf8(bytes: Uint8Array): number {
-  const text = Buffer.from(bytes).toString("utf8");
-  return Buffer.byteLength(text.slice(0, text.indexOf("\ufffd")));
+  const r = diskHost.read(file);
+  if ("problem" in r) throw new FileError(`${file}: ${r.problem}`);
+  return r.text;
 }
 
 /** Writes a file so that no reader ever sees it half-written (grid/files.ts: temp file, fsync, rename). */

@@ -1,20 +1,12 @@
-// Loading .pg files for the CLI: each entry file with what it imports.
+// Loading .pg files for the CLI: each entry file with what it imports, read through the one source host
+// (language/host.ts), so the CLI reads files by the same rule as the editor and the grid.
 import * as path from "node:path";
 import { check, loadProgram, type Diagnostic, type Program, type SourceHost } from "../language/index.ts";
-import { nodeHost } from "../language/node-host.ts";
+import { diskHost, OverlayHost } from "../language/host.ts";
 import { FileError, readSource } from "./files.ts";
 
-/** Like nodeHost, but refuses what is not a readable UTF-8 .pg text (see readSource). */
-export const cliHost: SourceHost = {
-  readText(file) {
-    try {
-      return readSource(file);
-    } catch {
-      return undefined;
-    }
-  },
-  exists: nodeHost.exists,
-};
+/** The disk, refusing what is not a readable UTF-8 .pg text (see readSource). */
+export const cliHost: SourceHost = diskHost;
 
 export interface Loaded { program: Program; diagnostics: Diagnostic[] }
 
@@ -25,13 +17,12 @@ export function loadChecked(file: string): Loaded {
   return { program, diagnostics: check(program) };
 }
 
-/** Like loadChecked, but `file` has `text` (an unsaved buffer); the files it imports are read from disk. */
+/** Like loadChecked, but `file` has `text` (an unsaved buffer, an open document); the files it imports are read from disk. */
 export function loadCheckedText(file: string, text: string): Loaded {
   const entry = path.resolve(file);
-  const host: SourceHost = {
-    readText: (p) => (p === entry ? text : cliHost.readText(p)),
-    exists: (p) => p === entry || cliHost.exists(p),
-  };
+  const host = new OverlayHost((p) => (p === entry ? text : undefined));
+  const read = host.read(entry);
+  if ("problem" in read) throw new FileError(`${file}: ${read.problem}`);
   const program = loadProgram([entry], host);
   return { program, diagnostics: check(program) };
 }

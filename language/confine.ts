@@ -16,30 +16,11 @@ function workspaceRoot(dir: string): string | undefined {
 }
 
 /**
- * The main checkout of a linked git worktree (`git worktree add`): the same
- * repository, so the same project. Only when the worktree's metadata points
- * back at this checkout (proof that the user made it, not a planted .git file).
- */
-function mainCheckout(workspace: string): string | undefined {
-  const dotGit = path.join(workspace, ".git");
-  try {
-    if (!fs.lstatSync(dotGit).isFile()) return undefined;
-    const m = /^gitdir: (.+)$/m.exec(fs.readFileSync(dotGit, "utf8"));
-    if (!m) return undefined;
-    const gitDir = path.resolve(workspace, m[1].trim());
-    if (path.resolve(fs.readFileSync(path.join(gitDir, "gitdir"), "utf8").trim()) !== dotGit) return undefined;
-    const common = path.resolve(gitDir, fs.readFileSync(path.join(gitDir, "commondir"), "utf8").trim());
-    return path.basename(common) === ".git" ? path.dirname(common) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
  * The project: the folder of each entry file (a file no other file imports)
- * and its workspace root (with the main checkout when that is a linked git
- * worktree), plus `extra` and the folders in
+ * and its workspace root, plus `extra` and the folders in
  * $PROMISEGRID_WORKLOAD_ROOTS (e.g. a build cache shared between checkouts).
+ * A `.git` file is not followed: what it names is written by whoever wrote the
+ * project, so it cannot widen the project (a linked worktree is its own).
  */
 export function projectRoots(program: Program, extra: string[] = []): string[] {
   const imported = new Set(program.imports.map((i) => i.path));
@@ -48,7 +29,7 @@ export function projectRoots(program: Program, extra: string[] = []): string[] {
   const dirs = (entries.length ? entries : files.slice(0, 1)).map((f) => path.dirname(f));
   const fromEnv = (process.env.PROMISEGRID_WORKLOAD_ROOTS ?? "").split(path.delimiter).filter(Boolean);
   const workspaces = dirs.map(workspaceRoot);
-  const roots = [...dirs, ...workspaces, ...workspaces.map((w) => w && mainCheckout(w)), ...extra, ...fromEnv].filter((r): r is string => !!r).map((r) => path.resolve(r));
+  const roots = [...dirs, ...workspaces, ...extra, ...fromEnv].filter((r): r is string => !!r).map((r) => path.resolve(r));
   return [...new Set(roots)];
 }
 

@@ -7,8 +7,8 @@
 import * as path from "node:path";
 import type { CancellationToken, Connection } from "vscode-languageserver/node.js";
 import { LineIndex } from "../grammar/index.ts";
-import type { Program } from "../language/index.ts";
-import { prepareScenarios, UNIT, type PreparedScenario, type ScenarioRun, type World } from "../language/simulator/index.ts";
+import type { Diagnostic, Program } from "../language/index.ts";
+import { prepareRun, UNIT, type PreparedScenario, type ScenarioRun, type World } from "../language/simulator/index.ts";
 import { renderGraphSvg } from "../language/simulator/graph.ts";
 import { renderLesson } from "../language/simulator/lesson.ts";
 import { renderTimelineSvg } from "../language/simulator/spacetime.ts";
@@ -37,8 +37,17 @@ export function listScenarios(program: Program, file: string): ScenarioListing {
   };
 }
 
-/** Runs the file's scenarios (or the one titled `title`) to the end, as tests. */
-export function runScenarioTests(program: Program, file: string, title?: string): ScenarioTestResult[] {
+/** Where a diagnostic is, as the CLI prints it: `file.pg:line` (1-based). */
+function located(program: Program, d: Diagnostic): { line: number; text: string } {
+  const line = new LineIndex(program.files.get(d.path)?.text ?? "").position(d.span.start).line + 1;
+  return { line, text: `${path.basename(d.path)}:${line}: ${d.code} ${d.message}` };
+}
+
+/**
+ * Runs the file's scenarios (or the one titled `title`) to the end, as tests, through prepareRun's gate:
+ * a program the checker refuses runs no scenario, as in the CLI. `diagnostics`: the checker's, when known.
+ */
+export function runScenarioTests(program: Program, file: string, title?: string, diagnostics?: readonly Diagnostic[]): ScenarioTestResult[] {
   const { source, decls } = scenarioDecls(program, file);
   if (!source) return [];
   const titles = decls.map((d) => d.title).filter((t) => title === undefined || t === title);
@@ -49,9 +58,11 @@ export function runScenarioTests(program: Program, file: string, title?: string)
     const messages = source.errors.map((e) => ({ line: lineOf(e.span.start), message: `syntax: ${e.message}` }));
     return titles.map((t) => ({ title: t, file, passed: false, messages }));
   }
-  const { scenarios } = prepareScenarios(program, (t, p) => p === file && titles.includes(t));
+  const { scenarios } = prepareRun(program, { diagnostics, only: (t, p) => p === file && titles.includes(t) });
   return scenarios.map((s) => {
-    if (!s.run) return { title: s.title, file, passed: false, messages: s.diagnostics.map((d) => ({ line: lineOf(d.span.start), message: `${d.code} ${d.message}` })) };
+    // A diagnostic in an imported file is shown at the scenario, naming where it is.
+    const message = (d: Diagnostic) => (d.path === file ? { line: lineOf(d.span.start), message: `${d.code} ${d.message}` } : { line: lineOf(s.decl.span.start), message: located(program, d).text });
+    if (!s.run) return { title: s.title, file, passed: false, messages: s.diagnostics.map(message) };
     const trace = s.run.finish();
     return {
       title: s.title, file, passed: trace.passed,
@@ -60,19 +71,18 @@ export function runScenarioTests(program: Program, file: string, title?: string)
   });
 }
 
-/** The scenario ready to run, or why it cannot. */
-function prepare(program: Program, file: string, title?: string): { world: World; chosen: PreparedScenario & { run: ScenarioRun } } | TraceError {
+/** The scenario ready to run, or why it cannot (prepareRun decides, as for the CLI). */
+function prepare(program: Program, file: string, title?: string, diagnostics?: readonly Diagnostic[]): { world: World; chosen: PreparedScenario & { run: ScenarioRun } } | TraceError {
   const name = path.basename(file);
   const source = program.files.get(file);
   if (!source) return { code: 2, message: `cannot read ${file}` };
   if (source.errors.length) return { code: 2, message: `${name} has syntax errors: ${source.errors[0].message}` };
-  const { world, scenarios } = prepareScenarios(program, (t, p) => p === file && (title === undefined || t === title));
+  const { world, errors, scenarios } = prepareRun(program, { diagnostics, only: (t, p) => p === file && (title === undefined || t === title) });
   const chosen = scenarios[0];
   if (!chosen) return { code: 3, message: title === undefined ? `${name} has no scenarios` : `no scenario titled "${title}" in ${name}` };
   if (!chosen.run) {
-    const lines = new LineIndex(source.text);
-    const text = chosen.diagnostics.map((d) => `${name}:${lines.position(d.span.start).line + 1}: ${d.code} ${d.message}`).join("\n");
-    return { code: 4, message: `scenario "${chosen.title}" cannot run:\n${text}` };
+    const text = chosen.diagnostics.map((d) => located(program, d).text).join("\n");
+    return { code: 4, message: `${errors.length ? `${name} has errors, no scenario runs` : `scenario "${chosen.title}" cannot run`}:\n${text}` };
   }
   return { world, chosen: chosen as PreparedScenario & { run: ScenarioRun } };
 }
@@ -96,8 +106,8 @@ function snapshot(run: ScenarioRun, world: World, results: number): Omit<DebugSt
 }
 
 /** Runs the scenario (the file's first, or the one titled `title`) and records every step for the debugger. */
-export function scenarioTrace(program: Program, file: string, title?: string): TraceAnswer {
-  const p = prepare(program, file, title);
+export function scenarioTrace(program: Program, file: string, title?: string, diagnostics?: readonly Diagnostic[]): TraceAnswer {
+  const p = prepare(program, file, title, diagnostics);
   if ("code" in p) return { error: p };
   const { world, chosen } = p;
   const run = chosen.run;
@@ -123,8 +133,8 @@ export function scenarioTrace(program: Program, file: string, title?: string): T
 }
 
 /** The graph of agents and promises after `step` steps; with `as`, the states as that agent knows them. */
-export async function scenarioGraph(program: Program, file: string, o: Omit<GraphParams, "uri">): Promise<GraphAnswer> {
-  const p = prepare(program, file, o.title);
+export async function scenarioGraph(program: Program, file: string, o: Omit<GraphParams, "uri">, diagnostics?: readonly Diagnostic[]): Promise<GraphAnswer> {
+  const p = prepare(program, file, o.title, diagnostics);
   if ("code" in p) return { error: p };
   const { world, chosen } = p;
   if (o.as !== undefined && !world.agents.some((a) => a.name === o.as)) return { error: { code: 3, message: `no agent '${o.as}' in ${path.basename(file)}` } };
@@ -136,8 +146,8 @@ export async function scenarioGraph(program: Program, file: string, o: Omit<Grap
 }
 
 /** The space-time diagram of steps 1..`step` (every step when left out). */
-export function scenarioTimeline(program: Program, file: string, o: Omit<TimelineParams, "uri">): TimelineAnswer {
-  const p = prepare(program, file, o.title);
+export function scenarioTimeline(program: Program, file: string, o: Omit<TimelineParams, "uri">, diagnostics?: readonly Diagnostic[]): TimelineAnswer {
+  const p = prepare(program, file, o.title, diagnostics);
   if ("code" in p) return { error: p };
   const { world, chosen } = p;
   const run = chosen.run;
@@ -148,8 +158,8 @@ export function scenarioTimeline(program: Program, file: string, o: Omit<Timelin
 }
 
 /** The lesson deck of the scenario: the same page as `promisegrid lesson`. */
-export async function scenarioLesson(program: Program, file: string, title?: string): Promise<LessonAnswer> {
-  const p = prepare(program, file, title);
+export async function scenarioLesson(program: Program, file: string, title?: string, diagnostics?: readonly Diagnostic[]): Promise<LessonAnswer> {
+  const p = prepare(program, file, title, diagnostics);
   if ("code" in p) return { error: p };
   try {
     return { html: await renderLesson({ world: p.world, run: p.chosen.run, source: path.basename(file) }) };
@@ -162,33 +172,31 @@ export async function scenarioLesson(program: Program, file: string, title?: str
 
 /** The requests, answered from the workspace's open documents (else the disk). */
 export function registerScenarios(connection: Connection, ws: Workspace, guard: <P, R>(name: string, fn: (p: P, token: CancellationToken) => R | Promise<R>) => (p: P, token: CancellationToken) => Promise<R>): void {
-  // A program from the workspace's parse cache; no check is needed to list or simulate.
-  const programOf = (uri: string) => {
-    const file = uriToPath(uri);
-    return { file, program: ws.program([file]) };
-  };
+  // Listing needs only the parse; a run needs the checker's diagnostics too, for prepareRun's gate (the analysis
+  // has them, from the checker thread when it has checked this version).
+  const analysisOf = (uri: string) => ws.analyze(uriToPath(uri));
   connection.onRequest(SCENARIOS_REQUEST, guard("scenarios", (p: ScenarioParams) => {
-    const { file, program } = programOf(p.uri);
-    return listScenarios(program, file);
+    const file = uriToPath(p.uri);
+    return listScenarios(ws.program([file]), file);
   }));
   connection.onRequest(RUN_SCENARIO_REQUEST, guard("run scenario", (p: ScenarioParams) => {
-    const { file, program } = programOf(p.uri);
-    return runScenarioTests(program, file, p.title);
+    const a = analysisOf(p.uri);
+    return runScenarioTests(a.program, a.path, p.title, a.diagnostics);
   }));
   connection.onRequest(TRACE_REQUEST, guard("scenario trace", (p: ScenarioParams) => {
-    const { file, program } = programOf(p.uri);
-    return scenarioTrace(program, file, p.title);
+    const a = analysisOf(p.uri);
+    return scenarioTrace(a.program, a.path, p.title, a.diagnostics);
   }));
   connection.onRequest(GRAPH_REQUEST, guard("scenario graph", (p: GraphParams) => {
-    const { file, program } = programOf(p.uri);
-    return scenarioGraph(program, file, { title: p.title, step: p.step, as: p.as });
+    const a = analysisOf(p.uri);
+    return scenarioGraph(a.program, a.path, { title: p.title, step: p.step, as: p.as }, a.diagnostics);
   }));
   connection.onRequest(TIMELINE_REQUEST, guard("scenario timeline", (p: TimelineParams) => {
-    const { file, program } = programOf(p.uri);
-    return scenarioTimeline(program, file, { title: p.title, step: p.step });
+    const a = analysisOf(p.uri);
+    return scenarioTimeline(a.program, a.path, { title: p.title, step: p.step }, a.diagnostics);
   }));
   connection.onRequest(LESSON_REQUEST, guard("lesson deck", (p: ScenarioParams) => {
-    const { file, program } = programOf(p.uri);
-    return scenarioLesson(program, file, p.title);
+    const a = analysisOf(p.uri);
+    return scenarioLesson(a.program, a.path, p.title, a.diagnostics);
   }));
 }

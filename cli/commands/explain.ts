@@ -1,14 +1,13 @@
 // `promisegrid explain`: why a step came out as it did, or what a diagnostic code means.
 import * as path from "node:path";
-import { parseArgs } from "node:util";
 import { UsageError, type Command } from "../command.ts";
 import { DiagnosticPrinter, fileDiagnostic, type JsonFailure, type JsonTextEdit } from "../diagnostics.ts";
 import { diagnosticEntry, type DiagnosticEntry } from "../docs.ts";
-import { FileError, requireFiles } from "../files.ts";
+import { FileError } from "../files.ts";
 import {
   explainStep, ExplainError, type ConditionNode, type ExplainedEvent, type Explanation, type HeardNotice, type SpanFix, type UnheardNotice,
 } from "../../language/simulator/explain.ts";
-import { loadScenarios, runFailure, wholeStep } from "./simulate.ts";
+import { loadScenarios, runFailure, stepArgs } from "./simulate.ts";
 
 /** An explanation with display paths and fixes as LSP TextEdits (docs/schemas/explain.schema.json). */
 export type JsonFix = { title: string; edits: JsonTextEdit[] };
@@ -126,14 +125,9 @@ With CODE (e.g. PG401), prints the diagnostic's entry from the catalogue
 --json prints docs/schemas/explain.schema.json (or explain-code.schema.json), or
 {"error","diagnostics"} when the step cannot be explained (exit 1).`,
   async run(argv, io) {
-    const { values, positionals } = parseArgs({
-      args: argv, allowPositionals: true, strict: true,
-      options: { json: { type: "boolean" }, scenario: { type: "string" }, step: { type: "string" }, agent: { type: "string" } },
-    });
-    requireFiles(positionals, "FILE or CODE");
-    if (positionals.length > 1) throw new UsageError("explain takes one FILE or one CODE");
+    const values = stepArgs(argv, "explain", "FILE or CODE");
     const print = (doc: unknown) => io.out(JSON.stringify(doc, null, 2) + "\n");
-    const target = positionals[0];
+    const target = values.target;
     if (/^pg\d+$/i.test(target)) {
       const entry = diagnosticEntry(target);
       if (!entry) {
@@ -146,7 +140,7 @@ With CODE (e.g. PG401), prints the diagnostic's entry from the catalogue
       return 0;
     }
     if (values.step === undefined) throw new UsageError("explain FILE needs --step N");
-    const report = explainReport(path.normalize(target), io.cwd, { scenario: values.scenario, step: wholeStep(values.step), agent: values.agent });
+    const report = explainReport(path.normalize(target), io.cwd, { scenario: values.scenario, step: values.step, agent: values.agent });
     if ("error" in report) {
       if (values.json) { print(report); return 1; }
       for (const d of report.diagnostics) io.err(`${d.path}:${d.range.start.line + 1}:${d.range.start.character + 1}: ${d.severity} ${d.code} ${d.message}\n`);

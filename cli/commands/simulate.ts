@@ -30,15 +30,8 @@ Exits 0 when the scenarios ran (whether or not their expectations held; use
 \`promisegrid test\` for that), 1 when a scenario cannot run (unknown names,
 step limit, errors the checker reports).`,
   async run(argv, io) {
-    const { values, positionals } = parseArgs({
-      args: argv, allowPositionals: true, strict: true,
-      options: { json: { type: "boolean" }, scenario: { type: "string" }, step: { type: "string" }, agent: { type: "string" } },
-    });
-    requireFiles(positionals, "FILE");
-    if (positionals.length > 1) throw new UsageError("simulate takes one FILE");
-    const step = values.step === undefined ? undefined : wholeStep(values.step);
-    if (values.agent !== undefined && step === undefined) throw new UsageError("--agent needs --step N");
-    const report = simulateReport(positionals[0], io.cwd, { scenario: values.scenario, step, agent: values.agent });
+    const values = stepArgs(argv, "simulate", "FILE");
+    const report = simulateReport(values.target, io.cwd, values);
     if ("error" in report) {
       if (values.json) io.out(JSON.stringify({ error: report.error, diagnostics: report.diagnostics }, null, 2) + "\n");
       else io.err(report.lines.join("\n") + "\n");
@@ -56,10 +49,18 @@ step limit, errors the checker reports).`,
   },
 };
 
-/** Parses a --step value; throws UsageError for anything but a whole number. */
-export function wholeStep(text: string): number {
-  if (!/^\d+$/.test(text)) throw new UsageError(`--step must be a whole number of steps, got '${text}'`);
-  return Number(text);
+/** The arguments simulate and explain take: one FILE (`what` names it in errors), [--scenario TITLE] [--step N [--agent A]] [--json]. */
+export function stepArgs(argv: string[], command: string, what: string): { target: string; json?: boolean; scenario?: string; step?: number; agent?: string } {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true, strict: true,
+    options: { json: { type: "boolean" }, scenario: { type: "string" }, step: { type: "string" }, agent: { type: "string" } },
+  });
+  requireFiles(positionals, what);
+  if (positionals.length > 1) throw new UsageError(`${command} takes one ${what}`);
+  if (values.step !== undefined && !/^\d+$/.test(values.step)) throw new UsageError(`--step must be a whole number of steps, got '${values.step}'`);
+  const step = values.step === undefined ? undefined : Number(values.step);
+  if (values.agent !== undefined && step === undefined) throw new UsageError("--agent needs --step N");
+  return { target: positionals[0], json: values.json, scenario: values.scenario, step, agent: values.agent };
 }
 
 /** One step of a scenario, as one agent (or every agent) saw it after the step (docs/schemas/step.schema.json). */

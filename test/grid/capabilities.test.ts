@@ -1,5 +1,5 @@
 // Deploys through a real node's API with valid, forged, expired, widened and revoked chains.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ApiError } from "../../grid/api-client.ts";
 import { delegateToken, issueToken } from "../../grid/capabilities.ts";
@@ -8,17 +8,13 @@ import { recordCid, signRecord } from "../../grid/records.ts";
 import { CarWriter } from "@ipld/car";
 import * as dagCbor from "@ipld/dag-cbor";
 import { readFileSync } from "node:fs";
-import { cleanupDirs, closeAll, compileHello, compileWorkload, deployHello, issueVia, newKey, startNode, type Compiled, type TestNode } from "./helpers.ts";
+import { compileHello, compileWorkload, deployHello, issueVia, newKey, nodeForTests, type Compiled, type TestNode } from "./helpers.ts";
 
 let node: TestNode;
 let hello: Compiled;
-before(async () => {
-  node = await startNode();
+nodeForTests(async (n) => {
+  node = n;
   hello = await compileHello();
-});
-after(async () => {
-  await closeAll([node]);
-  cleanupDirs();
 });
 
 async function refused(p: Promise<unknown>, code: string, message: RegExp): Promise<void> {

@@ -141,3 +141,19 @@ export function withCustomSection(module: Uint8Array, size: number): Uint8Array 
   do { let b = n & 0x7f; n >>>= 7; if (n) b |= 0x80; leb.push(b); } while (n);
   return new Uint8Array([...module, 0, ...leb, ...body]);
 }
+
+// (imported here, beside the one helper that registers hooks)
+import { after, before } from "node:test";
+
+/** One node for the tests around the call (a file's, or a describe's): started before them and handed to `ready`; closed, and the test folders removed, after them. */
+export function nodeForTests(ready: (node: TestNode) => void | Promise<void>): void {
+  let node: TestNode | undefined;
+  before(async () => {
+    node = await startNode();
+    await ready(node);
+  });
+  after(async () => {
+    await node?.close();
+    cleanupDirs();
+  });
+}

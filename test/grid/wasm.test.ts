@@ -1,23 +1,19 @@
 // The WASM sandbox through a real node: output, no files, time and memory limits, host keeps serving.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ApiError } from "../../grid/api-client.ts";
 import { startDaemon } from "../../grid/daemon.ts";
 import { GridClient } from "../../grid/api-client.ts";
 import { DriverRegistry } from "../../grid/sandboxes/index.ts";
 import { WasmDriver } from "../../grid/sandboxes/wasm/index.ts";
-import { cleanupDirs, closeAll, compileHello, compileWorkload, deployHello, issueVia, newKey, startNode, tempDir, wat, type TestNode } from "./helpers.ts";
+import { compileHello, compileWorkload, deployHello, issueVia, newKey, nodeForTests, tempDir, wat, type TestNode } from "./helpers.ts";
 import type { PrivateKey } from "../../grid/keys.ts";
 
 let node: TestNode;
 let dev: PrivateKey;
-before(async () => {
-  node = await startNode();
+nodeForTests(async (n) => {
+  node = n;
   dev = await newKey();
-});
-after(async () => {
-  await closeAll([node]);
-  cleanupDirs();
 });
 
 async function runModule(name: string, module: Uint8Array, limits: { memory?: string; time?: string } = {}) {

@@ -54,6 +54,29 @@ export class LspClient {
     return client;
   }
 
+  /** A server on its own fresh copy of the fixtures (`prepare` may add files to it first); close() removes the copy. */
+  static async inCopy(prepare?: (root: string) => void, initializationOptions?: Record<string, unknown>): Promise<LspClient> {
+    const root = workspaceCopy();
+    prepare?.(root);
+    return LspClient.start(root, initializationOptions);
+  }
+
+  /** `fn` with a server on `root`, stopped afterwards whether `fn` passes or throws. */
+  static async using<T>(root: string, initializationOptions: Record<string, unknown>, fn: (c: LspClient) => Promise<T>): Promise<T> {
+    const c = await LspClient.start(root, initializationOptions);
+    try {
+      return await fn(c);
+    } finally {
+      await c.stop();
+    }
+  }
+
+  /** Stops the server and removes its workspace (a copy from inCopy). */
+  async close(): Promise<void> {
+    await this.stop();
+    fs.rmSync(this.root, { recursive: true, force: true });
+  }
+
   path(rel: string): string {
     return path.join(this.root, rel);
   }

@@ -8,19 +8,13 @@ import * as raw from "multiformats/codecs/raw";
 import { sha256 } from "multiformats/hashes/sha2";
 import type { CodeAction, CodeLens, CompletionItem, DocumentSymbol, FoldingRange, Hover, InlayHint, Location, Range, TextEdit, WorkspaceEdit, WorkspaceSymbol } from "vscode-languageserver-protocol";
 import { LineIndex } from "../../grammar/index.ts";
-import { LspClient, uri, workspaceCopy } from "./client.ts";
+import { LspClient, uri } from "./client.ts";
+import { loadChecked } from "../../cli/load.ts";
 
 let c: LspClient;
 let root: string;
-
-before(async () => {
-  root = workspaceCopy();
-  c = await LspClient.start(root, { debounceMs: 0 });
-});
-after(async () => {
-  await c.stop();
-  fs.rmSync(root, { recursive: true, force: true });
-});
+before(async () => { c = await LspClient.inCopy(); root = c.root; });
+after(() => c.close());
 
 function text(rel: string): string {
   return fs.readFileSync(path.join(root, rel), "utf8");
@@ -87,6 +81,18 @@ describe("diagnostics", () => {
       [["undefined capability 'lunch_pass'", rangeOf("multi/main.pg", "lunch_pass")]]);
     const back = await c.change(u, [{ range: { start: rangeOf("multi/main.pg", "shared.pg").start, end: { line: 0, character: rangeOf("multi/main.pg", "shared.pg").start.character + "missing.pg".length } }, text: "shared.pg" }]);
     assert.deepEqual(await c.diagnostics(u, back), []);
+  });
+
+  it("reads an imported file by the CLI's rule: one that is not UTF-8 text is not read, in the editor as in `check`", async () => {
+    const shared = fs.readFileSync(path.join(root, "multi/shared.pg"));
+    fs.writeFileSync(path.join(root, "multi/latin1.pg"), Buffer.concat([Buffer.from("// caf\xe9\n", "latin1"), shared]));
+    fs.writeFileSync(path.join(root, "multi/latin1-main.pg"), text("multi/main.pg").replace("shared.pg", "latin1.pg"));
+    const u = await c.open("multi/latin1-main.pg");
+    const editor = (await c.diagnostics(u, 1)).map((d) => `${d.code} ${d.range.start.line + 1}: ${d.message}`);
+    const lines = new LineIndex(text("multi/latin1-main.pg"));
+    const cli = loadChecked(path.join(root, "multi/latin1-main.pg")).diagnostics.map((d) => `${d.code} ${lines.position(d.span.start).line + 1}: ${d.message}`);
+    assert.ok(editor.includes("PG200 3: undefined agent 'truck1'"), editor.join("\n"));
+    assert.deepEqual(editor, cli);
   });
 });
 
@@ -172,8 +178,7 @@ describe("rename", () => {
 
   it("renames from the declaring file into the file that imports it, open or not", async () => {
     for (const openImporter of [false, true]) {
-      const fresh = await LspClient.start(root, { debounceMs: 0 });
-      try {
+      await LspClient.using(root, { debounceMs: 0 }, async (fresh) => {
         await fresh.open("multi/shared.pg");
         if (openImporter) await fresh.open("multi/main.pg");
         const edit = await fresh.request<WorkspaceEdit>("textDocument/rename", { textDocument: doc("multi/shared.pg"), position: posOf("multi/shared.pg", "lunch_pass"), newName: "pass" });
@@ -183,9 +188,7 @@ describe("rename", () => {
             [uri(path.join(root, "multi/shared.pg"))]: [{ range: rangeOf("multi/shared.pg", "lunch_pass"), newText: "pass" }],
           },
         }, `importer ${openImporter ? "open" : "on disk only"}`);
-      } finally {
-        await fresh.stop();
-      }
+      });
     }
   });
 

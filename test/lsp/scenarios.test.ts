@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { LspClient, uri, workspaceCopy } from "./client.ts";
+import { LspClient, uri } from "./client.ts";
 import {
   GRAPH_REQUEST, LESSON_REQUEST, RUN_SCENARIO_REQUEST, SCENARIOS_REQUEST, TIMELINE_REQUEST, TRACE_REQUEST,
   type GraphAnswer, type LessonAnswer, type ScenarioListing, type ScenarioTestResult, type TimelineAnswer, type TraceAnswer,
@@ -17,19 +17,13 @@ const TITLE = "revocation reaches truck5 by gossip";
 const lineOf = (text: string, needle: string) => text.split("\n").findIndex((l) => l.includes(needle)) + 1;
 
 let c: LspClient;
-let root: string;
 let food: string;
 
 before(async () => {
-  root = workspaceCopy();
-  fs.writeFileSync(path.join(root, "trucks.pg"), TEXT);
-  food = uri(path.join(root, "trucks.pg"));
-  c = await LspClient.start(root, { debounceMs: 0 });
+  c = await LspClient.inCopy((dir) => fs.writeFileSync(path.join(dir, "trucks.pg"), TEXT));
+  food = uri(c.path("trucks.pg"));
 });
-after(async () => {
-  await c.stop();
-  fs.rmSync(root, { recursive: true, force: true });
-});
+after(() => c.close());
 
 describe("scenario requests", () => {
   it("lists a document's scenarios and step lines; an open document wins over the disk", async () => {
@@ -53,6 +47,28 @@ describe("scenario requests", () => {
     assert.match(r.messages[0].message, /step 4, alice: expect balance alice 5 taco; saw: alice has 4 taco/);
     const [missing] = await c.request<ScenarioTestResult[]>(RUN_SCENARIO_REQUEST, { uri: food, title: "nope" });
     assert.match(missing.messages[0].message, /no scenario titled "nope"/);
+  });
+
+  it("a program the checker refuses runs no scenario, as in the CLI: the test and every picture say why", async () => {
+    const widened = TEXT.replace('scenario "', 'delegate lunch_and_dinner of lunch_pass by alice to truck5 { grants serve(lunch), serve(dinner) }\n\nscenario "');
+    const line = lineOf(widened, "delegate lunch_and_dinner");
+    const u = await c.open("widened.pg", widened);
+    const [r] = await c.request<ScenarioTestResult[]>(RUN_SCENARIO_REQUEST, { uri: u });
+    assert.equal(r.passed, false);
+    assert.deepEqual(r.messages.map((m) => [m.line, m.message.split(" ")[0]]), [[line, "PG402"], [line, "PG401"]]);
+    assert.match(r.messages[1].message, /delegation widens authority: 'lunch_pass' does not grant serve\(dinner\)/);
+    const requests: [string, object][] = [[TRACE_REQUEST, {}], [GRAPH_REQUEST, { step: 1 }], [TIMELINE_REQUEST, {}], [LESSON_REQUEST, {}]];
+    for (const [method, params] of requests) {
+      const a = await c.request<{ error?: { code: number; message: string } }>(method, { uri: u, ...params });
+      assert.equal(a.error?.code, 4, `${method}: ${JSON.stringify(a).slice(0, 200)}`);
+      assert.match(a.error.message, new RegExp(`^widened\\.pg has errors, no scenario runs:\nwidened\\.pg:${line}: PG402 .*\nwidened\\.pg:${line}: PG401 delegation widens authority`));
+    }
+    // An error in an imported file keeps the importer's scenarios from running too, shown at the scenario with its place.
+    const importer = `import "widened.pg"\nscenario "elsewhere" {\n  step 1: alice invokes lunch_pass at truck1 expect kept\n}\n`;
+    const [i] = await c.request<ScenarioTestResult[]>(RUN_SCENARIO_REQUEST, { uri: await c.open("importer.pg", importer) });
+    assert.equal(i.passed, false);
+    assert.deepEqual(i.messages.map((m) => m.line), [2, 2]);
+    assert.match(i.messages[0].message, new RegExp(`^widened\\.pg:${line}: PG402 `));
   });
 
   it("gives the debugger every step, with each agent's view", async () => {

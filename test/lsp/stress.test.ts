@@ -6,42 +6,26 @@
 import { after, before, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { LineIndex } from "../../grammar/index.ts";
-import { LspClient, workspaceCopy } from "./client.ts";
+import { LspClient } from "./client.ts";
+import { rng } from "../unit/helpers.ts";
 
 const EDITS = 3000;
 const SEED = Number(process.env.STRESS_SEED ?? 20261124);
-
-function mulberry32(seed: number) {
-  return () => {
-    seed |= 0; seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PIECES = ["{", "}", "{{", "}}}", "(", ")", "\"", "\"unterminated", "/*", "*/", "///", "//", "\n", "\r\n", " ", "->", "<->", "+", "-",
   "promise ", "agent ", "capability ", "delegate x of ", "scenario \"s\" {", "step 3: ", "expect ", "holds(", "kept(", "if ",
   "grants ", "64MiB", "250ms", "3 taco", "*", ",", ":", "|", "import \"food.pg\"\n", "import \"nope.pg\"\n", "workload w { sandbox wasm module \"x.wasm\" }",
   "truck1", "alice", "lunch_pass", "99999999999999999999", "0.5", "\u00e9\u4e2d", "\ud83c\udf2e"];
 
-let root: string;
 let c: LspClient;
-before(async () => {
-  root = workspaceCopy();
-  c = await LspClient.start(root, { debounceMs: 0 });
-});
-after(async () => {
-  await c.stop();
-  fs.rmSync(root, { recursive: true, force: true });
-});
+before(async () => { c = await LspClient.inCopy(); });
+after(() => c.close());
 
 it(`survives ${EDITS} random edits and answers every request (seed ${SEED})`, async () => {
-  const rand = mulberry32(SEED);
+  const rand = rng(SEED).next;
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)];
-  let text = fs.readFileSync(path.join(root, "food.pg"), "utf8");
+  let text = fs.readFileSync(c.path("food.pg"), "utf8");
   const u = await c.open("food.pg", text);
   const garbage = () => {
     const n = 1 + Math.floor(rand() * 12);

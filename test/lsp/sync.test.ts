@@ -13,8 +13,7 @@ after(() => fs.rmSync(root, { recursive: true, force: true }));
 
 describe("diagnostics scheduling", () => {
   it("publishes only the last version's diagnostics after a burst of edits", async () => {
-    const c = await LspClient.start(root, { debounceMs: 150 });
-    try {
+    await LspClient.using(root, { debounceMs: 150 }, async (c) => {
       const u = await c.open("broken.pg");
       await c.diagnostics(u, 1);
       const before = c.published.length;
@@ -31,14 +30,11 @@ describe("diagnostics scheduling", () => {
       assert.deepEqual(after.map((p) => p.version), [last], "exactly one publication, for the last version");
       assert.deepEqual(diags.map((d) => d.code), ["PG301"]);
       assert.equal(diags[0].message, "unbound promise: nobody accepts (-) what truck1 offers (+serve(dinner))");
-    } finally {
-      await c.stop();
-    }
+    });
   });
 
   it("applies incremental edits exactly as a full reopen of the same text", async () => {
-    const c = await LspClient.start(root, { debounceMs: 0 });
-    try {
+    await LspClient.using(root, { debounceMs: 0 }, async (c) => {
       const original = fs.readFileSync(path.join(root, "food.pg"), "utf8");
       const u = await c.open("food.pg", original);
       // Insert a line, replace a word, delete a range spanning two lines: mirrored locally.
@@ -58,14 +54,11 @@ describe("diagnostics scheduling", () => {
       assert.deepEqual(incremental, full);
       // Removing alice's accepting promise leaves both trucks' offers unbound.
       assert.deepEqual(incremental.map((d) => [d.code, d.range.start.line]), [["PG301", 11], ["PG301", 12]]);
-    } finally {
-      await c.stop();
-    }
+    });
   });
 
   it("rechecks an open file when a file it imports changes", async () => {
-    const c = await LspClient.start(root, { debounceMs: 0 });
-    try {
+    await LspClient.using(root, { debounceMs: 0 }, async (c) => {
       const main = await c.open("multi/main.pg");
       assert.deepEqual(await c.diagnostics(main, 1), []);
       const shared = await c.open("multi/shared.pg");
@@ -82,14 +75,11 @@ describe("diagnostics scheduling", () => {
       assert.deepEqual(mainDiags.map((d) => d.message), [
         "undefined agent 'alice'; did you mean 'alicex'?", "undefined agent 'alice'; did you mean 'alicex'?",
       ]);
-    } finally {
-      await c.stop();
-    }
+    });
   });
 
   it("checks in the checker thread, and hover is served without checking", async () => {
-    const c = await LspClient.start(root, { debounceMs: 0 });
-    try {
+    await LspClient.using(root, { debounceMs: 0 }, async (c) => {
       type Info = { checks: string; threadChecks: number; inProcessChecks: number };
       assert.equal((await c.request<Info>("promisegrid/serverInfo", {})).checks, "thread");
       const lines = ["agent hub \"The hub\""];
@@ -109,14 +99,11 @@ describe("diagnostics scheduling", () => {
       const info = await c.request<Info>("promisegrid/serverInfo", {});
       assert.ok(info.threadChecks >= 2, `checks in the thread: ${info.threadChecks}`);
       assert.equal(info.inProcessChecks, 0);
-    } finally {
-      await c.stop();
-    }
+    });
   });
 
   it("answers a failing request with an error and keeps serving the others", async () => {
-    const c = await LspClient.start(root, { debounceMs: 0 });
-    try {
+    await LspClient.using(root, { debounceMs: 0 }, async (c) => {
       const u = await c.open("food.pg");
       await c.diagnostics(u, 1);
       // A hover without a position makes the hover handler throw inside the server.
@@ -130,8 +117,6 @@ describe("diagnostics scheduling", () => {
       const v = await c.change(u, [{ range: { start: { line: 3, character: 6 }, end: { line: 3, character: 12 } }, text: "truck7" }]);
       assert.ok((await c.diagnostics(u, v)).some((d) => String(d.message).startsWith("undefined agent 'truck1'")));
       assert.equal(uri(path.join(root, "food.pg")), u);
-    } finally {
-      await c.stop();
-    }
+    });
   });
 });

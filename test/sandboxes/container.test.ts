@@ -5,21 +5,18 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { ContainerDriver } from "../../grid/sandboxes/container/index.ts";
 import type { Job, Limits } from "../../grid/sandboxes/driver.ts";
-import { collect, image, jobFile, makeJob } from "./helpers.ts";
+import { collect, driverForTests, image, jobFile, makeJob, runJob } from "./helpers.ts";
 
-const state = mkdtempSync(join(tmpdir(), "pg-container-test-"));
-const driver = new ContainerDriver({ stateDir: state });
+const { driver, state } = driverForTests("container", (stateDir) => new ContainerDriver({ stateDir }), "runc");
 const oci = jobFile("busybox-oci.tar", readFileSync(image("busybox-oci.tar")));
 const rootfs = jobFile("busybox-rootfs.tar", readFileSync(image("busybox-rootfs.tar")));
 const limits: Limits = { memoryBytes: 64 << 20, timeMs: 10_000, pids: 32 };
 
-async function run(command: string[] | undefined, extra: Partial<Job> = {}, lim: Partial<Limits> = {}, signal = new AbortController().signal) {
-  const out = collect();
-  const result = await driver.run(makeJob("container", { image: rootfs }, { ...limits, ...lim }, { command, ...extra }), out, signal);
-  return { ...result, stdout: out.out(), stderr: out.err() };
+function run(command: string[] | undefined, extra: Partial<Job> = {}, lim: Partial<Limits> = {}, signal = new AbortController().signal) {
+  return runJob(driver, makeJob("container", { image: rootfs }, { ...limits, ...lim }, { command, ...extra }), signal);
 }
 const sh = (script: string) => ["/bin/sh", "-c", script];
 
@@ -32,16 +29,9 @@ function leftovers(): string[] {
 }
 
 describe("container driver", () => {
-  before(async () => {
-    const a = await driver.available();
-    assert.deepEqual(a, { ok: true }, `runc must work here: ${a.reason}`);
-  });
-  after(() => rmSync(state, { recursive: true, force: true }));
-
   test("runs an OCI image layout with the image's own command and captures stdout", async () => {
-    const out = collect();
-    const r = await driver.run(makeJob("container", { image: oci }, limits), out, new AbortController().signal);
-    assert.equal(out.out(), "hello from a container\n");
+    const r = await runJob(driver, makeJob("container", { image: oci }, limits));
+    assert.equal(r.stdout, "hello from a container\n");
     assert.equal(r.reason, "exit");
     assert.equal(r.exitCode, 0);
     assert.deepEqual(leftovers(), [], "bundle, runc state and cgroups are removed after the run");

@@ -1,9 +1,12 @@
 // Shared by the sandbox tests and benchmark: the images scripts/setup-sandboxes.sh
 // builds, jobs for them, and output collection.
+import { strict as assert } from "node:assert";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Job, JobFile, Limits, RunOutput, SandboxKind } from "../../grid/sandboxes/driver.ts";
+import { after, before } from "node:test";
+import type { Driver, Job, JobFile, Limits, RunOutput, SandboxKind } from "../../grid/sandboxes/driver.ts";
 
 export const IMAGES = process.env.PROMISEGRID_SANDBOX_IMAGES ?? join(import.meta.dirname, "../../.cache/sandboxes");
 
@@ -42,6 +45,26 @@ export function collect(): RunOutput & { out: () => string; err: () => string } 
     out: () => Buffer.concat(o).toString("utf8"),
     err: () => Buffer.concat(e).toString("utf8"),
   };
+}
+
+/** Runs `job` on `driver`: its result with what it wrote to stdout and stderr. */
+export async function runJob(driver: Driver, job: Job, signal = new AbortController().signal) {
+  const out = collect();
+  const result = await driver.run(job, out, signal);
+  return { ...result, stdout: out.out(), stderr: out.err() };
+}
+
+/** A driver on a fresh state folder for the tests of a file: it must be available before them (`needs`: what must work
+ * on this machine), and the folder is removed after them. */
+export function driverForTests<D extends Driver>(name: string, make: (stateDir: string) => D, needs: string): { driver: D; state: string } {
+  const state = mkdtempSync(join(tmpdir(), `pg-${name}-test-`));
+  const driver = make(state);
+  before(async () => {
+    const a = await driver.available();
+    assert.deepEqual(a, { ok: true }, `${needs} must work here: ${a.reason}`);
+  });
+  after(() => rmSync(state, { recursive: true, force: true }));
+  return { driver, state };
 }
 
 /** A newc cpio archive of regular files (path -> [mode, content]). */

@@ -4,7 +4,7 @@
 import { strict as assert } from "node:assert";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, mock, test } from "node:test";
+import { after, describe, mock, test } from "node:test";
 import * as dagCbor from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
@@ -13,7 +13,7 @@ import type { Driver, Job } from "../../grid/sandboxes/driver.ts";
 import { longTimeout, MAX_TIMER_MS, NODE_MAXIMA } from "../../grid/sandboxes/limits.ts";
 import { VmDriver } from "../../grid/sandboxes/vm/index.ts";
 import { WasmDriver } from "../../grid/sandboxes/wasm/index.ts";
-import { cleanupDirs, compileHello, deployHello, issueVia, newKey, ROOT, startNode, tempDir, type Compiled, type TestNode } from "../grid/helpers.ts";
+import { cleanupDirs, compileHello, deployHello, issueVia, newKey, nodeForTests, ROOT, tempDir, type Compiled, type TestNode } from "../grid/helpers.ts";
 import { collect, image, jobFile, makeJob } from "./helpers.ts";
 
 /** The compiled hello with its workload block edited as a hand-written manifest could be. */
@@ -37,13 +37,9 @@ async function edited(c: Compiled, edit: (w: Record<string, any>) => void): Prom
 describe("a node refuses hand-edited limits and grants", () => {
   let node: TestNode;
   let hello: Compiled;
-  before(async () => {
-    node = await startNode();
+  nodeForTests(async (n) => {
+    node = n;
     hello = await compileHello();
-  });
-  after(async () => {
-    await node?.close();
-    cleanupDirs();
   });
 
   const cases: [string, (w: Record<string, any>) => void, RegExp][] = [

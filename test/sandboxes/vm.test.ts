@@ -1,25 +1,21 @@
 // The VM driver, through the Driver interface, with real qemu (KVM if it works, else TCG).
 import { strict as assert } from "node:assert";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import type { Job, Limits } from "../../grid/sandboxes/driver.ts";
 import { VmDriver } from "../../grid/sandboxes/vm/index.ts";
-import { collect, image, initrdWith, jobFile, makeJob } from "./helpers.ts";
+import { collect, driverForTests, image, initrdWith, jobFile, makeJob, runJob } from "./helpers.ts";
 
-const state = mkdtempSync(join(tmpdir(), "pg-vm-test-"));
-const driver = new VmDriver({ stateDir: state });
+const { driver } = driverForTests("vm", (stateDir) => new VmDriver({ stateDir }), "qemu");
 const kernel = jobFile("vmlinux", readFileSync(image("vmlinux")));
 // Boots take 1-4 s under TCG on a busy machine; the limit includes the boot.
 const limits: Limits = { memoryBytes: 128 << 20, timeMs: 30_000 };
 
-async function boot(initrd: Uint8Array, lim: Partial<Limits> = {}, extra: Partial<Job> = {}, signal = new AbortController().signal) {
-  const out = collect();
-  const job = makeJob("vm", { kernel, initrd: jobFile("initrd", initrd) }, { ...limits, ...lim }, extra);
-  const result = await driver.run(job, out, signal);
-  return { ...result, stdout: out.out(), stderr: out.err() };
+function boot(initrd: Uint8Array, lim: Partial<Limits> = {}, extra: Partial<Job> = {}, signal = new AbortController().signal) {
+  return runJob(driver, makeJob("vm", { kernel, initrd: jobFile("initrd", initrd) }, { ...limits, ...lim }, extra), signal);
 }
 
 /** The pid of a process whose command line contains `needle`. */
@@ -34,12 +30,6 @@ function findProcess(needle: string): number | undefined {
 }
 
 describe("vm driver", () => {
-  before(async () => {
-    const a = await driver.available();
-    assert.deepEqual(a, { ok: true }, `qemu must work here: ${a.reason}`);
-  });
-  after(() => rmSync(state, { recursive: true, force: true }));
-
   test("boots the hello initramfs, captures the console, reports exit 0", async () => {
     const r = await boot(readFileSync(image("initramfs.cpio.gz")));
     assert.equal(r.stdout, "hello from a vm\n");

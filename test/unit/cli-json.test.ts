@@ -13,6 +13,11 @@ const lineOf = (text: string, needle: string) => text.slice(0, text.indexOf(need
 let dir: string;
 const write = (name: string, text: string) => { fs.writeFileSync(path.join(dir, name), text); return name; };
 const run = (...args: string[]) => cli(args, dir);
+/** `command NAME ...args --json` on NAME written with `text`: the run, and its stdout read against `schema`. */
+const json = (schema: string, command: string, name: string, text: string, ...args: string[]) => {
+  const r = run(command, write(name, text), ...args, "--json");
+  return { ...r, doc: jsonOutput(schema, r.out) };
+};
 
 before(() => {
   ensureBuiltCli();
@@ -22,10 +27,8 @@ after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe("check --json", () => {
   it("carries related locations and quick fixes as LSP TextEdits", () => {
-    write("typo.pg", "agent alice\nagent alice\nagent truck1\npromise truck1 -> alcie +serve(lunch)\npromise alice -> truck1 -serve(lunch)\n");
-    const r = run("check", "typo.pg", "--json");
+    const { doc, ...r } = json("check.schema.json", "check", "typo.pg", "agent alice\nagent alice\nagent truck1\npromise truck1 -> alcie +serve(lunch)\npromise alice -> truck1 -serve(lunch)\n");
     assert.equal(r.code, 1);
-    const doc = jsonOutput("check.schema.json", r.out);
     assert.equal(doc.errors, 2);
     const code = (c: string) => doc.files[0].diagnostics.find((d: any) => d.code === c);
     const dup = code("PG201"), typo = code("PG200");
@@ -49,10 +52,8 @@ describe("check --json", () => {
 
 describe("test --json", () => {
   it("a file with errors is reported with the checker's diagnostic objects", () => {
-    write("broken.pg", TRUCKS.replace("step 4: alice invokes lunch_pass at truck5", "step 4: alice invokes lunch_pass at truk5"));
-    const r = run("test", "broken.pg", "--json");
+    const { doc, ...r } = json("test.schema.json", "test", "broken.pg", TRUCKS.replace("step 4: alice invokes lunch_pass at truck5", "step 4: alice invokes lunch_pass at truk5"));
     assert.equal(r.code, 1);
-    const doc = jsonOutput("test.schema.json", r.out);
     assert.equal(doc.failed, 1);
     assert.deepEqual(doc.scenarios, []);
     const [file] = doc.files;
@@ -64,10 +65,8 @@ describe("test --json", () => {
   });
 
   it("a failing expectation carries its location, step, agent, expected and seen as fields", () => {
-    write("wrong.pg", TRUCKS.replace("expect balance alice 4 taco", "expect balance alice 5 taco"));
-    const r = run("test", "wrong.pg", "--json");
-    assert.equal(r.code, 1);
-    const doc = jsonOutput("test.schema.json", r.out);
+    const { doc, code } = json("test.schema.json", "test", "wrong.pg", TRUCKS.replace("expect balance alice 4 taco", "expect balance alice 5 taco"));
+    assert.equal(code, 1);
     const [f] = doc.scenarios[0].failures;
     const line = lineOf(TRUCKS, "expect balance alice");
     assert.deepEqual(
@@ -78,16 +77,13 @@ describe("test --json", () => {
   });
 
   it("an outcome expectation carries the outcome expected and seen", () => {
-    write("outcome.pg", TRUCKS.replace("step 4: alice invokes lunch_pass at truck5 expect refused", "step 4: alice invokes lunch_pass at truck5 expect kept"));
-    const doc = jsonOutput("test.schema.json", run("test", "outcome.pg", "--json").out);
+    const { doc } = json("test.schema.json", "test", "outcome.pg", TRUCKS.replace("step 4: alice invokes lunch_pass at truck5 expect refused", "step 4: alice invokes lunch_pass at truck5 expect kept"));
     const f = doc.scenarios[0].failures.find((x: any) => x.step === 4 && x.agent === "alice" && x.expected === "kept");
     assert.equal(f.seen, "refused");
   });
 
   it("a scenario that cannot run carries its diagnostics as objects", () => {
-    write("steps.pg", TRUCKS.replace("step 4: alice", "step 200000: alice"));
-    const r = run("test", "steps.pg", "--json");
-    const doc = jsonOutput("test.schema.json", r.out);
+    const { doc, ...r } = json("test.schema.json", "test", "steps.pg", TRUCKS.replace("step 4: alice", "step 200000: alice"));
     const diagnostics = [...doc.files.flatMap((f: any) => f.diagnostics), ...doc.scenarios.flatMap((s: any) => s.diagnostics)];
     assert.ok(diagnostics.length > 0, r.out);
     assert.ok(diagnostics.every((d: any) => /^PG\d{3}$/.test(d.code) && d.range.start.line > 0), r.out);
@@ -96,10 +92,8 @@ describe("test --json", () => {
 
 describe("simulate --json", () => {
   it("on a file with errors prints one JSON error document on stdout", () => {
-    write("broken.pg", TRUCKS.replace("truck1 revokes lunch_pass", "truck1 revokes lunch_pas"));
-    const r = run("simulate", "broken.pg", "--json");
+    const { doc, ...r } = json("failure.schema.json", "simulate", "broken.pg", TRUCKS.replace("truck1 revokes lunch_pass", "truck1 revokes lunch_pas"));
     assert.equal(r.code, 1);
-    const doc = jsonOutput("failure.schema.json", r.out);
     assert.match(doc.error, /broken\.pg has errors/);
     assert.equal(doc.diagnostics[0].fixes[0].edits[0].newText, "lunch_pass");
     jsonOutput("simulate.schema.json", r.out);
@@ -107,13 +101,11 @@ describe("simulate --json", () => {
 
   it("a missing file and an unknown scenario are JSON too", () => {
     assert.match(jsonOutput("failure.schema.json", run("simulate", "nope.pg", "--json").out).error, /no such file/);
-    write("trucks.pg", TRUCKS);
-    assert.match(jsonOutput("failure.schema.json", run("simulate", "trucks.pg", "--scenario", "other", "--json").out).error, /no scenario titled "other"/);
+    assert.match(json("failure.schema.json", "simulate", "trucks.pg", TRUCKS, "--scenario", "other").doc.error, /no scenario titled "other"/);
   });
 
   it("the trace and one step in one agent's view match their schemas", () => {
-    write("trucks.pg", TRUCKS);
-    const trace = jsonOutput("trace.schema.json", run("simulate", "trucks.pg", "--json").out);
+    const trace = json("trace.schema.json", "simulate", "trucks.pg", TRUCKS).doc;
     assert.equal(trace.passed, true);
     const r = run("simulate", "trucks.pg", "--step", "2", "--agent", "truck5", "--json");
     assert.equal(r.code, 0, r.err);
@@ -152,20 +144,16 @@ describe("compile --json and fmt --json", () => {
     const ok = cli(["compile", "examples/hello-wasm.pg", "--json"]);
     assert.equal(ok.code, 0, ok.err);
     assert.match(jsonOutput("compile.schema.json", ok.out).root, /^b/);
-    write("bad.pg", "agent alice\nagent alice\n");
-    const bad = run("compile", "bad.pg", "--json");
+    const bad = json("compile.schema.json", "compile", "bad.pg", "agent alice\nagent alice\n");
     assert.equal(bad.code, 1);
-    assert.equal(jsonOutput("compile.schema.json", bad.out).diagnostics[0].code, "PG201");
+    assert.equal(bad.doc.diagnostics[0].code, "PG201");
   });
 
   it("fmt: the formatted text, or the syntax errors, as one document", () => {
-    write("messy.pg", "agent   alice\n");
-    const ok = jsonOutput("fmt.schema.json", run("fmt", "messy.pg", "--json").out);
-    assert.deepEqual(ok, { path: "messy.pg", formatted: "agent alice\n", changed: true });
-    write("syntax.pg", "agnet alice\n");
-    const bad = run("fmt", "syntax.pg", "--json");
+    assert.deepEqual(json("fmt.schema.json", "fmt", "messy.pg", "agent   alice\n").doc, { path: "messy.pg", formatted: "agent alice\n", changed: true });
+    const bad = json("fmt.schema.json", "fmt", "syntax.pg", "agnet alice\n");
     assert.equal(bad.code, 1);
-    assert.equal(jsonOutput("fmt.schema.json", bad.out).diagnostics[0].code, "PG101");
+    assert.equal(bad.doc.diagnostics[0].code, "PG101");
     assert.equal(fs.readFileSync(path.join(dir, "syntax.pg"), "utf8"), "agnet alice\n");
   });
 });

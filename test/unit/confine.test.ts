@@ -70,6 +70,17 @@ describe("workload files stay in the project", () => {
     refused(dir, /symlink to .*secret\.txt/);
   });
 
+  it("a .git file does not widen the project: a planted link to a repository above is not followed", () => {
+    const { parent, dir } = project();
+    // What `git worktree add` writes, here written by whoever wrote the project: a checkout of a repository in the parent folder.
+    fs.mkdirSync(path.join(dir, "meta"));
+    fs.writeFileSync(path.join(dir, ".git"), "gitdir: meta\n");
+    fs.writeFileSync(path.join(dir, "meta", "gitdir"), path.join(dir, ".git") + "\n");
+    fs.writeFileSync(path.join(dir, "meta", "commondir"), path.join(parent, ".git") + "\n");
+    workload(dir, "../secret.txt");
+    refused(dir, /is outside the project \(.*project\)/);
+  });
+
   it("refuses /proc files and special files", () => {
     const { dir } = project();
     fs.symlinkSync("/proc/self/environ", path.join(dir, "env.wasm"));

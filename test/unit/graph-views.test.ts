@@ -7,6 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { ensureBuiltCli } from "./built-cli.ts";
+import { foodTrucksWith } from "./helpers.ts";
 
 const root = path.resolve(new URL("../..", import.meta.url).pathname);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pg-views-"));
@@ -20,15 +21,7 @@ function cli(...args: string[]) {
 }
 
 // The food trucks with the trucks cut apart until step 4: truck5 hears of the revocation (step 2) only then.
-const PARTITIONED = `agent truck1 "Taco truck, east end"
-agent truck5 "Taco truck, west end"
-agent alice "A hungry customer"
-currency taco issued by truck1 { supply 100 }
-promise truck1_lunch: truck1 -> * +serve(lunch) if holds(lunch_pass) { price 3 taco }
-promise alice -> truck1, truck5 -serve(lunch)
-promise truck5 -> * +serve(lunch) if holds(lunch_pass) { price 3 taco }
-capability lunch_pass from truck1 to alice { grants serve(lunch) expires after 10 steps }
-scenario "a partition holds the news back" {
+const PARTITIONED = foodTrucksWith(`scenario "a partition holds the news back" {
   link truck1 <-> truck5
   balance alice 10 taco
   step 1: partition truck1 | truck5
@@ -37,7 +30,7 @@ scenario "a partition holds the news back" {
   step 4: heal
   step 5: alice invokes lunch_pass at truck5 expect refused
 }
-`;
+`);
 fs.writeFileSync(path.join(dir, "trucks.pg"), PARTITIONED);
 fs.copyFileSync(path.join(root, "examples/delegation.pg"), path.join(dir, "delegation.pg"));
 

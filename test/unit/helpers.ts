@@ -1,4 +1,5 @@
 // Shared test helpers: an in-memory SourceHost and quick program checks.
+import * as fs from "node:fs";
 import { check, loadProgram, type Diagnostic, type SourceHost } from "../../language/index.ts";
 
 export const VIRTUAL_DIR = "/virtual";
@@ -35,4 +36,12 @@ export function rng(seed: number) {
     pick: <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)],
     chance: (p: number) => next() < p,
   };
+}
+
+/** The food-trucks example (LANGUAGE.md), as written in examples/. */
+export const FOOD_TRUCKS = fs.readFileSync(new URL("../../examples/food-trucks.pg", import.meta.url), "utf8");
+
+/** The food trucks' agents, currency, promises and pass with `scenario` in place of the example's own. */
+export function foodTrucksWith(scenario: string): string {
+  return FOOD_TRUCKS.replace(/scenario "revocation[\s\S]*$/, scenario);
 }

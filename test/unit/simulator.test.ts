@@ -11,7 +11,7 @@ import { loadProgram } from "../../language/index.ts";
 import { check } from "../../language/index.ts";
 import { prepareRun, prepareScenarios, runScenarios, traceJson, type ScenarioResult, type Trace } from "../../language/simulator/index.ts";
 import { main } from "../../cli/main.ts";
-import { memoryHost } from "./helpers.ts";
+import { FOOD_TRUCKS, foodTrucksWith, memoryHost } from "./helpers.ts";
 
 function run(text: string, scenario?: string): ScenarioResult[] {
   const program = loadProgram(["/virtual/test.pg"], memoryHost({ "test.pg": text }));
@@ -34,6 +34,9 @@ function one(text: string): Trace {
   return r.trace!;
 }
 
+/** `agent` declarations, one a line. */
+const agents = (...names: string[]) => names.map((n) => `agent ${n}`).join("\n");
+
 /** The outcomes of all events, in order, as "step:text=outcome". */
 function outcomes(t: Trace): string[] {
   return t.timeline.flatMap((s) => s.events.map((e) => `${s.step}:${e.text}=${e.outcome}`));
@@ -49,39 +52,9 @@ function heardStep(t: Trace, agent: string, pred: (n: Trace["notices"][number]) 
   return undefined;
 }
 
-const FOOD_TRUCKS = `
-/// Food trucks that honour one another's lunch passes.
-grid food_trucks { hash sha2-256 }
-
-agent truck1 "Taco truck, east end"
-agent truck5 "Taco truck, west end"
-agent alice  "A hungry customer"
-
-currency taco issued by truck1 { supply 100 }
-
-promise truck1_lunch: truck1 -> * +serve(lunch) if holds(lunch_pass) { price 3 taco }
-promise alice -> truck1, truck5 -serve(lunch)
-promise truck5 -> * +serve(lunch) if holds(lunch_pass) { price 3 taco }
-
-capability lunch_pass from truck1 to alice { grants serve(lunch)  expires after 10 steps }
-
-scenario "revocation reaches truck5 by gossip" {
-  link truck1 <-> truck5            // who gossips with whom (default: nobody)
-  gossip every 1 step               // one hop per step (the default)
-  balance alice 10 taco
-
-  step 1: alice invokes lunch_pass at truck1     expect kept
-  step 2: truck1 revokes lunch_pass
-  step 2: alice invokes lunch_pass at truck5     expect kept      // truck5 has not heard yet
-  step 4: alice invokes lunch_pass at truck5     expect refused
-  expect truck5 knows revoked(lunch_pass) by step 3
-  expect balance alice 4 taco
-}
-`;
-
 /** The food-trucks declarations with a different scenario body. */
 function trucks(body: string): string {
-  return FOOD_TRUCKS.replace(/scenario "revocation[\s\S]*$/, `scenario "variant" {\n${body}\n}\n`);
+  return foodTrucksWith(`scenario "variant" {\n${body}\n}\n`);
 }
 
 describe("simulator: the food trucks (LANGUAGE.md)", () => {
@@ -207,10 +180,7 @@ describe("simulator: events", () => {
 
   it("partition delays gossip until heal; one hop per gossip round", () => {
     const text = `
-      agent a
-      agent b
-      agent c
-      agent d
+      ${agents("a", "b", "c", "d")}
       promise a -> * +serve(x) if holds(pass)
       capability pass from a to d { grants serve(x) }
       scenario "partition" {
@@ -233,10 +203,7 @@ describe("simulator: events", () => {
 
   it("delegate at run time: the delegate may use the pass; not-delegable passes are refused", () => {
     const text = `
-      agent shop
-      agent ann
-      agent ben
-      agent cy
+      ${agents("shop", "ann", "ben", "cy")}
       promise shop -> * +serve(x) if holds(card)
       capability card from shop to ann { grants serve(x) delegable depth 1 }
       capability plain from shop to ann { grants serve(x) }
@@ -262,10 +229,7 @@ describe("simulator: events", () => {
 describe("simulator: delegation chains", () => {
   // `wider` and `child` widen their parents: the checker refuses them (PG401, PG402), the engine voids them at run time.
   const base = `
-    agent vault
-    agent ann
-    agent ben
-    agent cy
+    ${agents("vault", "ann", "ben", "cy")}
     promise vault -> * +read(files) if holds(account)
     promise vault -> * +write(files) if holds(account)
     capability account from vault to ann { grants read(files), write(files) delegable depth 2 expires after 20 steps }
@@ -305,9 +269,7 @@ describe("simulator: delegation chains", () => {
 
   it("a chain whose depth is used up is void", () => {
     const t = unchecked(`
-      agent s
-      agent a
-      agent b
+      ${agents("s", "a", "b")}
       promise s -> * +go(x) if holds(root)
       capability root from s to a { grants go(x) }
       delegate child of root by a to b { grants go(x) }
@@ -319,9 +281,7 @@ describe("simulator: delegation chains", () => {
 
 describe("simulator: currencies", () => {
   const bank = (body: string, supply = "{ supply 10 }") => `
-    agent bank
-    agent ann
-    agent ben
+    ${agents("bank", "ann", "ben")}
     currency coin issued by bank ${supply}
     promise bank -> * +serve(tea) if holds(card) { price 4 coin }
     capability card from bank to ann { grants serve(tea) }
@@ -453,9 +413,7 @@ describe("simulator: determinism and bad input", () => {
 
   it("prepareRun: a program with checker errors runs no scenario, each carries the checker's errors", () => {
     const text = `
-      agent v
-      agent ann
-      agent ben
+      ${agents("v", "ann", "ben")}
       promise v -> * +read(files) if holds(acct)
       promise ann -> v -read(files)
       promise ben -> v -read(files)
