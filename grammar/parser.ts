@@ -660,7 +660,9 @@ function parseStrict(tokens: IToken[]): Declaration[] | undefined {
   p.input = tokens;
   p.stepsErrors = [];
   const declarations = p.file();
-  return p.errors.length || p.stepsErrors.length ? undefined : declarations;
+  const ok = !p.errors.length && !p.stepsErrors.length;
+  p.input = []; // the parser would keep the tokens alive until the next parse
+  return ok ? declarations : undefined;
 }
 
 /** Each declaration on its own, with recovery; reports the first error of each. */
@@ -695,6 +697,7 @@ function parseEachDeclaration(tokens: IToken[], errors: SyntaxError[]): Declarat
     if (decl) declarations.push(decl);
     i = j;
   }
+  p.input = [];
   return declarations;
 }
 
