@@ -20,6 +20,9 @@ const declarationStarts = new Set<TokenType>(DECLARATION_KEYWORDS.map((k) => K[k
 const outcomes = new Set<TokenType>([K.kept, K.refused, K.broken]);
 const valueStarts = new Set<TokenType>([NumberLiteral, StringLiteral, LBracket, LBrace, Colon]);
 
+/** consume's options for chevrotain's own message (one object, not one per name). */
+const DEFAULT_MESSAGE = { ERR_MSG: undefined };
+
 /** End offset (exclusive); the parsing lexer tracks start offsets only. */
 function tokenEnd(t: IToken): number {
   return t.startOffset + t.image.length;
@@ -86,7 +89,7 @@ class PgParser extends EmbeddedActionsParser {
     const t = this.LA(at), next = this.LA(at + 1).tokenType;
     return t.tokenType === Identifier && t.image === "unavailable" && next !== K.knows && next !== K.kept && next !== K.broken;
   };
-  private name = (idx: number): Name => this.nameOf(this.consume(idx, Identifier, { ERR_MSG: undefined }));
+  private name = (idx: number): Name => this.nameOf(this.consume(idx, Identifier, DEFAULT_MESSAGE));
 
   /** A unit follows a number when it is written attached (`64MiB`) or cannot be the next field's key. */
   private unitFollows(): boolean {

@@ -63,10 +63,18 @@ export const allTokens: TokenType[] = [...lexerTokens, DashedName, ...Object.val
 
 const keywordByImage = new Map<string, TokenType>(Object.entries(keywordTokens));
 
+/** Whether some keyword has this length and first letter (most names are told apart without a Map lookup). */
+const keywordShape = new Uint8Array(16 * 26);
+for (const k of KEYWORDS) keywordShape[k.length * 26 + k.charCodeAt(0) - 97] = 1;
+function mayBeKeyword(w: string): boolean {
+  const letter = w.charCodeAt(0) - 97;
+  return letter >= 0 && letter < 26 && w.length < 16 && keywordShape[w.length * 26 + letter] === 1;
+}
+
 function retype(tokens: IToken[]): void {
   for (const t of tokens) {
     if (t.tokenType !== Identifier) continue;
-    const type = keywordByImage.get(t.image) ?? (t.image.includes("-") ? DashedName : undefined);
+    const type = (mayBeKeyword(t.image) ? keywordByImage.get(t.image) : undefined) ?? (t.image.includes("-") ? DashedName : undefined);
     if (type) {
       t.tokenType = type;
       t.tokenTypeIdx = type.tokenTypeIdx!;
