@@ -2,7 +2,7 @@
 // The token stream is cut into declarations at each declaration keyword, and each
 // declaration is parsed on its own, so a typo costs one diagnostic and the rest
 // of the file is still understood.
-import { EmbeddedActionsParser, type IToken, type TokenType } from "chevrotain";
+import { EmbeddedActionsParser, type IOrAlt, type IToken, type TokenType } from "chevrotain";
 import type {
   AgentDecl, Amount, Body, BodyArg, CapabilityDecl, Comment, Condition, CurrencyDecl, Declaration, DelegateDecl,
   Event, Expectation, Field, GridDecl, ImportDecl, Name, PromiseDecl, ScenarioDecl, ScenarioItem, SourceFile, Span,
@@ -19,6 +19,9 @@ const declarationStarts = new Set<TokenType>(DECLARATION_KEYWORDS.map((k) => K[k
 /** Tokens after a number that cannot follow a unit, so an identifier before them is a field key. */
 const outcomes = new Set<TokenType>([K.kept, K.refused, K.broken]);
 const valueStarts = new Set<TokenType>([NumberLiteral, StringLiteral, LBracket, LBrace, Colon]);
+
+/** consume's options for chevrotain's own message (one object, not one per name). */
+const DEFAULT_MESSAGE = { ERR_MSG: undefined };
 
 /** End offset (exclusive); the parsing lexer tracks start offsets only. */
 function tokenEnd(t: IToken): number {
@@ -38,6 +41,14 @@ export function unquote(image: string): string {
 }
 
 class PgParser extends EmbeddedActionsParser {
+  /** The alternatives of each OR that runs per declaration or per token, built once (chevrotain's advice: a new
+   * array of closures per call is a good part of a parse); ORs whose alternatives close over a rule's locals build
+   * theirs per call. */
+  private readonly alts: {
+    declaration?: IOrAlt<Declaration | undefined>[]; polarity?: IOrAlt<"+" | "-">[]; promisee?: IOrAlt<Name>[];
+    value?: IOrAlt<Value>[]; word?: IOrAlt<IToken>[]; bodyArg?: IOrAlt<BodyArg>[]; unary?: IOrAlt<Condition>[];
+  } = {};
+
   constructor(recoveryEnabled: boolean) {
     super(allTokens, { recoveryEnabled, maxLookahead: 3 });
     this.performSelfAnalysis();
@@ -78,7 +89,7 @@ class PgParser extends EmbeddedActionsParser {
     const t = this.LA(at), next = this.LA(at + 1).tokenType;
     return t.tokenType === Identifier && t.image === "unavailable" && next !== K.knows && next !== K.kept && next !== K.broken;
   };
-  private name = (idx: number): Name => this.nameOf(this.consume(idx, Identifier, { ERR_MSG: undefined }));
+  private name = (idx: number): Name => this.nameOf(this.consume(idx, Identifier, DEFAULT_MESSAGE));
 
   /** A unit follows a number when it is written attached (`64MiB`) or cannot be the next field's key. */
   private unitFollows(): boolean {
@@ -100,7 +111,7 @@ class PgParser extends EmbeddedActionsParser {
 
   public declaration = this.RULE("declaration", (): Declaration | undefined => {
     this.partial = undefined;
-    return this.OR([
+    return this.OR(this.alts.declaration ??= [
       { ALT: () => this.SUBRULE(this.importDecl) },
       { ALT: () => this.SUBRULE(this.gridDecl) },
       { ALT: () => this.SUBRULE(this.agentDecl) },
@@ -158,7 +169,7 @@ class PgParser extends EmbeddedActionsParser {
     d.promiser = this.name(2);
     this.CONSUME(Arrow);
     this.AT_LEAST_ONE_SEP({ SEP: Comma, DEF: () => d.promisees.push(this.SUBRULE(this.promisee)) });
-    d.polarity = this.OR([
+    d.polarity = this.OR(this.alts.polarity ??= [
       { ALT: () => (this.CONSUME(Plus), "+" as const) },
       { ALT: () => (this.CONSUME(Minus), "-" as const) },
     ]);
@@ -173,7 +184,7 @@ class PgParser extends EmbeddedActionsParser {
   });
 
   private promisee = this.RULE("promisee", (): Name => {
-    return this.OR([
+    return this.OR(this.alts.promisee ??= [
       { ALT: () => this.nameOf(this.CONSUME(Identifier)) },
       { ALT: () => this.nameOf(this.CONSUME(Star)) },
     ]);
@@ -288,7 +299,7 @@ class PgParser extends EmbeddedActionsParser {
   });
 
   private value = this.RULE("value", (): Value => {
-    return this.OR([
+    return this.OR(this.alts.value ??= [
       {
         ALT: () => {
           const t = this.CONSUME(StringLiteral);
@@ -298,7 +309,7 @@ class PgParser extends EmbeddedActionsParser {
       { ALT: () => this.SUBRULE(this.number) },
       {
         ALT: () => {
-          const t = this.OR2([{ ALT: () => this.CONSUME(Identifier) }, { ALT: () => this.CONSUME(DashedName) }]);
+          const t = this.OR2(this.alts.word ??= [{ ALT: () => this.CONSUME(Identifier) }, { ALT: () => this.CONSUME(DashedName) }]);
           const name = this.nameOf(t);
           return { kind: "ident" as const, name, span: name.span };
         },
@@ -337,7 +348,7 @@ class PgParser extends EmbeddedActionsParser {
       SEP: Comma,
       DEF: () =>
         args.push(
-          this.OR([
+          this.OR(this.alts.bodyArg ??= [
             { ALT: () => ({ kind: "any" as const, span: this.nameOf(this.CONSUME(Star)).span }) },
             { ALT: () => this.SUBRULE(this.value) },
           ]),
@@ -347,28 +358,24 @@ class PgParser extends EmbeddedActionsParser {
     return { type: this.nameOf(type), args, span: this.from(type) };
   });
 
-  private condition = this.RULE("condition", (): Condition => {
-    let left = this.SUBRULE(this.andCondition);
-    this.MANY(() => {
-      this.CONSUME(K.or);
-      const right = this.SUBRULE2(this.andCondition);
-      left = this.ACTION(() => (left && right ? { kind: "or" as const, left, right, span: { start: left.span.start, end: right.span.end } } : left ?? right));
-    });
-    return left;
-  });
+  private condition = this.RULE("condition", this.leftAssociative("or", K.or, () => this.andCondition));
+  private andCondition = this.RULE("andCondition", this.leftAssociative("and", K.and, () => this.unaryCondition));
 
-  private andCondition = this.RULE("andCondition", (): Condition => {
-    let left = this.SUBRULE(this.unaryCondition);
-    this.MANY(() => {
-      this.CONSUME(K.and);
-      const right = this.SUBRULE2(this.unaryCondition);
-      left = this.ACTION(() => (left && right ? { kind: "and" as const, left, right, span: { start: left.span.start, end: right.span.end } } : left ?? right));
-    });
-    return left;
-  });
+  /** `operand (operator operand)*`, grouped from the left: `a or b or c` is `(a or b) or c`. */
+  private leftAssociative(kind: "and" | "or", operator: TokenType, operand: () => (() => Condition)) {
+    return (): Condition => {
+      let left = this.SUBRULE(operand());
+      this.MANY(() => {
+        this.CONSUME(operator);
+        const right = this.SUBRULE2(operand());
+        left = this.ACTION(() => (left && right ? { kind, left, right, span: { start: left.span.start, end: right.span.end } } : left ?? right));
+      });
+      return left;
+    };
+  }
 
   private unaryCondition = this.RULE("unaryCondition", (): Condition => {
-    return this.OR([
+    return this.OR(this.alts.unary ??= [
       {
         ALT: () => {
           const kw = this.CONSUME(K.not);
@@ -660,7 +667,9 @@ function parseStrict(tokens: IToken[]): Declaration[] | undefined {
   p.input = tokens;
   p.stepsErrors = [];
   const declarations = p.file();
-  return p.errors.length || p.stepsErrors.length ? undefined : declarations;
+  const ok = !p.errors.length && !p.stepsErrors.length;
+  p.input = []; // the parser would keep the tokens alive until the next parse
+  return ok ? declarations : undefined;
 }
 
 /** Each declaration on its own, with recovery; reports the first error of each. */
@@ -695,6 +704,7 @@ function parseEachDeclaration(tokens: IToken[], errors: SyntaxError[]): Declarat
     if (decl) declarations.push(decl);
     i = j;
   }
+  p.input = [];
   return declarations;
 }
 

@@ -8,9 +8,11 @@ export const LineComment = createToken({ name: "LineComment", pattern: /\/\/[^\n
 export const BlockComment = createToken({ name: "BlockComment", pattern: /\/\*[\s\S]*?\*\//, group: "comments", line_breaks: true });
 export const StringLiteral = createToken({ name: "StringLiteral", pattern: /"(?:[^"\\\n\r]|\\.)*"/ });
 export const NumberLiteral = createToken({ name: "NumberLiteral", pattern: /\d+(?:\.\d+)?/ });
+/** A word, with dashes or not: one pattern (trying two per word is slower); `retype` gives a word with dashes its
+ * own type. */
+export const Identifier = createToken({ name: "Identifier", pattern: /[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*/ });
 /** A name with dashes, such as the hash name `sha2-256`. */
-export const DashedName = createToken({ name: "DashedName", pattern: /[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)+/ });
-export const Identifier = createToken({ name: "Identifier", pattern: /[A-Za-z_][A-Za-z0-9_]*/ });
+export const DashedName = createToken({ name: "DashedName", pattern: Lexer.NA });
 
 export const BiArrow = createToken({ name: "BiArrow", pattern: /<->/ });
 export const Arrow = createToken({ name: "Arrow", pattern: /->/ });
@@ -44,7 +46,7 @@ export const KEYWORDS: readonly string[] = [...DECLARATION_KEYWORDS, ...OTHER_KE
 export type Keyword = (typeof DECLARATION_KEYWORDS)[number] | (typeof OTHER_KEYWORDS)[number];
 
 // Keywords are not matched by the lexer (trying 47 patterns per word is slow):
-// the lexer reads every word as an Identifier and `retypeKeywords` then gives
+// the lexer reads every word as an Identifier and `retype` then gives
 // each keyword its own token type, which is what the parser matches on.
 export const keywordTokens = {} as Record<Keyword, TokenType>;
 for (const word of KEYWORDS as Keyword[]) {
@@ -52,22 +54,30 @@ for (const word of KEYWORDS as Keyword[]) {
 }
 
 const lexerTokens: TokenType[] = [
-  WhiteSpace, DocComment, LineComment, BlockComment, StringLiteral, NumberLiteral, DashedName, Identifier,
+  WhiteSpace, DocComment, LineComment, BlockComment, StringLiteral, NumberLiteral, Identifier,
   BiArrow, Arrow, Plus, Minus, Star, Comma, Colon, Pipe, LParen, RParen, LBrace, RBrace, LBracket, RBracket,
 ];
 
 /** Every token type the parser knows. */
-export const allTokens: TokenType[] = [...lexerTokens, ...Object.values(keywordTokens)];
+export const allTokens: TokenType[] = [...lexerTokens, DashedName, ...Object.values(keywordTokens)];
 
 const keywordByImage = new Map<string, TokenType>(Object.entries(keywordTokens));
 
-function retypeKeywords(tokens: IToken[]): void {
+/** Whether some keyword has this length and first letter (most names are told apart without a Map lookup). */
+const keywordShape = new Uint8Array(16 * 26);
+for (const k of KEYWORDS) keywordShape[k.length * 26 + k.charCodeAt(0) - 97] = 1;
+function mayBeKeyword(w: string): boolean {
+  const letter = w.charCodeAt(0) - 97;
+  return letter >= 0 && letter < 26 && w.length < 16 && keywordShape[w.length * 26 + letter] === 1;
+}
+
+function retype(tokens: IToken[]): void {
   for (const t of tokens) {
     if (t.tokenType !== Identifier) continue;
-    const keyword = keywordByImage.get(t.image);
-    if (keyword) {
-      t.tokenType = keyword;
-      t.tokenTypeIdx = keyword.tokenTypeIdx!;
+    const type = (mayBeKeyword(t.image) ? keywordByImage.get(t.image) : undefined) ?? (t.image.includes("-") ? DashedName : undefined);
+    if (type) {
+      t.tokenType = type;
+      t.tokenTypeIdx = type.tokenTypeIdx!;
     }
   }
 }
@@ -80,7 +90,7 @@ function makeLexer(positionTracking: "onlyOffset" | "full") {
     tokenize(text: string): ILexingResult {
       inner ??= new Lexer(lexerTokens, { positionTracking, ensureOptimizations: true });
       const result = inner.tokenize(text);
-      retypeKeywords(result.tokens);
+      retype(result.tokens);
       return result;
     },
   };

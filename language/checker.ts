@@ -64,6 +64,20 @@ class Checker {
     this.report({ path: file, severity: "error", code, span, message, ...extra });
   }
 
+  /** Each body's grant, made once per check (a Map for the check's life: a module-wide WeakMap costs every GC). */
+  private readonly grants = new Map<Body, Grant>();
+
+  private grant(b: Body): Grant {
+    let g = this.grants.get(b);
+    if (!g) this.grants.set(b, (g = grantOf(b)));
+    return g;
+  }
+
+  /** Two bodies meet (an offer and an acceptance): see authority.meets. */
+  private bodiesMatch(a: Body, b: Body): boolean {
+    return meets(this.grant(a), this.grant(b));
+  }
+
   run(): Diagnostic[] {
     for (const [file, source] of this.program.files) {
       for (const e of source.errors) this.error(file, e.code, e.span, e.message);
@@ -229,32 +243,31 @@ class Checker {
   /** A + with no matching -, or a - with no matching +: cooperation needs both. */
   private unbound(): void {
     const promises = this.program.declarations("promise").filter(({ decl }) => decl.promiser?.text && decl.body && decl.polarity);
-    // Index by polarity, body type and promisee: a match must address this promise's promiser.
-    const addressedTo = new Map<string, PromiseDecl[]>();
-    for (const { decl } of promises) {
-      for (const promisee of decl.promisees) {
-        const key = decl.polarity + decl.body!.type.text + " " + promisee.text;
-        const list = addressedTo.get(key);
-        if (list) list.push(decl); else addressedTo.set(key, [decl]);
-      }
-    }
-    const starByPromiser = new Map<string, PromiseDecl[]>();
-    for (const { decl } of promises) {
-      if (!decl.promisees.some((n) => n.text === "*")) continue;
-      const key = decl.polarity + decl.body!.type.text + " " + decl.promiser!.text;
-      const list = starByPromiser.get(key);
-      if (list) list.push(decl); else starByPromiser.set(key, [decl]);
-    }
-    const matches = (decl: PromiseDecl, other: PromiseDecl) =>
-      other !== decl && bodiesMatch(decl.body!, other.body!) && addresses(decl, other.promiser!.text);
+    // Index by body type, polarity and promisee: a match must address this promise's promiser. (Maps of maps: a key
+    // made by concatenation costs a new string, flattened and hashed, on every lookup.)
+    type Index = Map<string, [Map<string, PromiseDecl[]>, Map<string, PromiseDecl[]>]>;
+    const add = (index: Index, decl: PromiseDecl, name: string) => {
+      let byPolarity = index.get(decl.body!.type.text);
+      if (!byPolarity) index.set(decl.body!.type.text, (byPolarity = [new Map(), new Map()]));
+      const byName = byPolarity[decl.polarity === "+" ? 0 : 1];
+      const list = byName.get(name);
+      if (list) list.push(decl); else byName.set(name, [decl]);
+    };
+    /** The promises of the opposite polarity to `decl`'s, of its body type, under `name`. */
+    const opposite = (index: Index, decl: PromiseDecl, name: string) => index.get(decl.body!.type.text)?.[decl.polarity === "+" ? 1 : 0].get(name);
+    const addressedTo: Index = new Map();
+    for (const { decl } of promises) for (const promisee of decl.promisees) add(addressedTo, decl, promisee.text);
+    const starByPromiser: Index = new Map();
+    for (const { decl } of promises) if (decl.promisees.some((n) => n.text === "*")) add(starByPromiser, decl, decl.promiser!.text);
+    const matchIn = (decl: PromiseDecl, others: PromiseDecl[] | undefined) => {
+      if (others) for (const other of others) if (other !== decl && this.bodiesMatch(decl.body!, other.body!) && addresses(decl, other.promiser!.text)) return true;
+      return false;
+    };
     for (const { path: file, decl } of promises) {
-      const opposite = (decl.polarity === "+" ? "-" : "+") + decl.body!.type.text;
       // Promises to everyone (*) are looked up by their promiser, unless this one is to everyone too.
-      const toEveryone = decl.promisees.some((n) => n.text === "*")
-        ? addressedTo.get(opposite + " *") ?? []
-        : decl.promisees.flatMap((n) => starByPromiser.get(opposite + " " + n.text) ?? []);
-      const candidates = [...(addressedTo.get(opposite + " " + decl.promiser!.text) ?? []), ...toEveryone];
-      const matched = candidates.some((other) => matches(decl, other));
+      let matched = matchIn(decl, opposite(addressedTo, decl, decl.promiser!.text));
+      if (decl.promisees.some((n) => n.text === "*")) matched ||= matchIn(decl, opposite(addressedTo, decl, "*"));
+      else for (const n of decl.promisees) matched ||= matchIn(decl, opposite(starByPromiser, decl, n.text));
       if (matched) continue;
       const give = decl.polarity === "+";
       const counterpart = decl.promisees.find((n) => n.text !== "*")?.text ?? "someone";
@@ -321,7 +334,7 @@ class Checker {
     if (!issuer || !this.program.lookup("agent", issuer)) return;
     const offers = this.offersBy().get(issuer) ?? [];
     for (const g of c.grants) {
-      if (offers.some((decl) => covers(grantOfCached(decl.body!), grantOfCached(g)))) continue;
+      if (offers.some((decl) => covers(this.grant(decl.body!), this.grant(g)))) continue;
       this.error(file, "PG400", g.span,
         `${issuer} grants ${bodyText(g)} but does not itself promise it: a capability is its issuer's promise, so add 'promise ${issuer} -> ${c.holder?.text ?? "*"} +${bodyText(g)}'`);
     }
@@ -609,18 +622,6 @@ function argText(a: Body["args"][number]): string {
     case "number": return a.unit ? `${a.raw} ${a.unit.text}` : a.raw;
     default: return "…";
   }
-}
-
-const grants = new WeakMap<Body, Grant>();
-/** Two bodies meet (an offer and an acceptance): see authority.meets. */
-function bodiesMatch(a: Body, b: Body): boolean {
-  return meets(grantOfCached(a), grantOfCached(b));
-}
-
-function grantOfCached(b: Body): Grant {
-  let g = grants.get(b);
-  if (!g) grants.set(b, (g = grantOf(b)));
-  return g;
 }
 
 function addresses(p: PromiseDecl, agent: string): boolean {

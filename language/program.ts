@@ -60,11 +60,13 @@ export class Program {
         if (same) same.push({ path: file, decl }); else this.byKind.set(decl.kind, [{ path: file, decl }]);
       }
     }
+    // One visitor per file, not one per declaration.
     for (const [file, source] of files) {
-      for (const decl of source.declarations) if (!part || part.referencesIn.has(decl)) collectReferences(decl, (name, kind, optional) => {
+      const visit: Visit = (name, kind, optional) => {
         if (!name || !name.text || name.text === "*") return;
         this.references.push({ path: file, span: name.span, name: name.text, kind, symbol: this.resolve(kind, name.text), optional });
-      });
+      };
+      for (const decl of source.declarations) if (!part || part.referencesIn.has(decl)) collectReferences(decl, visit);
     }
   }
 

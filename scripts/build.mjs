@@ -20,6 +20,8 @@ const entries = [
   // The VS Code extension and its language server are CommonJS (.cjs: the package is "type": "module").
   { entryPoints: ["client/extension.ts"], outfile: "dist/extension.cjs", format: "cjs", external: ["vscode"] },
   { entryPoints: ["server/main.ts"], outfile: "dist/server.cjs", format: "cjs" },
+  // The server's checker thread: only what checking needs (a smaller worker, started sooner).
+  { entryPoints: ["server/checker-main.ts"], outfile: "dist/server-checker.cjs", format: "cjs" },
   // The grid node as its own process (the extension starts it as a child).
   { entryPoints: ["grid/main.ts"], outfile: "dist/grid-node.js", format: "esm", banner: esmBanner },
 ];

@@ -3,7 +3,7 @@
 // its version changed), parses them incrementally, and answers one request at a time; only the newest request per
 // file is run, and a result is used only if it is for the version still open. A request can be cancelled: a
 // running one stops its worker, which the next request starts again.
-import { Worker, parentPort } from "node:worker_threads";
+import { Worker, parentPort, receiveMessageOnPort } from "node:worker_threads";
 import { parse, type SourceFile } from "../grammar/index.ts";
 import { check, loadProgram, type Diagnostic } from "../language/index.ts";
 import { revocationTimelines, type RevocationTimeline } from "../language/simulator/timeline.ts";
@@ -11,6 +11,13 @@ import { OverlayHost } from "./host.ts";
 import { idle } from "./idle-gc.ts";
 import { CheckState } from "./incremental-check.ts";
 import { IncrementalParser } from "./incremental-parse.ts";
+import { warmUp, warmUpText } from "./warm-up.ts";
+
+/** The warm-up's sample (a path no file has) and its size: small slices (a few ms each), enough of them for V8 to
+ * optimize the hot functions. */
+const WARM_UP_PATH = "\0warm-up.pg";
+const WARM_UP_GROUPS = 40;
+const WARM_UP_RUNS = 10;
 
 export type Job =
   | { kind: "check"; entry: string }
@@ -91,10 +98,7 @@ export class CheckService {
 /** The worker's side. */
 export function serveChecks(): void {
   const service = new CheckService();
-  // Build both parsers now, while the server waits for its first document, not on the first check.
-  parse("agent a");
-  parse("agent");
-  parentPort!.on("message", (req: WorkerRequest) => {
+  const serve = (req: WorkerRequest) => {
     let res: WorkerResponse;
     try {
       res = service.handle(req);
@@ -103,6 +107,22 @@ export function serveChecks(): void {
     }
     parentPort!.postMessage(res);
     idle();
+  };
+  // Build both parsers and optimize the parse and the check now, while the server waits for its first document; a
+  // request that comes meanwhile is taken at once (between two slices) and ends the warm-up.
+  parse("agent a");
+  parse("agent");
+  let requested = false;
+  const sample = warmUpText(WARM_UP_GROUPS);
+  const waiting = () => {
+    const pending = requested ? undefined : receiveMessageOnPort(parentPort!);
+    if (pending) { requested = true; serve(pending.message as WorkerRequest); }
+    return requested;
+  };
+  warmUp(() => new CheckService().handle({ id: 0, job: { kind: "check", entry: WARM_UP_PATH }, files: [[WARM_UP_PATH, sample]], open: [WARM_UP_PATH], generation: 0 }), WARM_UP_RUNS, waiting, () => idle(200));
+  parentPort!.on("message", (req: WorkerRequest) => {
+    requested = true;
+    serve(req);
   });
 }
 

@@ -8,7 +8,13 @@
 import { parse, type SourceFile, type SyntaxError } from "../grammar/index.ts";
 
 const QUOTE = 34, SLASH = 47, STAR = 42, BACKSLASH = 92;
-const KEYWORD_LINE = /^(import|grid|agent|currency|promise|capability|delegate|workload|scenario)(?![A-Za-z0-9_]|-[A-Za-z0-9_])/;
+/** Sticky: tried at a line's start in the whole text (a slice per line costs more than the test). */
+const KEYWORD_AT = /(import|grid|agent|currency|promise|capability|delegate|workload|scenario)(?![A-Za-z0-9_]|-[A-Za-z0-9_])/y;
+
+function keywordAt(text: string, at: number): string | undefined {
+  KEYWORD_AT.lastIndex = at;
+  return KEYWORD_AT.exec(text)?.[1];
+}
 
 interface Chunk { start: number; end: number; next?: string }
 interface Boundary { at: number; keyword?: string }
@@ -38,7 +44,7 @@ function scanBoundaries(text: string, from: number, fromKeyword: string | undefi
     const startsInBlock = inBlock;
     const first = text.charCodeAt(lineStart);
     // Only lines starting with a lower-case letter can start with a keyword: test the pattern on those alone.
-    const keyword = !inBlock && lineStart > from && first >= 97 && first <= 119 ? KEYWORD_LINE.exec(text.slice(lineStart, Math.min(lineEnd, lineStart + 12)))?.[1] : undefined;
+    const keyword = !inBlock && lineStart > from && first >= 97 && first <= 119 ? keywordAt(text, lineStart) : undefined;
     if (keyword && !previousLineHasDoc) { if (push({ at: lineStart, keyword })) return starts; }
     else if (keyword && docRun !== undefined && docRun > from) { if (push({ at: docRun, keyword })) return starts; }
     // Track block comments and doc comments on this line (strings end at the line's end, like the lexer's).
@@ -182,16 +188,19 @@ export class IncrementalParser {
     }
     const pieces: Piece[] = [];
     let d = 0, k = 0;
-    for (const [i, c] of chunks.entries()) {
+    for (let i = 0; i < chunks.length; i++) {
+      const c = chunks[i];
       const result: SourceFile = { declarations: [], comments: [], errors: [], text: "" };
       while (d < whole.declarations.length && whole.declarations[d].span.start < c.end) result.declarations.push(whole.declarations[d++]);
       while (k < whole.comments.length && whole.comments[k].span.start < c.end) result.comments.push(whole.comments[k++]);
+      // Written out, not spread: a spread per chunk costs more than the loop's other work.
+      const keyword = starts[i].keyword;
       if (dirty.has(i)) {
-        pieces.push(this.place({ ...c, keyword: starts[i].keyword }, this.parseChunk(text, c)));
+        pieces.push(this.place({ start: c.start, end: c.end, next: c.next, keyword }, this.parseChunk(text, c)));
         continue;
       }
       this.reparsed++;
-      pieces.push({ ...c, keyword: starts[i].keyword, parsed: { key: "", result, offset: c.start } });
+      pieces.push({ start: c.start, end: c.end, next: c.next, keyword, parsed: { key: "", result, offset: c.start } });
     }
     return pieces;
   }

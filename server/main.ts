@@ -1,16 +1,23 @@
 // The language server's entry point. vscode-languageserver picks the transport from the command line:
 // `--stdio` (neovim, tests), `--node-ipc` (the VS Code client), or `--socket=PORT`; over stdio, frames are read by
-// a reader that skips a bad frame instead of stalling (server/stdio.ts). The same file, started as a worker
-// thread, is the server's checker thread. Run it with `node --max-semi-space-size=2` as the VS Code client
-// does: parsing makes much short-lived garbage, and a small young generation keeps memory down at no cost in speed.
+// a reader that skips a bad frame instead of stalling (server/stdio.ts). The checker thread runs
+// dist/server-checker.cjs, or this same file started as a worker thread when that is missing. Run it with
+// `node --max-semi-space-size=2` as the VS Code client does: parsing makes much short-lived garbage, and a small
+// young generation keeps memory down at no cost in speed.
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { isMainThread, workerData } from "node:worker_threads";
 import { createConnection, ProposedFeatures, StreamMessageWriter } from "vscode-languageserver/node.js";
 import { serveChecks } from "./checker-thread.ts";
 import { startServer } from "./server.ts";
 import { ResyncingReader } from "./stdio.ts";
 
+// The checker thread's bundle next to this one (server/checker-main.ts); without it, this file serves as both.
+const bundled = path.join(path.dirname(process.argv[1] ?? ""), "server-checker.cjs");
+const checker = fs.existsSync(bundled) ? bundled : process.argv[1];
+
 if (!isMainThread && (workerData as { role?: string } | undefined)?.role === "checker") serveChecks();
 else if (process.argv.includes("--stdio")) {
   const connection = createConnection(ProposedFeatures.all, new ResyncingReader(process.stdin, (m) => connection.console.error(m)), new StreamMessageWriter(process.stdout));
-  startServer(connection, process.argv[1]);
-} else startServer(createConnection(ProposedFeatures.all), process.argv[1]);
+  startServer(connection, checker);
+} else startServer(createConnection(ProposedFeatures.all), checker);
