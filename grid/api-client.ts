@@ -2,6 +2,7 @@
 import type { DeploymentInfo, LogEntry } from "./deployments.ts";
 import type { Availability } from "./sandboxes/driver.ts";
 import type { HeldToken } from "./held.ts";
+import type { PlacementReport } from "./placement.ts";
 
 export type { HeldToken };
 
@@ -47,9 +48,14 @@ export class ApiError extends Error {
 
 export type { DeploymentInfo, LogEntry };
 
+/** `deploy --to any`: the local node chooses the peer (grid/placement.ts). */
+export const ANY_PEER = "any";
+
 export interface RemoteStarted {
   id: string;
   peer: string;
+  /** For `--to any`: where the node placed it and why (grid/placement.ts). */
+  placement?: PlacementReport;
 }
 
 /** The last line of a remote deploy: the peer's signed assessment (base64 DAG-CBOR), or why the peer is gone. */

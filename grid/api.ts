@@ -412,9 +412,9 @@ export class ApiServer {
   private async deployRemote(req: IncomingMessage, res: ServerResponse, to: string): Promise<void> {
     const { request, blocks } = await this.readDeployCar(req);
     const outcome = await this.node.deployTo(to, request, blocks, {
-      onStarted: (id, peer) => {
+      onStarted: (id, peer, placement) => {
         res.writeHead(200, { "content-type": "application/x-ndjson" });
-        res.write(JSON.stringify({ started: { id, peer } }) + "\n");
+        res.write(JSON.stringify({ started: { id, peer, ...(placement ? { placement } : {}) } }) + "\n");
       },
       onOutput: (e) => res.write(JSON.stringify(e) + "\n"),
     });

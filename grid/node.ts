@@ -33,6 +33,9 @@ import { peerIdFromString } from "@libp2p/peer-id";
 import { loadPolicy, ownKeyPolicy, type Policy } from "./policy.ts";
 import { Discovery, dhtService, PeerBans } from "./discovery.ts";
 import { Offers } from "./offers.ts";
+import { plan, type PlacementReport } from "./placement.ts";
+import { ANY_PEER } from "./api-client.ts";
+import { decodeManifest, decodeWorkload, ManifestError } from "./manifest.ts";
 
 export { BLOCKS_PROTOCOL } from "./blocks.ts";
 export { DEPLOY_PROTOCOL, type RemoteOutcome } from "./remote.ts";
@@ -98,7 +101,7 @@ export class GridNode {
       persist: (cid, bytes, indexed) => this.persist(cid, bytes, indexed),
       publishAssessment: (record) => this.publishRecord(ASSESSMENTS_TOPIC, record),
     });
-    this.offers = new Offers({ libp2p: libp2p as unknown as Libp2p, key, drivers, running: () => [...this.runs.all.values()].filter((d) => d.info.state === "running").length });
+    this.offers = new Offers({ libp2p: libp2p as unknown as Libp2p, key, drivers, running: () => [...this.runs.all.values()].filter((d) => d.info.state === "running").length, promises: () => policy.promises() });
     this.remote = new DeployProtocol(libp2p as unknown as Libp2p, {
       deploy: (request) => this.deploy(request),
       deployment: (id) => this.deployment(id),
@@ -371,11 +374,14 @@ export class GridNode {
 
   /**
    * Sends a signed deploy to another node over /promisegrid/deploy/0. `to` is a peer id
-   * (connected or known) or a multiaddr to dial. The manifest's blocks are kept here so
-   * the remote can fetch them.
+   * (connected or known), a multiaddr to dial, or "any": this node places it (placement.ts).
+   * The manifest's blocks are kept here so the remote can fetch them.
    */
   async deployTo(to: string, request: Signed<DeployPayload>, blocks: { cid: CID; bytes: Uint8Array }[], ev: RemoteEvents = {}): Promise<RemoteOutcome> {
     if (!(await verifyRecord(request))) throw new DeployError(403, "forged", "deploy refused: the deploy request's signature does not match its holder key");
+    const manifest = CID.asCID(request.payload.manifest);
+    if (!manifest || !(request.payload.holder instanceof Uint8Array)) throw new DeployError(400, "malformed", "the deploy request's manifest is not a CID");
+    if (to === ANY_PEER) return this.place(request, manifest, blocks, ev);
     let peer: PeerId;
     if (to.startsWith("/")) {
       let ma;
@@ -397,13 +403,74 @@ export class GridNode {
       }
     }
     if (peer.equals(this.libp2p.peerId)) throw new DeployError(400, "bad-peer", `${to} is this node; deploy to it without --to`);
+    await this.keepFor(request, manifest, blocks);
+    return this.sendTo(peer, request, ev);
+  }
+
+  /** Stores the manifest's blocks: the peer the deploy is addressed to may fetch them (access.ts). */
+  private async keepFor(request: Signed<DeployPayload>, manifest: CID, blocks: { cid: CID; bytes: Uint8Array }[]): Promise<void> {
     for (const b of blocks) await this.store.put(b.cid, b.bytes);
-    // The deployer sent this manifest here: the peer the deploy is addressed to may fetch its blocks (access.ts).
-    const manifest = CID.asCID(request.payload.manifest);
-    if (!manifest || !(request.payload.holder instanceof Uint8Array)) throw new DeployError(400, "malformed", "the deploy request's manifest is not a CID");
     await this.access.deployed(manifest, request.payload.holder);
+  }
+
+  private sendTo(peer: PeerId, request: Signed<DeployPayload>, ev: RemoteEvents): Promise<RemoteOutcome> {
     if (peer.publicKey) this.access.sentTo(request.sig, peer.publicKey.raw);
     return this.remote.send(peer, request, ev);
+  }
+
+  /**
+   * `--to any`: the peers whose offers run the workload's sandbox and promise to honour the
+   * capability presented, least loaded first; each refusal moves on to the next. The same
+   * signed request goes to each (every node keeps its own replay guard).
+   */
+  private async place(request: Signed<DeployPayload>, manifest: CID, blocks: { cid: CID; bytes: Uint8Array }[], ev: RemoteEvents): Promise<RemoteOutcome> {
+    await this.keepFor(request, manifest, blocks);
+    const workload = await this.localWorkload(manifest, request.payload.workload);
+    const p = request.payload;
+    const { candidates, skipped } = plan(this.offers.set.all(), {
+      workload: p.workload, sandbox: workload.sandbox, memoryBytes: workload.limits.memoryBytes, timeMs: workload.limits.timeMs,
+      holder: p.holder, root: p.chain[0]?.payload?.iss instanceof Uint8Array ? p.chain[0].payload.iss : undefined,
+    }, { self: this.publicKey, now: Date.now() });
+    const considered: PlacementReport["considered"] = skipped.map((s) => ({ peer: s.peer, outcome: "skipped", why: s.why }));
+    const tried: PlacementReport["considered"] = [];
+    for (const [i, c] of candidates.entries()) {
+      const peer = peerIdFromString(c.peer);
+      // The offer says where the node listens: it may be no neighbour of this one.
+      await this.libp2p.peerStore.merge(peer, { multiaddrs: c.offer.payload.addrs.flatMap((a) => { try { return [multiaddr(a)]; } catch { return []; } }) }).catch(() => {});
+      const report = (): PlacementReport => ({
+        peer: c.peer,
+        because: c.why,
+        considered: [...tried, { peer: c.peer, outcome: "chosen", why: c.why }, ...candidates.slice(i + 1).map((n) => ({ peer: n.peer, outcome: "not tried" as const, why: n.why })), ...considered],
+      });
+      try {
+        const out = await this.sendTo(peer, request, { ...ev, onStarted: (id, who) => ev.onStarted?.(id, who, report()) });
+        return { ...out, placement: report() };
+      } catch (e) {
+        if (!(e instanceof DeployError)) throw e;
+        tried.push({ peer: c.peer, outcome: "refused", why: `${e.code}: ${e.message}` });
+      }
+    }
+    const all = [...tried, ...considered];
+    const known = all.length ? `; ${all.map((x) => `${x.peer} ${x.outcome === "refused" ? "refused it" : "was skipped"} (${x.why})`).join("; ")}` : ": this node knows no peer's offer yet";
+    throw new DeployError(503, "no-placement", `no peer could take ${p.workload} (${workload.sandbox})${known}`);
+  }
+
+  /** A workload of a manifest this node holds (placement reads its sandbox and limits). */
+  private async localWorkload(manifest: CID, name: string) {
+    const missing = (what: string) => new DeployError(422, "missing-blocks", `to place it this node needs the manifest's ${what}; send the manifest's blocks with the deploy`);
+    try {
+      const root = await this.store.get(manifest);
+      if (!root) throw missing("root");
+      const m = decodeManifest(root);
+      const wcid = Object.hasOwn(m.workloads, name) ? m.workloads[name] : undefined;
+      if (!wcid) throw new DeployError(422, "bad-manifest", `manifest ${manifest}: it has no workload named '${name}'`);
+      const w = await this.store.get(wcid);
+      if (!w) throw missing(`workload block of '${name}'`);
+      return decodeWorkload(w, name);
+    } catch (e) {
+      if (e instanceof ManifestError) throw new DeployError(422, "bad-manifest", `manifest ${manifest}: ${e.message}`);
+      throw e;
+    }
   }
 
   deployment(id: string): Deployment | undefined {
