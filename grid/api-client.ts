@@ -30,6 +30,8 @@ export interface Peer {
 export interface PeersReport {
   peers: Peer[];
   dht: { routingTable: number; provided: number; providing: number };
+  /** Per gossip topic: peers known to subscribe, and this node's mesh. */
+  gossip: Record<string, { subscribers: number; mesh: number }>;
   banned: { peerId: string; until: number }[];
 }
 

@@ -281,7 +281,7 @@ export class ApiServer {
           state: { revocations: node.state.revocations.size, assessments: node.state.assessments.size },
         });
       case "GET /peers":
-        return send(res, 200, { peers: node.peers(), dht: { routingTable: node.discovery.routingTableSize(), provided: node.discovery.provideDone, providing: node.discovery.providing }, banned: node.discovery.bans.list() });
+        return send(res, 200, { peers: node.peers(), dht: { routingTable: node.discovery.routingTableSize(), provided: node.discovery.provideDone, providing: node.discovery.providing }, gossip: node.gossip(), banned: node.discovery.bans.list() });
       case "GET /offers":
         return send(res, 200, { offers: node.offers.set.all().map((o) => offerJson(o)) });
       case "GET /blocks/:id": {

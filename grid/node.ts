@@ -32,7 +32,7 @@ import { DEPLOY_PROTOCOL, DeployProtocol, type RemoteEvents, type RemoteOutcome 
 import { peerIdFromString } from "@libp2p/peer-id";
 import { loadPolicy, ownKeyPolicy, type Policy } from "./policy.ts";
 import { Discovery, dhtService, PeerBans } from "./discovery.ts";
-import { Offers } from "./offers.ts";
+import { Offers, OFFERS_TOPIC } from "./offers.ts";
 import { plan, type PlacementReport } from "./placement.ts";
 import { ANY_PEER } from "./api-client.ts";
 import { decodeManifest, decodeWorkload, ManifestError } from "./manifest.ts";
@@ -139,6 +139,11 @@ export class GridNode {
       // Many peers on one host (loopback grids, tests) dial in from the same IP at once:
       // libp2p's default of 5 inbound connections per second per host would reset them.
       connectionManager: { inboundConnectionThreshold: 100, maxIncomingPendingConnections: 50 },
+      // The monitor pings every connection and closes it when a ping takes over its timeout (5 s
+      // at least by default). A busy host (many nodes on a few cores) answers that slowly while
+      // alive, and the closed connections took gossip meshes down with them. A dead peer's
+      // connection closes by itself; a deploy has its own silence bound (remote.ts).
+      connectionMonitor: { pingTimeout: { minTimeout: 30_000, maxTimeout: 60_000 } },
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux({ streamOptions: { initialStreamWindowSize: 4 * 1024 * 1024, maxStreamWindowSize: 32 * 1024 * 1024 } })],
@@ -146,7 +151,14 @@ export class GridNode {
         identify: identify(),
         ping: ping(),
         dht: dhtService(),
-        pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, floodPublish: true, emitSelf: false, D: 8, Dlo: 6, Dhi: 16, heartbeatInterval: 500 }),
+        pubsub: gossipsub({
+          allowPublishToZeroTopicPeers: true, floodPublish: true, emitSelf: false, D: 8, Dlo: 6, Dhi: 16, heartbeatInterval: 500,
+          // Every inbound connection on one host comes from 127.0.0.1 (the kernel's source for any
+          // 127.0.0.x): gossipsub's IP colocation penalty would graylist all but 10 such peers,
+          // so a node with more would stop hearing or sending revocations. Loopback peers are this
+          // machine's own; the penalty stays for every other address.
+          scoreParams: { IPColocationFactorWhitelist: new Set(["127.0.0.1", "::1"]) },
+        }),
       },
     });
     const node = new GridNode(o.dataDir, key, store, state, libp2p as unknown as Libp2p<Services>, o.drivers ?? new DriverRegistry(undefined, nodeDriverContext(o.dataDir)), tokens, replays, access, policy, bans, denied);
@@ -185,6 +197,14 @@ export class GridNode {
     }
     const conn = await this.libp2p.dial(ma, { signal: AbortSignal.timeout(10_000) });
     return conn.remotePeer.toString();
+  }
+
+  /** Per gossip topic: the peers known to subscribe, and those in this node's mesh. */
+  gossip(): Record<string, { subscribers: number; mesh: number }> {
+    const pubsub = this.libp2p.services.pubsub;
+    // The router has getMeshPeers; its published interface does not say so.
+    const mesh = (t: string) => (pubsub as unknown as { getMeshPeers?(t: string): string[] }).getMeshPeers?.(t).length ?? 0;
+    return Object.fromEntries([REVOCATIONS_TOPIC, ASSESSMENTS_TOPIC, OFFERS_TOPIC].map((t) => [t, { subscribers: pubsub.getSubscribers(t).length, mesh: mesh(t) }]));
   }
 
   peers(): { peerId: string; addrs: string[] }[] {
