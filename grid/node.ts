@@ -125,7 +125,7 @@ export class GridNode {
     await tokens.load();
     const replays = new ReplayGuard(join(o.dataDir, "seen-requests"), REPLAY_WINDOW_MS);
     await replays.load(Date.now());
-    const access = new BlockAccess(store, join(o.dataDir, "manifest-holders"));
+    const access = new BlockAccess(store, join(o.dataDir, "manifest-holders"), join(o.dataDir, "public-blocks"));
     await access.load();
     const bans = new PeerBans();
     const denied = new Set(o.denyPeers ?? []);
@@ -386,7 +386,7 @@ export class GridNode {
   async deploy(request: Signed<DeployPayload>, blocks: { cid: CID; bytes: Uint8Array }[] = []): Promise<DeploymentInfo> {
     const info = await this.runs.deploy(request, blocks);
     // Accepted and its job assembled: provide what others may fetch of it; the load changed.
-    void this.discovery.provideManifest(CID.parse(info.manifest), info.workload).catch(() => {});
+    void this.discovery.provideManifest(CID.parse(info.manifest), info.workload, (chunks) => this.access.makePublic(chunks)).catch(() => {});
     this.offers.changed();
     void this.runs.get(info.id)?.done.then(() => this.offers.changed());
     return info;
