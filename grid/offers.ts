@@ -303,15 +303,4 @@ export class Offers {
   mine(): SignedOffer | undefined {
     return this.set.get(this.host.key.publicKey.raw);
   }
-
-  /**
-   * Live offers of nodes that run `sandbox`, least loaded first (running
-   * deployments per CPU, then node key): what placement picks from.
-   */
-  offersFor(sandbox: SandboxKind, now = Date.now()): SignedOffer[] {
-    return this.set
-      .all()
-      .filter((o) => isLive(o, now) && o.payload.sandboxes.some((s) => s.kind === sandbox))
-      .sort(byLoad);
-  }
 }
