@@ -102,9 +102,11 @@ export class GridClient {
     let res: Response;
     try {
       res = await fetch(this.url + path, { method, headers, body: payload }).catch((e) => {
-        // A kept-alive socket the node closed just as it was reused: the request never reached
-        // the node, so it is sent once more (a deploy sent twice would be refused as a replay).
-        if ((e as { cause?: { code?: string } }).cause?.code !== "UND_ERR_SOCKET") throw e;
+        // A kept-alive socket the node closed just as it was reused (a close, or a reset when the
+        // node's kernel answers the late request with RST): the request never reached the node,
+        // so it is sent once more (a deploy sent twice would be refused as a replay).
+        const code = (e as { cause?: { code?: string } }).cause?.code;
+        if (code !== "UND_ERR_SOCKET" && code !== "ECONNRESET") throw e;
         return fetch(this.url + path, { method, headers, body: payload });
       });
     } catch (e) {
