@@ -10,7 +10,7 @@
 //    reaching all 30 (p50/p99), time to first byte of a (public) block found
 //    through the DHT on a node 5 bootstrap hops away, and RSS per node.
 import "../grid/polyfill.ts";
-import { readFileSync, mkdtempSync, rmSync, openSync } from "node:fs";
+import { readFileSync, mkdtempSync, rmSync, openSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WASI } from "node:wasi";
@@ -140,6 +140,8 @@ async function transferBench(): Promise<{ mbPerSecond: number; bytes: number; se
     await store.put(cid, bytes);
     cids.push(cid);
   }
+  // Listed as public, as a deployed workload's file chunks are: any peer may fetch them (docs/security.md).
+  writeFileSync(join(sourceDir, "public-blocks"), cids.map((c) => c + "\n").join(""));
   const source = await startNodeProcess(sourceDir);
   const b = await startDaemon({ dataDir: tmp(), peers: [source.addr] });
   try {
