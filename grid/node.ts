@@ -259,8 +259,12 @@ export class GridNode {
     await this.offers.start();
     await this.discovery.start();
     // A peer that joins late catches up on the whole state (anti-entropy).
-    this.libp2p.addEventListener("peer:connect", (evt) => {
-      void this.syncState(evt.detail).catch((e) => { if (process.env.PROMISEGRID_DEBUG) console.error("state sync failed:", e); });
+    const sync = (peer: PeerId) => void this.syncState(peer).catch((e) => { if (process.env.PROMISEGRID_DEBUG) console.error("state sync failed:", e); });
+    this.libp2p.addEventListener("peer:connect", (evt) => sync(evt.detail));
+    // And again once gossip with it works: a record published between the connection and the
+    // moment either side learnt the other's subscription was sent to neither (gossipsub replays nothing).
+    pubsub.addEventListener("subscription-change", (evt) => {
+      if (evt.detail.subscriptions.some((x) => x.topic === REVOCATIONS_TOPIC && x.subscribe)) sync(evt.detail.peerId);
     });
   }
 
