@@ -5,11 +5,12 @@
 // 3. block transfer between two nodes, each in its own process (MB/s, verified
 //    when read and when received, fsynced on arrival);
 // 4. deploy -> exit on a peer over libp2p (/promisegrid/deploy/0) against a local API deploy;
-// 5. a grid of 30 node processes, each given 2 bootstrap peers: a revocation
-//    reaching all 30 (p50/p99), time to first byte of a block found through the
-//    DHT on a node 5 bootstrap hops away, and RSS per node.
+// 5. the placement decision of `deploy --to any` over 30 and 300 offers;
+// 6. a grid of 30 node processes, each given 2 bootstrap peers: a revocation
+//    reaching all 30 (p50/p99), time to first byte of a (public) block found
+//    through the DHT on a node 5 bootstrap hops away, and RSS per node.
 import "../grid/polyfill.ts";
-import { readFileSync, mkdtempSync, rmSync, openSync } from "node:fs";
+import { readFileSync, mkdtempSync, rmSync, openSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WASI } from "node:wasi";
@@ -139,6 +140,8 @@ async function transferBench(): Promise<{ mbPerSecond: number; bytes: number; se
     await store.put(cid, bytes);
     cids.push(cid);
   }
+  // Listed as public, as a deployed workload's file chunks are: any peer may fetch them (docs/security.md).
+  writeFileSync(join(sourceDir, "public-blocks"), cids.map((c) => c + "\n").join(""));
   const source = await startNodeProcess(sourceDir);
   const b = await startDaemon({ dataDir: tmp(), peers: [source.addr] });
   try {
@@ -191,10 +194,12 @@ async function dhtGridBench(): Promise<{ nodes: number; p50: number; p99: number
       await new Promise((res) => setTimeout(res, 50));
     }
     const ttfb: number[] = [];
+    // The module's chunk is public (any peer may fetch it; the manifest root is not).
+    const chunk = compiled.blocks.find((b) => b.cid.code === raw.code)!.cid.toString();
     for (const fetcher of [grid[0], grid[1], grid[2]]) {
       const t = performance.now();
       // One block is one response: its first byte arrives with the rest.
-      const got = await fetcher.client.block(compiled.root.toString());
+      const got = await fetcher.client.block(chunk);
       ttfb.push(performance.now() - t);
       if (got.via !== "provider") throw new Error(`node ${fetcher.index} got the block via ${got.via}, not a DHT provider`);
     }
@@ -206,6 +211,36 @@ async function dhtGridBench(): Promise<{ nodes: number; p50: number; p99: number
   }
 }
 
+
+// The placement decision for `deploy --to any` (grid/placement.ts): the offers of
+// `n` nodes (signed, of mixed sandboxes, loads and promised issuers) -> ordered candidates.
+async function placementBench(): Promise<{ nodes: number; median: number; p99: number }[]> {
+  const { signOffer } = await import("../grid/offers.ts");
+  const { plan } = await import("../grid/placement.ts");
+  const [self, ops, dev] = await Promise.all([0, 1, 2].map(() => generateKeyPair("Ed25519")));
+  const out = [];
+  for (const n of [30, 300]) {
+    const offers = [];
+    for (let i = 0; i < n; i++) {
+      const k = await generateKeyPair("Ed25519");
+      offers.push(await signOffer(k, {
+        type: "promisegrid/offer", v: 0, node: k.publicKey.raw, seq: 1, at: Date.now(), addrs: [],
+        sandboxes: [{ kind: "wasm", memoryBytes: 1 << 30, timeMs: null }, ...(i % 2 ? [{ kind: "container" as const, memoryBytes: 1 << 30, timeMs: null }] : [])],
+        load: { running: i % 5, cpus: 2 },
+        promises: [{ body: { type: "run", args: ["*"] }, to: "*", if: { holds: { iss: (i % 3 ? ops : k).publicKey.raw } } }],
+      }));
+    }
+    const ask = { workload: "hello_container", sandbox: "container" as const, memoryBytes: 64 << 20, timeMs: 10_000, holder: dev.publicKey.raw, root: ops.publicKey.raw };
+    const times: number[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const t = performance.now();
+      plan(offers, ask, { self: self.publicKey.raw, now: Date.now() });
+      if (i >= 200) times.push(performance.now() - t);
+    }
+    out.push({ nodes: n, median: quantile(times, 0.5), p99: quantile(times, 0.99) });
+  }
+  return out;
+}
 
 // deploy -> exit of a cached hello.wasm on a peer (its own process) over libp2p, through this
 // process's node's API, against a deploy -> exit through the same node's API, in the same run.
@@ -251,8 +286,8 @@ async function remoteBench(): Promise<{ remote: number; local: number; remoteP99
   }
 }
 
-// PG_GRID_BENCH=deploy,revocation,transfer,remote,dht picks parts (default: all).
-const parts = (process.env.PG_GRID_BENCH ?? "deploy,revocation,transfer,remote,dht").split(",");
+// PG_GRID_BENCH=deploy,revocation,transfer,remote,placement,dht picks parts (default: all).
+const parts = (process.env.PG_GRID_BENCH ?? "deploy,revocation,transfer,remote,placement,dht").split(",");
 
 try {
   if (parts.includes("deploy")) {
@@ -283,6 +318,11 @@ try {
       `grid deploy->exit on a peer over libp2p (cached hello.wasm, via the local API): median ${r.remote.toFixed(2)} ms, p99 ${r.remoteP99.toFixed(2)} ms over ${r.runs} runs; ` +
       `local API deploy in the same run ${r.local.toFixed(2)} ms; ratio ${ratio.toFixed(1)}x; target <= 3x: ${ratio <= 3 ? "met" : "NOT met"}`,
     );
+  }
+  if (parts.includes("placement")) {
+    for (const p of await placementBench()) {
+      console.log(`grid placement decision (--to any) over ${p.nodes} offers: median ${(p.median * 1000).toFixed(0)} µs, p99 ${(p.p99 * 1000).toFixed(0)} µs`);
+    }
   }
   if (parts.includes("dht")) {
     const g = await dhtGridBench();

@@ -1,8 +1,11 @@
-// Who may fetch which block over /promisegrid/blocks. A peer gets a block only
-// when it shows a deploy request, addressed to itself (the chain's root is its
-// key), signed by a holder who deployed that same manifest on this node, and
-// the block is part of that manifest (its root, workloads, file chunks).
-// Anything else, outputs included (no manifest links to them), is "missing".
+// Who may fetch which block over /promisegrid/blocks. Public: the chunks of
+// the workload files of deploys this node accepted (code and images, which it
+// announces on the DHT anyway): any peer gets them. Everything else only for
+// a peer that shows a deploy request, addressed to itself (the chain's root is
+// its key), signed by a holder who deployed that same manifest on this node,
+// and only blocks of that manifest (its root, workloads, file chunks): a
+// workload block holds args and env. Outputs no one (no manifest links to them).
+// Anything else is "missing".
 import { readIndexLines } from "./files.ts";
 import { appendFile } from "node:fs/promises";
 import * as dagCbor from "@ipld/dag-cbor";
@@ -30,13 +33,34 @@ function links(value: unknown, out: CID[], depth = 0): void {
 export class BlockAccess {
   /** Manifest CID -> holders (hex keys) whose deploys of it this node accepted. */
   private readonly holders = new Map<string, Set<string>>();
-  constructor(private readonly store: BlockStore, private readonly indexPath: string) {}
+  /** Public blocks: workload file chunks (CID strings), listed in `publicPath`. */
+  private readonly open = new Set<string>();
+  constructor(private readonly store: BlockStore, private readonly indexPath: string, private readonly publicPath: string) {}
 
   async load(): Promise<void> {
     for (const line of await readIndexLines(this.indexPath)) {
       const [manifest, holder] = line.split(" ");
       if (manifest && /^[0-9a-f]{64}$/.test(holder ?? "")) this.add(manifest, holder);
     }
+    for (const line of await readIndexLines(this.publicPath)) {
+      try {
+        this.open.add(CID.parse(line.trim()).toString());
+      } catch {
+        // a line cut short by a crash
+      }
+    }
+  }
+
+  /** Makes workload file chunks public (the node provides them on the DHT). */
+  async makePublic(chunks: CID[]): Promise<void> {
+    const fresh = chunks.map(String).filter((c) => !this.open.has(c));
+    if (fresh.length === 0) return;
+    for (const c of fresh) this.open.add(c);
+    await appendFile(this.publicPath, fresh.map((c) => c + "\n").join(""), { mode: 0o600 });
+  }
+
+  isPublic(cid: CID): boolean {
+    return this.open.has(cid.toString());
   }
 
   private add(manifest: string, holder: string): boolean {
@@ -83,13 +107,13 @@ export class BlockAccess {
 
   /** Which of `cids` the peer whose key is `peerKey` may fetch, given the deploy request it shows (or none). */
   async allowed(peerKey: Uint8Array | undefined, request: unknown, cids: CID[]): Promise<Set<string>> {
-    const none = new Set<string>();
+    const open = new Set(cids.map(String).filter((c) => this.open.has(c)));
     const r = asSigned(request, "promisegrid/deploy") as Signed<DeployPayload> | undefined;
-    if (!peerKey || !r || r.payload.chain.length === 0 || !(await verifyRecord(r))) return none;
+    if (!peerKey || !r || r.payload.chain.length === 0 || !(await verifyRecord(r))) return open;
     // Addressed to the peer: its key is the chain's root, or this node sent it this very request (remote.ts).
-    if (!equals(r.payload.chain[0].payload.iss, peerKey) && !this.sent.has(`${hex(r.sig)} ${hex(peerKey)}`)) return none;
-    if (!this.holders.get(r.payload.manifest.toString())?.has(hex(r.payload.holder))) return none;
+    if (!equals(r.payload.chain[0].payload.iss, peerKey) && !this.sent.has(`${hex(r.sig)} ${hex(peerKey)}`)) return open;
+    if (!this.holders.get(r.payload.manifest.toString())?.has(hex(r.payload.holder))) return open;
     const dag = await this.dag(r.payload.manifest);
-    return new Set(cids.map(String).filter((c) => dag.has(c)));
+    return new Set(cids.map(String).filter((c) => open.has(c) || dag.has(c)));
   }
 }

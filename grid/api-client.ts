@@ -2,6 +2,7 @@
 import type { DeploymentInfo, LogEntry } from "./deployments.ts";
 import type { Availability } from "./sandboxes/driver.ts";
 import type { HeldToken } from "./held.ts";
+import type { PlacementReport } from "./placement.ts";
 
 export type { HeldToken };
 
@@ -29,6 +30,8 @@ export interface Peer {
 export interface PeersReport {
   peers: Peer[];
   dht: { routingTable: number; provided: number; providing: number };
+  /** Per gossip topic: peers known to subscribe, and this node's mesh. */
+  gossip: Record<string, { subscribers: number; mesh: number }>;
   banned: { peerId: string; until: number }[];
 }
 
@@ -47,9 +50,14 @@ export class ApiError extends Error {
 
 export type { DeploymentInfo, LogEntry };
 
+/** `deploy --to any`: the local node chooses the peer (grid/placement.ts). */
+export const ANY_PEER = "any";
+
 export interface RemoteStarted {
   id: string;
   peer: string;
+  /** For `--to any`: where the node placed it and why (grid/placement.ts). */
+  placement?: PlacementReport;
 }
 
 /** The last line of a remote deploy: the peer's signed assessment (base64 DAG-CBOR), or why the peer is gone. */
@@ -94,9 +102,11 @@ export class GridClient {
     let res: Response;
     try {
       res = await fetch(this.url + path, { method, headers, body: payload }).catch((e) => {
-        // A kept-alive socket the node closed just as it was reused: the request never reached
-        // the node, so it is sent once more (a deploy sent twice would be refused as a replay).
-        if ((e as { cause?: { code?: string } }).cause?.code !== "UND_ERR_SOCKET") throw e;
+        // A kept-alive socket the node closed just as it was reused (a close, or a reset when the
+        // node's kernel answers the late request with RST): the request never reached the node,
+        // so it is sent once more (a deploy sent twice would be refused as a replay).
+        const code = (e as { cause?: { code?: string } }).cause?.code;
+        if (code !== "UND_ERR_SOCKET" && code !== "ECONNRESET") throw e;
         return fetch(this.url + path, { method, headers, body: payload });
       });
     } catch (e) {

@@ -281,7 +281,7 @@ export class ApiServer {
           state: { revocations: node.state.revocations.size, assessments: node.state.assessments.size },
         });
       case "GET /peers":
-        return send(res, 200, { peers: node.peers(), dht: { routingTable: node.discovery.routingTableSize(), provided: node.discovery.provideDone, providing: node.discovery.providing }, banned: node.discovery.bans.list() });
+        return send(res, 200, { peers: node.peers(), dht: { routingTable: node.discovery.routingTableSize(), provided: node.discovery.provideDone, providing: node.discovery.providing }, gossip: node.gossip(), banned: node.discovery.bans.list() });
       case "GET /offers":
         return send(res, 200, { offers: node.offers.set.all().map((o) => offerJson(o)) });
       case "GET /blocks/:id": {
@@ -412,9 +412,9 @@ export class ApiServer {
   private async deployRemote(req: IncomingMessage, res: ServerResponse, to: string): Promise<void> {
     const { request, blocks } = await this.readDeployCar(req);
     const outcome = await this.node.deployTo(to, request, blocks, {
-      onStarted: (id, peer) => {
+      onStarted: (id, peer, placement) => {
         res.writeHead(200, { "content-type": "application/x-ndjson" });
-        res.write(JSON.stringify({ started: { id, peer } }) + "\n");
+        res.write(JSON.stringify({ started: { id, peer, ...(placement ? { placement } : {}) } }) + "\n");
       },
       onOutput: (e) => res.write(JSON.stringify(e) + "\n"),
     });

@@ -150,7 +150,9 @@ export class BlockExchange {
       }
     }
     for (const c of this.libp2p.getConnections()) if (await attempt(c.remotePeer, "peer")) return;
-    throw new Error(`block ${missing[0]} is not on this node or on any of its ${tried.size} peer(s)${missing.length > 1 ? ` (${missing.length} blocks missing)` : ""}`);
+    // Peers answer "missing" for what they hold but may not give, so say what can be had without a deploy.
+    const why = request ? "" : "; without a deploy of its manifest only public blocks (workload file chunks) are given, never manifests, workload blocks or outputs";
+    throw new Error(`block ${missing[0]} is not on this node or on any of its ${tried.size} peer(s)${missing.length > 1 ? ` (${missing.length} blocks missing)` : ""}${why}`);
   }
 
   /** One block, from the store or fetched from a peer. */

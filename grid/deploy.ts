@@ -16,7 +16,8 @@ import { nodeHost } from "../language/node-host.ts";
 import { base58btc } from "multiformats/bases/base58";
 import { publicKeyFromRaw } from "@libp2p/crypto/keys";
 import { agentKeys } from "./policy.ts";
-import { ApiError, type DeploymentInfo, type GridClient, type LogEntry, type RemoteEndLine } from "./api-client.ts";
+import type { PlacementReport } from "./placement.ts";
+import { ANY_PEER, ApiError, type DeploymentInfo, type GridClient, type LogEntry, type RemoteEndLine } from "./api-client.ts";
 import { keyId, loadOrCreateKey, type PrivateKey } from "./keys.ts";
 import { ManifestError, pickWorkload, type ManifestBlocks } from "./manifest.ts";
 import { asSigned, recordCid, signRecord, verifyRecord, type AssessmentPayload, type Signed, type TokenPayload } from "./records.ts";
@@ -162,7 +163,7 @@ function locate(program: Program | undefined, kind: "capability" | "workload", n
 const CAPABILITY_CODES = new Set(["forged", "expired", "widened", "revoked", "foreign-root", "broken-chain", "not-granted", "malformed"]);
 
 /** The local node could not get a deploy to the peer (or lost it): the network's fault, not the file's. */
-const PEER_CODES = new Set(["unreachable", "peer-gone", "bad-peer"]);
+const PEER_CODES = new Set(["unreachable", "peer-gone", "bad-peer", "no-placement"]);
 
 export interface DeployEvents {
   /** Before each slow stage: "compiling", "starting the node", "deploying NAME", "running NAME". */
@@ -181,6 +182,8 @@ export interface Started {
   token: string;
   /** For a deploy to another node: its peer id. */
   peer?: string;
+  /** For `--to any`: where the local node placed it, why there, and what else it considered. */
+  placement?: PlacementReport;
   /** The capability chain the deploy showed, root first (the editor keeps what you hold). */
   chain: Signed<TokenPayload>[];
 }
@@ -193,7 +196,7 @@ export interface DeployResult extends Started {
   /** For a broken promise: the workload's declaration. */
   brokenAt?: SourceLocation;
   /** For a deploy to another node: its signed assessment, verified against its key (absent when the peer was gone). */
-  remote?: { peer: string; assessment?: Signed<AssessmentPayload>; gone?: string };
+  remote?: { peer: string; assessment?: Signed<AssessmentPayload>; gone?: string; placement?: PlacementReport };
 }
 
 export interface DeployOptions extends DeployEvents {
@@ -205,7 +208,7 @@ export interface DeployOptions extends DeployEvents {
   store?: TokenStore;
   /** The .pg file deployed, for the message that says how to issue a new token. */
   source?: string;
-  /** Deploy to this peer (peer id, multiaddr, did:key, or an agent of the file with a key) through the local node, over libp2p; needs `chain`. */
+  /** Deploy to this peer (peer id, multiaddr, did:key, an agent of the file with a key, or "any": the local node places it) through the local node, over libp2p; needs `chain`. */
   to?: string;
 }
 
@@ -301,7 +304,7 @@ export async function deployManifest(client: GridClient, m: Manifest, o: DeployO
     const token = chain[chain.length - 1];
     const car = await deployCar({ key, manifest: m.root, workload, chain, blocks: m.blocks });
     // An agent of the file with a key names its node by that key.
-    const agentKey = o.to && m.program ? agentKeys(m.program).get(o.to) : undefined;
+    const agentKey = o.to && o.to !== ANY_PEER && m.program ? agentKeys(m.program).get(o.to) : undefined;
     if (o.to) return await deployRemote(client, car, { ...o, to: agentKey ? peerIdOf(agentKey) : peerAddress(o.to) }, { m, workload, capability: capability.name, token: (await tokenCid(token)).toString(), chain });
     const started = await client.deploy(car);
     const s: Started = { id: started.id, workload, capability: capability.name, manifest: m.root.toString(), token: (await tokenCid(token)).toString(), chain };
@@ -340,7 +343,7 @@ async function deployRemote(client: GridClient, car: Uint8Array, o: DeployOption
   let output = "";
   const end = await client.deployTo(o.to, car, {
     onStarted: (st) => {
-      s = { id: st.id, workload: d.workload, capability: d.capability, manifest: d.m.root.toString(), token: d.token, peer: st.peer, chain: d.chain };
+      s = { id: st.id, workload: d.workload, capability: d.capability, manifest: d.m.root.toString(), token: d.token, peer: st.peer, chain: d.chain, ...(st.placement ? { placement: st.placement } : {}) };
       o.onStarted?.(s);
       o.onProgress?.(`running ${d.workload} on ${st.peer}`);
     },
@@ -350,7 +353,8 @@ async function deployRemote(client: GridClient, car: Uint8Array, o: DeployOption
     },
   });
   if (!s || s.id !== end.id) throw new DeployFailure("node", `the node's answer for the deploy to ${o.to} does not match what it started`);
-  const a = await verifyRemoteEnd(end, { to: o.to, id: s.id, manifest: d.m.root, workload: d.workload });
+  // Placed: the end must come from the peer it started on.
+  const a = await verifyRemoteEnd(end, { to: o.to === ANY_PEER ? s.peer! : o.to, id: s.id, manifest: d.m.root, workload: d.workload });
   const p = a?.payload;
   const kept = p?.kept === true;
   const message = p ? `${kept ? "kept" : "broken"}: ${d.workload} ${p.message}` : `broken: ${d.workload}: ${end.gone ?? "no assessment"}`;
@@ -366,7 +370,7 @@ async function deployRemote(client: GridClient, car: Uint8Array, o: DeployOption
     result: p ? { exitCode: p.exitCode, reason: p.reason, message: p.message, durationMs: 0 } as DeploymentInfo["result"] : { exitCode: null, reason: "peer-gone", message: end.gone ?? "peer gone", durationMs: 0 } as unknown as DeploymentInfo["result"],
     assessment: a ? { cid: (await recordCid(a)).toString(), kept, message, output: null } : null,
   };
-  return { ...s, info, output, kept, brokenAt: kept ? undefined : locate(d.m.program, "workload", d.workload), remote: { peer: end.peer, assessment: a, gone: end.gone ?? undefined } };
+  return { ...s, info, output, kept, brokenAt: kept ? undefined : locate(d.m.program, "workload", d.workload), remote: { peer: end.peer, assessment: a, gone: end.gone ?? undefined, placement: s.placement } };
 }
 
 /** The whole flow for a file: load, check, compile, connect, deploy, stream, assess. */

@@ -1,7 +1,7 @@
 // Discovery and content routing: a Kademlia DHT of the grid's own (its own
 // protocol id, every node a server, loopback and LAN addresses kept, no public
 // bootstrappers: the --peer addresses seed it). A node provides the CIDs it can
-// serve to anyone (manifest roots and workload file chunks), finds providers of
+// serve (manifest roots, to deployers; workload file chunks, to anyone), finds providers of
 // blocks it misses, and drops peers that sent it wrong blocks.
 import { kadDHT, passthroughMapper } from "@libp2p/kad-dht";
 import type { Libp2p } from "libp2p";
@@ -131,19 +131,21 @@ export class Discovery implements BlockRouting {
   }
 
   /**
-   * Provides what of a deployed manifest anyone may fetch: its root and the
-   * chunks of the workload's files. Not the workload block (it holds the env
+   * Provides a deployed manifest's root (its blocks go to a node that shows a
+   * deploy of it) and the chunks of the workload's files, which `publish`
+   * makes public first (access.ts). Not the workload block (it holds the env
    * and args) and never a deployment's output.
    */
-  async provideManifest(root: CID, workload: string): Promise<void> {
+  async provideManifest(root: CID, workload: string, publish: (chunks: CID[]) => Promise<void>): Promise<void> {
     const rootBytes = await this.store.get(root);
     if (!rootBytes) return;
     const m = decodeManifest(rootBytes);
     const wcid = Object.hasOwn(m.workloads, workload) ? m.workloads[workload] : undefined;
     const wBytes = wcid && (await this.store.get(wcid));
     if (!wBytes) return;
-    const w = decodeWorkload(wBytes, workload);
-    await this.provide([root, ...Object.values(w.files).flatMap((f) => f.chunks)]);
+    const chunks = Object.values(decodeWorkload(wBytes, workload).files).flatMap((f) => f.chunks);
+    await publish(chunks);
+    await this.provide([root, ...chunks]);
   }
 
   async *providers(cid: CID, signal: AbortSignal): AsyncIterable<PeerId> {

@@ -6,7 +6,7 @@ import { CID } from "multiformats/cid";
 import { equals } from "multiformats/bytes";
 
 /** CID (raw, sha2-256) of docs/protocol/grid-v0.md; a test keeps the two in step. */
-export const PROTOCOL_CID = CID.parse("bafkreibhwxh4rwmv4zaip7towqs4bj4occmxjlohhbk4znvtyfjfzzg44m");
+export const PROTOCOL_CID = CID.parse("bafkreifwic5exquf2n3pqx4bwljxmbtes24bgj56rvyct5fxty7uahr4vq");
 /** CID of docs/protocol/deploy.md: the pCID of /promisegrid/deploy/0 (a test keeps the two in step). */
 export const DEPLOY_PROTOCOL_CID = CID.parse("bafkreieapmh47s4vjmzxe5wqkvexavop2dhzmxsje6frnrzuibnr6a2vty");
 

@@ -32,7 +32,10 @@ import { DEPLOY_PROTOCOL, DeployProtocol, type RemoteEvents, type RemoteOutcome 
 import { peerIdFromString } from "@libp2p/peer-id";
 import { loadPolicy, ownKeyPolicy, type Policy } from "./policy.ts";
 import { Discovery, dhtService, PeerBans } from "./discovery.ts";
-import { Offers } from "./offers.ts";
+import { Offers, OFFERS_TOPIC } from "./offers.ts";
+import { plan, type PlacementReport } from "./placement.ts";
+import { ANY_PEER } from "./api-client.ts";
+import { decodeManifest, decodeWorkload, ManifestError } from "./manifest.ts";
 
 export { BLOCKS_PROTOCOL } from "./blocks.ts";
 export { DEPLOY_PROTOCOL, type RemoteOutcome } from "./remote.ts";
@@ -98,7 +101,7 @@ export class GridNode {
       persist: (cid, bytes, indexed) => this.persist(cid, bytes, indexed),
       publishAssessment: (record) => this.publishRecord(ASSESSMENTS_TOPIC, record),
     });
-    this.offers = new Offers({ libp2p: libp2p as unknown as Libp2p, key, drivers, running: () => [...this.runs.all.values()].filter((d) => d.info.state === "running").length });
+    this.offers = new Offers({ libp2p: libp2p as unknown as Libp2p, key, drivers, running: () => [...this.runs.all.values()].filter((d) => d.info.state === "running").length, promises: () => policy.promises() });
     this.remote = new DeployProtocol(libp2p as unknown as Libp2p, {
       deploy: (request) => this.deploy(request),
       deployment: (id) => this.deployment(id),
@@ -122,7 +125,7 @@ export class GridNode {
     await tokens.load();
     const replays = new ReplayGuard(join(o.dataDir, "seen-requests"), REPLAY_WINDOW_MS);
     await replays.load(Date.now());
-    const access = new BlockAccess(store, join(o.dataDir, "manifest-holders"));
+    const access = new BlockAccess(store, join(o.dataDir, "manifest-holders"), join(o.dataDir, "public-blocks"));
     await access.load();
     const bans = new PeerBans();
     const denied = new Set(o.denyPeers ?? []);
@@ -136,6 +139,11 @@ export class GridNode {
       // Many peers on one host (loopback grids, tests) dial in from the same IP at once:
       // libp2p's default of 5 inbound connections per second per host would reset them.
       connectionManager: { inboundConnectionThreshold: 100, maxIncomingPendingConnections: 50 },
+      // The monitor pings every connection and closes it when a ping takes over its timeout (5 s
+      // at least by default). A busy host (many nodes on a few cores) answers that slowly while
+      // alive, and the closed connections took gossip meshes down with them. A dead peer's
+      // connection closes by itself; a deploy has its own silence bound (remote.ts).
+      connectionMonitor: { pingTimeout: { minTimeout: 30_000, maxTimeout: 60_000 } },
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux({ streamOptions: { initialStreamWindowSize: 4 * 1024 * 1024, maxStreamWindowSize: 32 * 1024 * 1024 } })],
@@ -143,7 +151,14 @@ export class GridNode {
         identify: identify(),
         ping: ping(),
         dht: dhtService(),
-        pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, floodPublish: true, emitSelf: false, D: 8, Dlo: 6, Dhi: 16, heartbeatInterval: 500 }),
+        pubsub: gossipsub({
+          allowPublishToZeroTopicPeers: true, floodPublish: true, emitSelf: false, D: 8, Dlo: 6, Dhi: 16, heartbeatInterval: 500,
+          // Every inbound connection on one host comes from 127.0.0.1 (the kernel's source for any
+          // 127.0.0.x): gossipsub's IP colocation penalty would graylist all but 10 such peers,
+          // so a node with more would stop hearing or sending revocations. Loopback peers are this
+          // machine's own; the penalty stays for every other address.
+          scoreParams: { IPColocationFactorWhitelist: new Set(["127.0.0.1", "::1"]) },
+        }),
       },
     });
     const node = new GridNode(o.dataDir, key, store, state, libp2p as unknown as Libp2p<Services>, o.drivers ?? new DriverRegistry(undefined, nodeDriverContext(o.dataDir)), tokens, replays, access, policy, bans, denied);
@@ -182,6 +197,14 @@ export class GridNode {
     }
     const conn = await this.libp2p.dial(ma, { signal: AbortSignal.timeout(10_000) });
     return conn.remotePeer.toString();
+  }
+
+  /** Per gossip topic: the peers known to subscribe, and those in this node's mesh. */
+  gossip(): Record<string, { subscribers: number; mesh: number }> {
+    const pubsub = this.libp2p.services.pubsub;
+    // The router has getMeshPeers; its published interface does not say so.
+    const mesh = (t: string) => (pubsub as unknown as { getMeshPeers?(t: string): string[] }).getMeshPeers?.(t).length ?? 0;
+    return Object.fromEntries([REVOCATIONS_TOPIC, ASSESSMENTS_TOPIC, OFFERS_TOPIC].map((t) => [t, { subscribers: pubsub.getSubscribers(t).length, mesh: mesh(t) }]));
   }
 
   peers(): { peerId: string; addrs: string[] }[] {
@@ -236,8 +259,12 @@ export class GridNode {
     await this.offers.start();
     await this.discovery.start();
     // A peer that joins late catches up on the whole state (anti-entropy).
-    this.libp2p.addEventListener("peer:connect", (evt) => {
-      void this.syncState(evt.detail).catch((e) => { if (process.env.PROMISEGRID_DEBUG) console.error("state sync failed:", e); });
+    const sync = (peer: PeerId) => void this.syncState(peer).catch((e) => { if (process.env.PROMISEGRID_DEBUG) console.error("state sync failed:", e); });
+    this.libp2p.addEventListener("peer:connect", (evt) => sync(evt.detail));
+    // And again once gossip with it works: a record published between the connection and the
+    // moment either side learnt the other's subscription was sent to neither (gossipsub replays nothing).
+    pubsub.addEventListener("subscription-change", (evt) => {
+      if (evt.detail.subscriptions.some((x) => x.topic === REVOCATIONS_TOPIC && x.subscribe)) sync(evt.detail.peerId);
     });
   }
 
@@ -363,7 +390,7 @@ export class GridNode {
   async deploy(request: Signed<DeployPayload>, blocks: { cid: CID; bytes: Uint8Array }[] = []): Promise<DeploymentInfo> {
     const info = await this.runs.deploy(request, blocks);
     // Accepted and its job assembled: provide what others may fetch of it; the load changed.
-    void this.discovery.provideManifest(CID.parse(info.manifest), info.workload).catch(() => {});
+    void this.discovery.provideManifest(CID.parse(info.manifest), info.workload, (chunks) => this.access.makePublic(chunks)).catch(() => {});
     this.offers.changed();
     void this.runs.get(info.id)?.done.then(() => this.offers.changed());
     return info;
@@ -371,11 +398,14 @@ export class GridNode {
 
   /**
    * Sends a signed deploy to another node over /promisegrid/deploy/0. `to` is a peer id
-   * (connected or known) or a multiaddr to dial. The manifest's blocks are kept here so
-   * the remote can fetch them.
+   * (connected or known), a multiaddr to dial, or "any": this node places it (placement.ts).
+   * The manifest's blocks are kept here so the remote can fetch them.
    */
   async deployTo(to: string, request: Signed<DeployPayload>, blocks: { cid: CID; bytes: Uint8Array }[], ev: RemoteEvents = {}): Promise<RemoteOutcome> {
     if (!(await verifyRecord(request))) throw new DeployError(403, "forged", "deploy refused: the deploy request's signature does not match its holder key");
+    const manifest = CID.asCID(request.payload.manifest);
+    if (!manifest || !(request.payload.holder instanceof Uint8Array)) throw new DeployError(400, "malformed", "the deploy request's manifest is not a CID");
+    if (to === ANY_PEER) return this.place(request, manifest, blocks, ev);
     let peer: PeerId;
     if (to.startsWith("/")) {
       let ma;
@@ -397,13 +427,74 @@ export class GridNode {
       }
     }
     if (peer.equals(this.libp2p.peerId)) throw new DeployError(400, "bad-peer", `${to} is this node; deploy to it without --to`);
+    await this.keepFor(request, manifest, blocks);
+    return this.sendTo(peer, request, ev);
+  }
+
+  /** Stores the manifest's blocks: the peer the deploy is addressed to may fetch them (access.ts). */
+  private async keepFor(request: Signed<DeployPayload>, manifest: CID, blocks: { cid: CID; bytes: Uint8Array }[]): Promise<void> {
     for (const b of blocks) await this.store.put(b.cid, b.bytes);
-    // The deployer sent this manifest here: the peer the deploy is addressed to may fetch its blocks (access.ts).
-    const manifest = CID.asCID(request.payload.manifest);
-    if (!manifest || !(request.payload.holder instanceof Uint8Array)) throw new DeployError(400, "malformed", "the deploy request's manifest is not a CID");
     await this.access.deployed(manifest, request.payload.holder);
+  }
+
+  private sendTo(peer: PeerId, request: Signed<DeployPayload>, ev: RemoteEvents): Promise<RemoteOutcome> {
     if (peer.publicKey) this.access.sentTo(request.sig, peer.publicKey.raw);
     return this.remote.send(peer, request, ev);
+  }
+
+  /**
+   * `--to any`: the peers whose offers run the workload's sandbox and promise to honour the
+   * capability presented, least loaded first; each refusal moves on to the next. The same
+   * signed request goes to each (every node keeps its own replay guard).
+   */
+  private async place(request: Signed<DeployPayload>, manifest: CID, blocks: { cid: CID; bytes: Uint8Array }[], ev: RemoteEvents): Promise<RemoteOutcome> {
+    await this.keepFor(request, manifest, blocks);
+    const workload = await this.localWorkload(manifest, request.payload.workload);
+    const p = request.payload;
+    const { candidates, skipped } = plan(this.offers.set.all(), {
+      workload: p.workload, sandbox: workload.sandbox, memoryBytes: workload.limits.memoryBytes, timeMs: workload.limits.timeMs,
+      holder: p.holder, root: p.chain[0]?.payload?.iss instanceof Uint8Array ? p.chain[0].payload.iss : undefined,
+    }, { self: this.publicKey, now: Date.now() });
+    const considered: PlacementReport["considered"] = skipped.map((s) => ({ peer: s.peer, outcome: "skipped", why: s.why }));
+    const tried: PlacementReport["considered"] = [];
+    for (const [i, c] of candidates.entries()) {
+      const peer = peerIdFromString(c.peer);
+      // The offer says where the node listens: it may be no neighbour of this one.
+      await this.libp2p.peerStore.merge(peer, { multiaddrs: c.offer.payload.addrs.flatMap((a) => { try { return [multiaddr(a)]; } catch { return []; } }) }).catch(() => {});
+      const report = (): PlacementReport => ({
+        peer: c.peer,
+        because: c.why,
+        considered: [...tried, { peer: c.peer, outcome: "chosen", why: c.why }, ...candidates.slice(i + 1).map((n) => ({ peer: n.peer, outcome: "not tried" as const, why: n.why })), ...considered],
+      });
+      try {
+        const out = await this.sendTo(peer, request, { ...ev, onStarted: (id, who) => ev.onStarted?.(id, who, report()) });
+        return { ...out, placement: report() };
+      } catch (e) {
+        if (!(e instanceof DeployError)) throw e;
+        tried.push({ peer: c.peer, outcome: "refused", why: `${e.code}: ${e.message}` });
+      }
+    }
+    const all = [...tried, ...considered];
+    const known = all.length ? `; ${all.map((x) => `${x.peer} ${x.outcome === "refused" ? "refused it" : "was skipped"} (${x.why})`).join("; ")}` : ": this node knows no peer's offer yet";
+    throw new DeployError(503, "no-placement", `no peer could take ${p.workload} (${workload.sandbox})${known}`);
+  }
+
+  /** A workload of a manifest this node holds (placement reads its sandbox and limits). */
+  private async localWorkload(manifest: CID, name: string) {
+    const missing = (what: string) => new DeployError(422, "missing-blocks", `to place it this node needs the manifest's ${what}; send the manifest's blocks with the deploy`);
+    try {
+      const root = await this.store.get(manifest);
+      if (!root) throw missing("root");
+      const m = decodeManifest(root);
+      const wcid = Object.hasOwn(m.workloads, name) ? m.workloads[name] : undefined;
+      if (!wcid) throw new DeployError(422, "bad-manifest", `manifest ${manifest}: it has no workload named '${name}'`);
+      const w = await this.store.get(wcid);
+      if (!w) throw missing(`workload block of '${name}'`);
+      return decodeWorkload(w, name);
+    } catch (e) {
+      if (e instanceof ManifestError) throw new DeployError(422, "bad-manifest", `manifest ${manifest}: ${e.message}`);
+      throw e;
+    }
   }
 
   deployment(id: string): Deployment | undefined {

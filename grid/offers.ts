@@ -170,6 +170,21 @@ export class OfferSet {
   }
 }
 
+/** Whether an offer still counts: signed within OFFER_TTL_MS (older: the node went away). */
+export function isLive(o: SignedOffer, now = Date.now()): boolean {
+  return now - o.payload.at <= OFFER_TTL_MS;
+}
+
+/** A node's load as its offer states it: deployments running per CPU. */
+export function loadOf(o: SignedOffer): number {
+  return o.payload.load.running / Math.max(1, o.payload.load.cpus);
+}
+
+/** Least loaded first, then by node key (so every node orders the same offers the same way). */
+export function byLoad(a: SignedOffer, b: SignedOffer): number {
+  return loadOf(a) - loadOf(b) || Buffer.compare(a.payload.node, b.payload.node);
+}
+
 /** What the default node promises: run(*) to whoever holds a capability its own key issued (its operator). */
 export function defaultPromises(nodeKey: Uint8Array): OfferedPromise[] {
   return [{ body: { type: "run", args: ["*"] }, to: "*", if: { holds: { iss: nodeKey } } }];
@@ -184,7 +199,7 @@ export function offerJson(o: SignedOffer, now = Date.now()) {
     node: keyId(p.node),
     seq: p.seq,
     at: p.at,
-    live: now - p.at <= OFFER_TTL_MS,
+    live: isLive(o, now),
     addrs: p.addrs,
     sandboxes: p.sandboxes,
     load: p.load,
@@ -287,17 +302,5 @@ export class Offers {
 
   mine(): SignedOffer | undefined {
     return this.set.get(this.host.key.publicKey.raw);
-  }
-
-  /**
-   * Live offers of nodes that run `sandbox`, least loaded first (running
-   * deployments per CPU, then node key): what placement picks from.
-   */
-  offersFor(sandbox: SandboxKind, now = Date.now()): SignedOffer[] {
-    const load = (o: SignedOffer) => o.payload.load.running / Math.max(1, o.payload.load.cpus);
-    return this.set
-      .all()
-      .filter((o) => now - o.payload.at <= OFFER_TTL_MS && o.payload.sandboxes.some((s) => s.kind === sandbox))
-      .sort((a, b) => load(a) - load(b) || Buffer.compare(a.payload.node, b.payload.node));
   }
 }

@@ -16,6 +16,7 @@ import { publicKeyOf } from "../language/did.ts";
 import { checkRequest, chainRefusal, Refusal, verifyDeploy, type CheckedRequest } from "./capabilities.ts";
 import { keyId } from "./keys.ts";
 import type { DeployPayload, Signed } from "./records.ts";
+import { defaultPromises, type OfferCondition, type OfferedPromise } from "./offers.ts";
 
 /** What the node knows when it judges: its clock and its revocations. */
 export interface PolicyView {
@@ -33,6 +34,8 @@ export interface Policy {
   /** An agent's key as the policy file binds it (the node's own agent: the node's key). */
   keyOf(agent: string): Uint8Array | undefined;
   judge(request: Signed<DeployPayload>, view: PolicyView): Promise<Judgement>;
+  /** The agent's +run promises as its offer states them (grid/offers.ts): what placement reads. */
+  promises(): OfferedPromise[];
 }
 
 /** A policy file that cannot make this node its agent; the message says why. */
@@ -49,6 +52,7 @@ export function ownKeyPolicy(nodeKey: Uint8Array): Policy {
     agent: null,
     agentOf: (k) => (equals(k, nodeKey) ? "this node" : undefined),
     keyOf: () => undefined,
+    promises: () => defaultPromises(nodeKey),
     async judge(request, view) {
       try {
         const cids = await verifyDeploy(request, { nodeKey, ...view });
@@ -165,10 +169,47 @@ export function programPolicy(program: Program, agent: string, nodeKey: Uint8Arr
     }
   };
 
+  // The offer's form of the promises: holds(CAP) names CAP's issuer key. What an offer cannot
+  // say is false there (an issuer without a key, kept(P): unknown to the node, which never honours
+  // on unknown), so a reader may see a promise the node then refuses, never the other way round.
+  const never: OfferCondition = { or: [] };
+  const offered = (c: Condition): OfferCondition => {
+    switch (c.kind) {
+      case "holds": {
+        const iss = keys.get(capability(c.capability.text)?.issuer?.text ?? "");
+        return iss ? { holds: { iss } } : never;
+      }
+      case "kept":
+      case "ref": return never;
+      case "not": return { not: offered(c.operand) };
+      case "and":
+      case "or": {
+        const flat = (x: OfferCondition): OfferCondition[] => (c.kind in x ? (x as Record<string, OfferCondition[]>)[c.kind] : [x]);
+        const xs = [...flat(offered(c.left)), ...flat(offered(c.right))];
+        return c.kind === "and" ? { and: xs } : { or: xs };
+      }
+    }
+  };
+  // Past what an offer may hold (8 deep, 16 a list), the promise is offered unconditionally: the node still judges.
+  const fits = (x: OfferCondition, depth = 0): boolean => {
+    if (depth > 8) return false;
+    if ("holds" in x) return true;
+    if ("not" in x) return fits(x.not, depth + 1);
+    const xs = "and" in x ? x.and : x.or;
+    return xs.length <= 16 && xs.every((y) => fits(y, depth + 1));
+  };
+  const offeredPromises: OfferedPromise[] = runs.flatMap((p) => {
+    const to = p.promisees.some((n) => n.text === "*") ? "*" as const : p.promisees.map((n) => keys.get(n.text)).filter((k): k is Uint8Array => !!k).slice(0, 64);
+    if (to !== "*" && to.length === 0) return [];
+    const cond = p.condition ? offered(p.condition) : null;
+    return [{ body: grantOf(p.body!), to, if: cond && fits(cond) ? cond : null }];
+  }).slice(0, 64);
+
   return {
     agent,
     agentOf,
     keyOf: (a) => keys.get(a),
+    promises: () => offeredPromises,
     async judge(request, view) {
       let r: CheckedRequest;
       try {

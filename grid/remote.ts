@@ -8,6 +8,7 @@ import type { PeerId, Stream } from "@libp2p/interface";
 import { equals } from "multiformats/bytes";
 import { DEPLOY_PROTOCOL_CID, decodeEnvelope, encodeEnvelope } from "./envelope.ts";
 import { asSigned, verifyRecord, type AssessmentPayload, type DeployPayload, type Signed } from "./records.ts";
+import type { PlacementReport } from "./placement.ts";
 import { DeployError, type Deployment, type DeploymentInfo, type LogEntry } from "./deployments.ts";
 
 export const DEPLOY_PROTOCOL = "/promisegrid/deploy/0";
@@ -38,7 +39,8 @@ export interface RemoteHost {
 }
 
 export interface RemoteEvents {
-  onStarted?(id: string, peer: string): void;
+  /** `placement`: for a deploy the sending node placed (`--to any`), where and why. */
+  onStarted?(id: string, peer: string, placement?: PlacementReport): void;
   onOutput?(e: LogEntry): void;
 }
 
@@ -51,6 +53,7 @@ export interface RemoteOutcome {
   peer: string;
   id: string;
   end: RemoteEnd;
+  placement?: PlacementReport;
 }
 
 const text = (v: unknown, max = MAX_TEXT): string => String(v).slice(0, max);

@@ -74,14 +74,17 @@ export async function deployAndFollow(file: string, connect: () => Promise<GridC
       load: cliLoad,
       connect,
       onStarted: (s) => {
-        if (!flags.json) io.err(`deployed ${s.workload} (manifest ${s.manifest}) as ${s.id}${s.peer ? ` on peer ${s.peer}` : ""} with capability ${s.capability} (token ${s.token})\n`);
+        if (flags.json) return;
+        io.err(`deployed ${s.workload} (manifest ${s.manifest}) as ${s.id}${s.peer ? ` on peer ${s.peer}` : ""} with capability ${s.capability} (token ${s.token})\n`);
+        // --to any: where it went, why there, and what else was considered.
+        if (s.placement) io.err(`placed on peer ${s.placement.peer}: ${s.placement.because}\n${s.placement.considered.filter((c) => c.outcome !== "chosen").map((c) => `  ${c.peer} ${c.outcome}: ${c.why}\n`).join("")}`);
       },
       onOutput: (e) => {
         if (!flags.json) (e.stream === "stdout" ? io.out : io.err)(e.data);
       },
     });
     const { info } = r;
-    const remote = r.remote && { peer: r.remote.peer, verified: !!r.remote.assessment, gone: r.remote.gone ?? null };
+    const remote = r.remote && { peer: r.remote.peer, verified: !!r.remote.assessment, gone: r.remote.gone ?? null, ...(r.remote.placement ? { placement: r.remote.placement } : {}) };
     if (flags.json) io.out(JSON.stringify({ ...info, output: r.output, capability: r.capability, token: r.token, ...(remote ? { remote } : {}) }) + "\n");
     else {
       const signed = r.remote?.assessment ? `, signed by peer ${r.remote.peer}: verified` : "";
@@ -107,7 +110,7 @@ export async function deployAndFollow(file: string, connect: () => Promise<GridC
 export const deploy: Command = {
   name: "deploy",
   summary: "deploy a .pg file or manifest CAR to a grid node and stream its output",
-  help: `usage: promisegrid deploy FILE|CAR [--to PEER] [--token TOKEN] [--node URL] [--token-file F] [--workload NAME] [--json]
+  help: `usage: promisegrid deploy FILE|CAR [--to PEER|any] [--token TOKEN] [--node URL] [--token-file F] [--workload NAME] [--json]
 
 Compiles FILE (or reads a compiled CAR), presents a token for the capability
 the manifest declares, signs the deploy with your key (~/.promisegrid/key),
@@ -122,6 +125,11 @@ until you issue a new one (\`promisegrid capability issue CAP FILE.pg\`).
                     rules, runs it and signs the assessment, which is checked
                     against the peer's key; needs --token (a chain the peer
                     honours)
+  --to any          your local node chooses the peer: one whose offer runs the
+                    workload's sandbox and promises to honour --token's chain
+                    (rooted at an issuer its policy names), the least loaded
+                    first, the next one when a peer refuses; prints where it
+                    ran, why there, and why not elsewhere
   --node URL        the node's control API (default: the local node, ~/.promisegrid/node)
   --token-file F    the node's API token (default: its data dir's api-token)
   --workload NAME   which workload, when the manifest has several

@@ -116,6 +116,7 @@ async function peers(client: GridClient, json: boolean, io: Io): Promise<number>
   }
   const lines = [`${report.peers.length} connected peer(s), ${report.dht.routingTable} in the DHT routing table`];
   for (const p of report.peers) lines.push(`  ${p.peerId}  ${p.addrs.join(" ")}`);
+  for (const [topic, g] of Object.entries(report.gossip ?? {})) lines.push(`gossip ${topic}: ${g.subscribers} subscriber(s), ${g.mesh} in the mesh`);
   for (const b of report.banned) lines.push(`dropped: ${b.peerId} (sent wrong blocks; refused until ${new Date(b.until).toISOString()})`);
   lines.push(`${offers.length} offer(s):`);
   for (const o of offers) {

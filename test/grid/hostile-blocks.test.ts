@@ -1,6 +1,6 @@
 // Who may fetch which block: a peer that shows no deploy of a manifest, or a
 // deploy it made up, or one meant for another node, gets "missing" for every
-// block; outputs are never served, and assessments gossip no output CID.
+// block but the public file chunks; outputs are never served, and assessments gossip no output CID.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -37,7 +37,10 @@ test("blocks go only to a peer deploying that manifest for a holder who deployed
       const replies = await exchange(h, to, BLOCKS_PROTOCOL, [encodeEnvelope(["want", wanted, req])], wanted.length);
       return replies.map((r) => decodeEnvelope(r)[0]);
     };
-    const allMissing = wanted.map(() => "missing");
+    // Only the workload's file chunks are public (raw blocks of the manifest); the root, the workload block (args, env) and the output are not.
+    const chunks = new Set(compiled.blocks.filter((x) => x.cid.code === 0x55).map((x) => String(x.cid)));
+    await waitFor("the chunks to be public", async () => (await ask(null)).some((r) => r === "block"));
+    const allMissing = wanted.map((c) => (chunks.has(String(c)) ? "block" : "missing"));
     // No deploy shown.
     assert.deepEqual(await ask(null), allMissing);
     // A deploy mallory made up: its own chain, its own key as holder.

@@ -2,12 +2,16 @@
 // for the DHT test and the grid benchmark. Nodes run the bundled node program
 // (built once into a temp dir: a node starts in about 1 s instead of 3 s under tsx).
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { build } from "esbuild";
 import { GridClient } from "../../grid/api-client.ts";
 import { apiToken } from "../../grid/local.ts";
+import { generateKeyPair } from "@libp2p/crypto/keys";
+import { keyId, loadOrCreateKey, type PrivateKey } from "../../grid/keys.ts";
+import { issueToken } from "../../grid/capabilities.ts";
+import { encodeChain, writeChain } from "../../grid/tokens.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -53,6 +57,8 @@ function startOnce(program: string, o: { dataDir: string; host: string; peers: s
   const child = spawn(process.execPath, program.endsWith(".ts") ? ["--import", "tsx", ...args] : args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env } });
   let err = "";
   child.stderr!.on("data", (c) => (err = (err + c).slice(-4000)));
+  // PG_GRID_LOG_DIR=DIR keeps each node's whole stderr in DIR/HOST.log (with DEBUG=libp2p:*, for a grid that misbehaves).
+  if (process.env.PG_GRID_LOG_DIR) child.stderr!.pipe(createWriteStream(join(process.env.PG_GRID_LOG_DIR, `${o.host}.log`)));
   return new Promise((resolvePromise, reject) => {
     let buf = "";
     const onData = async (c: Buffer) => {
@@ -105,6 +111,49 @@ async function startWaves(n: number, o: { program: string; root: string }, nodes
     if (process.env.PG_GRID_TRACE) console.error(`wave ${wave.join(",")} ready at ${Math.round(performance.now())} ms`);
     prev = wave;
   }
+}
+
+/**
+ * A fleet for placement, written into `dir`: `policy` (FILE.pg for `--policy
+ * FILE --as fleet_node`: run(*) for whoever holds a fleet_pass, issued by the
+ * ops key), `strictPolicy` (the same pass, but declared for run(hello) only, so
+ * a run(*) pass is refused as widened), `app` (a container workload to deploy,
+ * its busybox image beside it), `home` (PROMISEGRID_HOME: the deployer's key),
+ * `token` (a run(*) fleet_pass from ops to that key) and `strangerToken` (the
+ * same from a key no policy names).
+ */
+export async function writeFleet(dir: string) {
+  mkdirSync(join(dir, "home"), { recursive: true });
+  const ops = await generateKeyPair("Ed25519");
+  const dev = await loadOrCreateKey(join(dir, "home", "key"));
+  const agents = `agent fleet_node { kind node }
+agent ops { kind person key "${keyId(ops.publicKey.raw)}" }
+agent dev { kind person key "${keyId(dev.publicKey.raw)}" }
+`;
+  const policy = (grants: string) => `${agents}promise fleet_node -> * +run(*) if holds(fleet_pass)
+promise ops -> dev +${grants}
+capability fleet_pass from ops to dev { grants ${grants} }
+`;
+  writeFileSync(join(dir, "fleet.pg"), policy("run(*)"));
+  writeFileSync(join(dir, "strict.pg"), policy("run(hello)"));
+  copyFileSync(join(ROOT, ".cache/sandboxes/busybox-oci.tar"), join(dir, "image.tar"));
+  writeFileSync(join(dir, "app.pg"), `${agents}workload hello_container {
+  sandbox container
+  image "image.tar"
+  command ["/bin/echo", "hello from a placed container"]
+  limits { memory 64MiB time 20s pids 16 }
+}
+promise fleet_node -> dev +run(hello_container) if holds(fleet_pass)
+promise dev -> fleet_node -run(hello_container)
+promise ops -> dev +run(hello_container)
+capability fleet_pass from ops to dev { grants run(hello_container) }
+`);
+  const pass = (key: PrivateKey) => issueToken(key, { name: "fleet_pass", audience: dev.publicKey.raw, grants: [{ type: "run", args: ["*"] }] });
+  await writeChain(join(dir, "home", "fleet.token"), [await pass(ops)]);
+  return {
+    policy: join(dir, "fleet.pg"), strictPolicy: join(dir, "strict.pg"), app: join(dir, "app.pg"), home: join(dir, "home"),
+    token: join(dir, "home", "fleet.token"), strangerToken: encodeChain([await pass(await generateKeyPair("Ed25519"))]), opsKey: keyId(ops.publicKey.raw), dev,
+  };
 }
 
 /** Stops every node (SIGTERM, then SIGKILL after 5 s) and waits for the processes. */
