@@ -29,7 +29,8 @@ export async function hostilePeer(privateKey?: PrivateKey, o: { dht?: boolean } 
     streamMuxers: [yamux()],
     services: {
       identify: identify(),
-      ...(o.dht ? { ping: ping(), dht: dhtService() } : {}),
+      ping: ping(),
+      ...(o.dht ? { dht: dhtService() } : {}),
       // No validation of its own: it forwards and publishes anything.
       pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, floodPublish: true, emitSelf: false, heartbeatInterval: 200 }),
     },
