@@ -14,7 +14,7 @@ import * as raw from "multiformats/codecs/raw";
 import { sha256 } from "multiformats/hashes/sha2";
 import { issueToken } from "../../grid/capabilities.ts";
 import { allowedHosts, allowedOrigins, bearerMatches, parseChain, parseIssueRequest, MAX_DEPTH } from "../../grid/api.ts";
-import { asSigned, author, MAX_CHAIN, MAX_RECORD_BYTES, recordCid, revocationProblem, signRecord, verifyRecord, type AssessmentPayload, type RevocationPayload, type Signed, type TokenPayload } from "../../grid/records.ts";
+import { asSigned, author, wireGrantProblem, MAX_CHAIN, MAX_RECORD_BYTES, recordCid, revocationProblem, signRecord, verifyRecord, type AssessmentPayload, type RevocationPayload, type Signed, type TokenPayload } from "../../grid/records.ts";
 import { GridState, MAX_ASSESSMENTS_PER_AUTHOR, MAX_REVOCATIONS_PER_AUTHOR, ReplayGuard, StateError, TokenBook } from "../../grid/state.ts";
 import { BlockStore } from "../../grid/store.ts";
 import type { PrivateKey } from "../../grid/keys.ts";
@@ -104,6 +104,8 @@ describe("record shapes", () => {
     assert.ok(asSigned({ ...a, payload: { ...a.payload, deployment: "d".repeat(64), reason: "r".repeat(64), message: "m".repeat(4096), at: 0 } }, "promisegrid/assessment"));
     assert.ok(asSigned({ ...r, payload: { ...r.payload, chain: Array(MAX_CHAIN).fill(t) } }, "promisegrid/revocation"));
     assert.ok(asSigned({ ...t, payload: { ...t.payload, grants: [{ type: "run", args: Array(16).fill("a".repeat(1000)) }] } }, "promisegrid/capability"));
+    assert.ok(asSigned({ ...t, payload: { ...t.payload, grants: [{ type: "pay", args: [{ amount: 1, unit: "u".repeat(1024) }] }] } }, "promisegrid/capability"), "a unit of 1024 characters");
+    assert.equal(wireGrantProblem({ type: "t".repeat(1025), args: [] }), `grant ${"t".repeat(32)}: at most 16 arguments, each name and text at most 1024 characters`, "the message quotes only the start of a long type");
   });
 
   it("bounds a record's encoded size", async () => {
