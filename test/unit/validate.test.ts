@@ -280,6 +280,17 @@ describe("API request checks", () => {
     for (const b of bad) assert.throws(() => parseIssueRequest(b), (e: Error & { status?: number }) => e.status === 400, JSON.stringify(b).slice(0, 120));
     assert.throws(() => parseIssueRequest({ holder, grants, other: 1, more: 2 }), /unknown fields 'other', 'more'/);
     assert.throws(() => parseIssueRequest({ holder, grants, other: 1 }), /unknown field 'other': this request takes holder, grants, name, depth, expires/);
+    assert.ok(parseIssueRequest({ holder, grants: [{ type: "t".repeat(1024), args: [] }] }), "a type of 1024 characters");
+    // Each refusal says which field and what it must be.
+    const says = (body: Record<string, unknown>, message: string) =>
+      assert.throws(() => parseIssueRequest(body), (e: Error & { status?: number }) => e.status === 400 && e.message === message, message);
+    for (const h of ["ab".repeat(33), `x${holder}`, `${holder}\n`]) says({ holder: h, grants }, "'holder' must be the holder's ed25519 public key, 64 hex digits");
+    says({ holder, grants: [] }, "'grants' must be a list of 1 to 64 {type, args}");
+    says({ holder, grants: [grants[0], { type: "run" }] }, "grant 1 must be {type, args}: a type name and a list of at most 16 arguments");
+    says({ holder, grants: [{ type: "run", args: [{ amount: -1, unit: "u" }] }] }, "grant 0: grant run: argument 0: an amount must be a finite number, not below 0");
+    says({ holder, grants, name: "" }, "'name' must be a non-empty string of at most 1024 characters");
+    says({ holder, grants, depth: 0.5 }, "'depth' must be a whole number from 0 to 32, not 0.5");
+    says({ holder, grants, expires: "soon" }, `'expires' must be a time (whole milliseconds since the epoch) or null, not "soon"`);
   });
 
   it("accepts only this port's loopback Host and Origin, and only the exact bearer", () => {
@@ -299,5 +310,8 @@ describe("API request checks", () => {
     for (const bad of [[], Array(MAX_CHAIN + 1).fill(b64), "x", [1], ["!!"], [Buffer.from(dagCbor.encode({ a: 1 })).toString("base64")]]) {
       assert.throws(() => parseChain(bad), (e: Error & { status?: number }) => e.status === 400, JSON.stringify(bad).slice(0, 60));
     }
+    assert.throws(() => parseChain([]), { message: `'chain' must be a list of 1 to ${MAX_CHAIN} tokens (base64), root first` });
+    assert.throws(() => parseChain([b64, "!!"]), { message: "'chain' item 1 is not a capability token (base64 DAG-CBOR)" });
+    assert.throws(() => parseChain([b64, 7]), { message: "'chain' item 1 is not a capability token (base64 DAG-CBOR)" });
   });
 });
