@@ -15,7 +15,7 @@ import { sha256 } from "multiformats/hashes/sha2";
 import { issueToken } from "../../grid/capabilities.ts";
 import { allowedHosts, allowedOrigins, bearerMatches, parseChain, parseIssueRequest, MAX_DEPTH } from "../../grid/api.ts";
 import { asSigned, author, wireGrantProblem, MAX_CHAIN, MAX_RECORD_BYTES, recordCid, revocationProblem, signRecord, verifyRecord, type AssessmentPayload, type RevocationPayload, type Signed, type TokenPayload } from "../../grid/records.ts";
-import { GridState, MAX_ASSESSMENTS_PER_AUTHOR, MAX_REVOCATIONS_PER_AUTHOR, ReplayGuard, StateError, TokenBook } from "../../grid/state.ts";
+import { GridState, MAX_ASSESSMENTS_PER_AUTHOR, MAX_FOREIGN_BYTES, MAX_REVOCATIONS_PER_AUTHOR, ReplayGuard, StateError, TokenBook } from "../../grid/state.ts";
 import { BlockStore } from "../../grid/store.ts";
 import type { PrivateKey } from "../../grid/keys.ts";
 
@@ -212,6 +212,40 @@ describe("state bounds", () => {
     const foreign = await key();
     const st = new GridState(me.publicKey.raw);
     assert.ok(await st.add(await revocation(foreign, [await token(foreign, foreign)])));
+  });
+
+  it("keeps others' revocations only while they fit in MAX_FOREIGN_BYTES, and this node's beyond", async () => {
+    const me = await key();
+    const s = new GridState(me.publicKey.raw);
+    // Revocations near the record size limit, by several keys (each within its quota).
+    const padded = async (k: PrivateKey) => signRecord(k, { ...(await token(k, k)).payload, grants: [{ type: "pad", args: Array(16).fill("x".repeat(900)) }] });
+    const authors = await Promise.all(Array.from({ length: 3 }, async () => { const k = await key(); return { k, t: await padded(k) }; }));
+    let kept = 0, bytes = 0, refusal: unknown;
+    for (let i = 0; refusal === undefined; i++) {
+      const { k, t } = authors[i % authors.length];
+      const r = await revocation(k, [t], { at: i });
+      const size = dagCbor.encode(r).length;
+      try {
+        await s.add(r);
+        kept++;
+        bytes += size;
+      } catch (e) {
+        refusal = e;
+        assert.ok(bytes + size > MAX_FOREIGN_BYTES, `refused with ${bytes} + ${size} bytes kept`);
+      }
+    }
+    assert.ok(refusal instanceof StateError && refusal.message === "no room for more revocations of other nodes' capabilities", String(refusal));
+    assert.ok(bytes <= MAX_FOREIGN_BYTES && bytes > MAX_FOREIGN_BYTES - 16 * 1024, `${bytes} bytes kept`);
+    assert.equal(s.revocations.size, kept);
+    assert.ok(await s.add(await revocation(me, [await padded(me)])), "a revocation of this node's own chain still fits");
+    assert.equal(s.revocations.size, kept + 1);
+    // Still full for others.
+    const { k, t } = authors[kept % authors.length];
+    await assert.rejects(s.add(await revocation(k, [t], { at: 10_000_000 })), /no room/);
+    // Without a node key, every chain is someone else's.
+    const anon = new GridState();
+    const mine = await revocation(me, [await token(me, me)]);
+    assert.ok(await anon.add(mine));
   });
 });
 
