@@ -115,4 +115,25 @@ delegate s of q by c to d { grants run(x) expires after 30m }
     ]);
     assert.deepEqual(diags(`capability p from a to b { grants run(x) delegable expires after 1 steps }\ndelegate q of p by b to c { grants run(x) expires after 1 steps }\n`), []);
   });
+
+  it("PG405 for a block too; PG501 for a delegation of 0 steps; no PG401 for a child without expiry under a duration", () => {
+    assert.deepEqual(diags(`capability p from a to b { grants run({ k v }) }\n`).filter((d) => d.code === "PG405").map((d) => [d.message, d.at]), [
+      ["a grant's argument is a name, *, a number, an amount or a string, not a block", "{ k v }"],
+    ]);
+    assert.deepEqual(diags(`capability p from a to b { grants run(x) delegable }\ndelegate q of p by b to c { grants run(x) expires after 0 steps }\n`).map((d) => [d.code, d.at]), [
+      ["PG501", "expires after 0 steps"],
+    ]);
+    assert.deepEqual(diags(`capability p from a to b { grants run(x) delegable expires after 30m }\ndelegate q of p by b to c { grants run(x) }\n`), []);
+  });
+
+  it("half-written declarations (the editor while typing) give their own errors, never a crash or a diagnostic about what is not written yet", () => {
+    // The head's `holds(p)` names p: where p is not declared, that PG200 is expected.
+    const only = (body: string) => diags(body).filter((d) => !(d.code === "PG200" && d.message.startsWith("undefined capability 'p'"))).map((d) => d.code);
+    assert.deepEqual(only(`capability p to b { grants run(x) }\n`), ["PG101"], "no issuer");
+    assert.deepEqual(only(`capability p from zz to b { grants run(x) }\n`), ["PG200"], "an undefined issuer: no PG400 about its promises");
+    assert.ok(!only(`capability p from a { grants run(x) delegable }\ndelegate q of p by b to c { grants run(x) }\n`).includes("PG403"), "no holder yet: nobody to compare 'by' with");
+    assert.deepEqual(only(`delegate q by b to c { grants run(x) }\n`), ["PG101"], "no parent");
+    assert.deepEqual(only(`delegate q of nothere by b to c { grants run(x) }\n`), ["PG200"], "an undefined parent");
+    assert.deepEqual(only(`promise -> b +run(y)\n`), ["PG101"], "no promiser");
+  });
 });
