@@ -173,6 +173,13 @@ describe("state bounds", () => {
     assert.equal(s.isRevoked(r.payload.token, [k.publicKey.raw]), true);
     assert.equal(s.isRevoked(r.payload.token, [(await key()).publicKey.raw]), false);
     assert.equal(s.isRevoked(await someCid("other"), [k.publicKey.raw]), false);
+    // Revoked by two keys: either one among the issuers counts.
+    const mid = await key();
+    const t0 = await token(k, mid), t1 = await token(mid, await key());
+    await s.add(await revocation(k, [t0, t1]));
+    await s.add(await revocation(mid, [t0, t1]));
+    assert.equal(s.isRevoked(await recordCid(t1), [mid.publicKey.raw]), true);
+    assert.equal(s.isRevoked(await recordCid(t1), [k.publicKey.raw]), true);
     const merged = new GridState();
     await merged.merge(s);
     assert.deepEqual(merged.summary(), s.summary());
@@ -184,7 +191,7 @@ describe("state bounds", () => {
     const t = await token(k, k);
     for (let i = 0; i < MAX_REVOCATIONS_PER_AUTHOR; i++) await s.add(await revocation(k, [t], { at: i }));
     assert.equal(s.revocations.size, MAX_REVOCATIONS_PER_AUTHOR);
-    await assert.rejects(s.add(await revocation(k, [t], { at: 99_999 })), /already has 1024 revocations/);
+    await assert.rejects(s.add(await revocation(k, [t], { at: 99_999 })), { message: `key ${hexOf(k.publicKey.raw).slice(0, 16)}… already has 1024 revocations, the most one key may have` });
     const other = await key();
     assert.ok(await s.add(await revocation(other, [await token(other, other)])), "another key has its own quota");
   });
@@ -204,6 +211,17 @@ describe("state bounds", () => {
     assert.equal(forward.assessments.size, MAX_ASSESSMENTS_PER_AUTHOR);
   });
 
+  it("between assessments of the same time, the one with the smallest CID goes first, in any order of arrival", async () => {
+    const k = await key();
+    const all = await Promise.all(Array.from({ length: MAX_ASSESSMENTS_PER_AUTHOR + 2 }, (_, i) => assessment(k, { at: 7, deployment: `t${i}` })));
+    const cids = (await Promise.all(all.map((a) => recordCid(a)))).map(String).sort();
+    for (const order of [all, [...all].reverse()]) {
+      const s = new GridState();
+      for (const a of order) await s.add(a);
+      assert.deepEqual(s.summary(), cids.slice(2));
+    }
+  });
+
   it("keeps revocations of chains rooted at this node even when others' budget is full", async () => {
     const me = await key();
     const s = new GridState(me.publicKey.raw);
@@ -220,6 +238,8 @@ describe("state bounds", () => {
     // Revocations near the record size limit, by several keys (each within its quota).
     const padded = async (k: PrivateKey) => signRecord(k, { ...(await token(k, k)).payload, grants: [{ type: "pad", args: Array(16).fill("x".repeat(900)) }] });
     const authors = await Promise.all(Array.from({ length: 3 }, async () => { const k = await key(); return { k, t: await padded(k) }; }));
+    // This node's own revocations first: they take none of the others' budget.
+    for (let i = 0; i < 3; i++) assert.ok(await s.add(await revocation(me, [await padded(me)], { at: i })));
     let kept = 0, bytes = 0, refusal: unknown;
     for (let i = 0; refusal === undefined; i++) {
       const { k, t } = authors[i % authors.length];
@@ -236,9 +256,9 @@ describe("state bounds", () => {
     }
     assert.ok(refusal instanceof StateError && refusal.message === "no room for more revocations of other nodes' capabilities", String(refusal));
     assert.ok(bytes <= MAX_FOREIGN_BYTES && bytes > MAX_FOREIGN_BYTES - 16 * 1024, `${bytes} bytes kept`);
-    assert.equal(s.revocations.size, kept);
+    assert.equal(s.revocations.size, kept + 3);
     assert.ok(await s.add(await revocation(me, [await padded(me)])), "a revocation of this node's own chain still fits");
-    assert.equal(s.revocations.size, kept + 1);
+    assert.equal(s.revocations.size, kept + 4);
     // Still full for others.
     const { k, t } = authors[kept % authors.length];
     await assert.rejects(s.add(await revocation(k, [t], { at: 10_000_000 })), /no room/);
@@ -283,6 +303,7 @@ describe("replay guard and token book", () => {
     assert.deepEqual((await reloaded.chainTo(await recordCid(t1)))?.map((t) => hexOf(t.sig)), [hexOf(t0.sig), hexOf(t1.sig)]);
     assert.deepEqual((await reloaded.chainTo(await recordCid(t0)))?.map((t) => hexOf(t.sig)), [hexOf(t0.sig)]);
     assert.equal(await reloaded.chainTo(await someCid("unknown")), undefined);
+    assert.equal(fs.statSync(path.join(dir, "token-index")).mode & 0o777, 0o600);
   });
 });
 
