@@ -63,6 +63,11 @@ test("Host must be a loopback name with this API's port", async () => {
   for (const host of [`localhost:${port}`, `LocalHost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`]) assert.equal((await call({ headers: { ...auth(), host } })).status, 200, host);
 });
 
+test("a path's CID is checked", async () => {
+  const r = await call({ path: "/v0/blocks/not-a-cid", headers: auth() });
+  assert.deepEqual([r.status, r.body.error], [400, "block 'not-a-cid' is not a CID"]);
+});
+
 test("Origin must be this API itself, port included", async () => {
   for (const origin of [`http://127.0.0.1:${port + 1}`, `http://localhost:${port + 1}`, "http://127.0.0.1", `https://127.0.0.1:${port}`, `http://127.0.0.1:${port}.evil.example`, "null"]) {
     const r = await call({ headers: { ...auth(), origin } });

@@ -341,6 +341,10 @@ describe("API request checks", () => {
       assert.throws(() => parseIssueRequest(body), (e: Error & { status?: number }) => e.status === 400 && e.message === message, message);
     for (const h of ["ab".repeat(33), `x${holder}`, `${holder}\n`]) says({ holder: h, grants }, "'holder' must be the holder's ed25519 public key, 64 hex digits");
     says({ holder, grants: [] }, "'grants' must be a list of 1 to 64 {type, args}");
+    says({ holder: [holder], grants }, "'holder' must be the holder's ed25519 public key, 64 hex digits");
+    for (const g of [{ type: "", args: [] }, { type: "t".repeat(1025), args: [] }, { type: "run", args: Array(17).fill(1) }]) {
+      says({ holder, grants: [g] }, "grant 0 must be {type, args}: a type name and a list of at most 16 arguments");
+    }
     says({ holder, grants: [grants[0], { type: "run" }] }, "grant 1 must be {type, args}: a type name and a list of at most 16 arguments");
     says({ holder, grants: [{ type: "run", args: [{ amount: -1, unit: "u" }] }] }, "grant 0: grant run: argument 0: an amount must be a finite number, not below 0");
     says({ holder, grants, name: "" }, "'name' must be a non-empty string of at most 1024 characters");
