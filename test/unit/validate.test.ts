@@ -1,7 +1,7 @@
 // The node's validators one by one, fast: record shapes and proofs, the state's
 // bounds, the replay guard and token book, the API's request checks, workload
 // confinement. (The real node, peers and CLI are in test/grid/hostile-*.test.ts
-// and test/unit/confine.test.ts; this file is also what `npm run mutate` runs.)
+// and test/unit/confine.test.ts; `npm run mutate` runs this file among others.)
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
