@@ -109,10 +109,6 @@ export async function revocationProblem(p: RevocationPayload): Promise<string | 
   return undefined;
 }
 
-export function encodeRecord(record: Signed): Uint8Array {
-  return dagCbor.encode(record);
-}
-
 export async function recordCid(record: Signed): Promise<CID> {
   return CID.createV1(dagCbor.code, await sha256.digest(dagCbor.encode(record)));
 }

@@ -37,10 +37,6 @@ export function grantProblem(value: unknown): string | undefined {
   return undefined;
 }
 
-export function isGrant(value: unknown): value is Grant {
-  return grantProblem(value) === undefined;
-}
-
 /** The grant a .pg body denotes, as the wire carries it. A list or block argument is not a grant value: it covers nothing. */
 export function grantOf(body: Body): Grant {
   return { type: body.type.text, args: body.args.map(grantArgOf) };

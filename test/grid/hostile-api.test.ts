@@ -45,15 +45,27 @@ test("the bearer token is compared exactly", async () => {
     const r = await call({ headers: { authorization } });
     assert.equal(r.status, 401, `'${authorization}' was accepted`);
     assert.equal(r.body.code, "bad-token");
+    assert.equal(r.body.error, "refused: wrong bearer token (expected exactly 'Bearer TOKEN')");
   }
+  const none = await call({});
+  assert.deepEqual([none.status, none.body.code], [401, "no-token"]);
+  assert.match(none.body.error!, /^refused: missing bearer token \(send 'Authorization: Bearer TOKEN' with the token from the node's data dir, file api-token\)$/);
 });
 
 test("Host must be a loopback name with this API's port", async () => {
   for (const host of ["localhost", "127.0.0.1", "[::1]", `localhost:${port + 1}`, `127.0.0.1:${port}.`, `127.0.0.1:0${port}`, `evil.example:${port}`, `127.0.0.1:${port}@evil`]) {
     const r = await call({ headers: { ...auth(), host } });
     assert.equal(r.status, 421, `Host '${host}' was accepted`);
+    assert.equal(r.body.code, "bad-host");
+    assert.equal(r.body.error, `refused: Host '${host}' is not this node's loopback address (127.0.0.1:${port})`);
   }
-  for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`]) assert.equal((await call({ headers: { ...auth(), host } })).status, 200, host);
+  // Host names are case-insensitive.
+  for (const host of [`localhost:${port}`, `LocalHost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`]) assert.equal((await call({ headers: { ...auth(), host } })).status, 200, host);
+});
+
+test("a path's CID is checked", async () => {
+  const r = await call({ path: "/v0/blocks/not-a-cid", headers: auth() });
+  assert.deepEqual([r.status, r.body.error], [400, "block 'not-a-cid' is not a CID"]);
 });
 
 test("Origin must be this API itself, port included", async () => {
@@ -61,8 +73,10 @@ test("Origin must be this API itself, port included", async () => {
     const r = await call({ headers: { ...auth(), origin } });
     assert.equal(r.status, 403, `Origin '${origin}' was accepted`);
     assert.equal(r.body.code, "bad-origin");
+    assert.equal(r.body.error, `refused: Origin '${origin}' is not allowed (browsers on other sites may not use this API)`);
   }
   assert.equal((await call({ headers: { ...auth(), origin: `http://localhost:${port}` } })).status, 200);
+  assert.equal((await call({ headers: { ...auth(), origin: `HTTP://LOCALHOST:${port}` } })).status, 200, "scheme and host are case-insensitive");
 });
 
 test("POST /v0/capabilities checks every field", async () => {

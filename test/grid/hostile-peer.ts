@@ -6,18 +6,21 @@ import { tcp } from "@libp2p/tcp";
 import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
 import { identify } from "@libp2p/identify";
+import { ping } from "@libp2p/ping";
 import { gossipsub, type GossipSub } from "@libp2p/gossipsub";
 import { lpStream } from "@libp2p/utils";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { PeerId } from "@libp2p/interface";
 import * as dagCbor from "@ipld/dag-cbor";
+import { dhtService } from "../../grid/discovery.ts";
 import { issueToken } from "../../grid/capabilities.ts";
 import { recordCid, signRecord, type RevocationPayload, type Signed } from "../../grid/records.ts";
 import type { PrivateKey } from "../../grid/keys.ts";
 
 export type HostilePeer = Libp2p<{ pubsub: GossipSub; identify: unknown }>;
 
-export async function hostilePeer(privateKey?: PrivateKey): Promise<HostilePeer> {
+/** With `dht`, it also speaks the grid's DHT, so the node's lookups of providers reach it (and end soon, not at their timeout). */
+export async function hostilePeer(privateKey?: PrivateKey, o: { dht?: boolean } = {}): Promise<HostilePeer> {
   return (await createLibp2p({
     privateKey,
     addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
@@ -26,6 +29,8 @@ export async function hostilePeer(privateKey?: PrivateKey): Promise<HostilePeer>
     streamMuxers: [yamux()],
     services: {
       identify: identify(),
+      ping: ping(),
+      ...(o.dht ? { dht: dhtService() } : {}),
       // No validation of its own: it forwards and publishes anything.
       pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, floodPublish: true, emitSelf: false, heartbeatInterval: 200 }),
     },

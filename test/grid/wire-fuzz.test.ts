@@ -1,8 +1,11 @@
 // A seeded fuzz of the node's wire protocols from real libp2p peers: random
 // bytes and mutated envelopes on the block and state protocols (both as
 // requests to the node and as replies to its own requests), on both gossip
-// topics, and mutated deploy CARs on the API. The node must stay up, store
-// nothing invalid, and keep answering its state API.
+// topics, and mutated deploy CARs on the API. Block fetches through the API make
+// the node ask the hostile peers; a peer it drops for a wrong block is replaced
+// by a fresh one (a new identity), so the fuzz keeps reaching the fetch path.
+// The node must stay up, store and serve nothing invalid, and keep answering
+// its state API.
 // Seed: PROMISEGRID_FUZZ_SEED (default below); a failure prints it.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -20,7 +23,7 @@ import { cleanupDirs, closeAll, compileHello, deployHello, issueVia, newKey, sta
 import { connectTo, exchange, hostilePeer, selfRevocation, type HostilePeer } from "./hostile-peer.ts";
 
 const SEED = Number(process.env.PROMISEGRID_FUZZ_SEED ?? 20261201);
-const ROUNDS = 60;
+const ROUNDS = 100;
 
 after(() => cleanupDirs());
 
@@ -132,7 +135,7 @@ async function invariants(n: TestNode): Promise<void> {
   assert.deepEqual(await n.node.store.verifyAll(), [], `a block that does not match its CID was stored (seed ${SEED})`);
 }
 
-test(`the node survives fuzzed wire messages (seed ${SEED})`, { timeout: 120_000 }, async () => {
+test(`the node survives fuzzed wire messages (seed ${SEED})`, { timeout: 120_000 }, async (t) => {
   const a = await startNode();
   const peers: HostilePeer[] = [];
   try {
@@ -145,15 +148,27 @@ test(`the node survives fuzzed wire messages (seed ${SEED})`, { timeout: 120_000
     const block = new TextEncoder().encode("a block");
     const blockCid = CID.createV1(raw.code, await sha256.digest(block));
 
-    // Hostile peers that answer the node's own state and block requests with fuzz.
-    for (let i = 0; i < 3; i++) {
-      const h = await hostilePeer();
+    // Blocks only the hostile peers hold: each fetch through the API asks them for one the node lacks.
+    const offered = new Map<string, Uint8Array>();
+    const offer = async () => {
+      const b = bytes(1 + int(300));
+      const c = CID.createV1(raw.code, await sha256.digest(b));
+      offered.set(c.toString(), b);
+      return c;
+    };
+    const sent = { stateReplies: 0, blockReplies: 0 };
+
+    // A hostile peer that answers the node's own state and block requests with fuzz. The node drops a peer
+    // that sent it a wrong block, so each dropped one is replaced by a fresh peer (a new libp2p identity).
+    const freshPeer = async (): Promise<HostilePeer> => {
+      const h = await hostilePeer(undefined, { dht: true });
       await h.handle(STATE_PROTOCOL, async (stream) => {
         const lp = lpStream(stream);
         try {
           await lp.read();
           for (let k = 0; k < 3; k++) {
             await lp.write(wire(["state", pick([[goodRevocation, goodAssessment], [mutate(goodRevocation)], junk()])]));
+            sent.stateReplies++;
             await lp.read({ signal: AbortSignal.timeout(2000) });
           }
         } catch {
@@ -166,10 +181,12 @@ test(`the node survives fuzzed wire messages (seed ${SEED})`, { timeout: 120_000
         try {
           const want = decodeEnvelope((await lp.read()).subarray());
           const cids = Array.isArray(want[1]) ? (want[1] as CID[]) : [hello.root];
-          // For each wanted block: other bytes under its CID, intact or mangled, or noise.
+          // For each wanted block: its bytes, other bytes under its CID (intact or mangled), missing, a block not asked for, or noise.
           for (const c of cids) {
-            const reply = pick([["block", c, bytes(64)], ["block", c, block], ["missing", c], ["block", blockCid, block]]);
+            const own = offered.get(String(c)) ?? block;
+            const reply = pick([["block", c, own], ["block", c, bytes(64)], ["block", c, block], ["missing", c], ["block", blockCid, block]]);
             await lp.write(int(2) ? encodeEnvelope(reply) : wire(reply));
+            sent.blockReplies++;
           }
         } catch {
           // the node hung up
@@ -179,17 +196,41 @@ test(`the node survives fuzzed wire messages (seed ${SEED})`, { timeout: 120_000
       h.services.pubsub.subscribe(REVOCATIONS_TOPIC);
       h.services.pubsub.subscribe(ASSESSMENTS_TOPIC);
       await connectTo(h, a.node.addrs()[0]);
-      peers.push(h);
-    }
-    await waitFor("the hostile peers in the mesh", () => peers.every((h) => h.services.pubsub.getSubscribers(REVOCATIONS_TOPIC).length >= 1));
+      return h;
+    };
+    const inMesh = (h: HostilePeer) => h.services.pubsub.getSubscribers(REVOCATIONS_TOPIC).length >= 1;
+    const replaceDropped = async () => {
+      for (let i = 0; i < peers.length; i++) {
+        const h = peers[i];
+        if (!a.node.discovery.isBanned(h.peerId) && h.getConnections(a.node.libp2p.peerId).length > 0) continue;
+        if (a.node.discovery.isBanned(h.peerId)) dropped++;
+        await h.stop();
+        peers[i] = await freshPeer();
+      }
+      await waitFor("the hostile peers in the mesh", () => peers.every(inMesh));
+    };
+    let dropped = 0;
+    for (let i = 0; i < 3; i++) peers.push(await freshPeer());
+    await waitFor("the hostile peers in the mesh", () => peers.every(inMesh));
     const to = a.node.libp2p.peerId;
 
     for (let round = 0; round < ROUNDS; round++) {
+      await replaceDropped();
       const h = pick(peers);
-      switch (int(5)) {
+      switch (int(7)) {
         case 0:
           await exchange(h, to, BLOCKS_PROTOCOL, [wire(["want", [hello.root, blockCid]])], 5);
           break;
+        case 5:
+        case 6: {
+          // A block only the hostile peers hold: the node asks them, verifies what comes, and drops a peer that lied.
+          const c = await offer();
+          const res = await fetch(`${a.url}/v0/blocks/${c}`, { headers: { authorization: `Bearer ${a.token}` } });
+          const got = new Uint8Array(await res.arrayBuffer());
+          if (res.status === 200) assert.deepEqual(got, offered.get(c.toString()), `the node served a wrong block (seed ${SEED})`);
+          else assert.equal(res.status, 404, `GET /v0/blocks: ${res.status} (seed ${SEED})`);
+          break;
+        }
         case 1:
           await exchange(h, to, STATE_PROTOCOL, [wire(["state?"]), wire(["next"])], 3);
           break;
@@ -212,9 +253,13 @@ test(`the node survives fuzzed wire messages (seed ${SEED})`, { timeout: 120_000
           await fetch(`${a.url}/v0/deployments`, { method: "POST", headers: { authorization: `Bearer ${a.token}` }, body: b }).then((r) => r.text(), () => {});
         }
       }
-      if (round % 20 === 19) await invariants(a);
+      if (round % 50 === 49) await invariants(a);
     }
     await invariants(a);
+    // The fuzz reached what it is for: the node asked the hostile peers for blocks and state, and dropped liars.
+    t.diagnostic(`fuzz: ${sent.blockReplies} block replies, ${sent.stateReplies} state replies, ${dropped} peers dropped for wrong blocks and replaced`);
+    assert.ok(sent.blockReplies >= ROUNDS / 6 && sent.stateReplies >= 3, `the fuzz hardly reached the node's fetches: ${JSON.stringify(sent)} (seed ${SEED})`);
+    assert.ok(dropped >= 1, `the node dropped none of the peers that sent it wrong blocks (seed ${SEED})`);
     // Still doing its job: a real deploy is kept.
     assert.equal((await deployHello(a, dev, chain, hello)).assessment?.kept, true, `seed ${SEED}`);
   } finally {

@@ -5,7 +5,8 @@ import { describe, it } from "node:test";
 import { generateKeyPair } from "@libp2p/crypto/keys";
 import { CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
-import { chainProblem, covers, expired, grantProblem, meets, mayRevoke, widenings, type Grant, type Hop } from "../../language/authority.ts";
+import { chainProblem, covers, declaredHop, expired, grantArgText, grantOf, grantProblem, grantText, meets, mayRevoke, widenings, type Grant, type Hop } from "../../language/authority.ts";
+import { parse, type CapabilityDecl, type DelegateDecl } from "../../grammar/index.ts";
 import { delegateToken, issueToken, Refusal, verifyDeploy, type Token } from "../../grid/capabilities.ts";
 import { recordCid, signRecord } from "../../grid/records.ts";
 import { GridState, StateError } from "../../grid/state.ts";
@@ -47,6 +48,7 @@ describe("covers", () => {
 describe("grantProblem: a grant from the wire", () => {
   it("accepts names, strings, numbers and amounts", () => {
     assert.equal(grantProblem(g("pay", "*", "x", 3, taco(2.5))), undefined);
+    assert.equal(grantProblem(g("pay", taco(0))), undefined, "an amount of 0 is an amount");
   });
   it("refuses * as a type, objects that are not amounts, negative or endless amounts", () => {
     assert.match(grantProblem(g("*", "x"))!, /type must be a name/);
@@ -57,6 +59,27 @@ describe("grantProblem: a grant from the wire", () => {
     assert.match(grantProblem(g("pay", NaN))!, /finite/);
     assert.match(grantProblem({ type: "run" })!, /'args' must be a list/);
     assert.match(grantProblem(null)!, /object/);
+    assert.equal(grantProblem({ type: "run", args: [{ nested: true }] }), `grant run: argument 0 must be a string, a number or an {amount, unit}, got {"nested":true}`);
+    assert.equal(grantProblem({ type: "pay", args: ["x", { amount: 1, unit: "2x" }] }), "grant pay: argument 1: an amount's unit must be a currency name");
+  });
+});
+
+describe("grants as text and from .pg", () => {
+  it("writes each argument as the language does", () => {
+    assert.equal(grantText(g("pay", taco(5), "x", 3, "*")), "pay(5 taco, x, 3, *)");
+    assert.equal(grantText(g("run")), "run()");
+    assert.equal(grantArgText(NaN), "…", "a list or block argument (NaN) has no value to show");
+    assert.equal(grantText(g("run", NaN)), "run(…)");
+  });
+
+  it("a list or block argument is no value: only * covers it, and it covers nothing", () => {
+    const [cap] = parse("capability p from a to b { grants run([x], 2 taco, \"s\", w, *) }").declarations as CapabilityDecl[];
+    const grant = grantOf(cap.grants[0]);
+    assert.equal(grant.type, "run");
+    assert.deepEqual(grant.args.slice(1), [taco(2), "s", "w", "*"]);
+    assert.ok(Number.isNaN(grant.args[0]));
+    assert.equal(covers(g("run", "*", "*", "*", "*", "*"), grant), true);
+    assert.equal(covers(grant, grant), false);
   });
 });
 
@@ -86,6 +109,36 @@ describe("attenuation", () => {
   });
 });
 
+describe("declared hops", () => {
+  const decls = (src: string) => parse(src).declarations as (CapabilityDecl | DelegateDecl)[];
+  it("a capability's hop: its issuer, holder, grants, depth and expiry (one step after its last)", () => {
+    const [p, q, r] = decls(`capability p from a to b { grants run(x) delegable depth 2 expires after 5 steps }
+delegate q of p by b to c { grants run(x) delegable }
+delegate r of q by c to d { grants run(x) }`);
+    const ph = declaredHop(p);
+    assert.deepEqual(ph, { issuer: "a", holder: "b", grants: [g("run", "x")], depth: 2, exp: 6 });
+    const qh = declaredHop(q, ph);
+    assert.deepEqual(qh, { issuer: "b", holder: "c", grants: [g("run", "x")], depth: 1, exp: 6 }, "delegable alone takes what its parent leaves, and the parent's expiry");
+    assert.deepEqual(declaredHop(r, qh), { issuer: "c", holder: "d", grants: [g("run", "x")], depth: 0, exp: 6 });
+    const [plain] = decls("capability p from a to b { grants run(x) }");
+    assert.deepEqual(declaredHop(plain), { issuer: "a", holder: "b", grants: [g("run", "x")], depth: 0, exp: null });
+  });
+
+  it("a declaration half written (as the editor sees it while typing) still gives a hop", () => {
+    for (const src of ["capability p to b { grants run(x) }", "capability p from a { grants run(x) }", "delegate q of p to c { grants run(x) }", "delegate q of p by b { grants run(x) }", "delegate q by b to c { grants run(x) delegable }"]) {
+      const [d] = decls(src);
+      const h = declaredHop(d);
+      assert.equal(typeof h.issuer, "string", src);
+      assert.equal(typeof h.holder, "string", src);
+      assert.equal(h.exp, null, src);
+    }
+    const [noBy] = decls("delegate q of p to c { grants run(x) }");
+    assert.equal(declaredHop(noBy, { issuer: "a", holder: "b", grants: [], depth: 1, exp: 3 }).issuer, "b", "without 'by', its parent's holder delegates");
+    assert.deepEqual(declaredHop(decls("capability p to b { grants run(x) }")[0]), { issuer: "", holder: "", grants: [], depth: 0, exp: null });
+    assert.equal(declaredHop(decls("delegate q by b to c { grants run(x) delegable }")[0]).depth, 0, "no parent: nothing left to delegate");
+  });
+});
+
 describe("expiry and revocation", () => {
   it("a hop expired at exactly its expiry", () => {
     assert.equal(expired(10, 9), false);
@@ -108,6 +161,9 @@ describe("expiry and revocation", () => {
     assert.equal(chainProblem(chain, revokedBy(middle, "mallory")), undefined, "an outsider");
     assert.equal(mayRevoke(chain, 1, "node"), true);
     assert.equal(mayRevoke(chain, 1, "ben"), false);
+    assert.equal(mayRevoke(chain, 0, "ann"), false, "the hop's holder does not issue it");
+    assert.equal(mayRevoke(chain, 7, "mallory"), false, "an index past the end asks only the hops there are");
+    assert.equal(mayRevoke(chain, 7, "ben"), true);
   });
 
   it("the request: held by the presenter and granted by the last hop", () => {

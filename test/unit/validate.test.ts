@@ -1,7 +1,7 @@
 // The node's validators one by one, fast: record shapes and proofs, the state's
 // bounds, the replay guard and token book, the API's request checks, workload
 // confinement. (The real node, peers and CLI are in test/grid/hostile-*.test.ts
-// and test/unit/confine.test.ts; this file is also what `npm run mutate` runs.)
+// and test/unit/confine.test.ts; `npm run mutate` runs this file among others.)
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -14,8 +14,8 @@ import * as raw from "multiformats/codecs/raw";
 import { sha256 } from "multiformats/hashes/sha2";
 import { issueToken } from "../../grid/capabilities.ts";
 import { allowedHosts, allowedOrigins, bearerMatches, parseChain, parseIssueRequest, MAX_DEPTH } from "../../grid/api.ts";
-import { asSigned, author, MAX_CHAIN, MAX_RECORD_BYTES, recordCid, revocationProblem, signRecord, verifyRecord, type AssessmentPayload, type RevocationPayload, type Signed, type TokenPayload } from "../../grid/records.ts";
-import { GridState, MAX_ASSESSMENTS_PER_AUTHOR, MAX_REVOCATIONS_PER_AUTHOR, ReplayGuard, StateError, TokenBook } from "../../grid/state.ts";
+import { asSigned, author, wireGrantProblem, MAX_CHAIN, MAX_RECORD_BYTES, recordCid, revocationProblem, signRecord, verifyRecord, type AssessmentPayload, type RevocationPayload, type Signed, type TokenPayload } from "../../grid/records.ts";
+import { GridState, MAX_ASSESSMENTS_PER_AUTHOR, MAX_FOREIGN_BYTES, MAX_REVOCATIONS_PER_AUTHOR, ReplayGuard, StateError, TokenBook } from "../../grid/state.ts";
 import { BlockStore } from "../../grid/store.ts";
 import type { PrivateKey } from "../../grid/keys.ts";
 
@@ -104,6 +104,8 @@ describe("record shapes", () => {
     assert.ok(asSigned({ ...a, payload: { ...a.payload, deployment: "d".repeat(64), reason: "r".repeat(64), message: "m".repeat(4096), at: 0 } }, "promisegrid/assessment"));
     assert.ok(asSigned({ ...r, payload: { ...r.payload, chain: Array(MAX_CHAIN).fill(t) } }, "promisegrid/revocation"));
     assert.ok(asSigned({ ...t, payload: { ...t.payload, grants: [{ type: "run", args: Array(16).fill("a".repeat(1000)) }] } }, "promisegrid/capability"));
+    assert.ok(asSigned({ ...t, payload: { ...t.payload, grants: [{ type: "pay", args: [{ amount: 1, unit: "u".repeat(1024) }] }] } }, "promisegrid/capability"), "a unit of 1024 characters");
+    assert.equal(wireGrantProblem({ type: "t".repeat(1025), args: [] }), `grant ${"t".repeat(32)}: at most 16 arguments, each name and text at most 1024 characters`, "the message quotes only the start of a long type");
   });
 
   it("bounds a record's encoded size", async () => {
@@ -171,6 +173,13 @@ describe("state bounds", () => {
     assert.equal(s.isRevoked(r.payload.token, [k.publicKey.raw]), true);
     assert.equal(s.isRevoked(r.payload.token, [(await key()).publicKey.raw]), false);
     assert.equal(s.isRevoked(await someCid("other"), [k.publicKey.raw]), false);
+    // Revoked by two keys: either one among the issuers counts.
+    const mid = await key();
+    const t0 = await token(k, mid), t1 = await token(mid, await key());
+    await s.add(await revocation(k, [t0, t1]));
+    await s.add(await revocation(mid, [t0, t1]));
+    assert.equal(s.isRevoked(await recordCid(t1), [mid.publicKey.raw]), true);
+    assert.equal(s.isRevoked(await recordCid(t1), [k.publicKey.raw]), true);
     const merged = new GridState();
     await merged.merge(s);
     assert.deepEqual(merged.summary(), s.summary());
@@ -182,7 +191,7 @@ describe("state bounds", () => {
     const t = await token(k, k);
     for (let i = 0; i < MAX_REVOCATIONS_PER_AUTHOR; i++) await s.add(await revocation(k, [t], { at: i }));
     assert.equal(s.revocations.size, MAX_REVOCATIONS_PER_AUTHOR);
-    await assert.rejects(s.add(await revocation(k, [t], { at: 99_999 })), /already has 1024 revocations/);
+    await assert.rejects(s.add(await revocation(k, [t], { at: 99_999 })), { message: `key ${hexOf(k.publicKey.raw).slice(0, 16)}… already has 1024 revocations, the most one key may have` });
     const other = await key();
     assert.ok(await s.add(await revocation(other, [await token(other, other)])), "another key has its own quota");
   });
@@ -202,6 +211,17 @@ describe("state bounds", () => {
     assert.equal(forward.assessments.size, MAX_ASSESSMENTS_PER_AUTHOR);
   });
 
+  it("between assessments of the same time, the one with the smallest CID goes first, in any order of arrival", async () => {
+    const k = await key();
+    const all = await Promise.all(Array.from({ length: MAX_ASSESSMENTS_PER_AUTHOR + 2 }, (_, i) => assessment(k, { at: 7, deployment: `t${i}` })));
+    const cids = (await Promise.all(all.map((a) => recordCid(a)))).map(String).sort();
+    for (const order of [all, [...all].reverse()]) {
+      const s = new GridState();
+      for (const a of order) await s.add(a);
+      assert.deepEqual(s.summary(), cids.slice(2));
+    }
+  });
+
   it("keeps revocations of chains rooted at this node even when others' budget is full", async () => {
     const me = await key();
     const s = new GridState(me.publicKey.raw);
@@ -210,6 +230,42 @@ describe("state bounds", () => {
     const foreign = await key();
     const st = new GridState(me.publicKey.raw);
     assert.ok(await st.add(await revocation(foreign, [await token(foreign, foreign)])));
+  });
+
+  it("keeps others' revocations only while they fit in MAX_FOREIGN_BYTES, and this node's beyond", async () => {
+    const me = await key();
+    const s = new GridState(me.publicKey.raw);
+    // Revocations near the record size limit, by several keys (each within its quota).
+    const padded = async (k: PrivateKey) => signRecord(k, { ...(await token(k, k)).payload, grants: [{ type: "pad", args: Array(16).fill("x".repeat(900)) }] });
+    const authors = await Promise.all(Array.from({ length: 3 }, async () => { const k = await key(); return { k, t: await padded(k) }; }));
+    // This node's own revocations first: they take none of the others' budget.
+    for (let i = 0; i < 3; i++) assert.ok(await s.add(await revocation(me, [await padded(me)], { at: i })));
+    let kept = 0, bytes = 0, refusal: unknown;
+    for (let i = 0; refusal === undefined; i++) {
+      const { k, t } = authors[i % authors.length];
+      const r = await revocation(k, [t], { at: i });
+      const size = dagCbor.encode(r).length;
+      try {
+        await s.add(r);
+        kept++;
+        bytes += size;
+      } catch (e) {
+        refusal = e;
+        assert.ok(bytes + size > MAX_FOREIGN_BYTES, `refused with ${bytes} + ${size} bytes kept`);
+      }
+    }
+    assert.ok(refusal instanceof StateError && refusal.message === "no room for more revocations of other nodes' capabilities", String(refusal));
+    assert.ok(bytes <= MAX_FOREIGN_BYTES && bytes > MAX_FOREIGN_BYTES - 16 * 1024, `${bytes} bytes kept`);
+    assert.equal(s.revocations.size, kept + 3);
+    assert.ok(await s.add(await revocation(me, [await padded(me)])), "a revocation of this node's own chain still fits");
+    assert.equal(s.revocations.size, kept + 4);
+    // Still full for others.
+    const { k, t } = authors[kept % authors.length];
+    await assert.rejects(s.add(await revocation(k, [t], { at: 10_000_000 })), /no room/);
+    // Without a node key, every chain is someone else's.
+    const anon = new GridState();
+    const mine = await revocation(me, [await token(me, me)]);
+    assert.ok(await anon.add(mine));
   });
 });
 
@@ -247,6 +303,7 @@ describe("replay guard and token book", () => {
     assert.deepEqual((await reloaded.chainTo(await recordCid(t1)))?.map((t) => hexOf(t.sig)), [hexOf(t0.sig), hexOf(t1.sig)]);
     assert.deepEqual((await reloaded.chainTo(await recordCid(t0)))?.map((t) => hexOf(t.sig)), [hexOf(t0.sig)]);
     assert.equal(await reloaded.chainTo(await someCid("unknown")), undefined);
+    assert.equal(fs.statSync(path.join(dir, "token-index")).mode & 0o777, 0o600);
   });
 });
 
@@ -278,6 +335,21 @@ describe("API request checks", () => {
     for (const b of bad) assert.throws(() => parseIssueRequest(b), (e: Error & { status?: number }) => e.status === 400, JSON.stringify(b).slice(0, 120));
     assert.throws(() => parseIssueRequest({ holder, grants, other: 1, more: 2 }), /unknown fields 'other', 'more'/);
     assert.throws(() => parseIssueRequest({ holder, grants, other: 1 }), /unknown field 'other': this request takes holder, grants, name, depth, expires/);
+    assert.ok(parseIssueRequest({ holder, grants: [{ type: "t".repeat(1024), args: [] }] }), "a type of 1024 characters");
+    // Each refusal says which field and what it must be.
+    const says = (body: Record<string, unknown>, message: string) =>
+      assert.throws(() => parseIssueRequest(body), (e: Error & { status?: number }) => e.status === 400 && e.message === message, message);
+    for (const h of ["ab".repeat(33), `x${holder}`, `${holder}\n`]) says({ holder: h, grants }, "'holder' must be the holder's ed25519 public key, 64 hex digits");
+    says({ holder, grants: [] }, "'grants' must be a list of 1 to 64 {type, args}");
+    says({ holder: [holder], grants }, "'holder' must be the holder's ed25519 public key, 64 hex digits");
+    for (const g of [{ type: "", args: [] }, { type: "t".repeat(1025), args: [] }, { type: "run", args: Array(17).fill(1) }]) {
+      says({ holder, grants: [g] }, "grant 0 must be {type, args}: a type name and a list of at most 16 arguments");
+    }
+    says({ holder, grants: [grants[0], { type: "run" }] }, "grant 1 must be {type, args}: a type name and a list of at most 16 arguments");
+    says({ holder, grants: [{ type: "run", args: [{ amount: -1, unit: "u" }] }] }, "grant 0: grant run: argument 0: an amount must be a finite number, not below 0");
+    says({ holder, grants, name: "" }, "'name' must be a non-empty string of at most 1024 characters");
+    says({ holder, grants, depth: 0.5 }, "'depth' must be a whole number from 0 to 32, not 0.5");
+    says({ holder, grants, expires: "soon" }, `'expires' must be a time (whole milliseconds since the epoch) or null, not "soon"`);
   });
 
   it("accepts only this port's loopback Host and Origin, and only the exact bearer", () => {
@@ -297,5 +369,8 @@ describe("API request checks", () => {
     for (const bad of [[], Array(MAX_CHAIN + 1).fill(b64), "x", [1], ["!!"], [Buffer.from(dagCbor.encode({ a: 1 })).toString("base64")]]) {
       assert.throws(() => parseChain(bad), (e: Error & { status?: number }) => e.status === 400, JSON.stringify(bad).slice(0, 60));
     }
+    assert.throws(() => parseChain([]), { message: `'chain' must be a list of 1 to ${MAX_CHAIN} tokens (base64), root first` });
+    assert.throws(() => parseChain([b64, "!!"]), { message: "'chain' item 1 is not a capability token (base64 DAG-CBOR)" });
+    assert.throws(() => parseChain([b64, 7]), { message: "'chain' item 1 is not a capability token (base64 DAG-CBOR)" });
   });
 });
