@@ -336,7 +336,7 @@ class Checker {
     for (const g of c.grants) {
       if (offers.some((decl) => covers(this.grant(decl.body!), this.grant(g)))) continue;
       this.error(file, "PG400", g.span,
-        `${issuer} grants ${bodyText(g)} but does not itself promise it: a capability is its issuer's promise, so add 'promise ${issuer} -> ${c.holder?.text ?? "*"} +${bodyText(g)}'`);
+        `${issuer} grants ${bodyText(g)} but does not itself promise it: a capability is its issuer's promise, so add 'promise ${issuer} -> ${c.holder?.text || "*"} +${bodyText(g)}'`);
     }
     if (c.expiresAfter && (c.expiresAfter.steps <= 0 || c.expiresAfter.ms === 0)) this.error(file, "PG501", c.expiresAfter.span, "a capability must expire after at least 1 step (or a duration above 0)");
   }
