@@ -311,7 +311,7 @@ class Checker {
       for (const ref of deps(node.decl)) {
         if (state.get(ref.text) === "visiting") {
           const start = stack.findIndex((s) => s.name === ref.text);
-          const cycle = [...stack.slice(start < 0 ? 0 : start), { name, ref, file: node.file }];
+          const cycle = [...stack.slice(start < 0 ? stack.length : start), { name, ref, file: node.file }];
           const names = cycle.map((c) => c.name);
           for (const c of cycle) {
             if (reported.has(c.name)) continue;

@@ -71,6 +71,10 @@ delegate r of q by c to d { grants pay(3 usd) expires after 9 steps }
       { code: "PG303", message, at: "q2", related: [part("q1"), part("q3")], fixes: undefined },
       { code: "PG303", message, at: "q3", related: [part("q1"), part("q2")], fixes: undefined },
     ]);
+    // A promise waiting on itself, reached from one that only waits on it: the cycle is the one promise.
+    assert.deepEqual(diags(`promise q4: a -> b +serve(x) if kept(q5)\npromise q5: b -> a +serve(y) if kept(q5)\n`).filter((d) => d.code === "PG303"), [
+      { code: "PG303", message: "deadlock: the conditions of q5 -> q5 wait on each other, so none can ever be kept", at: "q5", related: [], fixes: undefined },
+    ]);
   });
 
   it("PG401: a delegation keeps more depth, a later expiry, or a grant its parent lacks", () => {
