@@ -311,7 +311,7 @@ class Checker {
       for (const ref of deps(node.decl)) {
         if (state.get(ref.text) === "visiting") {
           const start = stack.findIndex((s) => s.name === ref.text);
-          const cycle = [...stack.slice(start < 0 ? 0 : start), { name, ref, file: node.file }];
+          const cycle = [...stack.slice(start < 0 ? stack.length : start), { name, ref, file: node.file }];
           const names = cycle.map((c) => c.name);
           for (const c of cycle) {
             if (reported.has(c.name)) continue;
@@ -336,7 +336,7 @@ class Checker {
     for (const g of c.grants) {
       if (offers.some((decl) => covers(this.grant(decl.body!), this.grant(g)))) continue;
       this.error(file, "PG400", g.span,
-        `${issuer} grants ${bodyText(g)} but does not itself promise it: a capability is its issuer's promise, so add 'promise ${issuer} -> ${c.holder?.text ?? "*"} +${bodyText(g)}'`);
+        `${issuer} grants ${bodyText(g)} but does not itself promise it: a capability is its issuer's promise, so add 'promise ${issuer} -> ${c.holder?.text || "*"} +${bodyText(g)}'`);
     }
     if (c.expiresAfter && (c.expiresAfter.steps <= 0 || c.expiresAfter.ms === 0)) this.error(file, "PG501", c.expiresAfter.span, "a capability must expire after at least 1 step (or a duration above 0)");
   }

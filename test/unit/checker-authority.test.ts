@@ -53,6 +53,30 @@ delegate r of q by c to d { grants pay(3 usd) expires after 9 steps }
     assert.deepEqual(diags(`promise b -> * +run(z)\npromise a -> b -run(z)\ncapability p from a to b { grants run(z) }\n`).map((d) => d.code), ["PG400"]);
   });
 
+  it("PG400: an issuer with no + promise at all, and a holder left out (the fix then promises to *)", () => {
+    assert.deepEqual(diags(`capability p from b to a { grants run(x) }\n`), [
+      { code: "PG400", message: "b grants run(x) but does not itself promise it: a capability is its issuer's promise, so add 'promise b -> a +run(x)'", at: "run(x)", related: undefined, fixes: undefined },
+    ]);
+    assert.deepEqual(diags(`capability p from a to { grants run(y) }\n`).filter((d) => d.code === "PG400").map((d) => d.message), [
+      "a grants run(y) but does not itself promise it: a capability is its issuer's promise, so add 'promise a -> * +run(y)'",
+    ]);
+  });
+
+  it("PG303: conditions that wait on each other, each member marked once with the others related", () => {
+    const cycle = `promise q1: a -> b +serve(x) if kept(q2)\npromise q2: b -> a +serve(y) if q3 and holds(p)\npromise q3: c -> a +serve(z) if not kept(q1)\npromise q4: d -> a +serve(w) if kept(q1)\n`;
+    const message = "deadlock: the conditions of q1 -> q2 -> q3 -> q1 wait on each other, so none can ever be kept";
+    const part = (n: string) => ["main", n, `'${n}' is part of the cycle`];
+    assert.deepEqual(diags(cycle).filter((d) => d.code === "PG303"), [
+      { code: "PG303", message, at: "q1", related: [part("q2"), part("q3")], fixes: undefined },
+      { code: "PG303", message, at: "q2", related: [part("q1"), part("q3")], fixes: undefined },
+      { code: "PG303", message, at: "q3", related: [part("q1"), part("q2")], fixes: undefined },
+    ]);
+    // A promise waiting on itself, reached from one that only waits on it: the cycle is the one promise.
+    assert.deepEqual(diags(`promise q4: a -> b +serve(x) if kept(q5)\npromise q5: b -> a +serve(y) if kept(q5)\n`).filter((d) => d.code === "PG303"), [
+      { code: "PG303", message: "deadlock: the conditions of q5 -> q5 wait on each other, so none can ever be kept", at: "q5", related: [], fixes: undefined },
+    ]);
+  });
+
   it("PG401: a delegation keeps more depth, a later expiry, or a grant its parent lacks", () => {
     assert.deepEqual(diags(`capability p from a to b { grants run(x) delegable depth 2 }\ndelegate q of p by b to c { grants run(x) delegable depth 2 }\n`), [
       { code: "PG401", message: "delegation widens authority: at most depth 1 is left", at: "delegable depth 2", related: declared, fixes: undefined },

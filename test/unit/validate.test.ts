@@ -172,6 +172,7 @@ describe("state bounds", () => {
     assert.deepEqual(s.summary(), [String(await recordCid(r)), String(await recordCid(a))].sort());
     assert.equal(s.isRevoked(r.payload.token, [k.publicKey.raw]), true);
     assert.equal(s.isRevoked(r.payload.token, [(await key()).publicKey.raw]), false);
+    assert.equal(s.isRevoked(r.payload.token, [(await key()).publicKey.raw, k.publicKey.raw]), true, "the revoker among several issuers");
     assert.equal(s.isRevoked(await someCid("other"), [k.publicKey.raw]), false);
     // Revoked by two keys: either one among the issuers counts.
     const mid = await key();
