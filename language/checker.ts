@@ -301,32 +301,34 @@ class Checker {
       walk(d.condition);
       return out;
     };
-    const state = new Map<string, "visiting" | "done">();
-    const reported = new Set<string>();
-    const visit = (name: string, stack: { name: string; ref: Name; file: string }[]) => {
-      if (state.get(name) === "done") return;
-      const node = named.get(name);
-      if (!node) return;
-      state.set(name, "visiting");
-      for (const ref of deps(node.decl)) {
-        if (state.get(ref.text) === "visiting") {
-          const start = stack.findIndex((s) => s.name === ref.text);
-          const cycle = [...stack.slice(start < 0 ? stack.length : start), { name, ref, file: node.file }];
-          const names = cycle.map((c) => c.name);
-          for (const c of cycle) {
-            if (reported.has(c.name)) continue;
-            reported.add(c.name);
-            const target = named.get(c.name)!;
-            this.error(target.file, "PG303", target.decl.name!.span,
-              `deadlock: the conditions of ${names.join(" -> ")} -> ${names[0]} wait on each other, so none can ever be kept`, {
-                related: cycle.filter((o) => o.name !== c.name).map((o) => ({ path: named.get(o.name)!.file, span: named.get(o.name)!.decl.name!.span, message: `'${o.name}' is part of the cycle` })),
-              });
-          }
-        } else visit(ref.text, [...stack, { name, ref, file: node.file }]);
+    const order = new Map([...named.keys()].map((n, i) => [n, i]));
+    const succ = (n: string): string[] => [...new Set(deps(named.get(n)!.decl).map((r) => r.text).filter((t) => named.has(t)))];
+    for (const scc of stronglyConnected([...named.keys()], succ)) {
+      const members = scc.sort((a, b) => order.get(a)! - order.get(b)!);
+      if (members.length === 1 && !succ(members[0]).includes(members[0])) continue;
+      const inside = new Set(members);
+      const next = new Map(members.map((m) => [m, succ(m).filter((t) => inside.has(t))]));
+      // A simple cycle is shown in its order; a knot of several cycles by its members.
+      const simple = members.every((m) => next.get(m)!.length === 1);
+      let text: string;
+      if (simple) {
+        const cycle = [members[0]];
+        for (let n = next.get(members[0])![0]; n !== members[0]; n = next.get(n)![0]) cycle.push(n);
+        const shown = cycle.length > MAX_CYCLE_SHOWN ? [...cycle.slice(0, MAX_CYCLE_SHOWN), "…"] : cycle;
+        text = `${[...shown, cycle[0]].join(" -> ")}${cycle.length > MAX_CYCLE_SHOWN ? ` (${cycle.length} promises)` : ""}`;
+      } else {
+        const shown = members.length > MAX_CYCLE_SHOWN ? [...members.slice(0, MAX_CYCLE_SHOWN), `… (${members.length} promises)`] : members;
+        text = `${shown.slice(0, -1).join(", ")} and ${shown[shown.length - 1]}`;
       }
-      state.set(name, "done");
-    };
-    for (const name of named.keys()) visit(name, []);
+      for (const m of members) {
+        const target = named.get(m)!;
+        const others = members.filter((o) => o !== m).slice(0, MAX_CYCLE_SHOWN);
+        this.error(target.file, "PG303", target.decl.name!.span,
+          `deadlock: the conditions of ${text} wait on each other, so none can ever be kept`, {
+            related: others.map((o) => ({ path: named.get(o)!.file, span: named.get(o)!.decl.name!.span, message: `'${o}' is part of the cycle` })),
+          });
+      }
+    }
   }
 
   private capability(file: string, c: CapabilityDecl): void {
@@ -633,3 +635,34 @@ export function check(program: Program): Diagnostic[] {
   return diagnostics.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.span.start - b.span.start || a.code.localeCompare(b.code)));
 }
 
+/** Promises named in one PG303 message and its related places at most. */
+const MAX_CYCLE_SHOWN = 8;
+
+/** Tarjan's strongly connected components, without recursion (a chain of conditions may be as long as the file). */
+function stronglyConnected(nodes: string[], succ: (n: string) => string[]): string[][] {
+  const index = new Map<string, number>(), low = new Map<string, number>(), onStack = new Set<string>();
+  const stack: string[] = [], out: string[][] = [];
+  for (const root of nodes) {
+    if (index.has(root)) continue;
+    const enter = (v: string) => { index.set(v, index.size); low.set(v, index.get(v)!); stack.push(v); onStack.add(v); return { v, edges: succ(v), i: 0 }; };
+    const work = [enter(root)];
+    while (work.length) {
+      const top = work[work.length - 1];
+      if (top.i < top.edges.length) {
+        const w = top.edges[top.i++];
+        if (!index.has(w)) work.push(enter(w));
+        else if (onStack.has(w)) low.set(top.v, Math.min(low.get(top.v)!, index.get(w)!));
+        continue;
+      }
+      work.pop();
+      if (work.length) { const parent = work[work.length - 1].v; low.set(parent, Math.min(low.get(parent)!, low.get(top.v)!)); }
+      if (low.get(top.v) === index.get(top.v)) {
+        const scc: string[] = [];
+        let w: string;
+        do { w = stack.pop()!; onStack.delete(w); scc.push(w); } while (w !== top.v);
+        out.push(scc);
+      }
+    }
+  }
+  return out;
+}

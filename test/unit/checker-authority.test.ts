@@ -77,6 +77,22 @@ delegate r of q by c to d { grants pay(3 usd) expires after 9 steps }
     ]);
   });
 
+  it("PG303: every promise of a knot of cycles, a long cycle named in short, and a chain as long as the file without recursion", () => {
+    // qa -> qb -> qc -> qa, and qb -> qd -> qc: qd waits in a cycle too.
+    const knot = `promise qa: a -> b +s(x) if kept(qb)\npromise qb: b -> a +s(x) if kept(qc) and kept(qd)\npromise qc: c -> a +s(x) if kept(qa)\npromise qd: d -> a +s(x) if kept(qc)\n`;
+    const found = diags(knot).filter((d) => d.code === "PG303");
+    assert.deepEqual(found.map((d) => d.at), ["qa", "qb", "qc", "qd"]);
+    assert.equal(found[0].message, "deadlock: the conditions of qa, qb, qc and qd wait on each other, so none can ever be kept");
+    const n = 20_000;
+    const ring = Array.from({ length: n }, (_, i) => `promise p${i}: a -> b +s(x) if kept(p${(i + 1) % n})`).join("\n") + "\n";
+    const long = diags(ring).filter((d) => d.code === "PG303");
+    assert.equal(long.length, n);
+    assert.equal(long[0].message, "deadlock: the conditions of p0 -> p1 -> p2 -> p3 -> p4 -> p5 -> p6 -> p7 -> … -> p0 (20000 promises) wait on each other, so none can ever be kept");
+    assert.equal(long[0].related.length, 8);
+    const chain = Array.from({ length: n }, (_, i) => `promise c${i}: a -> b +s(x)${i + 1 < n ? ` if kept(c${i + 1})` : ""}`).join("\n") + "\n";
+    assert.deepEqual(diags(chain).filter((d) => d.code === "PG303"), []);
+  });
+
   it("PG401: a delegation keeps more depth, a later expiry, or a grant its parent lacks", () => {
     assert.deepEqual(diags(`capability p from a to b { grants run(x) delegable depth 2 }\ndelegate q of p by b to c { grants run(x) delegable depth 2 }\n`), [
       { code: "PG401", message: "delegation widens authority: at most depth 1 is left", at: "delegable depth 2", related: declared, fixes: undefined },
