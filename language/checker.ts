@@ -102,6 +102,7 @@ class Checker {
   private imports(): void {
     for (const link of this.program.imports) {
       if (!link.found) this.error(link.from, "PG202", link.span, `imported file '${link.path}' does not exist`);
+      else if (link.problem) this.error(link.from, "PG202", link.span, `imported file '${link.path}': ${link.problem}`);
     }
   }
 

@@ -7,7 +7,12 @@ export interface SourceHost {
   /** The text of a file, or undefined when it does not exist or cannot be read. */
   readText(path: string): string | undefined;
   exists(path: string): boolean;
+  /** The text of a file, or why it is not .pg source (a host that can tell). */
+  read?(path: string): SourceRead;
 }
+
+/** A file's text, or why it is not .pg source (without the path: the caller names it). */
+export type SourceRead = { text: string } | { problem: string };
 
 export type SymbolKind = "grid" | "agent" | "currency" | "promise" | "capability" | "delegate" | "workload" | "scenario";
 /** What a reference expects: a capability reference accepts a capability or a delegation. */
@@ -32,7 +37,8 @@ export interface Reference {
   optional?: boolean;
 }
 
-export interface ImportLink { from: string; span: Span; path: string; found: boolean }
+/** `problem`: why an imported file that exists cannot be read as .pg source (binary, not UTF-8, too large). */
+export interface ImportLink { from: string; span: Span; path: string; found: boolean; problem?: string }
 
 export class Program {
   readonly symbols: PgSymbol[] = [];
@@ -236,11 +242,14 @@ export function collectReferences(decl: Declaration, visit: Visit): void {
 export function loadProgram(entryPaths: string[], host: SourceHost, cache?: Map<string, SourceFile>): Program {
   const files = new Map<string, SourceFile>();
   const imports: ImportLink[] = [];
+  const problems = new Map<string, string>();
   const queue = entryPaths.map((p) => path.resolve(p));
   while (queue.length) {
     const file = queue.shift()!;
     if (files.has(file)) continue;
-    const text = host.readText(file) ?? "";
+    const read = host.read ? host.read(file) : { text: host.readText(file) ?? "" };
+    if ("problem" in read) problems.set(file, read.problem);
+    const text = "text" in read ? read.text : "";
     const cached = cache?.get(file);
     const source = cached && cached.text === text ? cached : parse(text);
     cache?.set(file, source);
@@ -253,5 +262,6 @@ export function loadProgram(entryPaths: string[], host: SourceHost, cache?: Map<
       if (found) queue.push(target);
     }
   }
+  for (const link of imports) if (problems.has(link.path)) link.problem = problems.get(link.path);
   return new Program(files, imports, host);
 }

@@ -6,7 +6,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { LineIndex, parse, type SourceFile, type Span } from "../grammar/index.ts";
 import { OverlayHost } from "./host.ts";
 import { IncrementalParser } from "./incremental-parse.ts";
-import { check, loadProgram, type Diagnostic, type PgSymbol, type Program, type Reference, type SourceHost } from "../language/index.ts";
+import { check, loadProgram, type Diagnostic, type PgSymbol, type Program, type Reference, type SourceHost, type SourceRead } from "../language/index.ts";
 
 export interface OpenDocument { uri: string; version: number; getText(): string }
 
@@ -44,6 +44,10 @@ export class Workspace implements SourceHost {
 
   readText(p: string): string | undefined {
     return this.host.readText(p);
+  }
+
+  read(p: string): SourceRead {
+    return this.host.read(p);
   }
 
   exists(p: string): boolean {
