@@ -143,7 +143,7 @@ export async function loadManifest(file: string, load: (file: string) => Loaded 
     throw new DeployFailure("check", `${file} has ${errors.length} error${errors.length === 1 ? "" : "s"}; nothing was deployed`, { diagnostics: errors, program });
   }
   try {
-    return { ...(await compile(program, { readFile: (p) => readFileSync(p) })), program };
+    return { ...(await compile(program)), program };
   } catch (e) {
     if (e instanceof CompileError) throw new DeployFailure("compile", e.message, { program });
     throw e;

@@ -9,7 +9,7 @@ import { DURATION_UNITS, SIZE_UNITS, type Body, type Condition, type Expiry, typ
 import { DEFAULT_HASH, HASHES } from "./hashes.ts";
 import type { Program } from "./program.ts";
 import { WORKLOAD_FIELDS } from "./checker.ts";
-import { confinedWorkloadFile, projectRoots } from "./confine.ts";
+import { confinedWorkloadFile, projectRoots, readWorkloadFile } from "./confine.ts";
 
 export const CHUNK_SIZE = 1024 * 1024;
 
@@ -28,8 +28,8 @@ export interface Block { cid: CID; bytes: Uint8Array }
 export interface CompileOptions {
   /** Overrides `grid { hash … }`. */
   hash?: string;
-  /** Reads a workload file (absolute path, already confined to the project). */
-  readFile(path: string): Uint8Array;
+  /** Reads a workload file (absolute path, already confined to the project); the disk's by default. */
+  readFile?(path: string): Uint8Array;
   /** Folders besides the entry files' own that workload files may come from (e.g. the workspace root). */
   roots?: string[];
 }
@@ -135,7 +135,7 @@ function clean<T extends { [key: string]: Json | undefined }>(o: T): { [key: str
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [key: string]: Json };
 }
 
-export async function compile(program: Program, options: CompileOptions): Promise<Compiled> {
+export async function compile(program: Program, options: CompileOptions = {}): Promise<Compiled> {
   const gridDecl = program.declarations("grid")[0]?.decl;
   const hashField = gridDecl?.fields.find((f) => f.key.text === "hash")?.value;
   const hashName = options.hash ?? (hashField?.kind === "ident" ? hashField.name.text : DEFAULT_HASH);
@@ -161,7 +161,7 @@ export async function compile(program: Program, options: CompileOptions): Promis
     }
     let bytes: Uint8Array;
     try {
-      bytes = options.readFile(file);
+      bytes = (options.readFile ?? readWorkloadFile)(file);
     } catch (e) {
       throw new CompileError(`cannot read workload file '${name}' (${file}): ${(e as Error).message}`);
     }

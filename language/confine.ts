@@ -81,3 +81,23 @@ export function confinedWorkloadFile(roots: string[], declaringFile: string, rel
   if (problem) throw new Error(problem);
   return real(path.resolve(path.dirname(declaringFile), rel));
 }
+
+/** Workload files larger than this are refused: a manifest is built in memory whole. */
+export const MAX_WORKLOAD_FILE_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * The bytes of a confined workload file (the real path confinedWorkloadFile gave). It is opened without
+ * following a symlink put in its place since the check, without blocking on a pipe, and read only when
+ * the opened file is a regular file within the limit.
+ */
+export function readWorkloadFile(file: string): Uint8Array {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile()) throw new Error("not a regular file");
+    if (stat.size > MAX_WORKLOAD_FILE_BYTES) throw new Error(`${stat.size} bytes; workload files are limited to ${MAX_WORKLOAD_FILE_BYTES / 1024 / 1024} MiB`);
+    return fs.readFileSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

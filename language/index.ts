@@ -3,4 +3,5 @@ export * from "./program.ts";
 export * from "./checker.ts";
 export * from "./authority.ts";
 export * from "./compiler.ts";
+export { MAX_WORKLOAD_FILE_BYTES, readWorkloadFile } from "./confine.ts";
 export { HASHES, DEFAULT_HASH, hasherForCode } from "./hashes.ts";

@@ -12,7 +12,7 @@ import {
   DECLARATION_KEYWORDS, KEYWORDS, format, type Body, type CapabilityDecl, type Declaration, type DelegateDecl, type Span,
 } from "../grammar/index.ts";
 import {
-  DEFAULT_HASH, HASHES, WORKLOAD_FIELDS, covers, grantOf, bodyText, compile, fileChunks,
+  DEFAULT_HASH, HASHES, WORKLOAD_FIELDS, covers, grantOf, bodyText, compile, fileChunks, readWorkloadFile,
   type Diagnostic, type PgSymbol, type Program, type SymbolKind as PgSymbolKind,
 } from "../language/index.ts";
 import type { RevocationTimeline } from "../language/simulator/timeline.ts";
@@ -361,7 +361,7 @@ export async function resolveCodeLens(ws: Workspace, file: string, lens: CodeLen
   const errors = analysis.diagnostics.filter((d) => d.severity === "error").length;
   if (errors) return { ...lens, command: { title: `Compile: ${errors} error${errors === 1 ? "" : "s"} to fix first`, command: "" } };
   try {
-    const compiled = await compile(analysis.program, { readFile: (p) => fs.readFileSync(p) });
+    const compiled = await compile(analysis.program);
     const cid = compiled.root.toString();
     return { ...lens, command: { title: `Compile: ${cid}`, command: "promisegrid.copyCid", arguments: [cid] } };
   } catch (e) {
@@ -383,7 +383,7 @@ async function fileCid(file: string, hashName: string): Promise<string | undefin
   const key = `${hashName}:${stat.size}:${stat.mtimeMs}`;
   const cached = cidCache.get(file);
   if (cached?.key === key) return cached.label;
-  const chunks = await fileChunks(fs.readFileSync(file), HASHES[hashName] ?? HASHES[DEFAULT_HASH]);
+  const chunks = await fileChunks(readWorkloadFile(file), HASHES[hashName] ?? HASHES[DEFAULT_HASH]);
   const label = chunks.length === 0 ? "(empty file: no blocks)" : chunks.length === 1 ? chunks[0].cid.toString() : `${chunks[0].cid} +${chunks.length - 1} chunks`;
   cidCache.set(file, { key, label });
   return label;

@@ -1,4 +1,3 @@
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { carBytes, compile as compileProgram, CompileError, HASHES } from "../../language/index.ts";
@@ -62,7 +61,7 @@ export async function compileReport(file: string, cwd: string, options: { hash?:
   }
   let compiled;
   try {
-    compiled = await compileProgram(loaded.program, { hash: options.hash, readFile: (p) => fs.readFileSync(p) });
+    compiled = await compileProgram(loaded.program, { hash: options.hash });
   } catch (e) {
     if (e instanceof CompileError) return fail(e.message);
     throw e;

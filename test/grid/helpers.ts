@@ -63,7 +63,7 @@ export interface Compiled {
 /** Compiles a .pg file with the language compiler. */
 export async function compileFile(path: string): Promise<Compiled> {
   const program = loadProgram([resolve(path)], cliHost);
-  return compile(program, { readFile: (p) => readFileSync(p) });
+  return compile(program);
 }
 
 export function compileHello(): Promise<Compiled> {

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { compile, CompileError, loadProgram } from "../../language/index.ts";
+import { compile, CompileError, loadProgram, MAX_WORKLOAD_FILE_BYTES, readWorkloadFile } from "../../language/index.ts";
 import { nodeHost } from "../../language/node-host.ts";
 import { ensureBuiltCli } from "./built-cli.ts";
 
@@ -120,5 +120,27 @@ describe("workload files stay in the project", () => {
     const compiled = await compile(loadProgram([path.join(dir, "w.pg")], nodeHost), { readFile, roots: [path.dirname(dir)] });
     assert.ok(compiled.root);
     assert.deepEqual(read, [secret]);
+  });
+
+  it("reads a workload file only as the regular file it was checked to be, within the size limit", () => {
+    const { dir } = project();
+    assert.equal(Buffer.from(readWorkloadFile(path.join(dir, "ok.wasm"))).toString(), "\0asm fine");
+    // A symlink put where the checked file was is not followed; a pipe is refused without waiting for a writer.
+    fs.symlinkSync("/etc/hostname", path.join(dir, "swapped.wasm"));
+    assert.throws(() => readWorkloadFile(path.join(dir, "swapped.wasm")), /ELOOP/);
+    execFileSync("mkfifo", [path.join(dir, "pipe.wasm")]);
+    assert.throws(() => readWorkloadFile(path.join(dir, "pipe.wasm")), /not a regular file/);
+    const big = path.join(dir, "big.wasm");
+    fs.writeFileSync(big, "");
+    fs.truncateSync(big, MAX_WORKLOAD_FILE_BYTES + 1); // sparse: nothing is written or read
+    assert.throws(() => readWorkloadFile(big), /1073741825 bytes; workload files are limited to 1024 MiB/);
+  });
+
+  it("the compiler reads workload files through that reader by default", async () => {
+    const { dir } = project();
+    fs.writeFileSync(path.join(dir, "big.wasm"), "");
+    fs.truncateSync(path.join(dir, "big.wasm"), MAX_WORKLOAD_FILE_BYTES + 1);
+    workload(dir, "big.wasm");
+    await assert.rejects(compile(loadProgram([path.join(dir, "w.pg")], nodeHost)), /cannot read workload file 'big.wasm' .*workload files are limited/);
   });
 });
