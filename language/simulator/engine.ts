@@ -1,7 +1,7 @@
 // The deterministic step engine. Ground truth (who revoked, broke or paid what)
 // lives here once; each agent's view is only the notices it has heard, so an
 // agent acts on what it knows, not on what is true.
-import { chainProblem, expired, mayRevoke, meets, widenings, type Hop } from "../authority.ts";
+import { chainProblem, mayRevoke, meets, verdictStandsUntil, widenings, type Hop } from "../authority.ts";
 import {
   type BodyKey, type CapInfo, type Cond, type Ledger, type Outcome, type SimEvent, type World, UNIT, hopOf,
 } from "./model.ts";
@@ -32,6 +32,9 @@ export interface EventResult {
 }
 
 const NONE: readonly number[] = Object.freeze([]);
+
+/** Why a token's chain is not valid, and the token (the hop) at fault when it is one hop's. */
+export interface Verdict { message: string; hop?: number }
 
 export interface Delivery { from: number; to: number; notices: number[] }
 
@@ -103,6 +106,15 @@ export class Engine {
   private readonly record: boolean;
   changes = new Map<number, ViewChange>();
   private readonly promisesOf: number[][];
+  /**
+   * chainVerdict's last answer per token, kept while it stands: for which viewer,
+   * after how many revocations it had heard (a view only ever gains them), and until
+   * which step (authority.verdictStandsUntil). Flat arrays: the hot path reads them in order.
+   */
+  private readonly verdictViewer: number[];
+  private readonly verdictHeard: number[];
+  private readonly verdictUntil: number[];
+  private readonly verdictOf: (Verdict | undefined)[];
 
   constructor(world: World, options: EngineOptions) {
     this.world = world;
@@ -120,6 +132,10 @@ export class Engine {
     this.issued = [...options.ledger.issued];
     this.brokenSince = new Int32Array(world.promises.length).fill(-1);
     this.revokedAt = this.caps.map(() => -1);
+    this.verdictViewer = this.caps.map(() => -1);
+    this.verdictHeard = this.caps.map(() => -1);
+    this.verdictUntil = this.caps.map(() => -Infinity);
+    this.verdictOf = this.caps.map(() => undefined);
     this.record = !!options.record;
     this.lastAgent = new Int32Array(world.caps.length).fill(-1);
     this.roundStart = new Int32Array(n);
@@ -309,7 +325,7 @@ export class Engine {
   /** The chain of `token`, root first. */
   private chainOf(token: number): (Hop<number> & { id: number })[] {
     const out: (Hop<number> & { id: number })[] = [];
-    for (let t: number | undefined = token; t !== undefined; t = this.caps[t].parent) out.push({ ...hopOf(this.caps[t]), id: t });
+    for (let t: number | undefined = token; t !== undefined; t = this.caps[t].parent) out.push(hopOf(this.caps[t]));
     return out.reverse();
   }
 
@@ -319,9 +335,27 @@ export class Engine {
   }
 
   /** chainProblem's verdict with the token (the hop) it found at fault, when it is one hop's. */
-  chainVerdict(viewer: number, token: number, until?: number): { message: string; hop?: number } | undefined {
+  chainVerdict(viewer: number, token: number, until?: number): Verdict | undefined {
+    if (until !== undefined && !this.descends(token, until)) return { message: `the token presented is not ${this.caps[until].name} nor delegated from it` };
+    const heard = this.views[viewer].revoked.size;
+    if (this.verdictViewer[token] === viewer && this.verdictHeard[token] === heard && this.step < this.verdictUntil[token]) return this.verdictOf[token];
     const chain = this.chainOf(token);
-    if (until !== undefined && !chain.some((h) => h.id === until)) return { message: `the token presented is not ${this.caps[until].name} nor delegated from it` };
+    const verdict = this.judge(viewer, chain);
+    this.verdictViewer[token] = viewer;
+    this.verdictHeard[token] = heard;
+    this.verdictUntil[token] = verdictStandsUntil(chain, this.step);
+    this.verdictOf[token] = verdict;
+    return verdict;
+  }
+
+  /** Whether `token` is `ancestor` or was delegated from it. */
+  private descends(token: number, ancestor: number): boolean {
+    for (let t: number | undefined = token; t !== undefined; t = this.caps[t].parent) if (t === ancestor) return true;
+    return false;
+  }
+
+  /** authority.chainProblem on `chain` in `viewer`'s view now, told in words. */
+  private judge(viewer: number, chain: readonly (Hop<number> & { id: number })[]): Verdict | undefined {
     const view = this.views[viewer];
     const problem = chainProblem(chain, {
       now: this.step,
@@ -374,16 +408,10 @@ export class Engine {
     }
   }
 
-  /** A condition in `viewer`'s view, with a fast path for the common `holds(C)` presented by C's own holder. */
+  /** A condition in `viewer`'s view, with a fast path for the common `holds(C)` presented by C's own holder: its kept verdict. */
   private conditionHolds(c: Cond, viewer: number, token: number | undefined, why: string[]): boolean {
-    if (c.kind === "holds" && token === c.cap) {
-      const t = this.caps[token];
-      if (t.parent === undefined) {
-        // Same test as chainProblem() for a token with no parent: not known revoked, not expired.
-        const revoked = this.views[viewer].revoked;
-        if (!(revoked.size > 0 && revoked.has(token)) && !expired(t.expiresAt === Infinity ? null : t.expiresAt + 1, this.step)) return true;
-      }
-    }
+    if (c.kind === "holds" && token === c.cap && this.verdictViewer[token] === viewer && this.verdictHeard[token] === this.views[viewer].revoked.size &&
+      this.step < this.verdictUntil[token] && this.verdictOf[token] === undefined) return true;
     return this.evalCond(c, viewer, token, why);
   }
 
@@ -519,8 +547,9 @@ export class Engine {
     if (token === undefined) return this.result("refused", `${who} holds no ${c.name} to delegate`);
     const t = this.caps[token];
     // The new token: the same grants and expiry, one delegation less.
-    const child = { ...hopOf(t), issuer: agent, holder: to, depth: t.depth - 1 };
-    if (widenings(hopOf(t), child).length) return this.result("refused", t.delegable ? `${c.name} may not be delegated any further (depth used up)` : `${c.name} is not delegable`);
+    const parent = hopOf(t);
+    const child = { ...parent, issuer: agent, holder: to, depth: t.depth - 1 };
+    if (widenings(parent, child).length) return this.result("refused", t.delegable ? `${c.name} may not be delegated any further (depth used up)` : `${c.name} is not delegable`);
     const problem = this.chainProblem(agent, token);
     if (problem) return this.result("refused", problem);
     if (this.tokenOf(to, cap) !== undefined) return this.result("refused", `${this.name(to)} already holds ${c.name}`);
@@ -530,6 +559,7 @@ export class Engine {
       delegable: t.delegable, depth: t.depth - 1, issuedAt: this.step, expiresAt: t.expiresAt,
     });
     this.revokedAt.push(-1);
+    this.verdictViewer.push(-1); this.verdictHeard.push(-1); this.verdictUntil.push(-Infinity); this.verdictOf.push(undefined);
     this.heldTokens.set(`${c.name}:${to}`, index);
     return this.result("kept", `${who} delegated ${c.name} to ${this.name(to)} (same grants, same expiry)`, { token: index });
   }

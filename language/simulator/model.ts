@@ -130,9 +130,10 @@ export function bodyKey(b: Body): BodyKey {
   return { type, args, text: `${b.type.text}(${b.args.map(valueText).join(", ")})` };
 }
 
-/** A token as the authority rule sees it: agent indexes as keys, steps as the clock (valid through `expiresAt`). */
-export function hopOf(c: CapInfo): Hop<number> {
-  return { issuer: c.issuer, holder: c.holder, grants: c.grants, depth: c.depth, exp: c.expiresAt === Infinity ? null : c.expiresAt + 1 };
+/** A token as the authority rule sees it: agent indexes as keys, steps as the clock (valid through `expiresAt`), its index as its id. */
+export function hopOf(c: CapInfo): Hop<number> & { id: number } {
+  // One literal of one shape: spreading or extending it costs far more than the judgement.
+  return { issuer: c.issuer, holder: c.holder, grants: c.grants, depth: c.depth, exp: c.expiresAt === Infinity ? null : c.expiresAt + 1, id: c.index };
 }
 
 function field(fields: { key: Name; value?: Value }[], key: string): Value | undefined {
