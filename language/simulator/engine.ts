@@ -60,6 +60,9 @@ class View {
   readonly assess = new Map<number, number>();
   /** Revocation notice heard for each token. */
   readonly revoked = new Map<number, number>();
+  /** Names this view and its revocations: it changes whenever `revoked` does, so a verdict kept under it stands. */
+  epoch: number;
+  constructor(epoch: number) { this.epoch = epoch; }
 }
 
 export class Engine {
@@ -107,14 +110,26 @@ export class Engine {
   changes = new Map<number, ViewChange>();
   private readonly promisesOf: number[][];
   /**
-   * chainVerdict's last answer per token, kept while it stands: for which viewer,
-   * after how many revocations it had heard (a view only ever gains them), and until
-   * which step (authority.verdictStandsUntil). Flat arrays: the hot path reads them in order.
+   * chainVerdict's last answer per token, kept while it stands: for which view (its
+   * epoch), until which step (authority.verdictStandsUntil), and the verdict. Flat
+   * arrays: the hot path reads two of them, in token order.
    */
-  private readonly verdictViewer: number[];
-  private readonly verdictHeard: number[];
+  private readonly verdictEpoch: number[];
   private readonly verdictUntil: number[];
+  /** verdictUntil when the verdict found no problem, else -Infinity. */
+  private readonly validUntil: number[];
   private readonly verdictOf: (Verdict | undefined)[];
+  private epochs = 0;
+  /** The revocations heard by the viewer judge() judges for, and the one view object it hands the authority rule. */
+  private judged: Map<number, number> = new Map();
+  private readonly judgeView = {
+    now: 0,
+    // The revoker of a revocation notice is its one witness.
+    revokedBy: (id: number, by: readonly number[]): boolean => {
+      const n = this.judged.size > 0 ? this.judged.get(id) : undefined;
+      return n !== undefined && by.includes(this.notices[n].witnesses[0]);
+    },
+  };
 
   constructor(world: World, options: EngineOptions) {
     this.world = world;
@@ -124,7 +139,8 @@ export class Engine {
     this.links = options.links.filter(([a, b]) => a >= 0 && b >= 0);
     this.linkRound = new Int32Array(this.links.length).fill(-1);
     this.gossipEvery = Math.max(1, options.gossipEvery);
-    this.views = Array.from({ length: n }, () => new View());
+    this.views = Array.from({ length: n }, (_, i) => new View(i));
+    this.epochs = n;
     this.held = Array.from({ length: n }, () => []);
     options.ledger.holdings.forEach((m, currency) => {
       for (const [agent, amount] of m) this.held[agent].push(currency, amount);
@@ -132,9 +148,9 @@ export class Engine {
     this.issued = [...options.ledger.issued];
     this.brokenSince = new Int32Array(world.promises.length).fill(-1);
     this.revokedAt = this.caps.map(() => -1);
-    this.verdictViewer = this.caps.map(() => -1);
-    this.verdictHeard = this.caps.map(() => -1);
+    this.verdictEpoch = this.caps.map(() => -1);
     this.verdictUntil = this.caps.map(() => -Infinity);
+    this.validUntil = this.caps.map(() => -Infinity);
     this.verdictOf = this.caps.map(() => undefined);
     this.record = !!options.record;
     this.lastAgent = new Int32Array(world.caps.length).fill(-1);
@@ -240,6 +256,7 @@ export class Engine {
       }
     } else if (n.cap !== undefined && !view.revoked.has(n.cap)) {
       view.revoked.set(n.cap, id);
+      view.epoch = this.epochs++;
     }
     if (this.record) this.change(agent).learned.push(id);
     return true;
@@ -337,13 +354,14 @@ export class Engine {
   /** chainProblem's verdict with the token (the hop) it found at fault, when it is one hop's. */
   chainVerdict(viewer: number, token: number, until?: number): Verdict | undefined {
     if (until !== undefined && !this.descends(token, until)) return { message: `the token presented is not ${this.caps[until].name} nor delegated from it` };
-    const heard = this.views[viewer].revoked.size;
-    if (this.verdictViewer[token] === viewer && this.verdictHeard[token] === heard && this.step < this.verdictUntil[token]) return this.verdictOf[token];
+    const epoch = this.views[viewer].epoch;
+    if (this.verdictEpoch[token] === epoch && this.step < this.verdictUntil[token]) return this.verdictOf[token];
     const chain = this.chainOf(token);
     const verdict = this.judge(viewer, chain);
-    this.verdictViewer[token] = viewer;
-    this.verdictHeard[token] = heard;
-    this.verdictUntil[token] = verdictStandsUntil(chain, this.step);
+    const stands = verdictStandsUntil(chain, this.step);
+    this.verdictEpoch[token] = epoch;
+    this.verdictUntil[token] = stands;
+    this.validUntil[token] = verdict ? -Infinity : stands;
     this.verdictOf[token] = verdict;
     return verdict;
   }
@@ -357,11 +375,9 @@ export class Engine {
   /** authority.chainProblem on `chain` in `viewer`'s view now, told in words. */
   private judge(viewer: number, chain: readonly (Hop<number> & { id: number })[]): Verdict | undefined {
     const view = this.views[viewer];
-    const problem = chainProblem(chain, {
-      now: this.step,
-      // The revoker of a revocation notice is its one witness.
-      revokedBy: (id, by) => view.revoked.size > 0 && view.revoked.has(id) && by.includes(this.notices[view.revoked.get(id)!].witnesses[0]),
-    });
+    this.judged = view.revoked;
+    this.judgeView.now = this.step;
+    const problem = chainProblem(chain, this.judgeView);
     if (!problem) return undefined;
     if (problem.kind !== "widened" && problem.kind !== "expired" && problem.kind !== "revoked") return { message: problem.kind };
     const c = this.caps[chain[problem.hop].id];
@@ -410,8 +426,7 @@ export class Engine {
 
   /** A condition in `viewer`'s view, with a fast path for the common `holds(C)` presented by C's own holder: its kept verdict. */
   private conditionHolds(c: Cond, viewer: number, token: number | undefined, why: string[]): boolean {
-    if (c.kind === "holds" && token === c.cap && this.verdictViewer[token] === viewer && this.verdictHeard[token] === this.views[viewer].revoked.size &&
-      this.step < this.verdictUntil[token] && this.verdictOf[token] === undefined) return true;
+    if (c.kind === "holds" && token === c.cap && this.verdictEpoch[token] === this.views[viewer].epoch && this.step < this.validUntil[token]) return true;
     return this.evalCond(c, viewer, token, why);
   }
 
@@ -559,7 +574,7 @@ export class Engine {
       delegable: t.delegable, depth: t.depth - 1, issuedAt: this.step, expiresAt: t.expiresAt,
     });
     this.revokedAt.push(-1);
-    this.verdictViewer.push(-1); this.verdictHeard.push(-1); this.verdictUntil.push(-Infinity); this.verdictOf.push(undefined);
+    this.verdictEpoch.push(-1); this.verdictUntil.push(-Infinity); this.validUntil.push(-Infinity); this.verdictOf.push(undefined);
     this.heldTokens.set(`${c.name}:${to}`, index);
     return this.result("kept", `${who} delegated ${c.name} to ${this.name(to)} (same grants, same expiry)`, { token: index });
   }
