@@ -196,6 +196,18 @@ export function chainProblem<K, Id>(
   return undefined;
 }
 
+/**
+ * Until when chainProblem's verdict on `chain` at `now` stands, the view unchanged:
+ * time enters it only through each hop's expiry, so it holds until the next hop not
+ * yet expired at `now` expires (Infinity when none will). Lets a caller that judges
+ * the same chain often keep the verdict.
+ */
+export function verdictStandsUntil(chain: readonly Hop<unknown>[], now: number): number {
+  let until = Infinity;
+  for (const hop of chain) if (hop.exp !== null && !expired(hop.exp, now) && hop.exp < until) until = hop.exp;
+  return until;
+}
+
 /** Whether `by` may revoke the hop at `index`: it issued that hop or one above it. */
 export function mayRevoke<K>(chain: readonly { issuer: K }[], index: number, by: K, same: (a: K, b: K) => boolean = Object.is): boolean {
   for (let i = 0; i <= index && i < chain.length; i++) if (same(chain[i].issuer, by)) return true;

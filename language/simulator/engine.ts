@@ -1,7 +1,7 @@
 // The deterministic step engine. Ground truth (who revoked, broke or paid what)
 // lives here once; each agent's view is only the notices it has heard, so an
 // agent acts on what it knows, not on what is true.
-import { chainProblem, expired, mayRevoke, meets, widenings, type Hop } from "../authority.ts";
+import { chainProblem, mayRevoke, meets, verdictStandsUntil, widenings, type Hop } from "../authority.ts";
 import {
   type BodyKey, type CapInfo, type Cond, type Ledger, type Outcome, type SimEvent, type World, UNIT, hopOf,
 } from "./model.ts";
@@ -33,6 +33,9 @@ export interface EventResult {
 
 const NONE: readonly number[] = Object.freeze([]);
 
+/** Why a token's chain is not valid, and the token (the hop) at fault when it is one hop's. */
+export interface Verdict { message: string; hop?: number }
+
 export interface Delivery { from: number; to: number; notices: number[] }
 
 export interface EngineOptions {
@@ -57,6 +60,9 @@ class View {
   readonly assess = new Map<number, number>();
   /** Revocation notice heard for each token. */
   readonly revoked = new Map<number, number>();
+  /** Names this view and its revocations: it changes whenever `revoked` does, so a verdict kept under it stands. */
+  epoch: number;
+  constructor(epoch: number) { this.epoch = epoch; }
 }
 
 export class Engine {
@@ -103,6 +109,27 @@ export class Engine {
   private readonly record: boolean;
   changes = new Map<number, ViewChange>();
   private readonly promisesOf: number[][];
+  /**
+   * chainVerdict's last answer per token, kept while it stands: for which view (its
+   * epoch), until which step (authority.verdictStandsUntil), and the verdict. Flat
+   * arrays: the hot path reads two of them, in token order.
+   */
+  private readonly verdictEpoch: number[];
+  private readonly verdictUntil: number[];
+  /** verdictUntil when the verdict found no problem, else -Infinity. */
+  private readonly validUntil: number[];
+  private readonly verdictOf: (Verdict | undefined)[];
+  private epochs = 0;
+  /** The revocations heard by the viewer judge() judges for, and the one view object it hands the authority rule. */
+  private judged: Map<number, number> = new Map();
+  private readonly judgeView = {
+    now: 0,
+    // The revoker of a revocation notice is its one witness.
+    revokedBy: (id: number, by: readonly number[]): boolean => {
+      const n = this.judged.size > 0 ? this.judged.get(id) : undefined;
+      return n !== undefined && by.includes(this.notices[n].witnesses[0]);
+    },
+  };
 
   constructor(world: World, options: EngineOptions) {
     this.world = world;
@@ -112,7 +139,8 @@ export class Engine {
     this.links = options.links.filter(([a, b]) => a >= 0 && b >= 0);
     this.linkRound = new Int32Array(this.links.length).fill(-1);
     this.gossipEvery = Math.max(1, options.gossipEvery);
-    this.views = Array.from({ length: n }, () => new View());
+    this.views = Array.from({ length: n }, (_, i) => new View(i));
+    this.epochs = n;
     this.held = Array.from({ length: n }, () => []);
     options.ledger.holdings.forEach((m, currency) => {
       for (const [agent, amount] of m) this.held[agent].push(currency, amount);
@@ -120,6 +148,10 @@ export class Engine {
     this.issued = [...options.ledger.issued];
     this.brokenSince = new Int32Array(world.promises.length).fill(-1);
     this.revokedAt = this.caps.map(() => -1);
+    this.verdictEpoch = this.caps.map(() => -1);
+    this.verdictUntil = this.caps.map(() => -Infinity);
+    this.validUntil = this.caps.map(() => -Infinity);
+    this.verdictOf = this.caps.map(() => undefined);
     this.record = !!options.record;
     this.lastAgent = new Int32Array(world.caps.length).fill(-1);
     this.roundStart = new Int32Array(n);
@@ -224,6 +256,7 @@ export class Engine {
       }
     } else if (n.cap !== undefined && !view.revoked.has(n.cap)) {
       view.revoked.set(n.cap, id);
+      view.epoch = this.epochs++;
     }
     if (this.record) this.change(agent).learned.push(id);
     return true;
@@ -309,7 +342,7 @@ export class Engine {
   /** The chain of `token`, root first. */
   private chainOf(token: number): (Hop<number> & { id: number })[] {
     const out: (Hop<number> & { id: number })[] = [];
-    for (let t: number | undefined = token; t !== undefined; t = this.caps[t].parent) out.push({ ...hopOf(this.caps[t]), id: t });
+    for (let t: number | undefined = token; t !== undefined; t = this.caps[t].parent) out.push(hopOf(this.caps[t]));
     return out.reverse();
   }
 
@@ -319,15 +352,32 @@ export class Engine {
   }
 
   /** chainProblem's verdict with the token (the hop) it found at fault, when it is one hop's. */
-  chainVerdict(viewer: number, token: number, until?: number): { message: string; hop?: number } | undefined {
+  chainVerdict(viewer: number, token: number, until?: number): Verdict | undefined {
+    if (until !== undefined && !this.descends(token, until)) return { message: `the token presented is not ${this.caps[until].name} nor delegated from it` };
+    const epoch = this.views[viewer].epoch;
+    if (this.verdictEpoch[token] === epoch && this.step < this.verdictUntil[token]) return this.verdictOf[token];
     const chain = this.chainOf(token);
-    if (until !== undefined && !chain.some((h) => h.id === until)) return { message: `the token presented is not ${this.caps[until].name} nor delegated from it` };
+    const verdict = this.judge(viewer, chain);
+    const stands = verdictStandsUntil(chain, this.step);
+    this.verdictEpoch[token] = epoch;
+    this.verdictUntil[token] = stands;
+    this.validUntil[token] = verdict ? -Infinity : stands;
+    this.verdictOf[token] = verdict;
+    return verdict;
+  }
+
+  /** Whether `token` is `ancestor` or was delegated from it. */
+  private descends(token: number, ancestor: number): boolean {
+    for (let t: number | undefined = token; t !== undefined; t = this.caps[t].parent) if (t === ancestor) return true;
+    return false;
+  }
+
+  /** authority.chainProblem on `chain` in `viewer`'s view now, told in words. */
+  private judge(viewer: number, chain: readonly (Hop<number> & { id: number })[]): Verdict | undefined {
     const view = this.views[viewer];
-    const problem = chainProblem(chain, {
-      now: this.step,
-      // The revoker of a revocation notice is its one witness.
-      revokedBy: (id, by) => view.revoked.size > 0 && view.revoked.has(id) && by.includes(this.notices[view.revoked.get(id)!].witnesses[0]),
-    });
+    this.judged = view.revoked;
+    this.judgeView.now = this.step;
+    const problem = chainProblem(chain, this.judgeView);
     if (!problem) return undefined;
     if (problem.kind !== "widened" && problem.kind !== "expired" && problem.kind !== "revoked") return { message: problem.kind };
     const c = this.caps[chain[problem.hop].id];
@@ -374,16 +424,9 @@ export class Engine {
     }
   }
 
-  /** A condition in `viewer`'s view, with a fast path for the common `holds(C)` presented by C's own holder. */
+  /** A condition in `viewer`'s view, with a fast path for the common `holds(C)` presented by C's own holder: its kept verdict. */
   private conditionHolds(c: Cond, viewer: number, token: number | undefined, why: string[]): boolean {
-    if (c.kind === "holds" && token === c.cap) {
-      const t = this.caps[token];
-      if (t.parent === undefined) {
-        // Same test as chainProblem() for a token with no parent: not known revoked, not expired.
-        const revoked = this.views[viewer].revoked;
-        if (!(revoked.size > 0 && revoked.has(token)) && !expired(t.expiresAt === Infinity ? null : t.expiresAt + 1, this.step)) return true;
-      }
-    }
+    if (c.kind === "holds" && token === c.cap && this.verdictEpoch[token] === this.views[viewer].epoch && this.step < this.validUntil[token]) return true;
     return this.evalCond(c, viewer, token, why);
   }
 
@@ -519,8 +562,9 @@ export class Engine {
     if (token === undefined) return this.result("refused", `${who} holds no ${c.name} to delegate`);
     const t = this.caps[token];
     // The new token: the same grants and expiry, one delegation less.
-    const child = { ...hopOf(t), issuer: agent, holder: to, depth: t.depth - 1 };
-    if (widenings(hopOf(t), child).length) return this.result("refused", t.delegable ? `${c.name} may not be delegated any further (depth used up)` : `${c.name} is not delegable`);
+    const parent = hopOf(t);
+    const child = { ...parent, issuer: agent, holder: to, depth: t.depth - 1 };
+    if (widenings(parent, child).length) return this.result("refused", t.delegable ? `${c.name} may not be delegated any further (depth used up)` : `${c.name} is not delegable`);
     const problem = this.chainProblem(agent, token);
     if (problem) return this.result("refused", problem);
     if (this.tokenOf(to, cap) !== undefined) return this.result("refused", `${this.name(to)} already holds ${c.name}`);
@@ -530,6 +574,7 @@ export class Engine {
       delegable: t.delegable, depth: t.depth - 1, issuedAt: this.step, expiresAt: t.expiresAt,
     });
     this.revokedAt.push(-1);
+    this.verdictEpoch.push(-1); this.verdictUntil.push(-Infinity); this.validUntil.push(-Infinity); this.verdictOf.push(undefined);
     this.heldTokens.set(`${c.name}:${to}`, index);
     return this.result("kept", `${who} delegated ${c.name} to ${this.name(to)} (same grants, same expiry)`, { token: index });
   }

@@ -130,9 +130,12 @@ export function bodyKey(b: Body): BodyKey {
   return { type, args, text: `${b.type.text}(${b.args.map(valueText).join(", ")})` };
 }
 
-/** A token as the authority rule sees it: agent indexes as keys, steps as the clock (valid through `expiresAt`). */
-export function hopOf(c: CapInfo): Hop<number> {
-  return { issuer: c.issuer, holder: c.holder, grants: c.grants, depth: c.depth, exp: c.expiresAt === Infinity ? null : c.expiresAt + 1 };
+/** A token as the authority rule sees it: agent indexes as keys, steps as the clock (valid through `expiresAt`), its index as its id. */
+export function hopOf(c: CapInfo): Hop<number> & { id: number } {
+  // Written as `< Infinity`, not `=== Infinity`: with a mix of Infinity and whole steps
+  // the latter sends V8's optimized code into a loop of deoptimizations.
+  const last = c.expiresAt;
+  return { issuer: c.issuer, holder: c.holder, grants: c.grants, depth: c.depth, exp: last < Infinity ? last + 1 : null, id: c.index };
 }
 
 function field(fields: { key: Name; value?: Value }[], key: string): Value | undefined {

@@ -2,15 +2,17 @@
 // verifier on real Ed25519-signed tokens at the same boundaries.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { isDeepStrictEqual } from "node:util";
 import { generateKeyPair } from "@libp2p/crypto/keys";
 import { CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
-import { chainProblem, covers, declaredHop, expired, grantArgText, grantOf, grantProblem, grantText, meets, mayRevoke, widenings, type Grant, type Hop } from "../../language/authority.ts";
+import { chainProblem, covers, declaredHop, expired, grantArgText, grantOf, grantProblem, grantText, meets, mayRevoke, verdictStandsUntil, widenings, type Grant, type Hop } from "../../language/authority.ts";
 import { parse, type CapabilityDecl, type DelegateDecl } from "../../grammar/index.ts";
 import { delegateToken, issueToken, Refusal, verifyDeploy, type Token } from "../../grid/capabilities.ts";
 import { recordCid, signRecord } from "../../grid/records.ts";
 import { GridState, StateError } from "../../grid/state.ts";
 import type { PrivateKey } from "../../grid/keys.ts";
+import { rng } from "./helpers.ts";
 
 const g = (type: string, ...args: Grant["args"]): Grant => ({ type, args });
 const taco = (amount: number) => ({ amount, unit: "taco" });
@@ -164,6 +166,31 @@ describe("expiry and revocation", () => {
     assert.equal(mayRevoke(chain, 0, "ann"), false, "the hop's holder does not issue it");
     assert.equal(mayRevoke(chain, 7, "mallory"), false, "an index past the end asks only the hops there are");
     assert.equal(mayRevoke(chain, 7, "ben"), true);
+  });
+
+  it("a verdict stands, the view unchanged, until verdictStandsUntil and may change there", () => {
+    // Seeded chains of well-formed hops (so expiry alone decides), with and without a revocation.
+    const r = rng(3);
+    let changed = 0;
+    for (let n = 0; n < 300; n++) {
+      const people = ["node", "ann", "ben", "cy", "dan"];
+      const chain: (Hop<string> & { id: string })[] = [];
+      for (let h = 0, len = r.int(1, 4); h < len; h++) {
+        const parentExp = chain[h - 1]?.exp ?? null;
+        const exp = r.chance(0.3) ? parentExp : Math.min(parentExp ?? Infinity, r.int(1, 10));
+        chain.push(hop({ issuer: people[h], holder: people[h + 1], depth: len - 1 - h, exp: exp === Infinity ? null : exp }));
+      }
+      const revoked = r.chance(0.3) ? r.pick(chain).id : undefined;
+      const view = (now: number) => ({ now, revokedBy: (id: string) => id === revoked });
+      for (let now = 0; now <= 11; now++) {
+        const until = verdictStandsUntil(chain, now);
+        assert.ok(until > now, "it stands at least through now");
+        const verdict = chainProblem(chain, view(now));
+        for (let t = now + 1; t < Math.min(until, 12); t++) assert.deepEqual(chainProblem(chain, view(t)), verdict, `chain ${n}, from ${now} to ${t} (until ${until})`);
+        if (until <= 11 && !isDeepStrictEqual(chainProblem(chain, view(until)), verdict)) changed++;
+      }
+    }
+    assert.ok(changed > 100, `the verdict changed at its end ${changed} times: too few to test anything`);
   });
 
   it("the request: held by the presenter and granted by the last hop", () => {

@@ -252,6 +252,32 @@ describe("simulator: delegation chains", () => {
     assert.match(t.timeline[5].events[0].reason, /intern expired after step 5/);
   });
 
+  it("a token's verdict is judged again when a hop expires or its viewer hears a revocation", () => {
+    // The engine keeps each token's verdict while it stands: these invocations repeat, so a kept verdict is what decides them.
+    const t = unchecked(`
+      ${agents("s", "a", "b")}
+      promise s -> * +go(x) if holds(root)
+      promise s -> * +go(y) if holds(other)
+      capability root from s to a { grants go(x) expires after 2 steps }
+      capability other from b to a { grants go(y) }
+      scenario "s" {
+        link s <-> b
+        step 1: a invokes root at s expect kept
+        step 2: a invokes root at s expect kept
+        step 3: a invokes root at s expect refused
+        step 3: a invokes other at s expect kept
+        step 4: b revokes other
+        step 4: a invokes other at s expect kept
+        step 5: a invokes other at s expect refused
+      }`);
+    assert.deepEqual(outcomes(t).filter((o) => o.includes("invokes")), [
+      "1:a invokes root at s=kept", "2:a invokes root at s=kept", "3:a invokes root at s=refused", "3:a invokes other at s=kept",
+      "4:a invokes other at s=kept", "5:a invokes other at s=refused",
+    ]);
+    assert.match(t.timeline[2].events[0].reason, /root expired after step 2/);
+    assert.match(t.timeline[4].events[0].reason, /s knows other was revoked \(at step 4\)/);
+  });
+
   it("revoking a parent cuts its children, and knowing a parent's revocation is knowing the child's", () => {
     const t = unchecked(base + `scenario "s" {
       link vault <-> ann
