@@ -11,7 +11,7 @@ import type {
 import {
   allTokens, Arrow, BiArrow, Colon, Comma, DashedName, DECLARATION_KEYWORDS, Identifier, keywordTokens as K,
   LBrace, LBracket, lexer, LParen, Minus, NumberLiteral, Pipe, Plus, RBrace, RBracket, RParen, Star,
-  StringLiteral, DURATION_UNITS,
+  StringLiteral, DURATION_UNITS, validatedLexer,
 } from "./tokens.ts";
 import { closest } from "./suggest.ts";
 
@@ -49,8 +49,10 @@ class PgParser extends EmbeddedActionsParser {
     value?: IOrAlt<Value>[]; word?: IOrAlt<IToken>[]; bodyArg?: IOrAlt<BodyArg>[]; unary?: IOrAlt<Condition>[];
   } = {};
 
-  constructor(recoveryEnabled: boolean) {
-    super(allTokens, { recoveryEnabled, maxLookahead: 3 });
+  /** `validate`: chevrotain's checks of the grammar (ambiguities, left recursion), a good part of building a parser:
+   * a test runs them (validateGrammar), the parsers in use skip them. */
+  constructor(recoveryEnabled: boolean, validate = false) {
+    super(allTokens, { recoveryEnabled, maxLookahead: 3, skipValidations: !validate });
     this.performSelfAnalysis();
   }
 
@@ -626,6 +628,14 @@ let recovering: PgParser | undefined;
 let strict: PgParser | undefined;
 const parser = (): PgParser => (recovering ??= new PgParser(true));
 const strictParser = (): PgParser => (strict ??= new PgParser(false));
+
+/** Builds the parsers and the lexer with chevrotain's own checks of the grammar; throws what they find. */
+export function validateGrammar(): void {
+  new PgParser(true, true);
+  new PgParser(false, true);
+  const lexer = validatedLexer();
+  if (lexer.lexerDefinitionErrors.length) throw new Error(lexer.lexerDefinitionErrors.map((e) => e.message).join("\n"));
+}
 
 function describe(t: IToken | undefined): string {
   if (!t || t.tokenType.name === "EOF") return "the end of the file";

@@ -11,6 +11,7 @@ import { OverlayHost } from "./host.ts";
 import { idle } from "./idle-gc.ts";
 import { CheckState } from "./incremental-check.ts";
 import { IncrementalParser } from "./incremental-parse.ts";
+import { takeEarlyWorker } from "./early-checker.ts";
 import { warmUp, warmUpText } from "./warm-up.ts";
 
 /** The warm-up's sample (a path no file has) and its size: small slices (a few ms each), enough of them for V8 to
@@ -218,6 +219,9 @@ export class CheckerThread {
   /** `limitMs`: a request running longer is stopped and answered with an error. */
   constructor(private readonly script: string, private readonly log: (m: string) => void, private readonly limitMs = 0) {}
 
+  /** Whether a worker started with the process served (server/early-checker.ts). */
+  startedEarly = false;
+
   /** Starts the worker ahead of the first request (loading it is most of a first check's time). */
   warm(): void {
     this.worker ??= this.start();
@@ -225,9 +229,13 @@ export class CheckerThread {
 
   private start(): Worker {
     this.sent.clear();
-    const w = new Worker(this.script, { workerData: { role: "checker" } });
+    // The first worker may have been started with the process (server/early-checker.ts).
+    const early = this.limitMs ? undefined : takeEarlyWorker(this.script);
+    const w = early?.worker ?? new Worker(this.script, { workerData: { role: "checker" } });
     w.on("message", (res: WorkerResponse) => this.done(res));
     w.on("error", (e) => this.log(`worker thread failed: ${e.stack ?? e}`));
+    for (const e of early?.failures ?? []) this.log(`worker thread failed: ${e.stack ?? e}`);
+    if (early) this.startedEarly = true;
     w.on("exit", (code) => {
       if (this.worker !== w) return;
       this.worker = undefined;

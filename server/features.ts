@@ -4,7 +4,7 @@ import * as path from "node:path";
 import {
   CodeActionKind, CompletionItemKind, DiagnosticSeverity, DocumentHighlightKind, FoldingRangeKind,
   InlayHintKind, InsertTextFormat, SymbolKind,
-  type CodeAction, type CodeLens, type CompletionItem, type Diagnostic as LspDiagnostic, type DocumentHighlight,
+  type CodeAction, type CodeLens, type CompletionItem, type CompletionList, type Diagnostic as LspDiagnostic, type DocumentHighlight,
   type DocumentSymbol, type FoldingRange, type Hover, type InlayHint, type Location, type Range, type TextEdit,
   type WorkspaceEdit, type WorkspaceSymbol,
 } from "vscode-languageserver/node.js";
@@ -452,9 +452,25 @@ function wanted(before: string, atTopLevel: boolean): Want {
   return "any";
 }
 
+/** Brace depth at every DEPTH_STEP-th offset of a text, built once per text: a completion scans at most one step. */
+const DEPTH_STEP = 4096;
+let depthMarks: { text: string; marks: Int32Array } | undefined;
+
 function depthAt(text: string, offset: number): number {
-  let depth = 0;
-  for (let i = 0; i < offset; i++) {
+  if (depthMarks?.text !== text) {
+    const marks = new Int32Array(Math.floor(text.length / DEPTH_STEP) + 1);
+    let depth = 0;
+    for (let i = 0; i < text.length; i++) {
+      if (i % DEPTH_STEP === 0) marks[i / DEPTH_STEP] = depth;
+      const c = text.charCodeAt(i);
+      if (c === 123) depth++;
+      else if (c === 125) depth = Math.max(0, depth - 1);
+    }
+    depthMarks = { text, marks };
+  }
+  const from = Math.floor(offset / DEPTH_STEP);
+  let depth = depthMarks.marks[from] ?? 0;
+  for (let i = from * DEPTH_STEP; i < offset; i++) {
     const c = text.charCodeAt(i);
     if (c === 123) depth++;
     else if (c === 125) depth = Math.max(0, depth - 1);
@@ -468,28 +484,69 @@ const COMPLETION_KIND: Record<PgSymbolKind, CompletionItemKind> = {
   workload: CompletionItemKind.Struct, scenario: CompletionItemKind.Event,
 };
 
-export function completion(ws: Workspace, file: string, offset: number, declarationSnippets: boolean): CompletionItem[] {
+/** Above this many items, a completion lists only those that match the word being typed, at most this many, and
+ * says the list is incomplete (the client asks again as the word grows): a list of every name of a large file costs
+ * more to send than to make. */
+export const COMPLETION_LIMIT = 500;
+
+/** A program's names to complete, each once (by kind), in declaration order; and the body types in use. Built once
+ * per program (a new version of a document is a new program). */
+interface CompletionIndex { names: { kind: PgSymbolKind; item: CompletionItem }[]; counts: Map<PgSymbolKind, number>; bodyTypes?: CompletionItem[] }
+const completionIndexes = new WeakMap<Program, CompletionIndex>();
+
+function completionIndex(program: Program): CompletionIndex {
+  let index = completionIndexes.get(program);
+  if (index) return index;
+  const names: CompletionIndex["names"] = [];
+  const counts = new Map<PgSymbolKind, number>();
+  const seen = new Set<string>();
+  for (const s of program.symbols) {
+    if (seen.has(s.kind + s.name)) continue;
+    seen.add(s.kind + s.name);
+    names.push({ kind: s.kind, item: { label: s.name, kind: COMPLETION_KIND[s.kind], detail: s.kind } });
+    counts.set(s.kind, (counts.get(s.kind) ?? 0) + 1);
+  }
+  completionIndexes.set(program, (index = { names, counts }));
+  return index;
+}
+
+function bodyTypes(program: Program): CompletionItem[] {
+  const index = completionIndex(program);
+  if (index.bodyTypes) return index.bodyTypes;
+  const types = new Set<string>();
+  for (const { decl } of program.declarations("promise")) if (decl.body?.type.text) types.add(decl.body.type.text);
+  for (const { decl } of program.declarations("capability")) decl.grants.forEach((g) => g.type.text && types.add(g.type.text));
+  for (const { decl } of program.declarations("delegate")) decl.grants.forEach((g) => g.type.text && types.add(g.type.text));
+  return (index.bodyTypes = [...types].sort().map((t) => ({ label: t, kind: CompletionItemKind.Method, detail: "body type in use", sortText: "0" + t })));
+}
+
+/** Whether `label` has the characters of `word` in order (case aside), as editors match completions. */
+function matches(label: string, word: string): boolean {
+  let j = 0;
+  for (let i = 0; i < label.length && j < word.length; i++) if (label[i].toLowerCase() === word[j].toLowerCase()) j++;
+  return j === word.length;
+}
+
+export function completion(ws: Workspace, file: string, offset: number, declarationSnippets: boolean): CompletionItem[] | CompletionList {
   const program = ws.analyze(file).program;
   const text = ws.readText(file) ?? "";
   const lineStart = text.lastIndexOf("\n", offset - 1) + 1;
-  const want = wanted(text.slice(lineStart, offset), depthAt(text, lineStart) === 0);
+  const before = text.slice(lineStart, offset);
+  const want = wanted(before, depthAt(text, lineStart) === 0);
+  const index = completionIndex(program);
   const items: CompletionItem[] = [];
-  const seen = new Set<string>();
+  /** The names of these kinds, in declaration order (sortText keeps that order in the client). */
   const symbols = (kinds: PgSymbolKind[]) => {
-    for (const s of program.symbols) {
-      if (!kinds.includes(s.kind) || seen.has(s.kind + s.name)) continue;
-      seen.add(s.kind + s.name);
-      // Declaration order, which is how people read their file.
-      items.push({ label: s.name, kind: COMPLETION_KIND[s.kind], detail: s.kind, sortText: "0" + String(items.length).padStart(5, "0") });
+    let n = 0;
+    for (const k of kinds) n += index.counts.get(k) ?? 0;
+    const word = n > COMPLETION_LIMIT ? /[A-Za-z_][A-Za-z0-9_-]*$/.exec(before)?.[0] ?? "" : "";
+    for (const { kind, item } of index.names) {
+      if (!kinds.includes(kind) || (word && !matches(item.label, word))) continue;
+      if (items.length >= COMPLETION_LIMIT) { incomplete = true; break; }
+      items.push({ ...item, sortText: "0" + String(items.length).padStart(5, "0") });
     }
   };
-  const bodyTypes = () => {
-    const types = new Set<string>();
-    for (const { decl } of program.declarations("promise")) if (decl.body?.type.text) types.add(decl.body.type.text);
-    for (const { decl } of program.declarations("capability")) decl.grants.forEach((g) => g.type.text && types.add(g.type.text));
-    for (const { decl } of program.declarations("delegate")) decl.grants.forEach((g) => g.type.text && types.add(g.type.text));
-    for (const t of [...types].sort()) items.push({ label: t, kind: CompletionItemKind.Method, detail: "body type in use", sortText: "0" + t });
-  };
+  let incomplete = false;
   const keywords = (words: readonly string[]) => {
     for (const k of words) items.push({ label: k, kind: CompletionItemKind.Keyword, sortText: "1" + k });
   };
@@ -498,7 +555,7 @@ export function completion(ws: Workspace, file: string, offset: number, declarat
     case "capability": symbols(["capability", "delegate"]); break;
     case "promise": symbols(["promise"]); break;
     case "currency": symbols(["currency"]); break;
-    case "body": bodyTypes(); break;
+    case "body": items.push(...bodyTypes(program)); break;
     case "declaration":
       keywords(DECLARATION_KEYWORDS);
       if (declarationSnippets) {
@@ -511,5 +568,5 @@ export function completion(ws: Workspace, file: string, offset: number, declarat
       symbols(["agent", "capability", "delegate", "promise", "currency", "workload"]);
       keywords(KEYWORDS.filter((k) => !(DECLARATION_KEYWORDS as readonly string[]).includes(k)));
   }
-  return items;
+  return incomplete ? { isIncomplete: true, items } : items;
 }

@@ -4,17 +4,13 @@
 // dist/server-checker.cjs, or this same file started as a worker thread when that is missing. Run it with
 // `node --max-semi-space-size=2` as the VS Code client does: parsing makes much short-lived garbage, and a small
 // young generation keeps memory down at no cost in speed.
-import * as fs from "node:fs";
-import * as path from "node:path";
+import "./early-start.ts";
 import { isMainThread, workerData } from "node:worker_threads";
+import { checkerScript as checker } from "./early-checker.ts";
 import { createConnection, ProposedFeatures, StreamMessageWriter } from "vscode-languageserver/node.js";
 import { serveChecks } from "./checker-thread.ts";
 import { startServer } from "./server.ts";
 import { ResyncingReader } from "./stdio.ts";
-
-// The checker thread's bundle next to this one (server/checker-main.ts); without it, this file serves as both.
-const bundled = path.join(path.dirname(process.argv[1] ?? ""), "server-checker.cjs");
-const checker = fs.existsSync(bundled) ? bundled : process.argv[1];
 
 if (!isMainThread && (workerData as { role?: string } | undefined)?.role === "checker") serveChecks();
 else if (process.argv.includes("--stdio")) {

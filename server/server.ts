@@ -286,6 +286,7 @@ export function startServer(connection: Connection, script?: string): void {
   connection.onRequest("promisegrid/serverInfo", () => ({
     pid: process.pid, rss: process.memoryUsage().rss,
     checks: checker ? "thread" : "in-process", threadChecks: checker?.completed ?? 0, inProcessChecks: ws.inProcessChecks,
+    checkerStartedEarly: checker?.startedEarly ?? false,
     simulationsCancelled: simulator?.cancelled ?? 0,
   }));
 

@@ -382,6 +382,22 @@ describe("completion", () => {
     assert.equal(snippet.insertText, "capability ${1:name} from ${2:issuer} to ${3:holder} {\n\tgrants ${4:serve}(${5:thing})\n\texpires after ${6:10} steps\n}");
     assert.equal(snippet.insertTextFormat, 2);
   });
+  it("lists at most 500 names of a large file, those that match the word typed, and says when it left some out", async () => {
+    const lines = ["agent hub"];
+    for (let i = 0; i < 600; i++) lines.push(`agent n${i}`, `agent m${i}`);
+    lines.push("promise hub -> m1", "");
+    const u = await c.open("many.pg", lines.join("\n"));
+    await c.diagnostics(u, 1);
+    const at = (character: number) => ({ textDocument: { uri: u }, position: { line: 1201, character } });
+    // After `-> `: more agents than the limit, nothing typed yet: the first 500 in declaration order, marked incomplete.
+    const first = await c.request<{ isIncomplete: boolean; items: CompletionItem[] }>("textDocument/completion", at(15));
+    assert.equal(first.isIncomplete, true);
+    assert.deepEqual(first.items.map((i) => i.label), ["hub", ...lines.slice(1, 500).map((l) => l.slice(6))]);
+    // `m1` typed: only the names with those letters in order, all of them, so the list is complete.
+    const typed = await c.request<CompletionItem[]>("textDocument/completion", at(17));
+    const expected = ["hub", ...lines.slice(1, 1201).map((l) => l.slice(6))].filter((n) => /m.*1/.test(n));
+    assert.deepEqual(typed.map((i) => i.label), expected);
+  });
   it("offers agents and capabilities inside a scenario step", async () => {
     const line = text("food.pg").split("\n").findIndex((l) => l.includes("step 1:"));
     assert.deepEqual(await labels("food.pg", "  step 5: ", line), ["truck1", "truck5", "alice"]);

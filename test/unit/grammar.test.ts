@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { LineIndex, MAX_NESTING, parse, type Declaration, type ScenarioDecl } from "../../grammar/index.ts";
+import { validateGrammar } from "../../grammar/parser.ts";
 
 function only<K extends Declaration["kind"]>(text: string, kind: K): Extract<Declaration, { kind: K }> {
   const file = parse(text);
@@ -12,6 +13,11 @@ function only<K extends Declaration["kind"]>(text: string, kind: K): Extract<Dec
 }
 
 const at = (text: string, span: { start: number; end: number }) => text.slice(span.start, span.end);
+
+// The parsers in use skip chevrotain's checks of the grammar (they cost startup time): here they run.
+it("the grammar passes chevrotain's own checks (no ambiguity, no left recursion, valid tokens)", () => {
+  validateGrammar();
+});
 
 describe("declarations", () => {
   it("import", () => {
