@@ -18,7 +18,7 @@ import { appendFile, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BlockStore } from "./store.ts";
 import { loadOrCreateKey, type PrivateKey } from "./keys.ts";
-import { GridState, ReplayGuard, TokenBook } from "./state.ts";
+import { GridState, ReplayGuard, TokenBook, type Learnt } from "./state.ts";
 import { secureDataDir } from "./datadir.ts";
 import { BlockAccess } from "./access.ts";
 import { decodeEnvelope, encodeEnvelope } from "./envelope.ts";
@@ -251,10 +251,10 @@ export class GridNode {
       pubsub.topicValidators.set(topic, validate);
       pubsub.subscribe(topic);
     }
-    pubsub.addEventListener("message", (evt) => {
-      const { topic, data } = evt.detail;
+    pubsub.addEventListener("gossipsub:message", (evt) => {
+      const { topic, data } = evt.detail.msg;
       if (topic !== REVOCATIONS_TOPIC && topic !== ASSESSMENTS_TOPIC) return;
-      void this.receiveRecord(data).catch(() => {});
+      void this.receiveRecord(data, evt.detail.propagationSource.toString()).catch(() => {});
     });
     await this.offers.start();
     await this.discovery.start();
@@ -268,15 +268,15 @@ export class GridNode {
     });
   }
 
-  private async receiveRecord(bytes: Uint8Array): Promise<void> {
+  private async receiveRecord(bytes: Uint8Array, from: string): Promise<void> {
     const payload = decodeEnvelope(bytes);
     if (payload[0] !== "record") throw new Error("expected a record message");
-    await this.addRecord(payload[1]);
+    await this.addRecord(payload[1], { via: "gossip", from });
   }
 
   /** Adds a verified record to the state and persists it; returns its CID when new. */
-  async addRecord(value: unknown): Promise<CID | undefined> {
-    const cid = await this.state.add(value);
+  async addRecord(value: unknown, how?: Learnt): Promise<CID | undefined> {
+    const cid = await this.state.add(value, how);
     if (cid) await this.persist(cid, dagCbor.encode(value), true);
     return cid;
   }
@@ -327,7 +327,7 @@ export class GridNode {
         const res = decodeEnvelope((await lp.read({ signal: AbortSignal.timeout(30_000) })).subarray());
         if (res[0] === "end") break;
         if (res[0] !== "state" || !Array.isArray(res[1]) || res[1].length > STATE_PAGE) throw new Error("bad state reply");
-        for (const r of res[1]) await this.addRecord(r).catch(() => {});
+        for (const r of res[1]) await this.addRecord(r, { via: "sync", from: peer.toString() }).catch(() => {});
         await lp.write(encodeEnvelope(["next"]));
       }
     } finally {

@@ -26,6 +26,12 @@ export const MAX_FOREIGN_BYTES = 32 * 1024 * 1024;
 
 export class StateError extends Error {}
 
+/** How this node learnt a record: made or handed to it here, pushed by gossip, or pulled by a state sync; `from` is the peer that sent it. */
+export interface Learnt {
+  via: "here" | "gossip" | "sync";
+  from?: string;
+}
+
 function hexKey(k: Uint8Array): string {
   return Buffer.from(k).toString("hex");
 }
@@ -39,12 +45,14 @@ export class GridState {
   /** Author -> its assessments' CIDs, oldest first. */
   private readonly assessmentsBy = new Map<string, { cid: string; at: number }[]>();
   private foreignBytes = 0;
+  /** Record CID -> when (ms since the epoch, sub-millisecond) and how this node learnt it; local, never merged. */
+  readonly learnt = new Map<string, Learnt & { at: number }>();
 
   /** `nodeKey`: revocations of chains rooted here always fit (within their author's quota). */
   constructor(private readonly nodeKey?: Uint8Array) {}
 
   /** Adds a record after checking its shape, size, signature and bounds; returns its CID when it was new. Throws StateError saying why not. */
-  async add(value: unknown): Promise<CID | undefined> {
+  async add(value: unknown, how: Learnt = { via: "here" }): Promise<CID | undefined> {
     const rec = asSigned(value, "promisegrid/revocation") ?? asSigned(value, "promisegrid/assessment");
     if (!rec) throw new StateError("not a well-formed signed revocation or assessment (every field checked, size bounded)");
     if (!(await verifyRecord(rec))) throw new StateError(`the ${rec.payload.type} record's signature or proof does not hold`);
@@ -78,8 +86,13 @@ export class GridState {
       mine.splice(i, 0, entry);
       this.assessmentsBy.set(by, mine);
       this.assessments.set(key, a);
-      while (mine.length > MAX_ASSESSMENTS_PER_AUTHOR) this.assessments.delete(mine.shift()!.cid);
+      while (mine.length > MAX_ASSESSMENTS_PER_AUTHOR) {
+        const gone = mine.shift()!.cid;
+        this.assessments.delete(gone);
+        this.learnt.delete(gone);
+      }
     }
+    this.learnt.set(key, { at: performance.timeOrigin + performance.now(), ...how });
     return cid;
   }
 
