@@ -33,7 +33,7 @@ import { peerIdFromString } from "@libp2p/peer-id";
 import { loadPolicy, ownKeyPolicy, type Policy } from "./policy.ts";
 import { Discovery, dhtService, PeerBans } from "./discovery.ts";
 import { Offers, OFFERS_TOPIC } from "./offers.ts";
-import { plan, type PlacementReport } from "./placement.ts";
+import { dialableAddrs, plan, type PlacementReport } from "./placement.ts";
 import { ANY_PEER } from "./api-client.ts";
 import { decodeManifest, decodeWorkload, ManifestError } from "./manifest.ts";
 
@@ -459,8 +459,9 @@ export class GridNode {
     const tried: PlacementReport["considered"] = [];
     for (const [i, c] of candidates.entries()) {
       const peer = peerIdFromString(c.peer);
-      // The offer says where the node listens: it may be no neighbour of this one.
-      await this.libp2p.peerStore.merge(peer, { multiaddrs: c.offer.payload.addrs.flatMap((a) => { try { return [multiaddr(a)]; } catch { return []; } }) }).catch(() => {});
+      // The offer says where the node listens: it may be no neighbour of this one. Only addresses
+      // of networks this node is on itself (placement.ts): an offer is anyone's to write.
+      await this.libp2p.peerStore.merge(peer, { multiaddrs: dialableAddrs(c.offer.payload.addrs, this.addrs(), c.peer) }).catch(() => {});
       const report = (): PlacementReport => ({
         peer: c.peer,
         because: c.why,
