@@ -18,11 +18,11 @@ import { appendFile, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BlockStore } from "./store.ts";
 import { loadOrCreateKey, type PrivateKey } from "./keys.ts";
-import { GridState, ReplayGuard, TokenBook, type Learnt } from "./state.ts";
+import { GridState, ReplayGuard, StateError, TokenBook, type Learnt } from "./state.ts";
 import { secureDataDir } from "./datadir.ts";
 import { BlockAccess } from "./access.ts";
 import { decodeEnvelope, encodeEnvelope } from "./envelope.ts";
-import { asSigned, recordCid, signRecord, verifyRecord, type DeployPayload, type RevocationPayload, type Signed } from "./records.ts";
+import { recordCid, signRecord, verifyRecord, type DeployPayload, type RevocationPayload, type Signed } from "./records.ts";
 import { equals } from "multiformats/bytes";
 import { issueToken, type IssueOptions, type Token } from "./capabilities.ts";
 import { DriverRegistry, nodeDriverContext } from "./sandboxes/index.ts";
@@ -153,6 +153,14 @@ export class GridNode {
         dht: dhtService(),
         pubsub: gossipsub({
           allowPublishToZeroTopicPeers: true, floodPublish: true, emitSelf: false, D: 8, Dlo: 6, Dhi: 16, heartbeatInterval: 500,
+          // A message comes once from each mesh peer. The copies after the first are known by their
+          // publisher and sequence number before the publisher's signature is checked again (a forged
+          // copy fails that check and is never remembered as seen).
+          fastMsgIdFn: (m) => (m.from && m.seqno ? `${bytesHex(m.from)}/${bytesHex(m.seqno)}` : "unsigned"),
+          // IDONTWANT spares the bandwidth of large messages; ours are records of at most 16 KiB, for
+          // which telling every mesh peer not to send one costs as many writes as forwarding it, and
+          // gossipsub writes them before it validates and forwards the message.
+          idontwantMinDataSize: Infinity,
           // Every inbound connection on one host comes from 127.0.0.1 (the kernel's source for any
           // 127.0.0.x): gossipsub's IP colocation penalty would graylist all but 10 such peers,
           // so a node with more would stop hearing or sending revocations. Loopback peers are this
@@ -237,25 +245,27 @@ export class GridNode {
     await this.libp2p.handle(BLOCKS_PROTOCOL, (stream, conn) => this.blocks.serve(stream, conn.remotePeer.publicKey?.raw).catch(() => stream.abort(new Error("bad request"))));
     await this.libp2p.handle(STATE_PROTOCOL, (stream) => this.serveState(stream).catch(() => stream.abort(new Error("bad request"))));
     const pubsub = this.libp2p.services.pubsub;
-    // Only well-formed, correctly signed records are accepted and forwarded by gossipsub.
-    const validate = async (_peer: PeerId, msg: Message) => {
+    // A gossiped record is checked (shape, size, signature, proof) and added to the state while
+    // gossipsub validates it: it counts here, in one check, the moment it is forwarded. Only
+    // then is it written to disk, off the forwarding path (a record lost to a kill comes back
+    // by the state sync on the next connection).
+    const validate = async (peer: PeerId, msg: Message) => {
       try {
         const payload = decodeEnvelope(msg.data);
-        const rec = payload[0] === "record" ? asSigned(payload[1], "promisegrid/revocation") ?? asSigned(payload[1], "promisegrid/assessment") : undefined;
-        return rec && (await verifyRecord(rec)) ? TopicValidatorResult.Accept : TopicValidatorResult.Reject;
-      } catch {
-        return TopicValidatorResult.Reject;
+        if (payload[0] !== "record") return TopicValidatorResult.Reject;
+        const value = payload[1];
+        const cid = await this.state.add(value, { via: "gossip", from: peer.toString() });
+        if (cid) void this.persist(cid, dagCbor.encode(value), true).catch(() => {});
+        return TopicValidatorResult.Accept;
+      } catch (e) {
+        // Beyond a bound here is not the sender's fault (nor forwarded); anything else is a bad record.
+        return e instanceof StateError && e.bound ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject;
       }
     };
     for (const topic of [REVOCATIONS_TOPIC, ASSESSMENTS_TOPIC]) {
       pubsub.topicValidators.set(topic, validate);
       pubsub.subscribe(topic);
     }
-    pubsub.addEventListener("gossipsub:message", (evt) => {
-      const { topic, data } = evt.detail.msg;
-      if (topic !== REVOCATIONS_TOPIC && topic !== ASSESSMENTS_TOPIC) return;
-      void this.receiveRecord(data, evt.detail.propagationSource.toString()).catch(() => {});
-    });
     await this.offers.start();
     await this.discovery.start();
     // A peer that joins late catches up on the whole state (anti-entropy).
@@ -266,12 +276,6 @@ export class GridNode {
     pubsub.addEventListener("subscription-change", (evt) => {
       if (evt.detail.subscriptions.some((x) => x.topic === REVOCATIONS_TOPIC && x.subscribe)) sync(evt.detail.peerId);
     });
-  }
-
-  private async receiveRecord(bytes: Uint8Array, from: string): Promise<void> {
-    const payload = decodeEnvelope(bytes);
-    if (payload[0] !== "record") throw new Error("expected a record message");
-    await this.addRecord(payload[1], { via: "gossip", from });
   }
 
   /** Adds a verified record to the state and persists it; returns its CID when new. */
@@ -376,8 +380,9 @@ export class GridNode {
   /** Adds a signed revocation (by anyone: the state decides what it counts for) and gossips it; returns its CID. */
   async publishRevocation(record: Signed<RevocationPayload>): Promise<CID> {
     const cid = await recordCid(record);
-    await this.addRecord(record);
-    await this.publishRecord(REVOCATIONS_TOPIC, record);
+    const added = await this.state.add(record);
+    // Gossiped at once, written to disk meanwhile: the caller hears back once both are done.
+    await Promise.all([this.publishRecord(REVOCATIONS_TOPIC, record), added && this.persist(added, dagCbor.encode(record), true)]);
     return cid;
   }
 
@@ -516,6 +521,10 @@ export class GridNode {
     await this.libp2p.stop();
     await this.drivers.close();
   }
+}
+
+function bytesHex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
 }
 
 async function loadState(dataDir: string, store: BlockStore, state: GridState): Promise<void> {

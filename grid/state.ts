@@ -24,7 +24,12 @@ export const MAX_ASSESSMENTS_PER_AUTHOR = 1024;
 /** Bytes of revocations whose chain is not rooted at this node's key (others' business, kept while room lasts). */
 export const MAX_FOREIGN_BYTES = 32 * 1024 * 1024;
 
-export class StateError extends Error {}
+export class StateError extends Error {
+  /** `bound`: a well-formed, signed record this state has no room for (its author's quota, others' revocations): no fault of whoever passed it on. */
+  constructor(message: string, readonly bound = false) {
+    super(message);
+  }
+}
 
 /** How this node learnt a record: made or handed to it here, pushed by gossip, or pulled by a state sync; `from` is the peer that sent it. */
 export interface Learnt {
@@ -63,10 +68,10 @@ export class GridState {
       if (this.revocations.has(key)) return undefined;
       const by = hexKey(r.payload.by);
       const count = this.revocationsBy.get(by) ?? 0;
-      if (count >= MAX_REVOCATIONS_PER_AUTHOR) throw new StateError(`key ${by.slice(0, 16)}… already has ${count} revocations, the most one key may have`);
+      if (count >= MAX_REVOCATIONS_PER_AUTHOR) throw new StateError(`key ${by.slice(0, 16)}… already has ${count} revocations, the most one key may have`, true);
       const foreign = !this.nodeKey || !equals(r.payload.chain[0].payload.iss, this.nodeKey);
       const size = dagCbor.encode(r).length;
-      if (foreign && this.foreignBytes + size > MAX_FOREIGN_BYTES) throw new StateError("no room for more revocations of other nodes' capabilities");
+      if (foreign && this.foreignBytes + size > MAX_FOREIGN_BYTES) throw new StateError("no room for more revocations of other nodes' capabilities", true);
       if (foreign) this.foreignBytes += size;
       this.revocationsBy.set(by, count + 1);
       this.revocations.set(key, r);
