@@ -227,7 +227,7 @@ export class GridClient {
     return (await this.json<{ revocation: string }>("POST", "/v0/state", { record })).revocation;
   }
 
-  /** `learnt`: when (ms since the epoch) and how the node learnt the record (here, gossip or a state sync, and from which peer). */
+  /** `learnt`: when (ms since the epoch) and how the node learnt the record (here, gossip, a state sync or its disk at start; from which peer). */
   state(): Promise<{ summary: string[]; revocations: { cid: string; token: string; by: string; learnt: LearntJson | null }[]; assessments: { cid: string; node: string; deployment: string; kept: boolean; reason: string; learnt: LearntJson | null }[] }> {
     return this.json("GET", "/v0/state");
   }

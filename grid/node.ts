@@ -542,6 +542,6 @@ async function loadState(dataDir: string, store: BlockStore, state: GridState): 
       continue; // a line cut short by a crash
     }
     const bytes = await store.get(cid).catch(() => undefined);
-    if (bytes) await state.add(dagCbor.decode(bytes)).catch(() => {});
+    if (bytes) await state.add(dagCbor.decode(bytes), { via: "disk" }).catch(() => {});
   }
 }

@@ -31,9 +31,9 @@ export class StateError extends Error {
   }
 }
 
-/** How this node learnt a record: made or handed to it here, pushed by gossip, or pulled by a state sync; `from` is the peer that sent it. */
+/** How this node learnt a record: made or handed to it here, pushed by gossip, pulled by a state sync (`from`: the peer that sent it), or read back from its data dir at start. */
 export interface Learnt {
-  via: "here" | "gossip" | "sync";
+  via: "here" | "gossip" | "sync" | "disk";
   from?: string;
 }
 
