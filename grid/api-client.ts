@@ -35,6 +35,7 @@ export interface PeersReport {
   banned: { peerId: string; until: number }[];
 }
 
+export type LearntJson = import("./state.ts").Learnt & { at: number };
 export type OfferInfo = ReturnType<typeof import("./offers.ts").offerJson>;
 
 export interface GrantBody {
@@ -226,7 +227,8 @@ export class GridClient {
     return (await this.json<{ revocation: string }>("POST", "/v0/state", { record })).revocation;
   }
 
-  state(): Promise<{ summary: string[]; revocations: { cid: string; token: string; by: string }[]; assessments: { cid: string; node: string; deployment: string; kept: boolean; reason: string }[] }> {
+  /** `learnt`: when (ms since the epoch) and how the node learnt the record (here, gossip, a state sync or its disk at start; from which peer). */
+  state(): Promise<{ summary: string[]; revocations: { cid: string; token: string; by: string; learnt: LearntJson | null }[]; assessments: { cid: string; node: string; deployment: string; kept: boolean; reason: string; learnt: LearntJson | null }[] }> {
     return this.json("GET", "/v0/state");
   }
 

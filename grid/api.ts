@@ -311,8 +311,8 @@ export class ApiServer {
       case "GET /state":
         return send(res, 200, {
           summary: node.state.summary(),
-          revocations: [...node.state.revocations.entries()].map(([cid, r]) => ({ cid, token: r.payload.token.toString(), by: hex(r.payload.by) })),
-          assessments: [...node.state.assessments.entries()].map(([cid, a]) => ({ cid, node: hex(a.payload.node), deployment: a.payload.deployment, kept: a.payload.kept, reason: a.payload.reason })),
+          revocations: [...node.state.revocations.entries()].map(([cid, r]) => ({ cid, token: r.payload.token.toString(), by: hex(r.payload.by), learnt: node.state.learnt.get(cid) ?? null })),
+          assessments: [...node.state.assessments.entries()].map(([cid, a]) => ({ cid, node: hex(a.payload.node), deployment: a.payload.deployment, kept: a.payload.kept, reason: a.payload.reason, learnt: node.state.learnt.get(cid) ?? null })),
         });
       case "POST /capabilities": {
         const token = await node.issue(parseIssueRequest(await readJson(req)));

@@ -18,11 +18,11 @@ import { appendFile, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BlockStore } from "./store.ts";
 import { loadOrCreateKey, type PrivateKey } from "./keys.ts";
-import { GridState, ReplayGuard, TokenBook } from "./state.ts";
+import { GridState, ReplayGuard, StateError, TokenBook, type Learnt } from "./state.ts";
 import { secureDataDir } from "./datadir.ts";
 import { BlockAccess } from "./access.ts";
 import { decodeEnvelope, encodeEnvelope } from "./envelope.ts";
-import { asSigned, recordCid, signRecord, verifyRecord, type DeployPayload, type RevocationPayload, type Signed } from "./records.ts";
+import { recordCid, signRecord, verifyRecord, type DeployPayload, type RevocationPayload, type Signed } from "./records.ts";
 import { equals } from "multiformats/bytes";
 import { issueToken, type IssueOptions, type Token } from "./capabilities.ts";
 import { DriverRegistry, nodeDriverContext } from "./sandboxes/index.ts";
@@ -33,7 +33,7 @@ import { peerIdFromString } from "@libp2p/peer-id";
 import { loadPolicy, ownKeyPolicy, type Policy } from "./policy.ts";
 import { Discovery, dhtService, PeerBans } from "./discovery.ts";
 import { Offers, OFFERS_TOPIC } from "./offers.ts";
-import { plan, type PlacementReport } from "./placement.ts";
+import { dialableAddrs, plan, type PlacementReport } from "./placement.ts";
 import { ANY_PEER } from "./api-client.ts";
 import { decodeManifest, decodeWorkload, ManifestError } from "./manifest.ts";
 
@@ -153,6 +153,14 @@ export class GridNode {
         dht: dhtService(),
         pubsub: gossipsub({
           allowPublishToZeroTopicPeers: true, floodPublish: true, emitSelf: false, D: 8, Dlo: 6, Dhi: 16, heartbeatInterval: 500,
+          // A message comes once from each mesh peer. The copies after the first are known by their
+          // publisher and sequence number before the publisher's signature is checked again (a forged
+          // copy fails that check and is never remembered as seen).
+          fastMsgIdFn: (m) => (m.from && m.seqno ? `${bytesHex(m.from)}/${bytesHex(m.seqno)}` : "unsigned"),
+          // IDONTWANT spares the bandwidth of large messages; ours are records of at most 16 KiB, for
+          // which telling every mesh peer not to send one costs as many writes as forwarding it, and
+          // gossipsub writes them before it validates and forwards the message.
+          idontwantMinDataSize: Infinity,
           // Every inbound connection on one host comes from 127.0.0.1 (the kernel's source for any
           // 127.0.0.x): gossipsub's IP colocation penalty would graylist all but 10 such peers,
           // so a node with more would stop hearing or sending revocations. Loopback peers are this
@@ -237,25 +245,27 @@ export class GridNode {
     await this.libp2p.handle(BLOCKS_PROTOCOL, (stream, conn) => this.blocks.serve(stream, conn.remotePeer.publicKey?.raw).catch(() => stream.abort(new Error("bad request"))));
     await this.libp2p.handle(STATE_PROTOCOL, (stream) => this.serveState(stream).catch(() => stream.abort(new Error("bad request"))));
     const pubsub = this.libp2p.services.pubsub;
-    // Only well-formed, correctly signed records are accepted and forwarded by gossipsub.
-    const validate = async (_peer: PeerId, msg: Message) => {
+    // A gossiped record is checked (shape, size, signature, proof) and added to the state while
+    // gossipsub validates it: it counts here, in one check, the moment it is forwarded. Only
+    // then is it written to disk, off the forwarding path (a record lost to a kill comes back
+    // by the state sync on the next connection).
+    const validate = async (peer: PeerId, msg: Message) => {
       try {
         const payload = decodeEnvelope(msg.data);
-        const rec = payload[0] === "record" ? asSigned(payload[1], "promisegrid/revocation") ?? asSigned(payload[1], "promisegrid/assessment") : undefined;
-        return rec && (await verifyRecord(rec)) ? TopicValidatorResult.Accept : TopicValidatorResult.Reject;
-      } catch {
-        return TopicValidatorResult.Reject;
+        if (payload[0] !== "record") return TopicValidatorResult.Reject;
+        const value = payload[1];
+        const cid = await this.state.add(value, { via: "gossip", from: peer.toString() });
+        if (cid) void this.persist(cid, dagCbor.encode(value), true).catch(() => {});
+        return TopicValidatorResult.Accept;
+      } catch (e) {
+        // Beyond a bound here is not the sender's fault (nor forwarded); anything else is a bad record.
+        return e instanceof StateError && e.bound ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject;
       }
     };
     for (const topic of [REVOCATIONS_TOPIC, ASSESSMENTS_TOPIC]) {
       pubsub.topicValidators.set(topic, validate);
       pubsub.subscribe(topic);
     }
-    pubsub.addEventListener("message", (evt) => {
-      const { topic, data } = evt.detail;
-      if (topic !== REVOCATIONS_TOPIC && topic !== ASSESSMENTS_TOPIC) return;
-      void this.receiveRecord(data).catch(() => {});
-    });
     await this.offers.start();
     await this.discovery.start();
     // A peer that joins late catches up on the whole state (anti-entropy).
@@ -268,15 +278,9 @@ export class GridNode {
     });
   }
 
-  private async receiveRecord(bytes: Uint8Array): Promise<void> {
-    const payload = decodeEnvelope(bytes);
-    if (payload[0] !== "record") throw new Error("expected a record message");
-    await this.addRecord(payload[1]);
-  }
-
   /** Adds a verified record to the state and persists it; returns its CID when new. */
-  async addRecord(value: unknown): Promise<CID | undefined> {
-    const cid = await this.state.add(value);
+  async addRecord(value: unknown, how?: Learnt): Promise<CID | undefined> {
+    const cid = await this.state.add(value, how);
     if (cid) await this.persist(cid, dagCbor.encode(value), true);
     return cid;
   }
@@ -327,7 +331,7 @@ export class GridNode {
         const res = decodeEnvelope((await lp.read({ signal: AbortSignal.timeout(30_000) })).subarray());
         if (res[0] === "end") break;
         if (res[0] !== "state" || !Array.isArray(res[1]) || res[1].length > STATE_PAGE) throw new Error("bad state reply");
-        for (const r of res[1]) await this.addRecord(r).catch(() => {});
+        for (const r of res[1]) await this.addRecord(r, { via: "sync", from: peer.toString() }).catch(() => {});
         await lp.write(encodeEnvelope(["next"]));
       }
     } finally {
@@ -376,8 +380,9 @@ export class GridNode {
   /** Adds a signed revocation (by anyone: the state decides what it counts for) and gossips it; returns its CID. */
   async publishRevocation(record: Signed<RevocationPayload>): Promise<CID> {
     const cid = await recordCid(record);
-    await this.addRecord(record);
-    await this.publishRecord(REVOCATIONS_TOPIC, record);
+    const added = await this.state.add(record);
+    // Gossiped at once, written to disk meanwhile: the caller hears back once both are done.
+    await Promise.all([this.publishRecord(REVOCATIONS_TOPIC, record), added && this.persist(added, dagCbor.encode(record), true)]);
     return cid;
   }
 
@@ -459,8 +464,9 @@ export class GridNode {
     const tried: PlacementReport["considered"] = [];
     for (const [i, c] of candidates.entries()) {
       const peer = peerIdFromString(c.peer);
-      // The offer says where the node listens: it may be no neighbour of this one.
-      await this.libp2p.peerStore.merge(peer, { multiaddrs: c.offer.payload.addrs.flatMap((a) => { try { return [multiaddr(a)]; } catch { return []; } }) }).catch(() => {});
+      // The offer says where the node listens: it may be no neighbour of this one. Only addresses
+      // of networks this node is on itself (placement.ts): an offer is anyone's to write.
+      await this.libp2p.peerStore.merge(peer, { multiaddrs: dialableAddrs(c.offer.payload.addrs, this.addrs(), c.peer) }).catch(() => {});
       const report = (): PlacementReport => ({
         peer: c.peer,
         because: c.why,
@@ -517,6 +523,10 @@ export class GridNode {
   }
 }
 
+function bytesHex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+}
+
 async function loadState(dataDir: string, store: BlockStore, state: GridState): Promise<void> {
   let text = "";
   try {
@@ -532,6 +542,6 @@ async function loadState(dataDir: string, store: BlockStore, state: GridState): 
       continue; // a line cut short by a crash
     }
     const bytes = await store.get(cid).catch(() => undefined);
-    if (bytes) await state.add(dagCbor.decode(bytes)).catch(() => {});
+    if (bytes) await state.add(dagCbor.decode(bytes), { via: "disk" }).catch(() => {});
   }
 }

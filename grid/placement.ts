@@ -5,6 +5,8 @@
 // protocol (remote.ts) and moves on when one refuses.
 import { equals } from "multiformats/bytes";
 import { publicKeyFromRaw } from "@libp2p/crypto/keys";
+import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
+import { isLinkLocal, isLoopback, isPrivate, tryGetNetConfig } from "@libp2p/utils";
 import { covers, grantText } from "../language/authority.ts";
 import { keyId } from "./keys.ts";
 import { byLoad, isLive, OFFER_TTL_MS, type OfferCondition, type OfferedPromise, type SignedOffer } from "./offers.ts";
@@ -124,4 +126,44 @@ export function plan(offers: SignedOffer[], ask: PlacementAsk, o: { self: Uint8A
     candidates.push({ ...c, why: `it runs ${ask.sandbox}, ${a.because}, load ${p.load.running} running on ${p.load.cpus} CPU${p.load.cpus === 1 ? "" : "s"}` });
   }
   return { candidates, skipped };
+}
+
+/** Where an address points: this host, a link (169.254/16, fe80::/10: cloud metadata lives there), a private network (LAN, CGNAT, ULA), or the public internet. */
+type Reach = "loopback" | "link-local" | "private" | "public";
+
+function reachOf(ma: Multiaddr): Reach | undefined {
+  const net = tryGetNetConfig(ma);
+  // Only IP addresses: a name may resolve to anything, so no rule over it would hold.
+  if (!net || (net.type !== "ip4" && net.type !== "ip6")) return undefined;
+  // The unspecified address is where a node listens, never where it is reached.
+  if (net.host === "::" || net.host.startsWith("0.")) return undefined;
+  return isLoopback(ma) ? "loopback" : isLinkLocal(ma) ? "link-local" : isPrivate(ma) ? "private" : "public";
+}
+
+/**
+ * The addresses of `peer`'s signed offer that this node may dial: public ones; loopback,
+ * link-local and private ones only when this node itself listens on such an address (`own`), so a
+ * stranger's offer cannot make it dial services of its own host or network. Names, the
+ * unspecified address and addresses of another peer are left out.
+ */
+export function dialableAddrs(offered: string[], own: string[], peer: string): Multiaddr[] {
+  const mine = new Set(own.flatMap((a) => {
+    try {
+      return [reachOf(multiaddr(a))];
+    } catch {
+      return [];
+    }
+  }));
+  return offered.flatMap((a) => {
+    let ma: Multiaddr;
+    try {
+      ma = multiaddr(a);
+    } catch {
+      return [];
+    }
+    const named = ma.getComponents().filter((c) => c.name === "p2p").map((c) => c.value);
+    if (named.some((id) => id !== peer)) return [];
+    const reach = reachOf(ma);
+    return reach === "public" || (reach !== undefined && mine.has(reach)) ? [ma] : [];
+  });
 }

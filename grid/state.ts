@@ -24,7 +24,18 @@ export const MAX_ASSESSMENTS_PER_AUTHOR = 1024;
 /** Bytes of revocations whose chain is not rooted at this node's key (others' business, kept while room lasts). */
 export const MAX_FOREIGN_BYTES = 32 * 1024 * 1024;
 
-export class StateError extends Error {}
+export class StateError extends Error {
+  /** `bound`: a well-formed, signed record this state has no room for (its author's quota, others' revocations): no fault of whoever passed it on. */
+  constructor(message: string, readonly bound = false) {
+    super(message);
+  }
+}
+
+/** How this node learnt a record: made or handed to it here, pushed by gossip, pulled by a state sync (`from`: the peer that sent it), or read back from its data dir at start. */
+export interface Learnt {
+  via: "here" | "gossip" | "sync" | "disk";
+  from?: string;
+}
 
 function hexKey(k: Uint8Array): string {
   return Buffer.from(k).toString("hex");
@@ -39,12 +50,14 @@ export class GridState {
   /** Author -> its assessments' CIDs, oldest first. */
   private readonly assessmentsBy = new Map<string, { cid: string; at: number }[]>();
   private foreignBytes = 0;
+  /** Record CID -> when (ms since the epoch, sub-millisecond) and how this node learnt it; local, never merged. */
+  readonly learnt = new Map<string, Learnt & { at: number }>();
 
   /** `nodeKey`: revocations of chains rooted here always fit (within their author's quota). */
   constructor(private readonly nodeKey?: Uint8Array) {}
 
   /** Adds a record after checking its shape, size, signature and bounds; returns its CID when it was new. Throws StateError saying why not. */
-  async add(value: unknown): Promise<CID | undefined> {
+  async add(value: unknown, how: Learnt = { via: "here" }): Promise<CID | undefined> {
     const rec = asSigned(value, "promisegrid/revocation") ?? asSigned(value, "promisegrid/assessment");
     if (!rec) throw new StateError("not a well-formed signed revocation or assessment (every field checked, size bounded)");
     if (!(await verifyRecord(rec))) throw new StateError(`the ${rec.payload.type} record's signature or proof does not hold`);
@@ -55,10 +68,10 @@ export class GridState {
       if (this.revocations.has(key)) return undefined;
       const by = hexKey(r.payload.by);
       const count = this.revocationsBy.get(by) ?? 0;
-      if (count >= MAX_REVOCATIONS_PER_AUTHOR) throw new StateError(`key ${by.slice(0, 16)}… already has ${count} revocations, the most one key may have`);
+      if (count >= MAX_REVOCATIONS_PER_AUTHOR) throw new StateError(`key ${by.slice(0, 16)}… already has ${count} revocations, the most one key may have`, true);
       const foreign = !this.nodeKey || !equals(r.payload.chain[0].payload.iss, this.nodeKey);
       const size = dagCbor.encode(r).length;
-      if (foreign && this.foreignBytes + size > MAX_FOREIGN_BYTES) throw new StateError("no room for more revocations of other nodes' capabilities");
+      if (foreign && this.foreignBytes + size > MAX_FOREIGN_BYTES) throw new StateError("no room for more revocations of other nodes' capabilities", true);
       if (foreign) this.foreignBytes += size;
       this.revocationsBy.set(by, count + 1);
       this.revocations.set(key, r);
@@ -78,8 +91,13 @@ export class GridState {
       mine.splice(i, 0, entry);
       this.assessmentsBy.set(by, mine);
       this.assessments.set(key, a);
-      while (mine.length > MAX_ASSESSMENTS_PER_AUTHOR) this.assessments.delete(mine.shift()!.cid);
+      while (mine.length > MAX_ASSESSMENTS_PER_AUTHOR) {
+        const gone = mine.shift()!.cid;
+        this.assessments.delete(gone);
+        this.learnt.delete(gone);
+      }
     }
+    this.learnt.set(key, { at: performance.timeOrigin + performance.now(), ...how });
     return cid;
   }
 

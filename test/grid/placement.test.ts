@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateKeyPair } from "@libp2p/crypto/keys";
 import { defaultPromises, loadOf, signOffer, type OfferedPromise, type OfferPayload, type SignedOffer } from "../../grid/offers.ts";
-import { accepts, peerIdOfKey, plan, type PlacementAsk } from "../../grid/placement.ts";
+import { accepts, dialableAddrs, peerIdOfKey, plan, type PlacementAsk } from "../../grid/placement.ts";
 import { loadPolicy } from "../../grid/policy.ts";
 import { keyId, type PrivateKey } from "../../grid/keys.ts";
 import type { SandboxKind } from "../../grid/sandboxes/driver.ts";
@@ -139,4 +139,31 @@ capability fleet_pass from ops to alice { grants run(*) }
   } finally {
     cleanupDirs();
   }
+});
+
+test("an offer's addresses: public ones are dialled; loopback and private ones only by a node listening on such an address itself; names, the unspecified address and other peers' addresses never", async () => {
+  const [k, other] = await keys(2);
+  const peer = peerIdOfKey(k.publicKey.raw);
+  const offered = [
+    "/ip4/8.8.4.4/tcp/4001", `/ip4/1.2.3.4/tcp/4001/p2p/${peer}`, "/ip6/2606:4700::1111/tcp/4001",
+    "/ip4/127.0.0.1/tcp/22", "/ip4/127.0.0.9/tcp/4001", "/ip6/::1/tcp/4001",
+    "/ip4/10.1.2.3/tcp/4001", "/ip4/192.168.1.20/tcp/4001", "/ip4/172.16.0.5/tcp/80", "/ip6/fd00::5/tcp/4001", "/ip4/169.254.169.254/tcp/80",
+    "/ip4/0.0.0.0/tcp/4001", "/ip6/::/tcp/4001", "/dns4/localhost/tcp/4001", "/dns4/example.com/tcp/4001",
+    `/ip4/5.6.7.8/tcp/4001/p2p/${peerIdOfKey(other.publicKey.raw)}`, "not an address", "/ip4/999.1.1.1/tcp/1",
+  ];
+  const dial = (own: string[]) => dialableAddrs(offered, own, peer).map(String);
+  const pub = ["/ip4/8.8.4.4/tcp/4001", `/ip4/1.2.3.4/tcp/4001/p2p/${peer}`, "/ip6/2606:4700::1111/tcp/4001"];
+  const loop = ["/ip4/127.0.0.1/tcp/22", "/ip4/127.0.0.9/tcp/4001", "/ip6/::1/tcp/4001"];
+  const lan = ["/ip4/10.1.2.3/tcp/4001", "/ip4/192.168.1.20/tcp/4001", "/ip4/172.16.0.5/tcp/80", "/ip6/fd00::5/tcp/4001"];
+  // A node on the public internet only.
+  assert.deepEqual(dial(["/ip4/203.1.113.7/tcp/4001"]), pub);
+  // One on a LAN: the LAN's addresses too, not this host's nor a link's (a cloud's metadata service).
+  assert.deepEqual(dial(["/ip4/192.168.1.7/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"]), [...pub, ...lan]);
+  // A loopback grid (the tests'): its peers are on this host.
+  assert.deepEqual(dial(["/ip4/127.0.0.10/tcp/4001"]), [...pub, ...loop]);
+  // Listening everywhere (libp2p reports the interfaces' addresses): each kind it is on.
+  assert.deepEqual(dial(["/ip4/127.0.0.1/tcp/4001", "/ip4/10.0.0.2/tcp/4001"]), [...pub, ...loop, ...lan]);
+  assert.deepEqual(dial(["/ip4/169.254.3.4/tcp/4001"]), [...pub, "/ip4/169.254.169.254/tcp/80"]);
+  // Nothing known of this node's own addresses: public ones only.
+  assert.deepEqual(dial([]), pub);
 });
