@@ -71,6 +71,8 @@ export interface BlockRouting {
 export class Discovery implements BlockRouting {
   /** CIDs this node provides (string form), also listed in the data dir's `provides` file. */
   private readonly provided = new Set<string>();
+  /** `manifest/workload` pairs whose root and file chunks were provided. */
+  private readonly providedWorkloads = new Set<string>();
   private writes: Promise<void> = Promise.resolve();
   private stopped = false;
   /** Provide operations under way, and finished (each a DHT query and ADD_PROVIDER to the closest peers). */
@@ -137,15 +139,33 @@ export class Discovery implements BlockRouting {
    * and args) and never a deployment's output.
    */
   async provideManifest(root: CID, workload: string, publish: (chunks: CID[]) => Promise<void>): Promise<void> {
+    // Once per manifest and workload in this process: a workload deployed again reads and decodes nothing.
+    const key = `${root}/${workload}`;
+    if (this.providedWorkloads.has(key)) return;
+    this.providedWorkloads.add(key);
+    try {
+      const chunks = await this.fileChunks(root, workload);
+      if (!chunks) {
+        this.providedWorkloads.delete(key);
+        return;
+      }
+      await publish(chunks);
+      await this.provide([root, ...chunks]);
+    } catch (e) {
+      this.providedWorkloads.delete(key);
+      throw e;
+    }
+  }
+
+  /** The chunks of a stored manifest's workload files; undefined when its blocks are not all here. */
+  private async fileChunks(root: CID, workload: string): Promise<CID[] | undefined> {
     const rootBytes = await this.store.get(root);
-    if (!rootBytes) return;
+    if (!rootBytes) return undefined;
     const m = decodeManifest(rootBytes);
     const wcid = Object.hasOwn(m.workloads, workload) ? m.workloads[workload] : undefined;
     const wBytes = wcid && (await this.store.get(wcid));
-    if (!wBytes) return;
-    const chunks = Object.values(decodeWorkload(wBytes, workload).files).flatMap((f) => f.chunks);
-    await publish(chunks);
-    await this.provide([root, ...chunks]);
+    if (!wBytes) return undefined;
+    return Object.values(decodeWorkload(wBytes, workload).files).flatMap((f) => f.chunks);
   }
 
   async *providers(cid: CID, signal: AbortSignal): AsyncIterable<PeerId> {

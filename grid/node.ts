@@ -79,7 +79,7 @@ export class GridNode {
     readonly drivers: DriverRegistry,
     /** Chains this node can prove, to revoke any hop under its key. */
     readonly tokens: TokenBook,
-    replays: ReplayGuard,
+    private readonly replays: ReplayGuard,
     private readonly access: BlockAccess,
     readonly policy: Policy,
     bans: PeerBans,
@@ -518,6 +518,7 @@ export class GridNode {
     this.offers.stop();
     await this.runs.stopAll();
     await this.writes;
+    await this.replays.close();
     await this.libp2p.stop();
     await this.drivers.close();
   }

@@ -5,7 +5,7 @@
 // revoked hop or one above it; each author has a quota; assessments beyond an
 // author's quota drop the oldest (the same ones on every node).
 import { readIndexLines } from "./files.ts";
-import { appendFile, open, writeFile } from "node:fs/promises";
+import { appendFile, open, writeFile, type FileHandle } from "node:fs/promises";
 import { equals } from "multiformats/bytes";
 import { CID as CIDClass, type CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
@@ -169,6 +169,8 @@ export class TokenBook {
  */
 export class ReplayGuard {
   private readonly seen = new Map<string, number>();
+  /** Kept open: a deploy pays for one write and one fsync, not an open and a close too. */
+  private file?: Promise<FileHandle>;
   constructor(private readonly path: string, readonly windowMs: number) {}
 
   /** Loads what is still inside the window and rewrites the file with only that. */
@@ -186,13 +188,17 @@ export class ReplayGuard {
     if (this.seen.has(key)) return false;
     for (const [k, t] of this.seen) if (Math.abs(now - t) > this.windowMs) this.seen.delete(k);
     this.seen.set(key, at);
-    const fh = await open(this.path, "a", 0o600);
-    try {
-      await fh.write(`${key} ${at}\n`);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    this.file ??= open(this.path, "a", 0o600);
+    const fh = await this.file;
+    await fh.write(`${key} ${at}\n`);
+    await fh.sync();
     return true;
+  }
+
+  /** Closes the file the marks are appended to. */
+  async close(): Promise<void> {
+    const file = this.file;
+    this.file = undefined;
+    await (await file?.catch(() => undefined))?.close();
   }
 }

@@ -17,7 +17,14 @@ const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "pg-state-"));
 const sig = (n: number) => new Uint8Array(64).fill(n);
 const b64 = (n: number) => Buffer.from(sig(n)).toString("base64");
 const lines = (file: string) => fs.readFileSync(file, "utf8").split("\n").filter(Boolean);
-const openFds = () => fs.readdirSync("/proc/self/fd").length;
+/** This process's descriptors open on `file`. */
+const fdsOn = (file: string) => fs.readdirSync("/proc/self/fd").filter((fd) => {
+  try {
+    return fs.readlinkSync(`/proc/self/fd/${fd}`) === file;
+  } catch {
+    return false;
+  }
+}).length;
 
 describe("replay guard", () => {
   it("forgets, on each use, only what is past the window on either side of now", async () => {
@@ -40,15 +47,20 @@ describe("replay guard", () => {
     assert.deepEqual(lines(file), ["d 4000", "e 5000", "f 6000"]);
   });
 
-  it("creates its file readable by the owner only, and closes it after each use", async () => {
+  it("creates its file readable by the owner only, holds one descriptor however many uses, and none once closed", async () => {
     const file = path.join(tmp(), "seen");
     const g = new ReplayGuard(file, 1000);
     await g.load(0);
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);
-    const before = openFds();
     for (let i = 0; i < 5; i++) await g.use(sig(10 + i), 0, 0);
-    assert.equal(openFds(), before);
-    assert.deepEqual(lines(file), [10, 11, 12, 13, 14].map((n) => `${b64(n)} 0`));
+    assert.equal(fdsOn(file), 1);
+    assert.deepEqual(lines(file), [10, 11, 12, 13, 14].map((n) => `${b64(n)} 0`), "each mark written as it is made");
+    await g.close();
+    assert.equal(fdsOn(file), 0);
+    assert.equal(await g.use(sig(10), 0, 0), false, "closed, it still refuses what it saw");
+    assert.equal(await g.use(sig(15), 0, 0), true, "and opens its file again for a new mark");
+    assert.equal(lines(file).length, 6);
+    await g.close();
   });
 });
 
