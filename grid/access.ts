@@ -4,11 +4,13 @@
 // a peer that shows a deploy request, addressed to itself (the chain's root is
 // its key), signed by a holder who deployed that same manifest on this node,
 // and only blocks of that manifest (its root, workloads, file chunks): a
-// workload block holds args and env. Outputs no one (no manifest links to them).
-// Anything else is "missing".
+// workload block holds args and env. Outputs no one, even when a manifest lists
+// one as a file chunk (any deployer can write such a manifest): this node
+// records the outputs it wrote. Anything else is "missing".
 import { readIndexLines } from "./files.ts";
 import { appendFile } from "node:fs/promises";
 import * as dagCbor from "@ipld/dag-cbor";
+import * as raw from "multiformats/codecs/raw";
 import { equals } from "multiformats/bytes";
 import { CID } from "multiformats/cid";
 import { asSigned, verifyRecord, type DeployPayload, type Signed } from "./records.ts";
@@ -35,32 +37,42 @@ export class BlockAccess {
   private readonly holders = new Map<string, Set<string>>();
   /** Public blocks: workload file chunks (CID strings), listed in `publicPath`. */
   private readonly open = new Set<string>();
-  constructor(private readonly store: BlockStore, private readonly indexPath: string, private readonly publicPath: string) {}
+  /** Outputs of this node's deployments (CID strings), listed in `outputsPath`: given to no peer. */
+  private readonly outputs = new Set<string>();
+  constructor(private readonly store: BlockStore, private readonly indexPath: string, private readonly publicPath: string, private readonly outputsPath: string) {}
 
   async load(): Promise<void> {
     for (const line of await readIndexLines(this.indexPath)) {
       const [manifest, holder] = line.split(" ");
       if (manifest && /^[0-9a-f]{64}$/.test(holder ?? "")) this.add(manifest, holder);
     }
-    for (const line of await readIndexLines(this.publicPath)) {
-      try {
-        this.open.add(CID.parse(line.trim()).toString());
-      } catch {
-        // a line cut short by a crash
+    for (const [path, set] of [[this.publicPath, this.open], [this.outputsPath, this.outputs]] as const) {
+      for (const line of await readIndexLines(path)) {
+        try {
+          set.add(CID.parse(line.trim()).toString());
+        } catch {
+          // a line cut short by a crash
+        }
       }
     }
+    for (const c of this.outputs) this.open.delete(c);
   }
 
-  /** Makes workload file chunks public (the node provides them on the DHT). */
+  /** Records a deployment's output, before anyone learns its CID, so that no manifest can make it fetchable. */
+  async markOutput(cid: CID): Promise<void> {
+    const c = cid.toString();
+    if (this.outputs.has(c)) return;
+    this.outputs.add(c);
+    this.open.delete(c);
+    await appendFile(this.outputsPath, c + "\n", { mode: 0o600 });
+  }
+
+  /** Makes workload file chunks public (the node provides them on the DHT): raw blocks only, never an output. */
   async makePublic(chunks: CID[]): Promise<void> {
-    const fresh = chunks.map(String).filter((c) => !this.open.has(c));
+    const fresh = chunks.filter((c) => c.code === raw.code).map(String).filter((c) => !this.open.has(c) && !this.outputs.has(c));
     if (fresh.length === 0) return;
     for (const c of fresh) this.open.add(c);
     await appendFile(this.publicPath, fresh.map((c) => c + "\n").join(""), { mode: 0o600 });
-  }
-
-  isPublic(cid: CID): boolean {
-    return this.open.has(cid.toString());
   }
 
   private add(manifest: string, holder: string): boolean {
@@ -114,6 +126,6 @@ export class BlockAccess {
     if (!equals(r.payload.chain[0].payload.iss, peerKey) && !this.sent.has(`${hex(r.sig)} ${hex(peerKey)}`)) return open;
     if (!this.holders.get(r.payload.manifest.toString())?.has(hex(r.payload.holder))) return open;
     const dag = await this.dag(r.payload.manifest);
-    return new Set(cids.map(String).filter((c) => open.has(c) || dag.has(c)));
+    return new Set(cids.map(String).filter((c) => open.has(c) || (dag.has(c) && !this.outputs.has(c))));
   }
 }

@@ -168,6 +168,7 @@ export class Deployments {
     let outputCid: CID | null = null;
     if (bytes.length) {
       outputCid = CID.createV1(raw.code, await sha256.digest(bytes));
+      await this.host.access.markOutput(outputCid);
       void this.host.persist(outputCid, bytes, false).catch(() => {});
     }
     const kept = result.reason === "exit" && result.exitCode === 0;

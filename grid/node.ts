@@ -125,7 +125,7 @@ export class GridNode {
     await tokens.load();
     const replays = new ReplayGuard(join(o.dataDir, "seen-requests"), REPLAY_WINDOW_MS);
     await replays.load(Date.now());
-    const access = new BlockAccess(store, join(o.dataDir, "manifest-holders"), join(o.dataDir, "public-blocks"));
+    const access = new BlockAccess(store, join(o.dataDir, "manifest-holders"), join(o.dataDir, "public-blocks"), join(o.dataDir, "outputs"));
     await access.load();
     const bans = new PeerBans();
     const denied = new Set(o.denyPeers ?? []);

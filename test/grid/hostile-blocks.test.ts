@@ -5,12 +5,15 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { CID } from "multiformats/cid";
+import { sha256 } from "multiformats/hashes/sha2";
+import * as dagCbor from "@ipld/dag-cbor";
 import { BLOCKS_PROTOCOL } from "../../grid/node.ts";
 import { decodeEnvelope, encodeEnvelope } from "../../grid/envelope.ts";
 import { issueToken } from "../../grid/capabilities.ts";
 import { signRecord, type DeployPayload, type Signed, type TokenPayload } from "../../grid/records.ts";
 import { readFileSync } from "node:fs";
 import { cleanupDirs, closeAll, compileWorkload, deployHello, issueVia, newKey, startNodes, waitFor } from "./helpers.ts";
+import type { Compiled } from "../../language/index.ts";
 import { connectTo, exchange, hostilePeer } from "./hostile-peer.ts";
 
 after(() => cleanupDirs());
@@ -58,5 +61,41 @@ test("blocks go only to a peer deploying that manifest for a holder who deployed
   } finally {
     await h.stop();
     await closeAll([a, b]);
+  }
+});
+
+test("a manifest that lists another deployment's output as a file chunk does not make it fetchable", { timeout: 60_000 }, async () => {
+  const [b] = await startNodes(1);
+  const h = await hostilePeer(await newKey());
+  try {
+    const module = new Uint8Array(readFileSync(new URL("../../examples/hello.wasm", import.meta.url)));
+    const compiled = await compileWorkload({ name: "hello", module });
+    const dev = await newKey();
+    const info = await deployHello(b, dev, [await issueVia(b, dev)], compiled);
+    const output = CID.parse(info.assessment!.output!);
+    await waitFor("the output to be stored", async () => !!(await b.node.store.get(output)));
+    const outputBytes = (await b.node.store.get(output))!;
+    // Mallory, who may deploy on B, writes a manifest whose module is dev's output (this node holds its bytes).
+    const root = dagCbor.decode(compiled.blocks[0].bytes) as { workloads: Record<string, CID> };
+    const wBlock = compiled.blocks.find((x) => x.cid.equals(root.workloads.hello))!;
+    const w = dagCbor.decode(wBlock.bytes) as { files: Record<string, { name: string; size: number; chunks: CID[] }> };
+    w.files.module = { name: "hello.wasm", size: outputBytes.length, chunks: [output] };
+    const wBytes = dagCbor.encode(w);
+    const wCid = CID.createV1(dagCbor.code, await sha256.digest(wBytes));
+    const rootBytes = dagCbor.encode({ ...root, workloads: { hello: wCid } });
+    const forged = { root: CID.createV1(dagCbor.code, await sha256.digest(rootBytes)), blocks: [] as { cid: CID; bytes: Uint8Array }[] };
+    forged.blocks.push({ cid: forged.root, bytes: rootBytes }, { cid: wCid, bytes: wBytes });
+    const mallory = await newKey();
+    await deployHello(b, mallory, [await issueVia(b, mallory)], forged as Compiled);
+    // Its own chunks became public by now: the public list is written once the deploy is accepted.
+    const to = await connectTo(h, b.node.addrs()[0]);
+    const chunk = compiled.blocks.find((x) => x.cid.code === 0x55)!.cid;
+    await waitFor("dev's chunk to be public", async () => decodeEnvelope((await exchange(h, to, BLOCKS_PROTOCOL, [encodeEnvelope(["want", [chunk], null])], 1))[0])[0] === "block");
+    await new Promise((r) => setTimeout(r, 500)); // mallory's deploy had the same time to be provided
+    const replies = await exchange(h, to, BLOCKS_PROTOCOL, [encodeEnvelope(["want", [output], null])], 1);
+    assert.deepEqual(replies.map((r) => decodeEnvelope(r)[0]), ["missing"]);
+  } finally {
+    await h.stop();
+    await closeAll([b]);
   }
 });
