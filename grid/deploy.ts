@@ -12,7 +12,7 @@ import * as dagCbor from "@ipld/dag-cbor";
 import type { CID } from "multiformats/cid";
 import { LineIndex } from "../grammar/index.ts";
 import { check, compile, CompileError, loadProgram, type Diagnostic, type Program } from "../language/index.ts";
-import { nodeHost } from "../language/node-host.ts";
+import { diskHost } from "../language/host.ts";
 import { base58btc } from "multiformats/bases/base58";
 import { publicKeyFromRaw } from "@libp2p/crypto/keys";
 import { agentKeys } from "./policy.ts";
@@ -113,7 +113,7 @@ export interface Loaded {
 
 /** Loads and checks one .pg file from disk. */
 export function loadAndCheck(file: string): Loaded {
-  const program = loadProgram([resolve(file)], nodeHost);
+  const program = loadProgram([resolve(file)], diskHost);
   return { program, diagnostics: check(program) };
 }
 

@@ -11,7 +11,7 @@ import { equals } from "multiformats/bytes";
 import type { CID } from "multiformats/cid";
 import type { CapabilityDecl, Condition, DelegateDecl, PromiseDecl } from "../grammar/index.ts";
 import { check, covers, declaredDepth, grantOf, grantText, loadProgram, type Grant, type Program } from "../language/index.ts";
-import { nodeHost } from "../language/node-host.ts";
+import { diskHost } from "../language/host.ts";
 import { publicKeyOf } from "../language/did.ts";
 import { checkRequest, chainRefusal, Refusal, verifyDeploy, type CheckedRequest } from "./capabilities.ts";
 import { keyId } from "./keys.ts";
@@ -71,7 +71,7 @@ type Truth = { value: boolean | undefined; why: string };
  * agent of kind node whose key, if the file gives one, is `nodeKey`.
  */
 export function loadPolicy(file: string, agent: string, nodeKey: Uint8Array): Policy {
-  const program = loadProgram([resolve(file)], nodeHost);
+  const program = loadProgram([resolve(file)], diskHost);
   const errors = check(program).filter((d) => d.severity === "error");
   if (errors.length) {
     const first = errors[0];

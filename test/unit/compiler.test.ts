@@ -11,7 +11,7 @@ import * as dagCbor from "@ipld/dag-cbor";
 import { base32 } from "multiformats/bases/base32";
 import { CID } from "multiformats/cid";
 import { carBytes, check, compile, hasherForCode, loadProgram, type Compiled } from "../../language/index.ts";
-import { nodeHost } from "../../language/node-host.ts";
+import { diskHost } from "../../language/host.ts";
 import { memoryHost, VIRTUAL_DIR } from "./helpers.ts";
 
 const varint = (n: number): number[] => {
@@ -31,7 +31,7 @@ function workloadProgram(hash: string, moduleBytes: Uint8Array) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pg-compile-"));
   fs.writeFileSync(path.join(dir, "m.wasm"), moduleBytes);
   fs.writeFileSync(path.join(dir, "main.pg"), `grid g { hash ${hash} }\nworkload w {\n  sandbox wasm\n  module "m.wasm"\n  limits { memory 1MiB time 1s }\n}\n`);
-  const program = loadProgram([path.join(dir, "main.pg")], nodeHost);
+  const program = loadProgram([path.join(dir, "main.pg")], diskHost);
   assert.deepEqual(check(program).filter((d) => d.severity === "error"), []);
   return { dir, program };
 }

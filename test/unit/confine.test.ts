@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { compile, CompileError, loadProgram, MAX_WORKLOAD_FILE_BYTES, readWorkloadFile } from "../../language/index.ts";
-import { nodeHost } from "../../language/node-host.ts";
+import { diskHost } from "../../language/host.ts";
 import { ensureBuiltCli } from "./built-cli.ts";
 
 // The CLI as shipped, bundled from this tree (it starts in a fraction of tsx's time on a busy machine).
@@ -111,13 +111,13 @@ describe("workload files stay in the project", () => {
     const readFile = (p: string) => (read.push(p), new Uint8Array(fs.readFileSync(p)));
     for (const module of [secret, "../secret.txt"]) {
       workload(dir, module);
-      const program = loadProgram([path.join(dir, "w.pg")], nodeHost);
+      const program = loadProgram([path.join(dir, "w.pg")], diskHost);
       await assert.rejects(compile(program, { readFile }), (e: unknown) => e instanceof CompileError && /refused workload file/.test((e as Error).message));
     }
     assert.deepEqual(read, []);
     // An extra root (an editor's workspace) widens the project.
     workload(dir, "../secret.txt");
-    const compiled = await compile(loadProgram([path.join(dir, "w.pg")], nodeHost), { readFile, roots: [path.dirname(dir)] });
+    const compiled = await compile(loadProgram([path.join(dir, "w.pg")], diskHost), { readFile, roots: [path.dirname(dir)] });
     assert.ok(compiled.root);
     assert.deepEqual(read, [secret]);
   });
@@ -141,6 +141,6 @@ describe("workload files stay in the project", () => {
     fs.writeFileSync(path.join(dir, "big.wasm"), "");
     fs.truncateSync(path.join(dir, "big.wasm"), MAX_WORKLOAD_FILE_BYTES + 1);
     workload(dir, "big.wasm");
-    await assert.rejects(compile(loadProgram([path.join(dir, "w.pg")], nodeHost)), /cannot read workload file 'big.wasm' .*workload files are limited/);
+    await assert.rejects(compile(loadProgram([path.join(dir, "w.pg")], diskHost)), /cannot read workload file 'big.wasm' .*workload files are limited/);
   });
 });
