@@ -96,7 +96,15 @@ export function readWorkloadFile(file: string): Uint8Array {
     const stat = fs.fstatSync(fd);
     if (!stat.isFile()) throw new Error("not a regular file");
     if (stat.size > MAX_WORKLOAD_FILE_BYTES) throw new Error(`${stat.size} bytes; workload files are limited to ${MAX_WORKLOAD_FILE_BYTES / 1024 / 1024} MiB`);
-    return fs.readFileSync(fd);
+    // Exactly the size checked: a file that grows meanwhile is not read past the limit.
+    const bytes = new Uint8Array(stat.size);
+    let read = 0;
+    while (read < bytes.length) {
+      const n = fs.readSync(fd, bytes, read, bytes.length - read, read);
+      if (n === 0) break; // shrunk meanwhile
+      read += n;
+    }
+    return bytes.subarray(0, read);
   } finally {
     fs.closeSync(fd);
   }
