@@ -303,7 +303,8 @@ class Checker {
       return out;
     };
     const order = new Map([...named.keys()].map((n, i) => [n, i]));
-    const succ = (n: string): string[] => [...new Set(deps(named.get(n)!.decl).map((r) => r.text).filter((t) => named.has(t)))];
+    const succs = new Map([...named].map(([n, { decl }]) => [n, [...new Set(deps(decl).map((r) => r.text).filter((t) => named.has(t)))]]));
+    const succ = (n: string): string[] => succs.get(n)!;
     for (const scc of stronglyConnected([...named.keys()], succ)) {
       const members = scc.sort((a, b) => order.get(a)! - order.get(b)!);
       if (members.length === 1 && !succ(members[0]).includes(members[0])) continue;
