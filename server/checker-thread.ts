@@ -11,7 +11,6 @@ import { OverlayHost } from "./host.ts";
 import { idle } from "./idle-gc.ts";
 import { CheckState } from "./incremental-check.ts";
 import { IncrementalParser } from "./incremental-parse.ts";
-import { takeEarlyWorker } from "./early-checker.ts";
 import { warmUp, warmUpText } from "./warm-up.ts";
 
 /** The warm-up's sample (a path no file has) and its size: small slices (a few ms each), enough of them for V8 to
@@ -217,8 +216,14 @@ export class CheckerThread {
   /** The versions the worker has, by path (cleared when it is started again). */
   private sent = new Map<string, number>();
 
-  /** `limitMs`: a request running longer is stopped and answered with an error. */
-  constructor(private readonly script: string, private readonly log: (m: string) => void, private readonly limitMs = 0) {}
+  /** `limitMs`: a request running longer is stopped and answered with an error. `takeFirst`: a worker already
+   * started for `script` (server/early-checker.ts), used once as the first one. */
+  constructor(
+    private readonly script: string,
+    private readonly log: (m: string) => void,
+    private readonly limitMs = 0,
+    private takeFirst?: (script: string) => { worker: Worker; failures: Error[] } | undefined,
+  ) {}
 
   /** Whether a worker started with the process served (server/early-checker.ts). */
   startedEarly = false;
@@ -230,8 +235,8 @@ export class CheckerThread {
 
   private start(): Worker {
     this.sent.clear();
-    // The first worker may have been started with the process (server/early-checker.ts).
-    const early = this.limitMs ? undefined : takeEarlyWorker(this.script);
+    const early = this.takeFirst?.(this.script);
+    this.takeFirst = undefined;
     const w = early?.worker ?? new Worker(this.script, { workerData: { role: "checker" } });
     w.on("message", (res: WorkerResponse) => this.done(res));
     w.on("error", (e) => this.log(`worker thread failed: ${e.stack ?? e}`));

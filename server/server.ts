@@ -8,6 +8,7 @@ import {
 import { TextDocument } from "vscode-languageserver-textdocument";
 import type { Diagnostic } from "../language/index.ts";
 import { CheckerThread, type OpenText } from "./checker-thread.ts";
+import { takeEarlyWorker } from "./early-checker.ts";
 import { tooLarge } from "./host.ts";
 import * as features from "./features.ts";
 import { idle } from "./idle-gc.ts";
@@ -56,7 +57,8 @@ export function startServer(connection: Connection, script?: string): void {
     return { file, offset: ws.lineIndex(file).offset(position) };
   };
 
-  const checker = script ? new CheckerThread(script, log) : undefined;
+  // The checker's first worker was started with the process (server/early-checker.ts).
+  const checker = script ? new CheckerThread(script, log, 0, takeEarlyWorker) : undefined;
   // Simulations for inlay hints: their own thread (a long scenario never delays a check), stopped when the request is
   // cancelled or after SIMULATION_LIMIT_MS.
   const simulator = script ? new CheckerThread(script, log, SIMULATION_LIMIT_MS) : undefined;
