@@ -540,6 +540,8 @@ export function completion(ws: Workspace, file: string, offset: number, declarat
     let n = 0;
     for (const k of kinds) n += index.counts.get(k) ?? 0;
     const word = n > COMPLETION_LIMIT ? /[A-Za-z_][A-Za-z0-9_-]*$/.exec(before)?.[0] ?? "" : "";
+    // A list filtered here is never complete: a shorter word (a backspace) must ask again.
+    if (word) incomplete = true;
     for (const { kind, item } of index.names) {
       if (!kinds.includes(kind) || (word && !matches(item.label, word))) continue;
       if (items.length >= COMPLETION_LIMIT) { incomplete = true; break; }
