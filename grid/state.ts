@@ -188,8 +188,14 @@ export class ReplayGuard {
     if (this.seen.has(key)) return false;
     for (const [k, t] of this.seen) if (Math.abs(now - t) > this.windowMs) this.seen.delete(k);
     this.seen.set(key, at);
-    this.file ??= open(this.path, "a", 0o600);
-    const fh = await this.file;
+    const file = (this.file ??= open(this.path, "a", 0o600));
+    let fh: FileHandle;
+    try {
+      fh = await file;
+    } catch (e) {
+      if (this.file === file) this.file = undefined; // a failed open is tried again by the next use
+      throw e;
+    }
     await fh.write(`${key} ${at}\n`);
     await fh.sync();
     return true;

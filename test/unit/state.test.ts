@@ -64,6 +64,18 @@ describe("replay guard", () => {
   });
 });
 
+describe("replay guard's file", () => {
+  it("opens it again after a failed open, instead of failing every later use", async () => {
+    const dir = path.join(tmp(), "not-yet");
+    const g = new ReplayGuard(path.join(dir, "seen"), 1000);
+    await assert.rejects(g.use(sig(20), 0, 0), /ENOENT/);
+    fs.mkdirSync(dir);
+    assert.equal(await g.use(sig(21), 0, 0), true);
+    assert.deepEqual(lines(path.join(dir, "seen")), [`${b64(21)} 0`]);
+    await g.close();
+  });
+});
+
 describe("token book", () => {
   it("writes each hop to the index once, and reads lines with surrounding whitespace", async () => {
     const dir = tmp();
