@@ -222,7 +222,7 @@ export class CheckerThread {
     private readonly script: string,
     private readonly log: (m: string) => void,
     private readonly limitMs = 0,
-    private takeFirst?: (script: string) => { worker: Worker; failures: Error[] } | undefined,
+    private takeFirst?: (script: string) => { worker?: Worker; failures: Error[] } | undefined,
   ) {}
 
   /** Whether a worker started with the process served (server/early-checker.ts). */
@@ -241,7 +241,7 @@ export class CheckerThread {
     w.on("message", (res: WorkerResponse) => this.done(res));
     w.on("error", (e) => this.log(`worker thread failed: ${e.stack ?? e}`));
     for (const e of early?.failures ?? []) this.log(`worker thread failed: ${e.stack ?? e}`);
-    if (early) this.startedEarly = true;
+    if (early?.worker) this.startedEarly = true;
     w.on("exit", (code) => {
       if (this.worker !== w) return;
       this.worker = undefined;

@@ -23,11 +23,13 @@ export function startEarlyWorker(): void {
   early.unref();
 }
 
-/** The worker started early, once (undefined after that, or when none was started), and what it failed with so far. */
-export function takeEarlyWorker(script: string): { worker: Worker; failures: Error[] } | undefined {
+/** The worker started early, once (none after that, when none was started, or when it has ended), and what it
+ * failed with so far (for the log, also when it has ended). */
+export function takeEarlyWorker(script: string): { worker?: Worker; failures: Error[] } | undefined {
   const w = early;
   early = undefined;
-  if (!w || exited || script !== checkerScript) { void w?.terminate(); return undefined; }
+  if (!w) return undefined;
   w.removeAllListeners("error");
+  if (exited || script !== checkerScript) { void w.terminate(); return { failures }; }
   return { worker: w, failures };
 }
