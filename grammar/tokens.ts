@@ -65,7 +65,11 @@ const keywordByImage = new Map<string, TokenType>(Object.entries(keywordTokens))
 
 /** Whether some keyword has this length and first letter (most names are told apart without a Map lookup). */
 const keywordShape = new Uint8Array(16 * 26);
-for (const k of KEYWORDS) keywordShape[k.length * 26 + k.charCodeAt(0) - 97] = 1;
+for (const k of KEYWORDS) {
+  // A keyword outside the table would silently lex as a name.
+  if (!/^[a-z]/.test(k) || k.length >= 16) throw new Error(`keyword '${k}' does not fit the keyword table (a-z first, under 16 letters)`);
+  keywordShape[k.length * 26 + k.charCodeAt(0) - 97] = 1;
+}
 function mayBeKeyword(w: string): boolean {
   const letter = w.charCodeAt(0) - 97;
   return letter >= 0 && letter < 26 && w.length < 16 && keywordShape[w.length * 26 + letter] === 1;
