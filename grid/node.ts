@@ -269,7 +269,22 @@ export class GridNode {
     await this.offers.start();
     await this.discovery.start();
     // A peer that joins late catches up on the whole state (anti-entropy).
-    const sync = (peer: PeerId) => void this.syncState(peer).catch((e) => { if (process.env.PROMISEGRID_DEBUG) console.error("state sync failed:", e); });
+    // One sync with a peer at a time, and at most one more after it: a peer that subscribes over and over gets no
+    // more syncs at once.
+    const syncing = new Map<string, { again: boolean }>();
+    const sync = (peer: PeerId) => {
+      const running = syncing.get(peer.toString());
+      if (running) return void (running.again = true);
+      const entry = { again: false };
+      syncing.set(peer.toString(), entry);
+      void (async () => {
+        do {
+          entry.again = false;
+          await this.syncState(peer).catch((e) => { if (process.env.PROMISEGRID_DEBUG) console.error("state sync failed:", e); });
+        } while (entry.again);
+        syncing.delete(peer.toString());
+      })();
+    };
     this.libp2p.addEventListener("peer:connect", (evt) => sync(evt.detail));
     // And again once gossip with it works: a record published between the connection and the
     // moment either side learnt the other's subscription was sent to neither (gossipsub replays nothing).
