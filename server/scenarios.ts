@@ -6,7 +6,7 @@
 // registerScenarios wires them to the workspace's open documents (else the disk).
 import * as path from "node:path";
 import type { CancellationToken, Connection } from "vscode-languageserver/node.js";
-import { LineIndex } from "../grammar/index.ts";
+import { LineIndex, type SourceFile } from "../grammar/index.ts";
 import type { Diagnostic, Program } from "../language/index.ts";
 import { prepareRun, UNIT, type PreparedScenario, type ScenarioRun, type World } from "../language/simulator/index.ts";
 import { renderGraphSvg } from "../language/simulator/graph.ts";
@@ -30,16 +30,25 @@ function scenarioDecls(program: Program, file: string) {
 export function listScenarios(program: Program, file: string): ScenarioListing {
   const { source, decls } = scenarioDecls(program, file);
   if (!source) return { scenarios: [], stepLines: [] };
-  const lines = new LineIndex(source.text);
+  const lines = linesOf(source);
   return {
     scenarios: decls.map((d) => ({ title: d.title, range: lines.range(d.titleSpan) })),
     stepLines: decls.flatMap((d) => d.items.filter((i) => i.kind === "step").map((i) => lines.position(i.span.start).line + 1)),
   };
 }
 
+/** Each parsed file's line index, made once (a file's diagnostics are located many times, once per scenario). */
+const lineIndexes = new WeakMap<SourceFile, LineIndex>();
+function linesOf(source: SourceFile | undefined): LineIndex {
+  if (!source) return new LineIndex("");
+  let lines = lineIndexes.get(source);
+  if (!lines) lineIndexes.set(source, (lines = new LineIndex(source.text)));
+  return lines;
+}
+
 /** Where a diagnostic is, as the CLI prints it: `file.pg:line` (1-based). */
 function located(program: Program, d: Diagnostic): { line: number; text: string } {
-  const line = new LineIndex(program.files.get(d.path)?.text ?? "").position(d.span.start).line + 1;
+  const line = linesOf(program.files.get(d.path)).position(d.span.start).line + 1;
   return { line, text: `${path.basename(d.path)}:${line}: ${d.code} ${d.message}` };
 }
 
@@ -52,7 +61,7 @@ export function runScenarioTests(program: Program, file: string, title?: string,
   if (!source) return [];
   const titles = decls.map((d) => d.title).filter((t) => title === undefined || t === title);
   if (title !== undefined && !titles.length) return [{ title, file, passed: false, messages: [{ line: 1, message: `no scenario titled "${title}"` }] }];
-  const lines = new LineIndex(source.text);
+  const lines = linesOf(source);
   const lineOf = (offset: number) => lines.position(offset).line + 1;
   if (source.errors.length) {
     const messages = source.errors.map((e) => ({ line: lineOf(e.span.start), message: `syntax: ${e.message}` }));
@@ -111,7 +120,7 @@ export function scenarioTrace(program: Program, file: string, title?: string, di
   if ("code" in p) return { error: p };
   const { world, chosen } = p;
   const run = chosen.run;
-  const lines = new LineIndex(program.files.get(file)!.text);
+  const lines = linesOf(program.files.get(file));
   const stepLines: Record<number, number[]> = {};
   for (const e of run.plan.events) if (e.path === file) (stepLines[e.step] ??= []).push(e.line);
   const steps: DebugStep[] = [{ ...snapshot(run, world, run.results.length), events: [], gossip: [], failed: [] }];
