@@ -9,7 +9,7 @@ import { check, loadProgram, type Diagnostic } from "../language/index.ts";
 import { revocationTimelines, type RevocationTimeline } from "../language/simulator/timeline.ts";
 import { OverlayHost } from "./host.ts";
 import { idle } from "./idle-gc.ts";
-import { CheckState } from "./incremental-check.ts";
+import { CheckState, diagnosticOrder } from "./incremental-check.ts";
 import { IncrementalParser } from "./incremental-parse.ts";
 import { warmUp, warmUpText } from "./warm-up.ts";
 
@@ -93,6 +93,13 @@ export class CheckService {
     const timelines = revocationTimelines(program, job.entry, (d) => d.span.end >= job.from && d.span.start <= job.to);
     return { id: req.id, timelines };
   }
+
+  /** Does the next part of the work an edit will need (the dependency index of each checked program), between
+   * requests; true while some is left. */
+  prepare(slice?: number): boolean {
+    for (const last of this.checked.values()) if (last.state?.prepare(slice)) return true;
+    return false;
+  }
 }
 
 /** The worker's side. */
@@ -107,6 +114,17 @@ export function serveChecks(): void {
     }
     parentPort!.postMessage(res);
     idle();
+    if (!preparing) { preparing = true; setImmediate(ahead); }
+  };
+  // In slices between requests: a message that comes is delivered before the next slice runs.
+  let preparing = false;
+  const ahead = () => {
+    try {
+      preparing = service.prepare();
+    } catch {
+      preparing = false; // the next edit builds what it needs itself, and reports what fails
+    }
+    if (preparing) setImmediate(ahead);
   };
   // Build both parsers and optimize the parse and the check now, while the server waits for its first document; a
   // request that comes meanwhile is taken at once (between two slices) and ends the warm-up. No full collection
@@ -195,6 +213,8 @@ function reuseCheck(last: Checked | undefined, host: OverlayHost, parsers: Map<s
     return out;
   });
   if (lost) return undefined;
+  // An edit can move one span past others (a nesting error that now starts further on): check's order again.
+  for (let i = 1; i < diagnostics.length; i++) if (diagnosticOrder(diagnostics[i - 1], diagnostics[i]) > 0) { diagnostics.sort(diagnosticOrder); break; }
   last.texts.set(edited, host.readText(edited)!);
   last.parses.set(edited, parsers.get(edited)!.parses);
   last.diagnostics = diagnostics;

@@ -19,6 +19,8 @@ export class CheckState {
   /** Diagnostics by owner (copies, at the offsets of the last check). */
   owned = new Map<Declaration, Diagnostic[]>();
   private index: Index | undefined;
+  /** The index being built ahead of the first edit that needs it (`prepare`), from these declarations. */
+  private building: { index: Index; queue: Declaration[]; next: number } | undefined;
   /** The program's imports (an edited import is checked whole, so they hold; their spans move with the tree). */
   private imports: ImportLink[] = [];
   /** Declarations checked again by the last incremental check (for tests and benchmarks). */
@@ -42,13 +44,26 @@ export class CheckState {
     return state;
   }
 
+  /** Builds the next part of the dependency index (which the first edit that changes meaning needs: on a large file
+   * it takes longer than the check itself), so that it is ready before that edit comes; true while some is left. */
+  prepare(slice = 1000): boolean {
+    if (this.index) return false;
+    this.building ??= { index: new Index(), queue: [...this.decls.values()].flat(), next: 0 };
+    const b = this.building;
+    for (const end = Math.min(b.queue.length, b.next + slice); b.next < end; b.next++) b.index.add(b.queue[b.next]);
+    if (b.next < b.queue.length) return true;
+    this.index = b.index;
+    this.building = undefined;
+    return false;
+  }
+
   /** The whole answer: the files' syntax errors and every owner's diagnostics, in check's order. */
   diagnostics(files: Map<string, SourceFile>): Diagnostic[] {
     const out: Diagnostic[] = [];
     for (const [file, source] of files) for (const e of source.errors) out.push({ path: file, severity: "error", code: e.code, span: { ...e.span }, message: e.message });
     // Owners' spans do not overlap, so diagnostics of two owners never tie.
     for (const list of this.owned.values()) out.push(...list);
-    return out.sort(order);
+    return out.sort(diagnosticOrder);
   }
 
   /** Follows an edit that changed no meaning, answered with `diagnostics` (the last ones, moved): its
@@ -73,6 +88,7 @@ export class CheckState {
   /** Replaces a file's declarations, keeping the dependency index in step; returns what went and what came (the
    * declarations between the common first and last ones, which an incremental parse keeps as they were). */
   private replace(file: string, decls: Declaration[]): { removed: Declaration[]; added: Declaration[] } {
+    this.building = undefined; // built from the lists being replaced
     const old = this.decls.get(file) ?? [];
     let a = 0;
     while (a < old.length && a < decls.length && old[a] === decls[a]) a++;
@@ -92,7 +108,8 @@ export class CheckState {
   update(file: string, edit: Edit, files: Map<string, SourceFile>, host: SourceHost): Diagnostic[] | undefined {
     const source = files.get(file)!;
     if (files.size !== this.decls.size || [...files.keys()].some((f) => !this.decls.has(f))) return undefined;
-    const index = (this.index ??= Index.of(this.decls));
+    while (this.prepare(Infinity));
+    const index = this.index!;
     const oldDecls = this.decls.get(file)!;
     // The declarations of the re-cut range (kept objects too: their offsets moved some other way than by `delta`).
     const recut: Declaration[] = [];
@@ -120,10 +137,13 @@ export class CheckState {
     for (const d of dirty) index.neighbours(d, (n) => context.add(n));
     // The part of the program to check, each file's declarations in order.
     const stubs = new Map<string, SourceFile>();
+    let placed = 0;
     for (const [f, s] of files) {
-      const decls = s.declarations.filter((d) => context.has(d));
-      stubs.set(f, { declarations: decls, comments: [], errors: [], text: s.text });
+      const declarations = inFileOrder(s.declarations, context);
+      placed += declarations.length;
+      stubs.set(f, { declarations, comments: [], errors: [], text: s.text });
     }
+    if (placed !== context.size) return undefined;
     const candidates = new Map<ReferenceKind, string[]>();
     const all = (kind: ReferenceKind) => {
       let names = candidates.get(kind);
@@ -174,12 +194,6 @@ class Index {
   private readonly users = new Map<string, Set<Declaration>>();
   private readonly current = new Set<Declaration>();
 
-  static of(decls: Map<string, Declaration[]>): Index {
-    const index = new Index();
-    for (const list of decls.values()) for (const d of list) index.add(d);
-    return index;
-  }
-
   get size(): number { return this.current.size; }
   has(d: Declaration): boolean { return this.current.has(d); }
 
@@ -228,6 +242,18 @@ function at(map: Map<string, Set<Declaration>>, key: string): Set<Declaration> {
   return set;
 }
 
+/** The declarations of `decls` (a file's, in order) that are in `keep`, in that order: found by their offsets, so a
+ * few out of a large file cost no pass over it. */
+function inFileOrder(decls: Declaration[], keep: Set<Declaration>): Declaration[] {
+  const found: number[] = [];
+  for (const d of keep) {
+    for (let i = firstAt(decls, d.span.start); i < decls.length && decls[i].span.start === d.span.start; i++) {
+      if (decls[i] === d) { found.push(i); break; }
+    }
+  }
+  return found.sort((x, y) => x - y).map((i) => decls[i]);
+}
+
 /** The first declaration starting at or after an offset. */
 function firstAt(decls: Declaration[], offset: number): number {
   let lo = 0, hi = decls.length;
@@ -250,6 +276,6 @@ function ownerOf(decls: Declaration[] | undefined, offset: number): Declaration 
 }
 
 /** check's order. */
-function order(a: Diagnostic, b: Diagnostic): number {
+export function diagnosticOrder(a: Diagnostic, b: Diagnostic): number {
   return a.path < b.path ? -1 : a.path > b.path ? 1 : a.span.start - b.span.start || a.code.localeCompare(b.code);
 }
