@@ -94,9 +94,10 @@ export class CheckService {
     return { id: req.id, timelines };
   }
 
-  /** Does the next part of the work an edit will need (the dependency index of each checked program), between
-   * requests; true while some is left. */
+  /** Does the next part of the work an edit will need (each open file cut into pieces, the dependency index of each
+   * checked program), between requests; true while some is left. */
   prepare(slice?: number): boolean {
+    for (const parser of this.parsers.values()) parser.prepare();
     for (const last of this.checked.values()) if (last.state?.prepare(slice)) return true;
     return false;
   }

@@ -131,7 +131,9 @@ function offsetsOf(pieces: Piece[]): number[] {
 }
 
 export class IncrementalParser {
-  private last: { text: string; pieces: Piece[]; file: SourceFile } | undefined;
+  /** The last text, its parse, and its pieces: after a first parse, cut into pieces only when an edit or `prepare`
+   * needs them (the open of a file costs its parse alone). */
+  private last: { text: string; pieces?: Piece[]; file: SourceFile } | undefined;
   /** How the last reuse changed the list of pieces: from `at`, `removed` old ones gave way to `added` new ones. */
   private spliced: { at: number; removed: number; added: number } | undefined;
   /** Chunks parsed afresh by the last call (for tests and benchmarks). */
@@ -156,19 +158,26 @@ export class IncrementalParser {
     if (!this.last) this.meaning++;
     const last = this.last;
     this.spliced = undefined;
-    const pieces = last ? this.reuse(last.text, last.pieces, text) : this.fresh(text);
+    if (!last) {
+      const whole = parse(text);
+      this.reparsed = 1;
+      this.last = { text, file: whole };
+      return { declarations: whole.declarations, comments: whole.comments, errors: whole.errors, text };
+    }
+    const old = this.piecesOf(last);
+    const pieces = this.reuse(last.text, old, text);
     const lexical: SyntaxError[] = [];
     const syntactic: SyntaxError[] = [];
     for (const { parsed } of pieces) for (const e of parsed.result.errors) (e.code === "PG100" ? lexical : syntactic).push(e);
     let declarations: SourceFile["declarations"], comments: SourceFile["comments"];
-    if (last && this.spliced) {
+    if (this.spliced) {
       // The lists of the last parse with the re-cut run replaced: copying whole runs of a list costs far less than
       // pushing a large file's declarations one by one.
       const { at, removed, added } = this.spliced;
       const run = <T>(list: T[], of: (p: Piece) => T[]) => {
         let before = 0, gone = 0;
         for (let i = 0; i < at; i++) before += of(pieces[i]).length;
-        for (let i = at; i < at + removed; i++) gone += of(last.pieces[i]).length;
+        for (let i = at; i < at + removed; i++) gone += of(old[i]).length;
         const middle: T[] = [];
         for (let i = at; i < at + added; i++) for (const x of of(pieces[i])) middle.push(x);
         return list.slice(0, before).concat(middle, list.slice(before + gone));
@@ -176,16 +185,26 @@ export class IncrementalParser {
       declarations = run(last.file.declarations, (p) => p.parsed.result.declarations);
       comments = run(last.file.comments, (p) => p.parsed.result.comments);
     } else {
-      declarations = [];
-      comments = [];
-      for (const { parsed } of pieces) {
-        for (const d of parsed.result.declarations) declarations.push(d);
-        for (const c of parsed.result.comments) comments.push(c);
-      }
+      ({ declarations, comments } = flatten(pieces));
     }
     const file = { declarations, comments, errors: lexical.length ? [...lexical, ...syntactic] : syntactic, text };
     this.last = { text, pieces, file };
     return file;
+  }
+
+  /** Cuts the last parse into pieces now, if it is not yet (between requests, so that the first edit does not). */
+  prepare(): void {
+    if (this.last) this.piecesOf(this.last);
+  }
+
+  private piecesOf(last: { text: string; pieces?: Piece[]; file: SourceFile }): Piece[] {
+    if (last.pieces) return last.pieces;
+    const reparsed = this.reparsed;
+    last.pieces = this.cut(last.text, last.file);
+    this.reparsed = reparsed; // parsed by the last call, not this one
+    // The lists as the pieces hold them (a chunk with an error, parsed again alone, holds objects of its own).
+    last.file = { ...last.file, ...flatten(last.pieces) };
+    return last.pieces;
   }
 
   private parseChunk(text: string, c: Chunk): Parsed {
@@ -194,13 +213,12 @@ export class IncrementalParser {
     return { key: keyOf(body, c.next), result: parse(body, { followedBy: c.next }), offset: 0 };
   }
 
-  /** A first parse: the whole text at once (much cheaper than chunk by chunk), cut into chunks afterwards; a chunk
-   * with an error (or just before one at its end, reported on the next chunk's keyword) is parsed again alone, so
-   * it reports exactly what it would alone. */
-  private fresh(text: string): Piece[] {
+  /** A first parse (the whole text at once: much cheaper than chunk by chunk), cut into chunks; a chunk with an
+   * error (or just before one at its end, reported on the next chunk's keyword) is parsed again alone, so it reports
+   * exactly what it would alone. */
+  private cut(text: string, whole: SourceFile): Piece[] {
     const starts = scanBoundaries(text, 0, undefined);
     const chunks = toChunks(starts, text.length);
-    const whole = parse(text);
     const dirty = new Set<number>();
     for (const e of whole.errors) {
       let lo = 0, hi = chunks.length - 1;
@@ -227,7 +245,6 @@ export class IncrementalParser {
         pieces.push(this.place({ start: c.start, end: c.end, next: c.next, keyword }, this.parseChunk(text, c)));
         continue;
       }
-      this.reparsed++;
       pieces.push({ start: c.start, end: c.end, next: c.next, keyword, parsed: { key: "", result, offset: c.start } });
     }
     return pieces;
@@ -331,6 +348,16 @@ function commonSuffix(a: string, b: string, max: number): number {
   while (n + BLOCK <= max && a.slice(a.length - n - BLOCK, a.length - n) === b.slice(b.length - n - BLOCK, b.length - n)) n += BLOCK;
   while (n < max && a.charCodeAt(a.length - 1 - n) === b.charCodeAt(b.length - 1 - n)) n++;
   return n;
+}
+
+function flatten(pieces: Piece[]): Pick<SourceFile, "declarations" | "comments"> {
+  const declarations: SourceFile["declarations"] = [];
+  const comments: SourceFile["comments"] = [];
+  for (const { parsed } of pieces) {
+    for (const d of parsed.result.declarations) declarations.push(d);
+    for (const c of parsed.result.comments) comments.push(c);
+  }
+  return { declarations, comments };
 }
 
 function keyOf(body: string, next: string | undefined): string {
