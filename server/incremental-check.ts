@@ -7,7 +7,7 @@
 // cannot place (a diagnostic outside a declaration, an edited import, too much to check) answers undefined: check
 // the whole program.
 import type { Declaration, SourceFile } from "../grammar/index.ts";
-import { check, dependencies, Program, symbolOf, type Dependencies, type Diagnostic, type ImportLink, type ReferenceKind, type SourceHost } from "../language/index.ts";
+import { check, dependencies, Program, symbolOf, type Diagnostic, type ImportLink, type ReferenceKind, type SourceHost } from "../language/index.ts";
 
 /** How the parser moved offsets: an old offset before `from` stays, one at or past `to` moves by `delta`. */
 export interface Edit { from: number; to: number; delta: number }
@@ -187,59 +187,74 @@ export class CheckState {
   }
 }
 
-/** Which declarations define and use each key. */
+/** Which declarations define and use each key. A declaration's keys are computed again when needed (cheaply, from
+ * the declaration alone) rather than kept, and a key of one declaration holds it alone, not in a list: on a large
+ * file, the index cost more memory than the parse. */
 class Index {
-  private readonly keys = new Map<Declaration, Dependencies>();
-  private readonly definers = new Map<string, Set<Declaration>>();
-  private readonly users = new Map<string, Set<Declaration>>();
+  private readonly definers = new Map<string, Holders>();
+  private readonly users = new Map<string, Holders>();
   private readonly current = new Set<Declaration>();
 
   get size(): number { return this.current.size; }
   has(d: Declaration): boolean { return this.current.has(d); }
 
-  private depsOf(d: Declaration): Dependencies {
-    let deps = this.keys.get(d);
-    if (!deps) this.keys.set(d, (deps = dependencies(d)));
-    return deps;
-  }
-
   add(d: Declaration): void {
     this.current.add(d);
-    const { defines, uses } = this.depsOf(d);
-    for (const k of defines) at(this.definers, k).add(d);
-    for (const k of uses) at(this.users, k).add(d);
+    const { defines, uses } = dependencies(d);
+    for (const k of defines) hold(this.definers, k, d);
+    for (const k of uses) hold(this.users, k, d);
   }
 
-  /** Removed from the index; its keys stay known, for finding what depended on it. */
+  /** Removed from the index; its keys are still known (from the declaration), for finding what depended on it. */
   remove(d: Declaration): void {
-    this.current.delete(d);
-    const { defines, uses } = this.depsOf(d);
-    for (const k of defines) this.definers.get(k)?.delete(d);
-    for (const k of uses) this.users.get(k)?.delete(d);
+    if (!this.current.delete(d)) return;
+    const { defines, uses } = dependencies(d);
+    for (const k of defines) release(this.definers, k, d);
+    for (const k of uses) release(this.users, k, d);
   }
 
   /** The declarations sharing a key with `d`: defining what it defines or uses, or using what it defines. */
   neighbours(d: Declaration, visit: (n: Declaration) => void): void {
-    const { defines, uses } = this.depsOf(d);
-    for (const k of defines) { this.definers.get(k)?.forEach(visit); this.users.get(k)?.forEach(visit); }
-    for (const k of uses) this.definers.get(k)?.forEach(visit);
+    const { defines, uses } = dependencies(d);
+    for (const k of defines) { each(this.definers.get(k), visit); each(this.users.get(k), visit); }
+    for (const k of uses) each(this.definers.get(k), visit);
   }
 
   /** The declarations sharing a condition or chain key with `d`, either way. */
   chained(d: Declaration, visit: (n: Declaration) => void): void {
-    const { defines, uses } = this.depsOf(d);
+    const { defines, uses } = dependencies(d);
     for (const k of [...defines, ...uses]) {
       if (!k.startsWith("c:") && !k.startsWith("p:")) continue;
-      this.definers.get(k)?.forEach(visit);
-      this.users.get(k)?.forEach(visit);
+      each(this.definers.get(k), visit);
+      each(this.users.get(k), visit);
     }
   }
 }
 
-function at(map: Map<string, Set<Declaration>>, key: string): Set<Declaration> {
-  let set = map.get(key);
-  if (!set) map.set(key, (set = new Set()));
-  return set;
+/** The declarations holding a key, in the order they came: one alone, or a list. */
+type Holders = Declaration | Declaration[];
+
+function hold(map: Map<string, Holders>, key: string, d: Declaration): void {
+  const h = map.get(key);
+  if (h === undefined) map.set(key, d);
+  else if (!Array.isArray(h)) { if (h !== d) map.set(key, [h, d]); }
+  else if (h[h.length - 1] !== d) h.push(d); // a declaration that names a key twice names it in a row
+}
+
+function release(map: Map<string, Holders>, key: string, d: Declaration): void {
+  const h = map.get(key);
+  if (h === d) map.delete(key);
+  else if (Array.isArray(h)) {
+    const i = h.indexOf(d);
+    if (i >= 0) h.splice(i, 1);
+    if (h.length === 1) map.set(key, h[0]);
+  }
+}
+
+function each(h: Holders | undefined, visit: (n: Declaration) => void): void {
+  if (h === undefined) return;
+  if (!Array.isArray(h)) visit(h);
+  else for (const n of h) visit(n);
 }
 
 /** The declarations of `decls` (a file's, in order) that are in `keep`, in that order: found by their offsets, so a
