@@ -56,12 +56,6 @@ export function makeScanner(types: ScannerTokens): (text: string) => ILexingResu
     singleImage[c] = ch;
   }
 
-  // Words read before, by a hash of their letters: most words of a file are keywords or names used many times, and
-  // sharing their images saves making (and collecting) a string per word. Bounded: a slot keeps its latest word.
-  const WORD_SLOTS_MASK = 4095;
-  const wordImage: (string | undefined)[] = new Array(WORD_SLOTS_MASK + 1).fill(undefined);
-  const wordType: TokenType[] = new Array(WORD_SLOTS_MASK + 1).fill(Identifier);
-
   // Chevrotain's token shape for offset-only tracking (same properties, same order).
   const token = (image: string, startOffset: number, tokenType: TokenType): IToken =>
     ({ image, startOffset, tokenTypeIdx: tokenType.tokenTypeIdx!, tokenType }) as IToken;
@@ -71,6 +65,15 @@ export function makeScanner(types: ScannerTokens): (text: string) => ILexingResu
     const tokens: IToken[] = [];
     const comments: IToken[] = [];
     const errors: ILexingError[] = [];
+    // Words read before, by a hash of their letters: most words of a file are keywords or names used many times, and
+    // sharing their images saves making (and collecting) a string per word. A slot keeps its latest word; the table
+    // lives for one call (an image may be a slice of the text: a table kept across calls would keep old texts alive).
+    let slots = 64;
+    while (slots < 4096 && slots * 16 < n) slots *= 2;
+    const mask = slots - 1;
+    const wordHash = new Int32Array(slots);
+    const wordImage: (string | undefined)[] = new Array(slots).fill(undefined);
+    const wordType: TokenType[] = new Array(slots).fill(Identifier);
     // Where the first "*/" at or after `closeFrom` is (-1: none); block comments look it up once, not once each.
     let closeFrom = n + 1, closeAt = -1;
     const blockEnd = (start: number): number => {
@@ -138,10 +141,11 @@ export function makeScanner(types: ScannerTokens): (text: string) => ILexingResu
             }
             dashed = true;
           }
-          const slot = (h ^ (h >>> 13)) & WORD_SLOTS_MASK;
+          const slot = (h ^ (h >>> 13)) & mask;
           let image = wordImage[slot];
-          if (image === undefined || !sameWord(text, pos, end, image)) {
+          if (wordHash[slot] !== h || image === undefined || !sameWord(text, pos, end, image)) {
             image = text.substring(pos, end);
+            wordHash[slot] = h;
             wordImage[slot] = image;
             wordType[slot] = dashed ? DashedName : keyword(image) ?? Identifier;
           }
