@@ -25,9 +25,11 @@ CLASS[47] = SLASH;
 CLASS[34] = QUOTE;
 CLASS[60] = LESS;
 
-/** Whether the character continues a word: [A-Za-z0-9_]. */
+/** Whether the character continues a word: [A-Za-z0-9_] (a table of every char code: no range check per letter). */
+const WORD = new Uint8Array(65536);
+for (let c = 0; c < 128; c++) if (CLASS[c] === LETTER || CLASS[c] === DIGIT) WORD[c] = 1;
 function isWordChar(c: number): boolean {
-  return c < 128 && (CLASS[c] === LETTER || CLASS[c] === DIGIT);
+  return WORD[c] === 1;
 }
 function isSpace(c: number): boolean {
   return c < 128 ? CLASS[c] === SPACE : c === 0xa0 || c === 0xfeff;
@@ -68,7 +70,7 @@ export function makeScanner(types: ScannerTokens): (text: string) => ILexingResu
     // Words read before, by a hash of their letters: most words of a file are keywords or names used many times, and
     // sharing their images saves making (and collecting) a string per word. A slot keeps its latest word; the table
     // lives for one call (an image may be a slice of the text: a table kept across calls would keep old texts alive).
-    let slots = 64;
+    let slots = 16;
     while (slots < 4096 && slots * 16 < n) slots *= 2;
     const mask = slots - 1;
     const wordHash = new Int32Array(slots);
