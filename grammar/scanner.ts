@@ -31,6 +31,10 @@ for (let c = 0; c < 128; c++) if (CLASS[c] === LETTER || CLASS[c] === DIGIT) WOR
 function isWordChar(c: number): boolean {
   return WORD[c] === 1;
 }
+/** [0-9] (false past the end: NaN). */
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
 function isSpace(c: number): boolean {
   return c < 128 ? CLASS[c] === SPACE : c === 0xa0 || c === 0xfeff;
 }
@@ -161,10 +165,10 @@ export function makeScanner(types: ScannerTokens): (text: string) => ILexingResu
           continue;
         case DIGIT: {
           let end = pos + 1;
-          while (end < n && CLASS[text.charCodeAt(end)] === DIGIT) end++;
-          if (text.charCodeAt(end) === 46 && end + 1 < n && CLASS[text.charCodeAt(end + 1)] === DIGIT) {
+          while (isDigit(text.charCodeAt(end))) end++;
+          if (text.charCodeAt(end) === 46 && isDigit(text.charCodeAt(end + 1))) {
             end += 2;
-            while (end < n && CLASS[text.charCodeAt(end)] === DIGIT) end++;
+            while (isDigit(text.charCodeAt(end))) end++;
           }
           tokens.push(token(text.substring(pos, end), pos, NumberLiteral));
           pos = end;
