@@ -68,7 +68,10 @@ export function makeScanner(types: ScannerTokens): (text: string) => ILexingResu
 
   return function scan(text: string): ILexingResult {
     const n = text.length;
-    const tokens: IToken[] = [];
+    // Made at about its final size (a token per 3 characters or fewer, as in most files; more still works) and cut to
+    // size at the end: growing an array of this many tokens one push at a time costs a good part of the whole scan.
+    const tokens: IToken[] = new Array(Math.ceil(n / 3));
+    let count = 0;
     const comments: IToken[] = [];
     const errors: ILexingError[] = [];
     // Words read before, by a hash of their letters: most words of a file are keywords or names used many times, and
@@ -155,12 +158,12 @@ export function makeScanner(types: ScannerTokens): (text: string) => ILexingResu
             wordImage[slot] = image;
             wordType[slot] = dashed ? DashedName : keyword(image) ?? Identifier;
           }
-          tokens.push(token(image, pos, wordType[slot]));
+          tokens[count++] = token(image, pos, wordType[slot]);
           pos = end;
           continue;
         }
         case SINGLE:
-          tokens.push(token(singleImage[c], pos, singleType[c]!));
+          tokens[count++] = token(singleImage[c], pos, singleType[c]!);
           pos++;
           continue;
         case DIGIT: {
@@ -170,23 +173,23 @@ export function makeScanner(types: ScannerTokens): (text: string) => ILexingResu
             end += 2;
             while (isDigit(text.charCodeAt(end))) end++;
           }
-          tokens.push(token(text.substring(pos, end), pos, NumberLiteral));
+          tokens[count++] = token(text.substring(pos, end), pos, NumberLiteral);
           pos = end;
           continue;
         }
         case DASH:
           if (text.charCodeAt(pos + 1) === 62) {
-            tokens.push(token("->", pos, Arrow));
+            tokens[count++] = token("->", pos, Arrow);
             pos += 2;
           } else {
-            tokens.push(token("-", pos, Minus));
+            tokens[count++] = token("-", pos, Minus);
             pos++;
           }
           continue;
         case QUOTE: {
           const end = stringEnd(pos);
           if (end === -1) break;
-          tokens.push(token(text.substring(pos, end), pos, StringLiteral));
+          tokens[count++] = token(text.substring(pos, end), pos, StringLiteral);
           pos = end;
           continue;
         }
@@ -210,7 +213,7 @@ export function makeScanner(types: ScannerTokens): (text: string) => ILexingResu
         }
         case LESS:
           if (text.startsWith("<->", pos)) {
-            tokens.push(token("<->", pos, BiArrow));
+            tokens[count++] = token("<->", pos, BiArrow);
             pos += 3;
             continue;
           }
@@ -226,6 +229,7 @@ export function makeScanner(types: ScannerTokens): (text: string) => ILexingResu
         message: `unexpected character: ->${text.charAt(start)}<- at offset: ${start}, skipped ${length} characters.`,
       });
     }
+    tokens.length = count;
     return { tokens, groups: { comments }, errors };
   };
 }

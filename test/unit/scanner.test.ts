@@ -83,3 +83,9 @@ it("lexes the repository's .pg files exactly as chevrotain does, and a file of a
   for (const [k, text] of texts.entries()) same(text, files[k]);
   same(texts.join("\n"), "all files");
 });
+
+it("lexes texts of more tokens than characters / 3 (past the first guess of the token count)", () => {
+  for (const unit of ["(", "a,", "-1", "->", "<->", "#(", "//\n"]) {
+    for (const times of [1, 2, 3, 10, 1000]) same(unit.repeat(times), `${JSON.stringify(unit)} x ${times}`);
+  }
+});
