@@ -1,0 +1,91 @@
+// The hand-written parse lexer (grammar/scanner.ts) against chevrotain's lexer over the token definitions (the
+// language's definition): thousands of seeded random texts, then the repository's .pg files, must come out the same:
+// tokens, comments and errors, property for property. A failure prints the seed, the text number and the text.
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { it } from "node:test";
+import { KEYWORDS, lexer, referenceLexer } from "../../grammar/tokens.ts";
+
+const SEED = Number(process.env.SCANNER_SEED ?? 20260315);
+const TEXTS = Number(process.env.SCANNER_TEXTS ?? 4000);
+
+/** mulberry32: small, fast, seeded. */
+function rng(seed: number): () => number {
+  return () => {
+    seed |= 0;
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function same(text: string, where: string): void {
+  const got = lexer.tokenize(text);
+  const want = referenceLexer.tokenize(text);
+  try {
+    assert.deepStrictEqual(got, want);
+  } catch (e) {
+    (e as Error).message = `${where}: ${JSON.stringify(text.length > 2000 ? text.slice(0, 2000) + "…" : text)}\n${(e as Error).message}`;
+    throw e;
+  }
+}
+
+// Pieces of text, each a class of what the lexer must tell apart; glued with or without white space between.
+const PUNCTUATION = ["<->", "->", "<-", "<", ">", "-", "--", "+", "*", ",", ":", "|", "(", ")", "{", "}", "[", "]"];
+const WORDS = ["a", "Z", "_", "_x9", "agent1", "sha2-256", "a-b-c", "a-", "a--b", "-a", "x-1", "steps", "MiB", "unavailable", "agentx", "Agent", "fo", "fromm"];
+const NUMBERS = ["0", "1", "42", "007", "1.5", "1.", ".5", "1.5.3", "64MiB", "250ms", "30m", "1.5s", "9-9"];
+const STRINGS = [
+  '"abc"', '""', '"a\\"b"', '"\\\\"', '"\\n"', '"a b', '"', '"\\', '"a\\\nb"', '"a\\\rb"', '"x\u2028y"', '"x\\\u2028y"',
+  '"x\\\u2029"', '"é"', '"\\é"', '"a\nb"', '"a\r"',
+];
+const COMMENTS = ["// line", "///doc", "/// doc ///", "//", "/* block */", "/**/", "/*/", "/*", "*/", "/* a\nb */", "/* a */ */", "/", "/ /", "/*\r\n*/"];
+const SPACE = [" ", "  ", "\t", "\n", "\r\n", "\r", "\f", "\v", "\u00a0", "\ufeff", "\n\n"];
+const JUNK = [
+  "#", "@", "$", ".", ";", "=", "!", "~", "'", "`", "\\", "?", "%", "^", "&", "é", "ü", "日本", "\u2028", "\u2029", "😀",
+  "\ud800", "\u0000", "\u00a1", "\ufefe", "\u2003", "\u0085", "\u00ff", "\u0100", "#\"", "\"#", "<<", "<-->",
+];
+const CLASSES = [KEYWORDS as string[], WORDS, NUMBERS, STRINGS, COMMENTS, PUNCTUATION, SPACE, JUNK];
+
+function randomText(random: () => number): string {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
+  const pieces = Math.floor(random() * 40);
+  let text = "";
+  for (let i = 0; i < pieces; i++) {
+    text += pick(random() < 0.15 ? pick([JUNK, COMMENTS, STRINGS]) : pick(CLASSES));
+    const r = random();
+    if (r < 0.45) text += pick(SPACE);
+    else if (r < 0.5) text += pick(JUNK);
+  }
+  return text;
+}
+
+it("lexes random texts exactly as chevrotain does", () => {
+  const random = rng(SEED);
+  for (let i = 0; i < TEXTS; i++) same(randomText(random), `seed ${SEED}, text ${i}`);
+});
+
+it("lexes the repository's .pg files exactly as chevrotain does, and a file of all of them", () => {
+  const root = new URL("../../", import.meta.url).pathname;
+  const files: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (e.name === "node_modules" || e.name.startsWith(".")) continue;
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(".pg")) files.push(p);
+    }
+  };
+  walk(root);
+  assert.ok(files.length >= 10, `found only ${files.length} .pg files`);
+  const texts = files.map((f) => fs.readFileSync(f, "utf8"));
+  for (const [k, text] of texts.entries()) same(text, files[k]);
+  same(texts.join("\n"), "all files");
+});
+
+it("lexes texts of more tokens than characters / 3 (past the first guess of the token count)", () => {
+  for (const unit of ["(", "a,", "-1", "->", "<->", "#(", "//\n"]) {
+    for (const times of [1, 2, 3, 10, 1000]) same(unit.repeat(times), `${JSON.stringify(unit)} x ${times}`);
+  }
+});
