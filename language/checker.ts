@@ -49,6 +49,7 @@ export const WORKLOAD_FIELDS: Record<string, { allowed: string[]; required: stri
   container: { allowed: ["image", "command", "args", "env"], required: ["image"], files: ["image"] },
   vm: { allowed: ["kernel", "initrd", "append"], required: ["kernel"], files: ["kernel", "initrd"] },
 };
+const AGENT_WORDS: Record<string, string[]> = { kind: [...AGENT_KINDS], key: [] };
 const COMMON_WORKLOAD_FIELDS = ["sandbox", "limits", "network"];
 const LIMIT_FIELDS = ["memory", "time", "pids", "cpu"];
 
@@ -64,20 +65,6 @@ class Checker {
     this.report({ path: file, severity: "error", code, span, message, ...extra });
   }
 
-  /** Each body's grant, made once per check (a Map for the check's life: a module-wide WeakMap costs every GC). */
-  private readonly grants = new Map<Body, Grant>();
-
-  private grant(b: Body): Grant {
-    let g = this.grants.get(b);
-    if (!g) this.grants.set(b, (g = grantOf(b)));
-    return g;
-  }
-
-  /** Two bodies meet (an offer and an acceptance): see authority.meets. */
-  private bodiesMatch(a: Body, b: Body): boolean {
-    return meets(this.grant(a), this.grant(b));
-  }
-
   run(): Diagnostic[] {
     for (const [file, source] of this.program.files) {
       for (const e of source.errors) this.error(file, e.code, e.span, e.message);
@@ -87,15 +74,16 @@ class Checker {
     this.references();
     this.grids();
     this.agents();
-    for (const { path: file, decl } of this.program.declarations("currency")) this.currency(file, decl.fields);
-    for (const { path: file, decl } of this.program.declarations("promise")) this.promise(file, decl);
+    for (const { path: file, decl } of this.program.declarationsOf("currency")) this.currency(file, decl.fields);
+    for (const { path: file, decl } of this.program.declarationsOf("promise")) this.promise(file, decl);
     this.unbound();
     this.conditionCycles();
-    for (const { path: file, decl } of this.program.declarations("capability")) this.capability(file, decl);
-    for (const { path: file, decl } of this.program.declarations("delegate")) this.delegation(file, decl);
-    for (const { path: file, decl } of [...this.program.declarations("capability"), ...this.program.declarations("delegate")]) this.grantValues(file, decl);
-    for (const { path: file, decl } of this.program.declarations("workload")) this.workload(file, decl);
-    for (const { path: file, decl } of this.program.declarations("scenario")) this.scenario(file, decl);
+    for (const { path: file, decl } of this.program.declarationsOf("capability")) this.capability(file, decl);
+    for (const { path: file, decl } of this.program.declarationsOf("delegate")) this.delegation(file, decl);
+    for (const { path: file, decl } of this.program.declarationsOf("capability")) this.grantValues(file, decl);
+    for (const { path: file, decl } of this.program.declarationsOf("delegate")) this.grantValues(file, decl);
+    for (const { path: file, decl } of this.program.declarationsOf("workload")) this.workload(file, decl);
+    for (const { path: file, decl } of this.program.declarationsOf("scenario")) this.scenario(file, decl);
     return this.diagnostics;
   }
 
@@ -107,13 +95,17 @@ class Checker {
   }
 
   private duplicates(): void {
-    const seen = new Map<string, PgSymbol>();
+    // The program knows each kind's first symbol of a name; only a capability and a delegation of one name (one
+    // namespace: both are invoked by name) need their order, rare enough to look up.
+    let order: Map<PgSymbol, number> | undefined;
+    const rank = (x: PgSymbol) => (order ??= new Map(this.program.symbols.map((y, i) => [y, i]))).get(x)!;
     for (const s of this.program.symbols) {
-      // A delegation and a capability share one namespace: both are invoked by name.
-      const space = s.kind === "delegate" ? "capability" : s.kind;
-      const key = space + ":" + s.name;
-      const first = seen.get(key);
-      if (!first) { seen.set(key, s); continue; }
+      let first = this.program.lookup(s.kind, s.name)!;
+      if (s.kind === "capability" || s.kind === "delegate") {
+        const other = this.program.lookup(s.kind === "capability" ? "delegate" : "capability", s.name);
+        if (other && rank(other) < rank(first)) first = other;
+      }
+      if (first === s) continue;
       this.error(s.path, "PG201", s.nameSpan, `${s.kind} '${s.name}' is already declared`, {
         related: [{ path: first.path, span: first.nameSpan, message: `first declaration of '${s.name}'` }],
       });
@@ -121,21 +113,33 @@ class Checker {
   }
 
   private references(): void {
-    const scenarios = this.program.declarations("scenario");
+    const scenarios = this.program.declarationsOf("scenario");
     const inScenario = (file: string, span: Span) => scenarios.some(({ path: p, decl }) => p === file && span.start >= decl.span.start && span.end <= decl.span.end);
-    for (const ref of this.program.references) {
-      if (ref.symbol || ref.optional) continue;
-      const wrongKind = this.program.symbols.find((s) => s.name === ref.name && s.kind !== "scenario");
+    // Made when a name is first unresolved: the first symbol of each name (any kind but a scenario), and each
+    // kind's suggestion for each unknown name.
+    let firstNamed: Map<string, PgSymbol> | undefined;
+    const suggestions = new Map<string, Map<string, string | undefined>>();
+    this.program.eachReference((refPath, refSpan, refName, refKind, optional, symbol) => {
+      if (symbol || optional) return;
+      if (!firstNamed) {
+        firstNamed = new Map();
+        for (const s of this.program.symbols) if (s.kind !== "scenario" && !firstNamed.has(s.name)) firstNamed.set(s.name, s);
+      }
+      const ref = { path: refPath, span: refSpan, name: refName, kind: refKind };
+      const wrongKind = firstNamed.get(ref.name);
       if (wrongKind) {
         this.error(ref.path, "PG205", ref.span, `'${ref.name}' is ${article(wrongKind.kind)} ${wrongKind.kind}, not ${article(ref.kind)} ${ref.kind}`, {
           related: [{ path: wrongKind.path, span: wrongKind.nameSpan, message: `'${ref.name}' is declared here` }],
         });
-        continue;
+        return;
       }
       // A scenario names promises to break or expect; a condition names one it depends on.
       const condition = ref.kind === "promise" && !inScenario(ref.path, ref.span);
       const code = ref.kind === "currency" ? "PG500" : condition ? "PG302" : "PG200";
-      const suggestion = closest(ref.name, this.program.candidates(ref.kind));
+      let byName = suggestions.get(ref.kind);
+      if (!byName) suggestions.set(ref.kind, (byName = new Map()));
+      let suggestion = byName.get(ref.name);
+      if (suggestion === undefined && !byName.has(ref.name)) byName.set(ref.name, (suggestion = closest(ref.name, this.program.candidates(ref.kind))));
       const what = ref.kind === "currency" ? `unknown currency '${ref.name}'`
         : condition ? `no promise named '${ref.name}': a condition must be promised by somebody`
         : ref.kind === "promise" ? `undefined promise '${ref.name}' (a scenario uses named promises)`
@@ -143,7 +147,7 @@ class Checker {
       this.error(ref.path, code, ref.span, suggestion ? `${what}; did you mean '${suggestion}'?` : what, {
         fixes: suggestion ? [{ title: `Change to '${suggestion}'`, edits: [{ path: ref.path, span: ref.span, newText: suggestion }] }] : undefined,
       });
-    }
+    });
   }
 
   private grids(): void {
@@ -196,8 +200,9 @@ class Checker {
   /** `kind` is a word; `key` is an ed25519 did:key, and no two agents share one. */
   private agents(): void {
     const byKey = new Map<string, { file: string; span: Span; agent: string }>();
-    for (const { path: file, decl } of this.program.declarations("agent")) {
-      this.fieldsOf(file, decl.fields.filter((f) => f.key.text !== "key"), { kind: [...AGENT_KINDS], key: [] }, "PG203");
+    for (const { path: file, decl } of this.program.declarationsOf("agent")) {
+      if (!decl.fields.length) continue;
+      this.fieldsOf(file, decl.fields.filter((f) => f.key.text !== "key"), AGENT_WORDS, "PG203");
       for (const f of decl.fields.filter((x) => x.key.text === "key")) {
         const span = f.value?.span ?? f.key.span;
         const problem = f.value?.kind === "string" ? didKeyProblem(f.value.value) : "an agent's key is a string, e.g. key \"did:key:z6Mk…\"";
@@ -224,7 +229,7 @@ class Checker {
 
   private promise(file: string, p: PromiseDecl): void {
     const promiser = p.promiser?.text;
-    for (const arg of p.body?.args ?? []) {
+    if (p.body) for (const arg of p.body.args) {
       if (arg.kind !== "ident" || arg.name.text === promiser) continue;
       if (!this.program.lookup("agent", arg.name.text)) continue;
       this.error(file, "PG300", arg.span,
@@ -241,34 +246,64 @@ class Checker {
     }
   }
 
+  /** The promises that can bind (a promiser, a polarity and a body), in order, made once. */
+  private bindableList?: { path: string; decl: PromiseDecl }[];
+  /** Their bodies' grants, by position, each made when first needed. */
+  private readonly bindableGrants: (Grant | undefined)[] = [];
+
+  private bindable(): { path: string; decl: PromiseDecl }[] {
+    if (this.bindableList) return this.bindableList;
+    const list: { path: string; decl: PromiseDecl }[] = [];
+    for (const entry of this.program.declarationsOf("promise")) if (entry.decl.promiser?.text && entry.decl.body && entry.decl.polarity) list.push(entry);
+    return (this.bindableList = list);
+  }
+
+  private grantAt(i: number): Grant {
+    return (this.bindableGrants[i] ??= grantOf(this.bindableList![i].decl.body!));
+  }
+
   /** A + with no matching -, or a - with no matching +: cooperation needs both. */
   private unbound(): void {
-    const promises = this.program.declarations("promise").filter(({ decl }) => decl.promiser?.text && decl.body && decl.polarity);
+    const promises = this.bindable();
     // Index by body type, polarity and promisee: a match must address this promise's promiser. (Maps of maps: a key
-    // made by concatenation costs a new string, flattened and hashed, on every lookup.)
-    type Index = Map<string, [Map<string, PromiseDecl[]>, Map<string, PromiseDecl[]>]>;
-    const add = (index: Index, decl: PromiseDecl, name: string) => {
+    // made by concatenation costs a new string, flattened and hashed, on every lookup.) A key holds the position of
+    // its last promise; `next` chains each to the one before (no array per key).
+    type Index = Map<string, [Map<string, number>, Map<string, number>]>;
+    const next: number[] = [], promiseAt: number[] = [];
+    const add = (index: Index, i: number, name: string) => {
+      const decl = promises[i].decl;
       let byPolarity = index.get(decl.body!.type.text);
       if (!byPolarity) index.set(decl.body!.type.text, (byPolarity = [new Map(), new Map()]));
       const byName = byPolarity[decl.polarity === "+" ? 0 : 1];
-      const list = byName.get(name);
-      if (list) list.push(decl); else byName.set(name, [decl]);
+      next.push(byName.get(name) ?? -1);
+      promiseAt.push(i);
+      byName.set(name, promiseAt.length - 1);
     };
-    /** The promises of the opposite polarity to `decl`'s, of its body type, under `name`. */
-    const opposite = (index: Index, decl: PromiseDecl, name: string) => index.get(decl.body!.type.text)?.[decl.polarity === "+" ? 1 : 0].get(name);
-    const addressedTo: Index = new Map();
-    for (const { decl } of promises) for (const promisee of decl.promisees) add(addressedTo, decl, promisee.text);
-    const starByPromiser: Index = new Map();
-    for (const { decl } of promises) if (decl.promisees.some((n) => n.text === "*")) add(starByPromiser, decl, decl.promiser!.text);
-    const matchIn = (decl: PromiseDecl, others: PromiseDecl[] | undefined) => {
-      if (others) for (const other of others) if (other !== decl && this.bodiesMatch(decl.body!, other.body!) && addresses(decl, other.promiser!.text)) return true;
+    /** The promises of the opposite polarity to `decl`'s, of its body type, under `name`: the chain's head or -1. */
+    const opposite = (index: Index, decl: PromiseDecl, name: string) => index.get(decl.body!.type.text)?.[decl.polarity === "+" ? 1 : 0].get(name) ?? -1;
+    const addressedTo: Index = new Map(), starByPromiser: Index = new Map();
+    const star: boolean[] = [];
+    for (let i = 0; i < promises.length; i++) {
+      const decl = promises[i].decl;
+      let toAll = false;
+      for (const promisee of decl.promisees) { add(addressedTo, i, promisee.text); if (promisee.text === "*") toAll = true; }
+      star.push(toAll);
+    }
+    for (let i = 0; i < promises.length; i++) if (star[i]) add(starByPromiser, i, promises[i].decl.promiser!.text);
+    const matchIn = (i: number, head: number) => {
+      const decl = promises[i].decl;
+      for (let k = head; k >= 0; k = next[k]) {
+        const j = promiseAt[k];
+        if (j !== i && addresses(decl, promises[j].decl.promiser!.text) && meets(this.grantAt(i), this.grantAt(j))) return true;
+      }
       return false;
     };
-    for (const { path: file, decl } of promises) {
+    for (let i = 0; i < promises.length; i++) {
+      const { path: file, decl } = promises[i];
       // Promises to everyone (*) are looked up by their promiser, unless this one is to everyone too.
-      let matched = matchIn(decl, opposite(addressedTo, decl, decl.promiser!.text));
-      if (decl.promisees.some((n) => n.text === "*")) matched ||= matchIn(decl, opposite(addressedTo, decl, "*"));
-      else for (const n of decl.promisees) matched ||= matchIn(decl, opposite(starByPromiser, decl, n.text));
+      let matched = matchIn(i, opposite(addressedTo, decl, decl.promiser!.text));
+      if (star[i]) matched ||= matchIn(i, opposite(addressedTo, decl, "*"));
+      else for (const n of decl.promisees) matched ||= matchIn(i, opposite(starByPromiser, decl, n.text));
       if (matched) continue;
       const give = decl.polarity === "+";
       const counterpart = decl.promisees.find((n) => n.text !== "*")?.text ?? "someone";
@@ -289,23 +324,33 @@ class Checker {
   }
 
   private conditionCycles(): void {
+    // The graph: each promise name whose condition waits on named promises, to those names (a name declared twice
+    // stands for its last declaration, placed at its first). A name that waits on none is in no cycle: it is left out.
     const named = new Map<string, { file: string; decl: PromiseDecl }>();
-    for (const { path: file, decl } of this.program.declarations("promise")) if (decl.name?.text) named.set(decl.name.text, { file, decl });
-    const deps = (d: PromiseDecl): Name[] => {
-      const out: Name[] = [];
-      const walk = (c: Condition | undefined) => {
-        if (!c) return;
-        if (c.kind === "kept" || c.kind === "ref") out.push(c.promise);
-        else if (c.kind === "not") walk(c.operand);
-        else if (c.kind === "and" || c.kind === "or") { walk(c.left); walk(c.right); }
-      };
-      walk(d.condition);
-      return out;
+    const order = new Map<string, number>();
+    const succs = new Map<string, string[]>();
+    const walk = (c: Condition | undefined, out: string[]): void => {
+      if (!c) return;
+      if (c.kind === "kept" || c.kind === "ref") { if (this.program.lookup("promise", c.promise.text)) out.push(c.promise.text); }
+      else if (c.kind === "not") walk(c.operand, out);
+      else if (c.kind === "and" || c.kind === "or") { walk(c.left, out); walk(c.right, out); }
     };
-    const order = new Map([...named.keys()].map((n, i) => [n, i]));
-    const succs = new Map([...named].map(([n, { decl }]) => [n, [...new Set(deps(decl).map((r) => r.text).filter((t) => named.has(t)))]]));
+    for (const { decl } of this.program.declarationsOf("promise")) {
+      const name = decl.name?.text;
+      if (!name || this.program.lookup("promise", name)!.decl !== decl) continue;
+      const last = this.program.last("promise", name)!;
+      const condition = (last.decl as PromiseDecl).condition;
+      if (!condition || condition.kind === "holds") continue;
+      const out: string[] = [];
+      walk(condition, out);
+      if (!out.length) continue;
+      order.set(name, order.size);
+      named.set(name, { file: last.path, decl: last.decl as PromiseDecl });
+      succs.set(name, out.length > 1 ? [...new Set(out)] : out);
+    }
+    for (const [n, out] of succs) if (out.some((t) => !succs.has(t))) succs.set(n, out.filter((t) => succs.has(t)));
     const succ = (n: string): string[] => succs.get(n)!;
-    for (const scc of stronglyConnected([...named.keys()], succ)) {
+    for (const scc of stronglyConnected([...succs.keys()], succ)) {
       const members = scc.sort((a, b) => order.get(a)! - order.get(b)!);
       if (members.length === 1 && !succ(members[0]).includes(members[0])) continue;
       const inside = new Set(members);
@@ -336,9 +381,15 @@ class Checker {
   private capability(file: string, c: CapabilityDecl): void {
     const issuer = c.issuer?.text;
     if (!issuer || !this.program.lookup("agent", issuer)) return;
-    const offers = this.offersBy().get(issuer) ?? [];
+    const offers = this.offersBy();
+    const head = offers.head.get(issuer) ?? -1;
     for (const g of c.grants) {
-      if (offers.some((decl) => covers(this.grant(decl.body!), this.grant(g)))) continue;
+      if (head >= 0) {
+        const want = grantOf(g);
+        let covered = false;
+        for (let i = head; i >= 0 && !covered; i = offers.next[i]) covered = covers(this.grantAt(i), want);
+        if (covered) continue;
+      }
       this.error(file, "PG400", g.span,
         `${issuer} grants ${bodyText(g)} but does not itself promise it: a capability is its issuer's promise, so add 'promise ${issuer} -> ${c.holder?.text || "*"} +${bodyText(g)}'`);
     }
@@ -354,17 +405,20 @@ class Checker {
     }
   }
 
-  private offers?: Map<string, PromiseDecl[]>;
-  /** Each agent's + promises, built once. */
-  private offersBy(): Map<string, PromiseDecl[]> {
+  private offers?: { head: Map<string, number>; next: number[] };
+  /** Each agent's + promises, built once: `head` the position (in `bindable`) of an agent's last, `next` the one
+   * before each (-1: none). */
+  private offersBy(): { head: Map<string, number>; next: number[] } {
     if (this.offers) return this.offers;
-    this.offers = new Map();
-    for (const { decl } of this.program.declarations("promise")) {
-      if (decl.polarity !== "+" || !decl.body || !decl.promiser?.text) continue;
-      const list = this.offers.get(decl.promiser.text);
-      if (list) list.push(decl); else this.offers.set(decl.promiser.text, [decl]);
+    const head = new Map<string, number>(), next: number[] = [];
+    const promises = this.bindable();
+    for (let i = 0; i < promises.length; i++) {
+      const decl = promises[i].decl;
+      if (decl.polarity !== "+") { next.push(-1); continue; }
+      next.push(head.get(decl.promiser!.text) ?? -1);
+      head.set(decl.promiser!.text, i);
     }
-    return this.offers;
+    return (this.offers = { head, next });
   }
 
   /** Walks up a delegation to its root capability; undefined on an unknown parent. */
@@ -498,9 +552,7 @@ class Checker {
         const mode = v?.kind === "ident" ? v.name.text : undefined;
         if (!mode) { this.error(file, "PG603", at, "'network' takes a mode such as none"); return; }
         if (mode === "none") return;
-        const granted = this.program.declarations("promise").some(({ decl }) =>
-          decl.polarity === "+" && decl.body?.type.text === "network" && decl.body.args.some((a) => a.kind === "ident" && a.name.text === w.name.text));
-        if (!granted) this.error(file, "PG603", at, `network '${mode}' must be promised: add a promise by the node agent of +network(${w.name.text})`);
+        if (!this.networkPromised().has(w.name.text)) this.error(file, "PG603", at, `network '${mode}' must be promised: add a promise by the node agent of +network(${w.name.text})`);
         return;
       }
       case "limits":
@@ -508,6 +560,18 @@ class Checker {
         this.limits(file, v.fields, v.span);
         return;
     }
+  }
+
+  private networked?: Set<string>;
+  /** The names that + promises of network give as arguments, found once. */
+  private networkPromised(): Set<string> {
+    if (this.networked) return this.networked;
+    this.networked = new Set();
+    for (const { decl } of this.program.declarationsOf("promise")) {
+      if (decl.polarity !== "+" || decl.body?.type.text !== "network") continue;
+      for (const a of decl.body.args) if (a.kind === "ident") this.networked.add(a.name.text);
+    }
+    return this.networked;
   }
 
   private limits(file: string, fields: Field[], span: Span): void {

@@ -42,66 +42,114 @@ export interface ImportLink { from: string; span: Span; path: string; found: boo
 
 export class Program {
   readonly symbols: PgSymbol[] = [];
-  readonly references: Reference[] = [];
-  readonly imports: ImportLink[] = [];
-  /** Symbols by kind, then name (two maps: no key string built per lookup). */
-  private readonly byName = new Map<string, Map<string, PgSymbol[]>>();
+  readonly imports: ImportLink[];
+  /** The first symbol of each kind and name; `later` holds the duplicates (rare), by the first. */
+  private readonly first = new Map<SymbolKind, Map<string, PgSymbol>>();
+  private readonly later = new Map<PgSymbol, PgSymbol[]>();
   private readonly byKind = new Map<string, { path: string; decl: Declaration }[]>();
+  private referenceList?: Reference[];
+  private readonly candidateNames = new Map<ReferenceKind, string[]>();
 
   /** A program of some of a larger one's declarations (to check only those): `candidates` are the larger one's
    * names, for suggestions; `referencesIn` are the declarations whose references are resolved. */
   constructor(readonly files: Map<string, SourceFile>, imports: ImportLink[], readonly host: SourceHost, private readonly part?: { candidates: (kind: ReferenceKind) => string[]; referencesIn: Set<Declaration> }) {
     this.imports = imports;
+    for (const kind of SYMBOL_KINDS) this.first.set(kind, new Map());
     for (const [file, source] of files) {
       for (const decl of source.declarations) {
         const symbol = symbolOf(file, decl);
+        // A declaration's entry is its symbol when it has one (a symbol carries its path and declaration).
+        let entry: { path: string; decl: Declaration } | undefined = symbol;
         if (symbol) {
           this.symbols.push(symbol);
-          let names = this.byName.get(symbol.kind);
-          if (!names) this.byName.set(symbol.kind, (names = new Map()));
-          const list = names.get(symbol.name);
-          if (list) list.push(symbol); else names.set(symbol.name, [symbol]);
-        }
+          const names = this.first.get(symbol.kind)!;
+          const first = names.get(symbol.name);
+          if (!first) names.set(symbol.name, symbol);
+          else {
+            const more = this.later.get(first);
+            if (more) more.push(symbol); else this.later.set(first, [symbol]);
+          }
+        } else entry = { path: file, decl };
         const same = this.byKind.get(decl.kind);
-        if (same) same.push({ path: file, decl }); else this.byKind.set(decl.kind, [{ path: file, decl }]);
+        if (same) same.push(entry!); else this.byKind.set(decl.kind, [entry!]);
       }
     }
-    // One visitor per file, not one per declaration.
-    for (const [file, source] of files) {
-      const visit: Visit = (name, kind, optional) => {
-        if (!name || !name.text || name.text === "*") return;
-        this.references.push({ path: file, span: name.span, name: name.text, kind, symbol: this.resolve(kind, name.text), optional });
-      };
-      for (const decl of source.declarations) if (!part || part.referencesIn.has(decl)) collectReferences(decl, visit);
+  }
+
+  /** Every use of a name, in file and declaration order (built when first asked for: a check does not need it). */
+  get references(): Reference[] {
+    if (this.referenceList) return this.referenceList;
+    const list: Reference[] = [];
+    this.eachReference((path, span, name, kind, optional, symbol) => { list.push({ path, span, name, kind, symbol, optional }); });
+    return (this.referenceList = list);
+  }
+
+  /** Calls `visit` for each reference, as `references` lists them, without making the list. */
+  eachReference(visit: (path: string, span: Span, name: string, kind: ReferenceKind, optional: boolean | undefined, symbol: PgSymbol | undefined) => void): void {
+    if (this.referenceList) {
+      for (const r of this.referenceList) visit(r.path, r.span, r.name, r.kind, r.optional, r.symbol);
+      return;
+    }
+    let file = "";
+    // One visitor for the program, not one per declaration.
+    const each: Visit = (name, kind, optional) => {
+      if (!name || !name.text || name.text === "*") return;
+      visit(file, name.span, name.text, kind, optional, this.resolve(kind, name.text));
+    };
+    for (const [path, source] of this.files) {
+      file = path;
+      for (const decl of source.declarations) if (!this.part || this.part.referencesIn.has(decl)) collectReferences(decl, each);
     }
   }
 
   /** All symbols of a kind and name (more than one means a duplicate). */
   all(kind: SymbolKind, name: string): PgSymbol[] {
-    return this.byName.get(kind)?.get(name) ?? [];
+    const first = this.first.get(kind)?.get(name);
+    if (!first) return [];
+    const more = this.later.get(first);
+    return more ? [first, ...more] : [first];
   }
 
   lookup(kind: SymbolKind, name: string): PgSymbol | undefined {
-    return this.all(kind, name)[0];
+    return this.first.get(kind)?.get(name);
+  }
+
+  /** The last symbol of a kind and name (the first when it is not duplicated). */
+  last(kind: SymbolKind, name: string): PgSymbol | undefined {
+    const first = this.first.get(kind)?.get(name);
+    const more = first && this.later.get(first);
+    return more ? more[more.length - 1] : first;
   }
 
   resolve(kind: ReferenceKind, name: string): PgSymbol | undefined {
-    if (kind === "capability") return this.lookup("capability", name) ?? this.lookup("delegate", name);
-    return this.lookup(kind, name);
+    if (kind === "capability") return this.first.get("capability")!.get(name) ?? this.first.get("delegate")!.get(name);
+    return this.first.get(kind)!.get(name);
   }
 
-  /** Names a reference of this kind could take, for suggestions and completion. */
+  /** Names a reference of this kind could take, for suggestions and completion (a new array each call). */
   candidates(kind: ReferenceKind): string[] {
     if (this.part) return this.part.candidates(kind);
-    const kinds: SymbolKind[] = kind === "capability" ? ["capability", "delegate"] : [kind];
-    return this.symbols.filter((s) => kinds.includes(s.kind)).map((s) => s.name);
+    let names = this.candidateNames.get(kind);
+    if (!names) {
+      const kinds: SymbolKind[] = kind === "capability" ? ["capability", "delegate"] : [kind];
+      this.candidateNames.set(kind, (names = this.symbols.filter((s) => kinds.includes(s.kind)).map((s) => s.name)));
+    }
+    return [...names];
   }
 
   /** The declarations of a kind, in order (a new array each call: callers may change it). */
   declarations<K extends Declaration["kind"]>(kind: K): { path: string; decl: Extract<Declaration, { kind: K }> }[] {
-    return [...(this.byKind.get(kind) ?? [])] as { path: string; decl: Extract<Declaration, { kind: K }> }[];
+    return [...this.declarationsOf(kind)];
+  }
+
+  /** The declarations of a kind, in order: the program's own list, not to be changed. */
+  declarationsOf<K extends Declaration["kind"]>(kind: K): readonly { readonly path: string; readonly decl: Extract<Declaration, { kind: K }> }[] {
+    return (this.byKind.get(kind) ?? NONE) as { path: string; decl: Extract<Declaration, { kind: K }> }[];
   }
 }
+
+const SYMBOL_KINDS: SymbolKind[] = ["grid", "agent", "currency", "promise", "capability", "delegate", "workload", "scenario"];
+const NONE: never[] = [];
 
 export function symbolOf(file: string, decl: Declaration): PgSymbol | undefined {
   switch (decl.kind) {
@@ -160,7 +208,8 @@ export function dependencies(decl: Declaration): Dependencies {
 type Visit = (name: Name | undefined, kind: ReferenceKind, optional?: boolean) => void;
 
 function visitBody(body: Body | undefined, visit: Visit): void {
-  for (const arg of body?.args ?? []) {
+  if (!body) return;
+  for (const arg of body.args) {
     if (arg.kind === "ident") visit(arg.name, "workload", true);
     if (arg.kind === "number" && arg.unit) visit(arg.unit, "currency");
   }
@@ -196,18 +245,18 @@ export function collectReferences(decl: Declaration, visit: Visit): void {
     case "capability":
       visit(decl.issuer, "agent");
       visit(decl.holder, "agent");
-      decl.grants.forEach((g) => visitBody(g, visit));
+      for (const g of decl.grants) visitBody(g, visit);
       return;
     case "delegate":
       visit(decl.parent, "capability");
       visit(decl.by, "agent");
       visit(decl.to, "agent");
-      decl.grants.forEach((g) => visitBody(g, visit));
+      for (const g of decl.grants) visitBody(g, visit);
       return;
     case "scenario":
       for (const item of decl.items) {
         switch (item.kind) {
-          case "link": item.agents.forEach((a) => visit(a, "agent")); break;
+          case "link": for (const a of item.agents) visit(a, "agent"); break;
           case "balance": visit(item.agent, "agent"); visit(item.amount?.unit, "currency"); break;
           case "step": {
             const e = item.event;
