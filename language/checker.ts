@@ -3,7 +3,7 @@
 import * as path from "node:path";
 import {
   closest, DURATION_UNITS, SIZE_UNITS,
-  type Body, type CapabilityDecl, type Condition, type DelegateDecl, type Field, type Name, type PromiseDecl,
+  type Body, type CapabilityDecl, type Condition, type Declaration, type DelegateDecl, type Field, type Name, type PromiseDecl,
   type ScenarioDecl, type Span, type Value, type WorkloadDecl,
 } from "../grammar/index.ts";
 import { covers, declaredHop, grantOf, meets, widenings, type Grant } from "./authority.ts";
@@ -49,6 +49,7 @@ export const WORKLOAD_FIELDS: Record<string, { allowed: string[]; required: stri
   container: { allowed: ["image", "command", "args", "env"], required: ["image"], files: ["image"] },
   vm: { allowed: ["kernel", "initrd", "append"], required: ["kernel"], files: ["kernel", "initrd"] },
 };
+const NO_ARGS: Body["args"] = [];
 const AGENT_WORDS: Record<string, string[]> = { kind: [...AGENT_KINDS], key: [] };
 const COMMON_WORKLOAD_FIELDS = ["sandbox", "limits", "network"];
 const LIMIT_FIELDS = ["memory", "time", "pids", "cpu"];
@@ -74,16 +75,22 @@ class Checker {
     this.references();
     this.grids();
     this.agents();
-    for (const { path: file, decl } of this.program.declarationsOf("currency")) this.currency(file, decl.fields);
-    for (const { path: file, decl } of this.program.declarationsOf("promise")) this.promise(file, decl);
+    // Indexed loops over declarations: a first check runs cold, where `for of` makes an iterator and a result object
+    // per step.
+    const each = <K extends Declaration["kind"]>(kind: K, f: (file: string, decl: Extract<Declaration, { kind: K }>) => void) => {
+      const list = this.program.declarationsOf(kind);
+      for (let i = 0; i < list.length; i++) f(list[i].path, list[i].decl);
+    };
+    each("currency", (file, decl) => this.currency(file, decl.fields));
+    each("promise", (file, decl) => this.promise(file, decl));
     this.unbound();
     this.conditionCycles();
-    for (const { path: file, decl } of this.program.declarationsOf("capability")) this.capability(file, decl);
-    for (const { path: file, decl } of this.program.declarationsOf("delegate")) this.delegation(file, decl);
-    for (const { path: file, decl } of this.program.declarationsOf("capability")) this.grantValues(file, decl);
-    for (const { path: file, decl } of this.program.declarationsOf("delegate")) this.grantValues(file, decl);
-    for (const { path: file, decl } of this.program.declarationsOf("workload")) this.workload(file, decl);
-    for (const { path: file, decl } of this.program.declarationsOf("scenario")) this.scenario(file, decl);
+    each("capability", (file, decl) => this.capability(file, decl));
+    each("delegate", (file, decl) => this.delegation(file, decl));
+    each("capability", (file, decl) => this.grantValues(file, decl));
+    each("delegate", (file, decl) => this.grantValues(file, decl));
+    each("workload", (file, decl) => this.workload(file, decl));
+    each("scenario", (file, decl) => this.scenario(file, decl));
     return this.diagnostics;
   }
 
@@ -99,7 +106,9 @@ class Checker {
     // namespace: both are invoked by name) need their order, rare enough to look up.
     let order: Map<PgSymbol, number> | undefined;
     const rank = (x: PgSymbol) => (order ??= new Map(this.program.symbols.map((y, i) => [y, i]))).get(x)!;
-    for (const s of this.program.symbols) {
+    const symbols = this.program.symbols;
+    for (let i = 0; i < symbols.length; i++) {
+      const s = symbols[i];
       let first = this.program.lookup(s.kind, s.name)!;
       if (s.kind === "capability" || s.kind === "delegate") {
         const other = this.program.lookup(s.kind === "capability" ? "delegate" : "capability", s.name);
@@ -119,8 +128,7 @@ class Checker {
     // kind's suggestion for each unknown name.
     let firstNamed: Map<string, PgSymbol> | undefined;
     const suggestions = new Map<string, Map<string, string | undefined>>();
-    this.program.eachReference((refPath, refSpan, refName, refKind, optional, symbol) => {
-      if (symbol || optional) return;
+    this.program.eachUnresolved((refPath, refSpan, refName, refKind) => {
       if (!firstNamed) {
         firstNamed = new Map();
         for (const s of this.program.symbols) if (s.kind !== "scenario" && !firstNamed.has(s.name)) firstNamed.set(s.name, s);
@@ -200,7 +208,9 @@ class Checker {
   /** `kind` is a word; `key` is an ed25519 did:key, and no two agents share one. */
   private agents(): void {
     const byKey = new Map<string, { file: string; span: Span; agent: string }>();
-    for (const { path: file, decl } of this.program.declarationsOf("agent")) {
+    const agents = this.program.declarationsOf("agent");
+    for (let i = 0; i < agents.length; i++) {
+      const { path: file, decl } = agents[i];
       if (!decl.fields.length) continue;
       this.fieldsOf(file, decl.fields.filter((f) => f.key.text !== "key"), AGENT_WORDS, "PG203");
       for (const f of decl.fields.filter((x) => x.key.text === "key")) {
@@ -229,13 +239,16 @@ class Checker {
 
   private promise(file: string, p: PromiseDecl): void {
     const promiser = p.promiser?.text;
-    if (p.body) for (const arg of p.body.args) {
+    const args = p.body?.args ?? NO_ARGS;
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i];
       if (arg.kind !== "ident" || arg.name.text === promiser) continue;
       if (!this.program.lookup("agent", arg.name.text)) continue;
       this.error(file, "PG300", arg.span,
         `${promiser} cannot promise what ${arg.name.text} does: only ${arg.name.text} can promise its own behaviour (make this promise conditional on one of ${arg.name.text}'s promises instead)`);
     }
-    for (const f of p.constraints) {
+    for (let i = 0; i < p.constraints.length; i++) {
+      const f = p.constraints[i];
       if (f.key.text === "price") {
         if (f.value?.kind !== "number" || !f.value.unit) this.error(file, "PG501", f.value?.span ?? f.key.span, "a price is an amount in a currency, e.g. 'price 3 taco'");
       } else if (f.key.text === "within") {
@@ -248,13 +261,18 @@ class Checker {
 
   /** The promises that can bind (a promiser, a polarity and a body), in order, made once. */
   private bindableList?: { path: string; decl: PromiseDecl }[];
-  /** Their bodies' grants, by position, each made when first needed. */
+  /** Their bodies' grants, by position, each made when first needed (filled with undefined first: writing past the
+   * end of an array makes it sparse, a dictionary). */
   private readonly bindableGrants: (Grant | undefined)[] = [];
 
   private bindable(): { path: string; decl: PromiseDecl }[] {
     if (this.bindableList) return this.bindableList;
     const list: { path: string; decl: PromiseDecl }[] = [];
-    for (const entry of this.program.declarationsOf("promise")) if (entry.decl.promiser?.text && entry.decl.body && entry.decl.polarity) list.push(entry);
+    const promises = this.program.declarationsOf("promise");
+    for (let i = 0; i < promises.length; i++) {
+      const entry = promises[i];
+      if (entry.decl.promiser?.text && entry.decl.body && entry.decl.polarity) { list.push(entry); this.bindableGrants.push(undefined); }
+    }
     return (this.bindableList = list);
   }
 
@@ -265,32 +283,36 @@ class Checker {
   /** A + with no matching -, or a - with no matching +: cooperation needs both. */
   private unbound(): void {
     const promises = this.bindable();
-    // Index by body type, polarity and promisee: a match must address this promise's promiser. (Maps of maps: a key
-    // made by concatenation costs a new string, flattened and hashed, on every lookup.) A key holds the position of
-    // its last promise; `next` chains each to the one before (no array per key).
-    type Index = Map<string, [Map<string, number>, Map<string, number>]>;
+    // Index by body type, polarity and promisee: a match must address this promise's promiser. Each promise's type
+    // and polarity is a slot (its opposite: slot ^ 1), looked up once; a slot maps names to the position of the last
+    // promise under that name, and `next` chains each to the one before (no key string, no array per key).
+    const types = new Map<string, number>();
+    const slot: number[] = [], star: boolean[] = [];
+    const addressedTo: (Map<string, number> | undefined)[] = [], starByPromiser: (Map<string, number> | undefined)[] = [];
     const next: number[] = [], promiseAt: number[] = [];
-    const add = (index: Index, i: number, name: string) => {
-      const decl = promises[i].decl;
-      let byPolarity = index.get(decl.body!.type.text);
-      if (!byPolarity) index.set(decl.body!.type.text, (byPolarity = [new Map(), new Map()]));
-      const byName = byPolarity[decl.polarity === "+" ? 0 : 1];
+    const add = (index: (Map<string, number> | undefined)[], i: number, name: string) => {
+      const byName = (index[slot[i]] ??= new Map());
       next.push(byName.get(name) ?? -1);
       promiseAt.push(i);
       byName.set(name, promiseAt.length - 1);
     };
-    /** The promises of the opposite polarity to `decl`'s, of its body type, under `name`: the chain's head or -1. */
-    const opposite = (index: Index, decl: PromiseDecl, name: string) => index.get(decl.body!.type.text)?.[decl.polarity === "+" ? 1 : 0].get(name) ?? -1;
-    const addressedTo: Index = new Map(), starByPromiser: Index = new Map();
-    const star: boolean[] = [];
     for (let i = 0; i < promises.length; i++) {
       const decl = promises[i].decl;
+      let type = types.get(decl.body!.type.text);
+      if (type === undefined) types.set(decl.body!.type.text, (type = types.size));
+      slot.push(type * 2 + (decl.polarity === "+" ? 0 : 1));
       let toAll = false;
-      for (const promisee of decl.promisees) { add(addressedTo, i, promisee.text); if (promisee.text === "*") toAll = true; }
+      for (let k = 0; k < decl.promisees.length; k++) {
+        const name = decl.promisees[k].text;
+        add(addressedTo, i, name);
+        if (name === "*") toAll = true;
+      }
       star.push(toAll);
     }
     for (let i = 0; i < promises.length; i++) if (star[i]) add(starByPromiser, i, promises[i].decl.promiser!.text);
-    const matchIn = (i: number, head: number) => {
+    /** Whether one of a chain's promises (from `head`) binds promise `i`. */
+    const matchIn = (i: number, head: number | undefined) => {
+      if (head === undefined) return false;
       const decl = promises[i].decl;
       for (let k = head; k >= 0; k = next[k]) {
         const j = promiseAt[k];
@@ -300,10 +322,14 @@ class Checker {
     };
     for (let i = 0; i < promises.length; i++) {
       const { path: file, decl } = promises[i];
+      const opposite = slot[i] ^ 1;
       // Promises to everyone (*) are looked up by their promiser, unless this one is to everyone too.
-      let matched = matchIn(i, opposite(addressedTo, decl, decl.promiser!.text));
-      if (star[i]) matched ||= matchIn(i, opposite(addressedTo, decl, "*"));
-      else for (const n of decl.promisees) matched ||= matchIn(i, opposite(starByPromiser, decl, n.text));
+      let matched = matchIn(i, addressedTo[opposite]?.get(decl.promiser!.text));
+      if (star[i]) matched ||= matchIn(i, addressedTo[opposite]?.get("*"));
+      else {
+        const stars = starByPromiser[opposite];
+        if (stars) for (let k = 0; k < decl.promisees.length && !matched; k++) matched = matchIn(i, stars.get(decl.promisees[k].text));
+      }
       if (matched) continue;
       const give = decl.polarity === "+";
       const counterpart = decl.promisees.find((n) => n.text !== "*")?.text ?? "someone";
@@ -335,7 +361,9 @@ class Checker {
       else if (c.kind === "not") walk(c.operand, out);
       else if (c.kind === "and" || c.kind === "or") { walk(c.left, out); walk(c.right, out); }
     };
-    for (const { decl } of this.program.declarationsOf("promise")) {
+    const promises = this.program.declarationsOf("promise");
+    for (let i = 0; i < promises.length; i++) {
+      const decl = promises[i].decl;
       const name = decl.name?.text;
       if (!name || this.program.lookup("promise", name)!.decl !== decl) continue;
       const last = this.program.last("promise", name)!;
@@ -383,7 +411,8 @@ class Checker {
     if (!issuer || !this.program.lookup("agent", issuer)) return;
     const offers = this.offersBy();
     const head = offers.head.get(issuer) ?? -1;
-    for (const g of c.grants) {
+    for (let k = 0; k < c.grants.length; k++) {
+      const g = c.grants[k];
       if (head >= 0) {
         const want = grantOf(g);
         let covered = false;
@@ -398,8 +427,10 @@ class Checker {
 
   /** A token carries names, strings, numbers and amounts (authority.Grant): a list or block cannot be granted. */
   private grantValues(file: string, d: CapabilityDecl | DelegateDecl): void {
-    for (const g of d.grants) {
-      for (const a of g.args) {
+    for (let i = 0; i < d.grants.length; i++) {
+      const args = d.grants[i].args;
+      for (let k = 0; k < args.length; k++) {
+        const a = args[k];
         if (a.kind === "list" || a.kind === "block") this.error(file, "PG405", a.span, `a grant's argument is a name, *, a number, an amount or a string, not a ${a.kind}`);
       }
     }
@@ -693,7 +724,8 @@ function argText(a: Body["args"][number]): string {
 }
 
 function addresses(p: PromiseDecl, agent: string): boolean {
-  return p.promisees.some((n) => n.text === "*" || n.text === agent);
+  for (let i = 0; i < p.promisees.length; i++) if (p.promisees[i].text === "*" || p.promisees[i].text === agent) return true;
+  return false;
 }
 
 export function check(program: Program): Diagnostic[] {

@@ -55,8 +55,12 @@ export class Program {
   constructor(readonly files: Map<string, SourceFile>, imports: ImportLink[], readonly host: SourceHost, private readonly part?: { candidates: (kind: ReferenceKind) => string[]; referencesIn: Set<Declaration> }) {
     this.imports = imports;
     for (const kind of SYMBOL_KINDS) this.first.set(kind, new Map());
+    // Indexed loops here and in the walks below: a first check runs cold, where `for of` makes an iterator and a
+    // result object per step.
     for (const [file, source] of files) {
-      for (const decl of source.declarations) {
+      const decls = source.declarations;
+      for (let i = 0; i < decls.length; i++) {
+        const decl = decls[i];
         const symbol = symbolOf(file, decl);
         // A declaration's entry is its symbol when it has one (a symbol carries its path and declaration).
         let entry: { path: string; decl: Declaration } | undefined = symbol;
@@ -76,29 +80,41 @@ export class Program {
     }
   }
 
-  /** Every use of a name, in file and declaration order (built when first asked for: a check does not need it). */
+  /** Every use of a name, in file and declaration order (listed when first asked for: a check does not need it). */
   get references(): Reference[] {
     if (this.referenceList) return this.referenceList;
     const list: Reference[] = [];
-    this.eachReference((path, span, name, kind, optional, symbol) => { list.push({ path, span, name, kind, symbol, optional }); });
+    this.walk((file, name, kind, optional) => {
+      if (!name || !name.text || name.text === "*") return;
+      list.push({ path: file, span: name.span, name: name.text, kind, symbol: this.resolve(kind, name.text), optional });
+    });
     return (this.referenceList = list);
   }
 
-  /** Calls `visit` for each reference, as `references` lists them, without making the list. */
-  eachReference(visit: (path: string, span: Span, name: string, kind: ReferenceKind, optional: boolean | undefined, symbol: PgSymbol | undefined) => void): void {
+  /** Calls `visit` for each reference that must resolve and does not (not optional), in `references`' order,
+   * without listing them. */
+  eachUnresolved(visit: (path: string, span: Span, name: string, kind: ReferenceKind) => void): void {
     if (this.referenceList) {
-      for (const r of this.referenceList) visit(r.path, r.span, r.name, r.kind, r.optional, r.symbol);
+      for (let i = 0; i < this.referenceList.length; i++) {
+        const r = this.referenceList[i];
+        if (!r.symbol && !r.optional) visit(r.path, r.span, r.name, r.kind);
+      }
       return;
     }
+    this.walk((file, name, kind, optional) => {
+      if (optional || !name || !name.text || name.text === "*" || this.resolve(kind, name.text)) return;
+      visit(file, name.span, name.text, kind);
+    });
+  }
+
+  /** One visitor for the program, not one per declaration: the declarations whose references are resolved. */
+  private walk(visit: (file: string, name: Name | undefined, kind: ReferenceKind, optional?: boolean) => void): void {
     let file = "";
-    // One visitor for the program, not one per declaration.
-    const each: Visit = (name, kind, optional) => {
-      if (!name || !name.text || name.text === "*") return;
-      visit(file, name.span, name.text, kind, optional, this.resolve(kind, name.text));
-    };
+    const each: Visit = (name, kind, optional) => visit(file, name, kind, optional);
     for (const [path, source] of this.files) {
       file = path;
-      for (const decl of source.declarations) if (!this.part || this.part.referencesIn.has(decl)) collectReferences(decl, each);
+      const decls = source.declarations;
+      for (let i = 0; i < decls.length; i++) if (!this.part || this.part.referencesIn.has(decls[i])) collectReferences(decls[i], each);
     }
   }
 
@@ -209,7 +225,8 @@ type Visit = (name: Name | undefined, kind: ReferenceKind, optional?: boolean) =
 
 function visitBody(body: Body | undefined, visit: Visit): void {
   if (!body) return;
-  for (const arg of body.args) {
+  for (let i = 0; i < body.args.length; i++) {
+    const arg = body.args[i];
     if (arg.kind === "ident") visit(arg.name, "workload", true);
     if (arg.kind === "number" && arg.unit) visit(arg.unit, "currency");
   }
@@ -225,7 +242,8 @@ function visitCondition(c: Condition | undefined, visit: Visit): void {
 
 /** Currency units in promise constraints (`price 3 taco`). */
 function visitConstraintUnits(fields: Field[], visit: Visit): void {
-  for (const f of fields) {
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i];
     if (f.key.text === "price" && f.value?.kind === "number" && f.value.unit) visit(f.value.unit, "currency");
   }
 }
@@ -237,21 +255,21 @@ export function collectReferences(decl: Declaration, visit: Visit): void {
       return;
     case "promise":
       visit(decl.promiser, "agent");
-      for (const p of decl.promisees) visit(p, "agent");
+      for (let i = 0; i < decl.promisees.length; i++) visit(decl.promisees[i], "agent");
       visitBody(decl.body, visit);
-      visitCondition(decl.condition, visit);
-      visitConstraintUnits(decl.constraints, visit);
+      if (decl.condition) visitCondition(decl.condition, visit);
+      if (decl.constraints.length) visitConstraintUnits(decl.constraints, visit);
       return;
     case "capability":
       visit(decl.issuer, "agent");
       visit(decl.holder, "agent");
-      for (const g of decl.grants) visitBody(g, visit);
+      for (let i = 0; i < decl.grants.length; i++) visitBody(decl.grants[i], visit);
       return;
     case "delegate":
       visit(decl.parent, "capability");
       visit(decl.by, "agent");
       visit(decl.to, "agent");
-      for (const g of decl.grants) visitBody(g, visit);
+      for (let i = 0; i < decl.grants.length; i++) visitBody(decl.grants[i], visit);
       return;
     case "scenario":
       for (const item of decl.items) {
@@ -303,7 +321,8 @@ export function loadProgram(entryPaths: string[], host: SourceHost, cache?: Map<
     const source = cached && cached.text === text ? cached : parse(text);
     cache?.set(file, source);
     files.set(file, source);
-    for (const decl of source.declarations) {
+    for (let i = 0; i < source.declarations.length; i++) {
+      const decl = source.declarations[i];
       if (decl.kind !== "import" || !decl.path) continue;
       const target = path.resolve(path.dirname(file), decl.path);
       const found = files.has(target) || host.exists(target);
