@@ -189,22 +189,20 @@ export interface Dependencies { defines: string[]; uses: string[] }
 
 export function dependencies(decl: Declaration): Dependencies {
   const defines: string[] = [], uses: string[] = [];
-  const symbol = symbolOf("", decl);
-  if (symbol) defines.push("n:" + symbol.name);
-  collectReferences(decl, (name) => { if (name?.text && name.text !== "*") uses.push("n:" + name.text); });
+  const name = declaredName(decl);
+  if (name !== undefined) defines.push("n:" + name);
+  collectReferences(decl, (n) => { if (n?.text && n.text !== "*") uses.push("n:" + n.text); });
   switch (decl.kind) {
     case "grid": defines.push("g"); break;
     case "promise": {
       if (decl.name?.text) defines.push("c:" + decl.name.text);
-      const walk = (c: Condition | undefined): void => {
-        if (!c) return;
-        if (c.kind === "kept" || c.kind === "ref") { if (c.promise?.text) uses.push("c:" + c.promise.text); }
-        else if (c.kind === "not") walk(c.operand);
-        else if (c.kind === "and" || c.kind === "or") { walk(c.left); walk(c.right); }
-      };
-      walk(decl.condition);
+      if (decl.condition) conditionKeys(decl.condition, uses);
       if (decl.promiser?.text && decl.body) {
-        if (decl.polarity) for (const a of [decl.promiser, ...decl.promisees]) defines.push(`u:${decl.body.type.text}:${a.text}`);
+        if (decl.polarity) {
+          const type = decl.body.type.text;
+          defines.push(`u:${type}:${decl.promiser.text}`);
+          for (let i = 0; i < decl.promisees.length; i++) defines.push(`u:${type}:${decl.promisees[i].text}`);
+        }
         if (decl.polarity === "+") defines.push("o:" + decl.promiser.text);
       }
       break;
@@ -219,6 +217,20 @@ export function dependencies(decl: Declaration): Dependencies {
       break;
   }
   return { defines, uses };
+}
+
+/** The promises a condition waits on, as `c:` keys. */
+function conditionKeys(c: Condition, out: string[]): void {
+  if (c.kind === "kept" || c.kind === "ref") { if (c.promise?.text) out.push("c:" + c.promise.text); }
+  else if (c.kind === "not") conditionKeys(c.operand, out);
+  else if (c.kind === "and" || c.kind === "or") { conditionKeys(c.left, out); conditionKeys(c.right, out); }
+}
+
+/** The name a declaration's symbol has (symbolOf's, without making the symbol). */
+function declaredName(decl: Declaration): string | undefined {
+  if (decl.kind === "import") return undefined;
+  if (decl.kind === "scenario") return decl.title;
+  return decl.name?.text ? decl.name.text : undefined;
 }
 
 type Visit = (name: Name | undefined, kind: ReferenceKind, optional?: boolean) => void;
