@@ -257,71 +257,27 @@ class Checker {
         }
       } else this.unknownField(file, f, ["price", "within"], "PG203");
     }
+    if (p.promiser?.text && p.body && p.polarity) this.bindable.add(file, p);
   }
 
-  /** The promises that can bind (a promiser, a polarity and a body), in order, made once. */
-  private bindableList?: { path: string; decl: PromiseDecl }[];
-  /** Their bodies' grants, by position, each made when first needed (filled with undefined first: writing past the
-   * end of an array makes it sparse, a dictionary). */
-  private readonly bindableGrants: (Grant | undefined)[] = [];
-
-  private bindable(): { path: string; decl: PromiseDecl }[] {
-    if (this.bindableList) return this.bindableList;
-    const list: { path: string; decl: PromiseDecl }[] = [];
-    const promises = this.program.declarationsOf("promise");
-    for (let i = 0; i < promises.length; i++) {
-      const entry = promises[i];
-      if (entry.decl.promiser?.text && entry.decl.body && entry.decl.polarity) { list.push(entry); this.bindableGrants.push(undefined); }
-    }
-    return (this.bindableList = list);
-  }
-
-  private grantAt(i: number): Grant {
-    return (this.bindableGrants[i] ??= grantOf(this.bindableList![i].decl.body!));
-  }
+  /** The promises that can bind, gathered as promise() passes each (the declaration is at hand then). */
+  private readonly bindable = new Bindable();
 
   /** A + with no matching -, or a - with no matching +: cooperation needs both. */
   private unbound(): void {
-    const promises = this.bindable();
-    // Index by body type, polarity and promisee: a match must address this promise's promiser. Each promise's type
-    // and polarity is a slot (its opposite: slot ^ 1), looked up once; a slot maps names to the position of the last
-    // promise under that name, and `next` chains each to the one before (no key string, no array per key).
-    const types = new Map<string, number>();
-    const slot: number[] = [], star: boolean[] = [];
-    const addressedTo: (Map<string, number> | undefined)[] = [], starByPromiser: (Map<string, number> | undefined)[] = [];
-    const next: number[] = [], promiseAt: number[] = [];
-    const add = (index: (Map<string, number> | undefined)[], i: number, name: string) => {
-      const byName = (index[slot[i]] ??= new Map());
-      next.push(byName.get(name) ?? -1);
-      promiseAt.push(i);
-      byName.set(name, promiseAt.length - 1);
-    };
-    for (let i = 0; i < promises.length; i++) {
-      const decl = promises[i].decl;
-      let type = types.get(decl.body!.type.text);
-      if (type === undefined) types.set(decl.body!.type.text, (type = types.size));
-      slot.push(type * 2 + (decl.polarity === "+" ? 0 : 1));
-      let toAll = false;
-      for (let k = 0; k < decl.promisees.length; k++) {
-        const name = decl.promisees[k].text;
-        add(addressedTo, i, name);
-        if (name === "*") toAll = true;
-      }
-      star.push(toAll);
-    }
-    for (let i = 0; i < promises.length; i++) if (star[i]) add(starByPromiser, i, promises[i].decl.promiser!.text);
+    const { paths, decls, slot, star, addressedTo, starByPromiser, next, promiseAt } = this.bindable;
     /** Whether one of a chain's promises (from `head`) binds promise `i`. */
     const matchIn = (i: number, head: number | undefined) => {
       if (head === undefined) return false;
-      const decl = promises[i].decl;
+      const decl = decls[i];
       for (let k = head; k >= 0; k = next[k]) {
         const j = promiseAt[k];
-        if (j !== i && addresses(decl, promises[j].decl.promiser!.text) && meets(this.grantAt(i), this.grantAt(j))) return true;
+        if (j !== i && addresses(decl, decls[j].promiser!.text) && meets(this.bindable.grant(i), this.bindable.grant(j))) return true;
       }
       return false;
     };
-    for (let i = 0; i < promises.length; i++) {
-      const { path: file, decl } = promises[i];
+    for (let i = 0; i < decls.length; i++) {
+      const file = paths[i], decl = decls[i];
       const opposite = slot[i] ^ 1;
       // Promises to everyone (*) are looked up by their promiser, unless this one is to everyone too.
       let matched = matchIn(i, addressedTo[opposite]?.get(decl.promiser!.text));
@@ -416,7 +372,7 @@ class Checker {
       if (head >= 0) {
         const want = grantOf(g);
         let covered = false;
-        for (let i = head; i >= 0 && !covered; i = offers.next[i]) covered = covers(this.grantAt(i), want);
+        for (let i = head; i >= 0 && !covered; i = offers.next[i]) covered = covers(this.bindable.grant(i), want);
         if (covered) continue;
       }
       this.error(file, "PG400", g.span,
@@ -442,9 +398,9 @@ class Checker {
   private offersBy(): { head: Map<string, number>; next: number[] } {
     if (this.offers) return this.offers;
     const head = new Map<string, number>(), next: number[] = [];
-    const promises = this.bindable();
+    const promises = this.bindable.decls;
     for (let i = 0; i < promises.length; i++) {
-      const decl = promises[i].decl;
+      const decl = promises[i];
       if (decl.polarity !== "+") { next.push(-1); continue; }
       next.push(head.get(decl.promiser!.text) ?? -1);
       head.set(decl.promiser!.text, i);
@@ -700,6 +656,56 @@ class Checker {
         this.error(file, "PG501", item.expectation.amount.span, "a balance is an amount in a currency, e.g. 'expect balance alice 4 taco'");
       }
     }
+  }
+}
+
+/**
+ * The promises that can bind (a promiser, a polarity and a body), in order, indexed for unbound by body type, polarity
+ * and promisee as they are added: a match must address this promise's promiser. Each promise's type and polarity is a
+ * slot (its opposite: slot ^ 1); a slot maps names to the position of the last promise under that name, and `next`
+ * chains each to the one before (no key string, no array per key). Promises to everyone (*) are also indexed by their
+ * promiser. Grants are made when first needed.
+ */
+class Bindable {
+  readonly paths: string[] = [];
+  readonly decls: PromiseDecl[] = [];
+  readonly slot: number[] = [];
+  readonly star: boolean[] = [];
+  readonly addressedTo: (Map<string, number> | undefined)[] = [];
+  readonly starByPromiser: (Map<string, number> | undefined)[] = [];
+  readonly next: number[] = [];
+  readonly promiseAt: number[] = [];
+  /** Filled with undefined as promises come: writing past the end of an array makes it sparse, a dictionary. */
+  private readonly grants: (Grant | undefined)[] = [];
+  private readonly types = new Map<string, number>();
+
+  add(path: string, decl: PromiseDecl): void {
+    const i = this.decls.length;
+    this.paths.push(path);
+    this.decls.push(decl);
+    this.grants.push(undefined);
+    let type = this.types.get(decl.body!.type.text);
+    if (type === undefined) this.types.set(decl.body!.type.text, (type = this.types.size));
+    this.slot.push(type * 2 + (decl.polarity === "+" ? 0 : 1));
+    let toAll = false;
+    for (let k = 0; k < decl.promisees.length; k++) {
+      const name = decl.promisees[k].text;
+      this.index(this.addressedTo, i, name);
+      if (name === "*") toAll = true;
+    }
+    this.star.push(toAll);
+    if (toAll) this.index(this.starByPromiser, i, decl.promiser!.text);
+  }
+
+  grant(i: number): Grant {
+    return (this.grants[i] ??= grantOf(this.decls[i].body!));
+  }
+
+  private index(index: (Map<string, number> | undefined)[], i: number, name: string): void {
+    const byName = (index[this.slot[i]] ??= new Map());
+    this.next.push(byName.get(name) ?? -1);
+    this.promiseAt.push(i);
+    byName.set(name, this.promiseAt.length - 1);
   }
 }
 
