@@ -3,7 +3,7 @@
 import * as path from "node:path";
 import {
   closest, DURATION_UNITS, SIZE_UNITS,
-  type Body, type CapabilityDecl, type Condition, type DelegateDecl, type Field, type Name, type PromiseDecl,
+  type Body, type CapabilityDecl, type Condition, type Declaration, type DelegateDecl, type Field, type Name, type PromiseDecl,
   type ScenarioDecl, type Span, type Value, type WorkloadDecl,
 } from "../grammar/index.ts";
 import { covers, declaredHop, grantOf, meets, widenings, type Grant } from "./authority.ts";
@@ -49,6 +49,8 @@ export const WORKLOAD_FIELDS: Record<string, { allowed: string[]; required: stri
   container: { allowed: ["image", "command", "args", "env"], required: ["image"], files: ["image"] },
   vm: { allowed: ["kernel", "initrd", "append"], required: ["kernel"], files: ["kernel", "initrd"] },
 };
+const NO_ARGS: Body["args"] = [];
+const AGENT_WORDS: Record<string, string[]> = { kind: [...AGENT_KINDS], key: [] };
 const COMMON_WORKLOAD_FIELDS = ["sandbox", "limits", "network"];
 const LIMIT_FIELDS = ["memory", "time", "pids", "cpu"];
 
@@ -64,20 +66,6 @@ class Checker {
     this.report({ path: file, severity: "error", code, span, message, ...extra });
   }
 
-  /** Each body's grant, made once per check (a Map for the check's life: a module-wide WeakMap costs every GC). */
-  private readonly grants = new Map<Body, Grant>();
-
-  private grant(b: Body): Grant {
-    let g = this.grants.get(b);
-    if (!g) this.grants.set(b, (g = grantOf(b)));
-    return g;
-  }
-
-  /** Two bodies meet (an offer and an acceptance): see authority.meets. */
-  private bodiesMatch(a: Body, b: Body): boolean {
-    return meets(this.grant(a), this.grant(b));
-  }
-
   run(): Diagnostic[] {
     for (const [file, source] of this.program.files) {
       for (const e of source.errors) this.error(file, e.code, e.span, e.message);
@@ -87,15 +75,22 @@ class Checker {
     this.references();
     this.grids();
     this.agents();
-    for (const { path: file, decl } of this.program.declarations("currency")) this.currency(file, decl.fields);
-    for (const { path: file, decl } of this.program.declarations("promise")) this.promise(file, decl);
+    // Indexed loops over declarations: a first check runs cold, where `for of` makes an iterator and a result object
+    // per step.
+    const each = <K extends Declaration["kind"]>(kind: K, f: (file: string, decl: Extract<Declaration, { kind: K }>) => void) => {
+      const list = this.program.declarationsOf(kind);
+      for (let i = 0; i < list.length; i++) f(list[i].path, list[i].decl);
+    };
+    each("currency", (file, decl) => this.currency(file, decl.fields));
+    each("promise", (file, decl) => this.promise(file, decl));
     this.unbound();
     this.conditionCycles();
-    for (const { path: file, decl } of this.program.declarations("capability")) this.capability(file, decl);
-    for (const { path: file, decl } of this.program.declarations("delegate")) this.delegation(file, decl);
-    for (const { path: file, decl } of [...this.program.declarations("capability"), ...this.program.declarations("delegate")]) this.grantValues(file, decl);
-    for (const { path: file, decl } of this.program.declarations("workload")) this.workload(file, decl);
-    for (const { path: file, decl } of this.program.declarations("scenario")) this.scenario(file, decl);
+    each("capability", (file, decl) => this.capability(file, decl));
+    each("delegate", (file, decl) => this.delegation(file, decl));
+    each("capability", (file, decl) => this.grantValues(file, decl));
+    each("delegate", (file, decl) => this.grantValues(file, decl));
+    each("workload", (file, decl) => this.workload(file, decl));
+    each("scenario", (file, decl) => this.scenario(file, decl));
     return this.diagnostics;
   }
 
@@ -107,13 +102,19 @@ class Checker {
   }
 
   private duplicates(): void {
-    const seen = new Map<string, PgSymbol>();
-    for (const s of this.program.symbols) {
-      // A delegation and a capability share one namespace: both are invoked by name.
-      const space = s.kind === "delegate" ? "capability" : s.kind;
-      const key = space + ":" + s.name;
-      const first = seen.get(key);
-      if (!first) { seen.set(key, s); continue; }
+    // The program knows each kind's first symbol of a name; only a capability and a delegation of one name (one
+    // namespace: both are invoked by name) need their order, rare enough to look up.
+    let order: Map<PgSymbol, number> | undefined;
+    const rank = (x: PgSymbol) => (order ??= new Map(this.program.symbols.map((y, i) => [y, i]))).get(x)!;
+    const symbols = this.program.symbols;
+    for (let i = 0; i < symbols.length; i++) {
+      const s = symbols[i];
+      let first = this.program.lookup(s.kind, s.name)!;
+      if (s.kind === "capability" || s.kind === "delegate") {
+        const other = this.program.lookup(s.kind === "capability" ? "delegate" : "capability", s.name);
+        if (other && rank(other) < rank(first)) first = other;
+      }
+      if (first === s) continue;
       this.error(s.path, "PG201", s.nameSpan, `${s.kind} '${s.name}' is already declared`, {
         related: [{ path: first.path, span: first.nameSpan, message: `first declaration of '${s.name}'` }],
       });
@@ -121,21 +122,32 @@ class Checker {
   }
 
   private references(): void {
-    const scenarios = this.program.declarations("scenario");
+    const scenarios = this.program.declarationsOf("scenario");
     const inScenario = (file: string, span: Span) => scenarios.some(({ path: p, decl }) => p === file && span.start >= decl.span.start && span.end <= decl.span.end);
-    for (const ref of this.program.references) {
-      if (ref.symbol || ref.optional) continue;
-      const wrongKind = this.program.symbols.find((s) => s.name === ref.name && s.kind !== "scenario");
+    // Made when a name is first unresolved: the first symbol of each name (any kind but a scenario), and each
+    // kind's suggestion for each unknown name.
+    let firstNamed: Map<string, PgSymbol> | undefined;
+    const suggestions = new Map<string, Map<string, string | undefined>>();
+    this.program.eachUnresolved((refPath, refSpan, refName, refKind) => {
+      if (!firstNamed) {
+        firstNamed = new Map();
+        for (const s of this.program.symbols) if (s.kind !== "scenario" && !firstNamed.has(s.name)) firstNamed.set(s.name, s);
+      }
+      const ref = { path: refPath, span: refSpan, name: refName, kind: refKind };
+      const wrongKind = firstNamed.get(ref.name);
       if (wrongKind) {
         this.error(ref.path, "PG205", ref.span, `'${ref.name}' is ${article(wrongKind.kind)} ${wrongKind.kind}, not ${article(ref.kind)} ${ref.kind}`, {
           related: [{ path: wrongKind.path, span: wrongKind.nameSpan, message: `'${ref.name}' is declared here` }],
         });
-        continue;
+        return;
       }
       // A scenario names promises to break or expect; a condition names one it depends on.
       const condition = ref.kind === "promise" && !inScenario(ref.path, ref.span);
       const code = ref.kind === "currency" ? "PG500" : condition ? "PG302" : "PG200";
-      const suggestion = closest(ref.name, this.program.candidates(ref.kind));
+      let byName = suggestions.get(ref.kind);
+      if (!byName) suggestions.set(ref.kind, (byName = new Map()));
+      let suggestion = byName.get(ref.name);
+      if (suggestion === undefined && !byName.has(ref.name)) byName.set(ref.name, (suggestion = closest(ref.name, this.program.candidates(ref.kind))));
       const what = ref.kind === "currency" ? `unknown currency '${ref.name}'`
         : condition ? `no promise named '${ref.name}': a condition must be promised by somebody`
         : ref.kind === "promise" ? `undefined promise '${ref.name}' (a scenario uses named promises)`
@@ -143,7 +155,7 @@ class Checker {
       this.error(ref.path, code, ref.span, suggestion ? `${what}; did you mean '${suggestion}'?` : what, {
         fixes: suggestion ? [{ title: `Change to '${suggestion}'`, edits: [{ path: ref.path, span: ref.span, newText: suggestion }] }] : undefined,
       });
-    }
+    });
   }
 
   private grids(): void {
@@ -196,8 +208,11 @@ class Checker {
   /** `kind` is a word; `key` is an ed25519 did:key, and no two agents share one. */
   private agents(): void {
     const byKey = new Map<string, { file: string; span: Span; agent: string }>();
-    for (const { path: file, decl } of this.program.declarations("agent")) {
-      this.fieldsOf(file, decl.fields.filter((f) => f.key.text !== "key"), { kind: [...AGENT_KINDS], key: [] }, "PG203");
+    const agents = this.program.declarationsOf("agent");
+    for (let i = 0; i < agents.length; i++) {
+      const { path: file, decl } = agents[i];
+      if (!decl.fields.length) continue;
+      this.fieldsOf(file, decl.fields.filter((f) => f.key.text !== "key"), AGENT_WORDS, "PG203");
       for (const f of decl.fields.filter((x) => x.key.text === "key")) {
         const span = f.value?.span ?? f.key.span;
         const problem = f.value?.kind === "string" ? didKeyProblem(f.value.value) : "an agent's key is a string, e.g. key \"did:key:z6Mk…\"";
@@ -224,13 +239,16 @@ class Checker {
 
   private promise(file: string, p: PromiseDecl): void {
     const promiser = p.promiser?.text;
-    for (const arg of p.body?.args ?? []) {
+    const args = p.body?.args ?? NO_ARGS;
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i];
       if (arg.kind !== "ident" || arg.name.text === promiser) continue;
       if (!this.program.lookup("agent", arg.name.text)) continue;
       this.error(file, "PG300", arg.span,
         `${promiser} cannot promise what ${arg.name.text} does: only ${arg.name.text} can promise its own behaviour (make this promise conditional on one of ${arg.name.text}'s promises instead)`);
     }
-    for (const f of p.constraints) {
+    for (let i = 0; i < p.constraints.length; i++) {
+      const f = p.constraints[i];
       if (f.key.text === "price") {
         if (f.value?.kind !== "number" || !f.value.unit) this.error(file, "PG501", f.value?.span ?? f.key.span, "a price is an amount in a currency, e.g. 'price 3 taco'");
       } else if (f.key.text === "within") {
@@ -239,36 +257,35 @@ class Checker {
         }
       } else this.unknownField(file, f, ["price", "within"], "PG203");
     }
+    if (p.promiser?.text && p.body && p.polarity) this.bindable.add(file, p);
   }
+
+  /** The promises that can bind, gathered as promise() passes each (the declaration is at hand then). */
+  private readonly bindable = new Bindable();
 
   /** A + with no matching -, or a - with no matching +: cooperation needs both. */
   private unbound(): void {
-    const promises = this.program.declarations("promise").filter(({ decl }) => decl.promiser?.text && decl.body && decl.polarity);
-    // Index by body type, polarity and promisee: a match must address this promise's promiser. (Maps of maps: a key
-    // made by concatenation costs a new string, flattened and hashed, on every lookup.)
-    type Index = Map<string, [Map<string, PromiseDecl[]>, Map<string, PromiseDecl[]>]>;
-    const add = (index: Index, decl: PromiseDecl, name: string) => {
-      let byPolarity = index.get(decl.body!.type.text);
-      if (!byPolarity) index.set(decl.body!.type.text, (byPolarity = [new Map(), new Map()]));
-      const byName = byPolarity[decl.polarity === "+" ? 0 : 1];
-      const list = byName.get(name);
-      if (list) list.push(decl); else byName.set(name, [decl]);
-    };
-    /** The promises of the opposite polarity to `decl`'s, of its body type, under `name`. */
-    const opposite = (index: Index, decl: PromiseDecl, name: string) => index.get(decl.body!.type.text)?.[decl.polarity === "+" ? 1 : 0].get(name);
-    const addressedTo: Index = new Map();
-    for (const { decl } of promises) for (const promisee of decl.promisees) add(addressedTo, decl, promisee.text);
-    const starByPromiser: Index = new Map();
-    for (const { decl } of promises) if (decl.promisees.some((n) => n.text === "*")) add(starByPromiser, decl, decl.promiser!.text);
-    const matchIn = (decl: PromiseDecl, others: PromiseDecl[] | undefined) => {
-      if (others) for (const other of others) if (other !== decl && this.bodiesMatch(decl.body!, other.body!) && addresses(decl, other.promiser!.text)) return true;
+    const { paths, decls, slot, star, addressedTo, starByPromiser, next, promiseAt } = this.bindable;
+    /** Whether one of a chain's promises (from `head`) binds promise `i`. */
+    const matchIn = (i: number, head: number | undefined) => {
+      if (head === undefined) return false;
+      const decl = decls[i];
+      for (let k = head; k >= 0; k = next[k]) {
+        const j = promiseAt[k];
+        if (j !== i && addresses(decl, decls[j].promiser!.text) && meets(this.bindable.grant(i), this.bindable.grant(j))) return true;
+      }
       return false;
     };
-    for (const { path: file, decl } of promises) {
+    for (let i = 0; i < decls.length; i++) {
+      const file = paths[i], decl = decls[i];
+      const opposite = slot[i] ^ 1;
       // Promises to everyone (*) are looked up by their promiser, unless this one is to everyone too.
-      let matched = matchIn(decl, opposite(addressedTo, decl, decl.promiser!.text));
-      if (decl.promisees.some((n) => n.text === "*")) matched ||= matchIn(decl, opposite(addressedTo, decl, "*"));
-      else for (const n of decl.promisees) matched ||= matchIn(decl, opposite(starByPromiser, decl, n.text));
+      let matched = matchIn(i, addressedTo[opposite]?.get(decl.promiser!.text));
+      if (star[i]) matched ||= matchIn(i, addressedTo[opposite]?.get("*"));
+      else {
+        const stars = starByPromiser[opposite];
+        if (stars) for (let k = 0; k < decl.promisees.length && !matched; k++) matched = matchIn(i, stars.get(decl.promisees[k].text));
+      }
       if (matched) continue;
       const give = decl.polarity === "+";
       const counterpart = decl.promisees.find((n) => n.text !== "*")?.text ?? "someone";
@@ -289,23 +306,35 @@ class Checker {
   }
 
   private conditionCycles(): void {
+    // The graph: each promise name whose condition waits on named promises, to those names (a name declared twice
+    // stands for its last declaration, placed at its first). A name that waits on none is in no cycle: it is left out.
     const named = new Map<string, { file: string; decl: PromiseDecl }>();
-    for (const { path: file, decl } of this.program.declarations("promise")) if (decl.name?.text) named.set(decl.name.text, { file, decl });
-    const deps = (d: PromiseDecl): Name[] => {
-      const out: Name[] = [];
-      const walk = (c: Condition | undefined) => {
-        if (!c) return;
-        if (c.kind === "kept" || c.kind === "ref") out.push(c.promise);
-        else if (c.kind === "not") walk(c.operand);
-        else if (c.kind === "and" || c.kind === "or") { walk(c.left); walk(c.right); }
-      };
-      walk(d.condition);
-      return out;
+    const order = new Map<string, number>();
+    const succs = new Map<string, string[]>();
+    const walk = (c: Condition | undefined, out: string[]): void => {
+      if (!c) return;
+      if (c.kind === "kept" || c.kind === "ref") { if (this.program.lookup("promise", c.promise.text)) out.push(c.promise.text); }
+      else if (c.kind === "not") walk(c.operand, out);
+      else if (c.kind === "and" || c.kind === "or") { walk(c.left, out); walk(c.right, out); }
     };
-    const order = new Map([...named.keys()].map((n, i) => [n, i]));
-    const succs = new Map([...named].map(([n, { decl }]) => [n, [...new Set(deps(decl).map((r) => r.text).filter((t) => named.has(t)))]]));
+    const promises = this.program.declarationsOf("promise");
+    for (let i = 0; i < promises.length; i++) {
+      const decl = promises[i].decl;
+      const name = decl.name?.text;
+      if (!name || this.program.lookup("promise", name)!.decl !== decl) continue;
+      const last = this.program.last("promise", name)!;
+      const condition = (last.decl as PromiseDecl).condition;
+      if (!condition || condition.kind === "holds") continue;
+      const out: string[] = [];
+      walk(condition, out);
+      if (!out.length) continue;
+      order.set(name, order.size);
+      named.set(name, { file: last.path, decl: last.decl as PromiseDecl });
+      succs.set(name, out.length > 1 ? [...new Set(out)] : out);
+    }
+    for (const [n, out] of succs) if (out.some((t) => !succs.has(t))) succs.set(n, out.filter((t) => succs.has(t)));
     const succ = (n: string): string[] => succs.get(n)!;
-    for (const scc of stronglyConnected([...named.keys()], succ)) {
+    for (const scc of stronglyConnected([...succs.keys()], succ)) {
       const members = scc.sort((a, b) => order.get(a)! - order.get(b)!);
       if (members.length === 1 && !succ(members[0]).includes(members[0])) continue;
       const inside = new Set(members);
@@ -336,9 +365,16 @@ class Checker {
   private capability(file: string, c: CapabilityDecl): void {
     const issuer = c.issuer?.text;
     if (!issuer || !this.program.lookup("agent", issuer)) return;
-    const offers = this.offersBy().get(issuer) ?? [];
-    for (const g of c.grants) {
-      if (offers.some((decl) => covers(this.grant(decl.body!), this.grant(g)))) continue;
+    const offers = this.offersBy();
+    const head = offers.head.get(issuer) ?? -1;
+    for (let k = 0; k < c.grants.length; k++) {
+      const g = c.grants[k];
+      if (head >= 0) {
+        const want = grantOf(g);
+        let covered = false;
+        for (let i = head; i >= 0 && !covered; i = offers.next[i]) covered = covers(this.bindable.grant(i), want);
+        if (covered) continue;
+      }
       this.error(file, "PG400", g.span,
         `${issuer} grants ${bodyText(g)} but does not itself promise it: a capability is its issuer's promise, so add 'promise ${issuer} -> ${c.holder?.text || "*"} +${bodyText(g)}'`);
     }
@@ -347,24 +383,29 @@ class Checker {
 
   /** A token carries names, strings, numbers and amounts (authority.Grant): a list or block cannot be granted. */
   private grantValues(file: string, d: CapabilityDecl | DelegateDecl): void {
-    for (const g of d.grants) {
-      for (const a of g.args) {
+    for (let i = 0; i < d.grants.length; i++) {
+      const args = d.grants[i].args;
+      for (let k = 0; k < args.length; k++) {
+        const a = args[k];
         if (a.kind === "list" || a.kind === "block") this.error(file, "PG405", a.span, `a grant's argument is a name, *, a number, an amount or a string, not a ${a.kind}`);
       }
     }
   }
 
-  private offers?: Map<string, PromiseDecl[]>;
-  /** Each agent's + promises, built once. */
-  private offersBy(): Map<string, PromiseDecl[]> {
+  private offers?: { head: Map<string, number>; next: number[] };
+  /** Each agent's + promises, built once: `head` the position (in `bindable`) of an agent's last, `next` the one
+   * before each (-1: none). */
+  private offersBy(): { head: Map<string, number>; next: number[] } {
     if (this.offers) return this.offers;
-    this.offers = new Map();
-    for (const { decl } of this.program.declarations("promise")) {
-      if (decl.polarity !== "+" || !decl.body || !decl.promiser?.text) continue;
-      const list = this.offers.get(decl.promiser.text);
-      if (list) list.push(decl); else this.offers.set(decl.promiser.text, [decl]);
+    const head = new Map<string, number>(), next: number[] = [];
+    const promises = this.bindable.decls;
+    for (let i = 0; i < promises.length; i++) {
+      const decl = promises[i];
+      if (decl.polarity !== "+") { next.push(-1); continue; }
+      next.push(head.get(decl.promiser!.text) ?? -1);
+      head.set(decl.promiser!.text, i);
     }
-    return this.offers;
+    return (this.offers = { head, next });
   }
 
   /** Walks up a delegation to its root capability; undefined on an unknown parent. */
@@ -498,9 +539,7 @@ class Checker {
         const mode = v?.kind === "ident" ? v.name.text : undefined;
         if (!mode) { this.error(file, "PG603", at, "'network' takes a mode such as none"); return; }
         if (mode === "none") return;
-        const granted = this.program.declarations("promise").some(({ decl }) =>
-          decl.polarity === "+" && decl.body?.type.text === "network" && decl.body.args.some((a) => a.kind === "ident" && a.name.text === w.name.text));
-        if (!granted) this.error(file, "PG603", at, `network '${mode}' must be promised: add a promise by the node agent of +network(${w.name.text})`);
+        if (!this.networkPromised().has(w.name.text)) this.error(file, "PG603", at, `network '${mode}' must be promised: add a promise by the node agent of +network(${w.name.text})`);
         return;
       }
       case "limits":
@@ -508,6 +547,18 @@ class Checker {
         this.limits(file, v.fields, v.span);
         return;
     }
+  }
+
+  private networked?: Set<string>;
+  /** The names that + promises of network give as arguments, found once. */
+  private networkPromised(): Set<string> {
+    if (this.networked) return this.networked;
+    this.networked = new Set();
+    for (const { decl } of this.program.declarationsOf("promise")) {
+      if (decl.polarity !== "+" || decl.body?.type.text !== "network") continue;
+      for (const a of decl.body.args) if (a.kind === "ident") this.networked.add(a.name.text);
+    }
+    return this.networked;
   }
 
   private limits(file: string, fields: Field[], span: Span): void {
@@ -608,6 +659,56 @@ class Checker {
   }
 }
 
+/**
+ * The promises that can bind (a promiser, a polarity and a body), in order, indexed for unbound by body type, polarity
+ * and promisee as they are added: a match must address this promise's promiser. Each promise's type and polarity is a
+ * slot (its opposite: slot ^ 1); a slot maps names to the position of the last promise under that name, and `next`
+ * chains each to the one before (no key string, no array per key). Promises to everyone (*) are also indexed by their
+ * promiser. Grants are made when first needed.
+ */
+class Bindable {
+  readonly paths: string[] = [];
+  readonly decls: PromiseDecl[] = [];
+  readonly slot: number[] = [];
+  readonly star: boolean[] = [];
+  readonly addressedTo: (Map<string, number> | undefined)[] = [];
+  readonly starByPromiser: (Map<string, number> | undefined)[] = [];
+  readonly next: number[] = [];
+  readonly promiseAt: number[] = [];
+  /** Filled with undefined as promises come: writing past the end of an array makes it sparse, a dictionary. */
+  private readonly grants: (Grant | undefined)[] = [];
+  private readonly types = new Map<string, number>();
+
+  add(path: string, decl: PromiseDecl): void {
+    const i = this.decls.length;
+    this.paths.push(path);
+    this.decls.push(decl);
+    this.grants.push(undefined);
+    let type = this.types.get(decl.body!.type.text);
+    if (type === undefined) this.types.set(decl.body!.type.text, (type = this.types.size));
+    this.slot.push(type * 2 + (decl.polarity === "+" ? 0 : 1));
+    let toAll = false;
+    for (let k = 0; k < decl.promisees.length; k++) {
+      const name = decl.promisees[k].text;
+      this.index(this.addressedTo, i, name);
+      if (name === "*") toAll = true;
+    }
+    this.star.push(toAll);
+    if (toAll) this.index(this.starByPromiser, i, decl.promiser!.text);
+  }
+
+  grant(i: number): Grant {
+    return (this.grants[i] ??= grantOf(this.decls[i].body!));
+  }
+
+  private index(index: (Map<string, number> | undefined)[], i: number, name: string): void {
+    const byName = (index[this.slot[i]] ??= new Map());
+    this.next.push(byName.get(name) ?? -1);
+    this.promiseAt.push(i);
+    byName.set(name, this.promiseAt.length - 1);
+  }
+}
+
 type BalanceItem = Extract<ScenarioDecl["items"][number], { kind: "balance" }>;
 
 function article(word: string): string {
@@ -629,7 +730,8 @@ function argText(a: Body["args"][number]): string {
 }
 
 function addresses(p: PromiseDecl, agent: string): boolean {
-  return p.promisees.some((n) => n.text === "*" || n.text === agent);
+  for (let i = 0; i < p.promisees.length; i++) if (p.promisees[i].text === "*" || p.promisees[i].text === agent) return true;
+  return false;
 }
 
 export function check(program: Program): Diagnostic[] {

@@ -42,66 +42,130 @@ export interface ImportLink { from: string; span: Span; path: string; found: boo
 
 export class Program {
   readonly symbols: PgSymbol[] = [];
-  readonly references: Reference[] = [];
-  readonly imports: ImportLink[] = [];
-  /** Symbols by kind, then name (two maps: no key string built per lookup). */
-  private readonly byName = new Map<string, Map<string, PgSymbol[]>>();
+  readonly imports: ImportLink[];
+  /** The first symbol of each kind and name; `later` holds the duplicates (rare), by the first. */
+  private readonly first = new Map<SymbolKind, Map<string, PgSymbol>>();
+  private readonly later = new Map<PgSymbol, PgSymbol[]>();
   private readonly byKind = new Map<string, { path: string; decl: Declaration }[]>();
+  private referenceList?: Reference[];
+  private readonly candidateNames = new Map<ReferenceKind, string[]>();
 
   /** A program of some of a larger one's declarations (to check only those): `candidates` are the larger one's
    * names, for suggestions; `referencesIn` are the declarations whose references are resolved. */
   constructor(readonly files: Map<string, SourceFile>, imports: ImportLink[], readonly host: SourceHost, private readonly part?: { candidates: (kind: ReferenceKind) => string[]; referencesIn: Set<Declaration> }) {
     this.imports = imports;
+    for (const kind of SYMBOL_KINDS) this.first.set(kind, new Map());
+    // Indexed loops here and in the walks below: a first check runs cold, where `for of` makes an iterator and a
+    // result object per step.
     for (const [file, source] of files) {
-      for (const decl of source.declarations) {
+      const decls = source.declarations;
+      for (let i = 0; i < decls.length; i++) {
+        const decl = decls[i];
         const symbol = symbolOf(file, decl);
+        // A declaration's entry is its symbol when it has one (a symbol carries its path and declaration).
+        let entry: { path: string; decl: Declaration } | undefined = symbol;
         if (symbol) {
           this.symbols.push(symbol);
-          let names = this.byName.get(symbol.kind);
-          if (!names) this.byName.set(symbol.kind, (names = new Map()));
-          const list = names.get(symbol.name);
-          if (list) list.push(symbol); else names.set(symbol.name, [symbol]);
-        }
+          const names = this.first.get(symbol.kind)!;
+          const first = names.get(symbol.name);
+          if (!first) names.set(symbol.name, symbol);
+          else {
+            const more = this.later.get(first);
+            if (more) more.push(symbol); else this.later.set(first, [symbol]);
+          }
+        } else entry = { path: file, decl };
         const same = this.byKind.get(decl.kind);
-        if (same) same.push({ path: file, decl }); else this.byKind.set(decl.kind, [{ path: file, decl }]);
+        if (same) same.push(entry!); else this.byKind.set(decl.kind, [entry!]);
       }
     }
-    // One visitor per file, not one per declaration.
-    for (const [file, source] of files) {
-      const visit: Visit = (name, kind, optional) => {
-        if (!name || !name.text || name.text === "*") return;
-        this.references.push({ path: file, span: name.span, name: name.text, kind, symbol: this.resolve(kind, name.text), optional });
-      };
-      for (const decl of source.declarations) if (!part || part.referencesIn.has(decl)) collectReferences(decl, visit);
+  }
+
+  /** Every use of a name, in file and declaration order (listed when first asked for: a check does not need it). */
+  get references(): Reference[] {
+    if (this.referenceList) return this.referenceList;
+    const list: Reference[] = [];
+    this.walk((file, name, kind, optional) => {
+      if (!name || !name.text || name.text === "*") return;
+      list.push({ path: file, span: name.span, name: name.text, kind, symbol: this.resolve(kind, name.text), optional });
+    });
+    return (this.referenceList = list);
+  }
+
+  /** Calls `visit` for each reference that must resolve and does not (not optional), in `references`' order,
+   * without listing them. */
+  eachUnresolved(visit: (path: string, span: Span, name: string, kind: ReferenceKind) => void): void {
+    if (this.referenceList) {
+      for (let i = 0; i < this.referenceList.length; i++) {
+        const r = this.referenceList[i];
+        if (!r.symbol && !r.optional) visit(r.path, r.span, r.name, r.kind);
+      }
+      return;
+    }
+    this.walk((file, name, kind, optional) => {
+      if (optional || !name || !name.text || name.text === "*" || this.resolve(kind, name.text)) return;
+      visit(file, name.span, name.text, kind);
+    });
+  }
+
+  /** One visitor for the program, not one per declaration: the declarations whose references are resolved. */
+  private walk(visit: (file: string, name: Name | undefined, kind: ReferenceKind, optional?: boolean) => void): void {
+    let file = "";
+    const each: Visit = (name, kind, optional) => visit(file, name, kind, optional);
+    for (const [path, source] of this.files) {
+      file = path;
+      const decls = source.declarations;
+      for (let i = 0; i < decls.length; i++) if (!this.part || this.part.referencesIn.has(decls[i])) collectReferences(decls[i], each);
     }
   }
 
   /** All symbols of a kind and name (more than one means a duplicate). */
   all(kind: SymbolKind, name: string): PgSymbol[] {
-    return this.byName.get(kind)?.get(name) ?? [];
+    const first = this.first.get(kind)?.get(name);
+    if (!first) return [];
+    const more = this.later.get(first);
+    return more ? [first, ...more] : [first];
   }
 
   lookup(kind: SymbolKind, name: string): PgSymbol | undefined {
-    return this.all(kind, name)[0];
+    return this.first.get(kind)?.get(name);
+  }
+
+  /** The last symbol of a kind and name (the first when it is not duplicated). */
+  last(kind: SymbolKind, name: string): PgSymbol | undefined {
+    const first = this.first.get(kind)?.get(name);
+    const more = first && this.later.get(first);
+    return more ? more[more.length - 1] : first;
   }
 
   resolve(kind: ReferenceKind, name: string): PgSymbol | undefined {
-    if (kind === "capability") return this.lookup("capability", name) ?? this.lookup("delegate", name);
-    return this.lookup(kind, name);
+    if (kind === "capability") return this.first.get("capability")!.get(name) ?? this.first.get("delegate")!.get(name);
+    return this.first.get(kind)!.get(name);
   }
 
-  /** Names a reference of this kind could take, for suggestions and completion. */
+  /** Names a reference of this kind could take, for suggestions and completion (a new array each call). */
   candidates(kind: ReferenceKind): string[] {
     if (this.part) return this.part.candidates(kind);
-    const kinds: SymbolKind[] = kind === "capability" ? ["capability", "delegate"] : [kind];
-    return this.symbols.filter((s) => kinds.includes(s.kind)).map((s) => s.name);
+    let names = this.candidateNames.get(kind);
+    if (!names) {
+      const kinds: SymbolKind[] = kind === "capability" ? ["capability", "delegate"] : [kind];
+      this.candidateNames.set(kind, (names = this.symbols.filter((s) => kinds.includes(s.kind)).map((s) => s.name)));
+    }
+    return [...names];
   }
 
   /** The declarations of a kind, in order (a new array each call: callers may change it). */
   declarations<K extends Declaration["kind"]>(kind: K): { path: string; decl: Extract<Declaration, { kind: K }> }[] {
-    return [...(this.byKind.get(kind) ?? [])] as { path: string; decl: Extract<Declaration, { kind: K }> }[];
+    return [...this.declarationsOf(kind)];
+  }
+
+  /** The declarations of a kind, in order: the program's own list, not to be changed. */
+  declarationsOf<K extends Declaration["kind"]>(kind: K): readonly { readonly path: string; readonly decl: Extract<Declaration, { kind: K }> }[] {
+    return (this.byKind.get(kind) ?? NONE) as { path: string; decl: Extract<Declaration, { kind: K }> }[];
   }
 }
+
+const SYMBOL_KINDS: SymbolKind[] = ["grid", "agent", "currency", "promise", "capability", "delegate", "workload", "scenario"];
+const NONE: never[] = [];
 
 export function symbolOf(file: string, decl: Declaration): PgSymbol | undefined {
   switch (decl.kind) {
@@ -125,22 +189,20 @@ export interface Dependencies { defines: string[]; uses: string[] }
 
 export function dependencies(decl: Declaration): Dependencies {
   const defines: string[] = [], uses: string[] = [];
-  const symbol = symbolOf("", decl);
-  if (symbol) defines.push("n:" + symbol.name);
-  collectReferences(decl, (name) => { if (name?.text && name.text !== "*") uses.push("n:" + name.text); });
+  const name = declaredName(decl);
+  if (name !== undefined) defines.push("n:" + name);
+  collectReferences(decl, (n) => { if (n?.text && n.text !== "*") uses.push("n:" + n.text); });
   switch (decl.kind) {
     case "grid": defines.push("g"); break;
     case "promise": {
       if (decl.name?.text) defines.push("c:" + decl.name.text);
-      const walk = (c: Condition | undefined): void => {
-        if (!c) return;
-        if (c.kind === "kept" || c.kind === "ref") { if (c.promise?.text) uses.push("c:" + c.promise.text); }
-        else if (c.kind === "not") walk(c.operand);
-        else if (c.kind === "and" || c.kind === "or") { walk(c.left); walk(c.right); }
-      };
-      walk(decl.condition);
+      if (decl.condition) conditionKeys(decl.condition, uses);
       if (decl.promiser?.text && decl.body) {
-        if (decl.polarity) for (const a of [decl.promiser, ...decl.promisees]) defines.push(`u:${decl.body.type.text}:${a.text}`);
+        if (decl.polarity) {
+          const type = decl.body.type.text;
+          defines.push(`u:${type}:${decl.promiser.text}`);
+          for (let i = 0; i < decl.promisees.length; i++) defines.push(`u:${type}:${decl.promisees[i].text}`);
+        }
         if (decl.polarity === "+") defines.push("o:" + decl.promiser.text);
       }
       break;
@@ -157,10 +219,26 @@ export function dependencies(decl: Declaration): Dependencies {
   return { defines, uses };
 }
 
+/** The promises a condition waits on, as `c:` keys. */
+function conditionKeys(c: Condition, out: string[]): void {
+  if (c.kind === "kept" || c.kind === "ref") { if (c.promise?.text) out.push("c:" + c.promise.text); }
+  else if (c.kind === "not") conditionKeys(c.operand, out);
+  else if (c.kind === "and" || c.kind === "or") { conditionKeys(c.left, out); conditionKeys(c.right, out); }
+}
+
+/** The name a declaration's symbol has (symbolOf's, without making the symbol). */
+function declaredName(decl: Declaration): string | undefined {
+  if (decl.kind === "import") return undefined;
+  if (decl.kind === "scenario") return decl.title;
+  return decl.name?.text ? decl.name.text : undefined;
+}
+
 type Visit = (name: Name | undefined, kind: ReferenceKind, optional?: boolean) => void;
 
 function visitBody(body: Body | undefined, visit: Visit): void {
-  for (const arg of body?.args ?? []) {
+  if (!body) return;
+  for (let i = 0; i < body.args.length; i++) {
+    const arg = body.args[i];
     if (arg.kind === "ident") visit(arg.name, "workload", true);
     if (arg.kind === "number" && arg.unit) visit(arg.unit, "currency");
   }
@@ -176,7 +254,8 @@ function visitCondition(c: Condition | undefined, visit: Visit): void {
 
 /** Currency units in promise constraints (`price 3 taco`). */
 function visitConstraintUnits(fields: Field[], visit: Visit): void {
-  for (const f of fields) {
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i];
     if (f.key.text === "price" && f.value?.kind === "number" && f.value.unit) visit(f.value.unit, "currency");
   }
 }
@@ -188,26 +267,26 @@ export function collectReferences(decl: Declaration, visit: Visit): void {
       return;
     case "promise":
       visit(decl.promiser, "agent");
-      for (const p of decl.promisees) visit(p, "agent");
+      for (let i = 0; i < decl.promisees.length; i++) visit(decl.promisees[i], "agent");
       visitBody(decl.body, visit);
-      visitCondition(decl.condition, visit);
-      visitConstraintUnits(decl.constraints, visit);
+      if (decl.condition) visitCondition(decl.condition, visit);
+      if (decl.constraints.length) visitConstraintUnits(decl.constraints, visit);
       return;
     case "capability":
       visit(decl.issuer, "agent");
       visit(decl.holder, "agent");
-      decl.grants.forEach((g) => visitBody(g, visit));
+      for (let i = 0; i < decl.grants.length; i++) visitBody(decl.grants[i], visit);
       return;
     case "delegate":
       visit(decl.parent, "capability");
       visit(decl.by, "agent");
       visit(decl.to, "agent");
-      decl.grants.forEach((g) => visitBody(g, visit));
+      for (let i = 0; i < decl.grants.length; i++) visitBody(decl.grants[i], visit);
       return;
     case "scenario":
       for (const item of decl.items) {
         switch (item.kind) {
-          case "link": item.agents.forEach((a) => visit(a, "agent")); break;
+          case "link": for (const a of item.agents) visit(a, "agent"); break;
           case "balance": visit(item.agent, "agent"); visit(item.amount?.unit, "currency"); break;
           case "step": {
             const e = item.event;
@@ -254,7 +333,8 @@ export function loadProgram(entryPaths: string[], host: SourceHost, cache?: Map<
     const source = cached && cached.text === text ? cached : parse(text);
     cache?.set(file, source);
     files.set(file, source);
-    for (const decl of source.declarations) {
+    for (let i = 0; i < source.declarations.length; i++) {
+      const decl = source.declarations[i];
       if (decl.kind !== "import" || !decl.path) continue;
       const target = path.resolve(path.dirname(file), decl.path);
       const found = files.has(target) || host.exists(target);
