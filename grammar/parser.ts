@@ -740,18 +740,19 @@ function comments(tokens: IToken[]): Comment[] {
 /** Attaches each run of `///` lines directly above a declaration to it. */
 function attachDocs(text: string, declarations: Declaration[], all: Comment[]): void {
   const docs = all.filter((c) => c.doc);
+  if (!docs.length) return;
   let i = 0;
   for (const decl of declarations) {
     while (i < docs.length && docs[i].span.end <= decl.span.start) i++;
+    // The run docs[j + 1 .. i - 1], each only blanks and at most one line break from the next.
     let j = i - 1;
-    const lines: Comment[] = [];
     let boundary = decl.span.start;
     while (j >= 0 && /^[ \t]*\r?\n?[ \t]*$/.test(text.slice(docs[j].span.end, boundary))) {
-      lines.unshift(docs[j]);
       boundary = docs[j].span.start;
       j--;
     }
-    if (lines.length) {
+    if (j < i - 1) {
+      const lines = docs.slice(j + 1, i);
       decl.doc = { text: lines.map((c) => c.text).join("\n"), span: { start: lines[0].span.start, end: lines.at(-1)!.span.end } };
     }
   }
