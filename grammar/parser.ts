@@ -37,7 +37,9 @@ function isReal(t: IToken | undefined): t is IToken {
 }
 
 export function unquote(image: string): string {
-  return image.slice(1, -1).replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c === "t" ? "\t" : c));
+  const inner = image.slice(1, -1);
+  // Most strings have no escapes: no pass of the pattern over them.
+  return inner.includes("\\") ? inner.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c === "t" ? "\t" : c)) : inner;
 }
 
 class PgParser extends EmbeddedActionsParser {
