@@ -60,6 +60,13 @@ class PgParser extends EmbeddedActionsParser {
   /** The declaration whose grant block is being parsed. */
   private grantTarget: Pick<CapabilityDecl, "grants" | "delegable" | "expiresAfter"> = { grants: [] };
 
+  /** Lets go of the last parse's tokens and nodes (a parser lives on between parses). */
+  release(): void {
+    this.input = [];
+    this.partial = undefined;
+    this.grantTarget = { grants: [] };
+  }
+
   /** `validate`: chevrotain's checks of the grammar (ambiguities, left recursion), a good part of building a parser:
    * a test runs them (validateGrammar), the parsers in use skip them. */
   constructor(recoveryEnabled: boolean, validate = false) {
@@ -767,7 +774,7 @@ function parseStrict(tokens: IToken[]): Declaration[] | undefined {
   p.stepsErrors = [];
   const declarations = p.file();
   const ok = !p.errors.length && !p.stepsErrors.length;
-  p.input = []; // the parser would keep the tokens alive until the next parse
+  p.release();
   return ok ? declarations : undefined;
 }
 
@@ -803,7 +810,7 @@ function parseEachDeclaration(tokens: IToken[], errors: SyntaxError[]): Declarat
     if (decl) declarations.push(decl);
     i = j;
   }
-  p.input = [];
+  p.release();
   return declarations;
 }
 
