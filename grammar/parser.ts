@@ -60,9 +60,13 @@ class PgParser extends EmbeddedActionsParser {
   /** The declaration whose grant block is being parsed. */
   private grantTarget: Pick<CapabilityDecl, "grants" | "delegable" | "expiresAfter"> = { grants: [] };
 
+  /** The declarations that `file` finished, also when it then failed. */
+  finished: Declaration[] = [];
+
   /** Lets go of the last parse's tokens and nodes (a parser lives on between parses). */
   release(): void {
     this.input = [];
+    this.finished = [];
     this.partial = undefined;
     this.grantTarget = { grants: [] };
   }
@@ -78,7 +82,7 @@ class PgParser extends EmbeddedActionsParser {
    * itself rather than through `declaration` (one rule call less per declaration; this parser does not recover, so
    * its rules' bounds change nothing). */
   public file = this.RULE("file", (): Declaration[] => {
-    const out: Declaration[] = [];
+    const out: Declaration[] = (this.finished = []);
     this.MANY(() => {
       const d = this.OR(this.declarations());
       if (!this.RECORDING_PHASE) out.push(d!);
@@ -767,24 +771,39 @@ function attachDocs(text: string, declarations: Declaration[], all: Comment[]): 
   }
 }
 
-/** The whole file in one pass, or undefined if it has any error. */
-function parseStrict(tokens: IToken[]): Declaration[] | undefined {
+/** The whole file in one pass. If it has an error, the declarations before it that the declaration-by-declaration
+ * parse would make alike (each but the last one finished: each of those is followed by a declaration keyword, so it
+ * is a whole piece of that parse, and has no error), and the token where that parse is to resume. */
+function parseStrict(tokens: IToken[]): { declarations: Declaration[]; ok: boolean; resume: number } {
   const p = strictParser();
   p.input = tokens;
   p.stepsErrors = [];
   const declarations = p.file();
+  const finished = p.finished;
   const ok = !p.errors.length && !p.stepsErrors.length;
+  const firstStepsError = p.stepsErrors[0]?.span.start ?? Infinity;
   p.release();
-  return ok ? declarations : undefined;
+  if (ok) return { declarations, ok, resume: tokens.length };
+  let keep = Math.max(0, finished.length - 1);
+  while (keep > 0 && finished[keep - 1].span.end > firstStepsError) keep--;
+  if (keep === 0) return { declarations: [], ok, resume: 0 };
+  // The token that starts the first declaration not kept.
+  const at = finished[keep].span.start;
+  let lo = 0, hi = tokens.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (tokens[mid].startOffset < at) lo = mid + 1; else hi = mid;
+  }
+  return { declarations: finished.slice(0, keep), ok, resume: lo };
 }
 
-/** Each declaration on its own, with recovery; reports the first error of each. */
-function parseEachDeclaration(tokens: IToken[], errors: SyntaxError[]): Declaration[] {
-  const declarations: Declaration[] = [];
+/** Each declaration on its own from token `from` on (after `declarations`), with recovery; reports the first error
+ * of each. */
+function parseEachDeclaration(tokens: IToken[], errors: SyntaxError[], from = 0, declarations: Declaration[] = []): Declaration[] {
   const p = parser();
-  let i = 0;
+  let i = from;
   while (i < tokens.length && !declarationStarts.has(tokens[i].tokenType)) i++;
-  if (i > 0) errors.push(strayTokensError(tokens[0]));
+  if (i > from) errors.push(strayTokensError(tokens[from]));
   while (i < tokens.length) {
     let j = i + 1;
     while (j < tokens.length && !declarationStarts.has(tokens[j].tokenType)) j++;
@@ -876,19 +895,22 @@ export function parse(text: string, options: ParseOptions = {}): SourceFile {
     return { message, span: { start: e.offset, end: e.offset + e.length }, code: "PG100" };
   });
   const tokens = limitNesting(lexed.tokens, errors);
-  // Fast path: one pass without recovery; on any error, parse again declaration by declaration.
-  let declarations = !errors.length ? parseStrict(tokens) : undefined;
+  // Fast path: one pass without recovery; on an error, parse again declaration by declaration from the declaration
+  // before the one with the error.
+  const strict = !errors.length ? parseStrict(tokens) : undefined;
+  let declarations = strict?.ok ? strict.declarations : undefined;
   if (!declarations) {
+    const [from, before] = strict ? [strict.resume, strict.declarations] : [0, []];
     const next = options.followedBy ? K[options.followedBy as keyof typeof K] : undefined;
     if (next) {
       // The next declaration's keyword, as the whole file would show it; its own (partial) declaration is dropped.
       const kw = { image: options.followedBy!, startOffset: text.length, tokenType: next, tokenTypeIdx: next.tokenTypeIdx! } as IToken;
       const syntactic: SyntaxError[] = [];
-      declarations = parseEachDeclaration([...tokens, kw], syntactic).filter((d) => d.span.start < text.length);
+      declarations = parseEachDeclaration([...tokens, kw], syntactic, from, before).filter((d) => d.span.start < text.length);
       if ((syntactic.at(-1)?.span.start ?? -1) >= text.length) syntactic.pop(); // the keyword's own: always unfinished
       errors.push(...syntactic);
     } else {
-      declarations = parseEachDeclaration(tokens, errors);
+      declarations = parseEachDeclaration(tokens, errors, from, before);
     }
   }
   const allComments = comments(lexed.groups.comments ?? []);

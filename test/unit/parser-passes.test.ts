@@ -1,4 +1,5 @@
-// What the parser keeps of lists cut short by an error, and what it keeps of a tree once a parse is over.
+// The parser's passes: what a declaration cut short keeps of its lists, what the one-pass parse hands on to the
+// declaration-by-declaration one when it meets an error, and what a parse leaves behind in the parser.
 import assert from "node:assert/strict";
 import { setImmediate } from "node:timers/promises";
 import { setFlagsFromString } from "node:v8";
@@ -20,6 +21,16 @@ it("a declaration cut short in a list keeps the items before the error", () => {
   const grants = parse("capability c from a to b { grants x() grants y(), ]").declarations[0] as CapabilityDecl;
   assert.deepEqual(grants.grants.map((g) => g.type.text), ["x", "y"]);
   assert.match(parse("capability c from a to b { grants x() grants y(), ]").errors[0].message, /expected a name but found '\]'/);
+});
+
+it("an error after a declaration with a wrong 'steps' reports both", () => {
+  const text = "agent a\nagent b\ncapability c from a to b { grants x() expires after 3 stepz }\nagent d\nagent e\npromise a ->\n";
+  const file = parse(text);
+  assert.deepEqual(file.errors.map((e) => [e.message.split(" (")[0], text.slice(e.span.start, e.span.end)]), [
+    ["expected 'steps' but found 'stepz'", "stepz"],
+    ["expected a name or '*' but found the end of the file", ""],
+  ]);
+  assert.deepEqual(file.declarations.map((d) => d.kind), ["agent", "agent", "capability", "agent", "agent", "promise"]);
 });
 
 it("a parse leaves nothing of its tree in the parser", async () => {
