@@ -37,7 +37,9 @@ function isReal(t: IToken | undefined): t is IToken {
 }
 
 export function unquote(image: string): string {
-  return image.slice(1, -1).replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c === "t" ? "\t" : c));
+  const inner = image.slice(1, -1);
+  // Most strings have no escapes: no pass of the pattern over them.
+  return inner.includes("\\") ? inner.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c === "t" ? "\t" : c)) : inner;
 }
 
 class PgParser extends EmbeddedActionsParser {
@@ -47,7 +49,27 @@ class PgParser extends EmbeddedActionsParser {
   private readonly alts: {
     declaration?: IOrAlt<Declaration | undefined>[]; polarity?: IOrAlt<"+" | "-">[]; promisee?: IOrAlt<Name>[];
     value?: IOrAlt<Value>[]; word?: IOrAlt<IToken>[]; bodyArg?: IOrAlt<BodyArg>[]; unary?: IOrAlt<Condition>[];
+    grant?: IOrAlt<void>[]; expiryUnit?: IOrAlt<IToken>[];
   } = {};
+
+  /** The items of the running repetitions, innermost last (`top` is its length): a repetition's closure, made once
+   * rather than once per call, adds here, and the items become a list of their exact length (`[]` and push would
+   * make room for 17; closures and spare room were a good part of what a parse allocated). */
+  private items: unknown[] = [];
+  private top = 0;
+  /** The declaration whose grant block is being parsed. */
+  private grantTarget: Pick<CapabilityDecl, "grants" | "delegable" | "expiresAfter"> = { grants: [] };
+
+  /** The declarations that `file` finished, also when it then failed. */
+  finished: Declaration[] = [];
+
+  /** Lets go of the last parse's tokens and nodes (a parser lives on between parses). */
+  release(): void {
+    this.input = [];
+    this.finished = [];
+    this.partial = undefined;
+    this.grantTarget = { grants: [] };
+  }
 
   /** `validate`: chevrotain's checks of the grammar (ambiguities, left recursion), a good part of building a parser:
    * a test runs them (validateGrammar), the parsers in use skip them. */
@@ -56,12 +78,14 @@ class PgParser extends EmbeddedActionsParser {
     this.performSelfAnalysis();
   }
 
-  /** The whole file in one pass, for the common case of a file without errors. */
+  /** The whole file in one pass, for the common case of a file without errors. It chooses among the declarations
+   * itself rather than through `declaration` (one rule call less per declaration; this parser does not recover, so
+   * its rules' bounds change nothing). */
   public file = this.RULE("file", (): Declaration[] => {
-    const out: Declaration[] = [];
+    const out: Declaration[] = (this.finished = []);
     this.MANY(() => {
-      const d = this.SUBRULE(this.declaration);
-      this.ACTION(() => out.push(d!));
+      const d = this.OR(this.declarations());
+      if (!this.RECORDING_PHASE) out.push(d!);
     });
     return out;
   });
@@ -74,6 +98,19 @@ class PgParser extends EmbeddedActionsParser {
     const last = this.LA(0);
     const end = isReal(last) ? tokenEnd(last) : start;
     return { start, end: Math.max(start, end) };
+  }
+
+  /** The end of a node that starts at `start` and ends with the last token consumed so far. */
+  private endFrom(start: number): number {
+    if (this.RECORDING_PHASE) return 0;
+    const last = this.LA(0);
+    const end = isReal(last) ? tokenEnd(last) : start;
+    return Math.max(start, end);
+  }
+
+  /** A token's span, or an empty one where the text left off for a token inserted by recovery. */
+  private spanOf(t: IToken): Span {
+    return isReal(t) ? tokenSpan(t) : this.nameOf(t).span;
   }
 
   private nameOf(t: IToken): Name {
@@ -113,7 +150,11 @@ class PgParser extends EmbeddedActionsParser {
 
   public declaration = this.RULE("declaration", (): Declaration | undefined => {
     this.partial = undefined;
-    return this.OR(this.alts.declaration ??= [
+    return this.OR(this.declarations());
+  });
+
+  private declarations(): IOrAlt<Declaration | undefined>[] {
+    return (this.alts.declaration ??= [
       { ALT: () => this.SUBRULE(this.importDecl) },
       { ALT: () => this.SUBRULE(this.gridDecl) },
       { ALT: () => this.SUBRULE(this.agentDecl) },
@@ -124,7 +165,7 @@ class PgParser extends EmbeddedActionsParser {
       { ALT: () => this.SUBRULE(this.workloadDecl) },
       { ALT: () => this.SUBRULE(this.scenarioDecl) },
     ]);
-  });
+  }
 
   private importDecl = this.RULE("importDecl", (): Declaration => {
     const kw = this.CONSUME(K.import);
@@ -132,20 +173,51 @@ class PgParser extends EmbeddedActionsParser {
     return this.begin<ImportDecl>({ kind: "import", path: isReal(path) ? unquote(path.image) : "", pathSpan: this.nameOf(path).span, span: this.from(kw) });
   });
 
+  private add(item: unknown): void {
+    this.items[this.top++] = item;
+  }
+
+  /** Runs a repetition whose closure adds its items (`add`), and returns them. If it fails, the items so far go to
+   * `partial`, the list of the declaration that recovery keeps. */
+  private collect<T, O>(repeat: (options: O) => void, options: O, partial?: T[]): T[] {
+    const base = this.top;
+    let list: T[] | undefined;
+    try {
+      repeat.call(this, options);
+      list = this.items.slice(base, this.top) as T[];
+      return list;
+    } finally {
+      if (!list && partial) for (let i = base; i < this.top; i++) partial.push(this.items[i] as T);
+      for (let i = base; i < this.top; i++) this.items[i] = undefined; // not to keep a tree alive
+      this.top = base;
+    }
+  }
+
+  /** Sets a declaration's end once its last token is consumed (its span was made at its first). */
+  private finish(d: Declaration): void {
+    d.span.end = this.endFrom(d.span.start);
+  }
+
+  private optionalFields = (): Field[] => this.SUBRULE(this.fieldBlock);
+
   private gridDecl = this.RULE("gridDecl", (): Declaration => {
     const kw = this.CONSUME(K.grid);
     const d = this.begin<GridDecl>({ kind: "grid", name: this.name(1), fields: [], span: this.from(kw) });
-    d.fields = this.OPTION(() => this.SUBRULE(this.fieldBlock)) ?? [];
-    d.span = this.from(kw);
+    const fields = this.OPTION(this.optionalFields);
+    if (fields) d.fields = fields;
+    this.finish(d);
     return d;
   });
+
+  private description = (): string => unquote(this.CONSUME(StringLiteral).image);
 
   private agentDecl = this.RULE("agentDecl", (): Declaration => {
     const kw = this.CONSUME(K.agent);
     const d = this.begin<AgentDecl>({ kind: "agent", name: this.name(1), fields: [], span: this.from(kw) });
-    d.description = this.OPTION(() => unquote(this.CONSUME(StringLiteral).image));
-    d.fields = this.OPTION2(() => this.SUBRULE(this.fieldBlock)) ?? [];
-    d.span = this.from(kw);
+    d.description = this.OPTION(this.description);
+    const fields = this.OPTION2(this.optionalFields);
+    if (fields) d.fields = fields;
+    this.finish(d);
     return d;
   });
 
@@ -155,33 +227,39 @@ class PgParser extends EmbeddedActionsParser {
     this.CONSUME(K.issued);
     this.CONSUME(K.by);
     d.issuer = this.name(2);
-    d.fields = this.OPTION(() => this.SUBRULE(this.fieldBlock)) ?? [];
-    d.span = this.from(kw);
+    const fields = this.OPTION(this.optionalFields);
+    if (fields) d.fields = fields;
+    this.finish(d);
     return d;
   });
+
+  private promiseName = (): Name => {
+    const n = this.name(1);
+    this.CONSUME(Colon);
+    return n;
+  };
+  private promisees = { SEP: Comma, DEF: () => this.add(this.SUBRULE(this.promisee)) };
+  private ifCondition = (): Condition => {
+    this.CONSUME(K.if);
+    return this.SUBRULE(this.condition);
+  };
 
   private promiseDecl = this.RULE("promiseDecl", (): Declaration => {
     const kw = this.CONSUME(K.promise);
     const d = this.begin<PromiseDecl>({ kind: "promise", promisees: [], constraints: [], span: this.from(kw) });
-    d.name = this.OPTION(() => {
-      const n = this.name(1);
-      this.CONSUME(Colon);
-      return n;
-    });
+    d.name = this.OPTION(this.promiseName);
     d.promiser = this.name(2);
     this.CONSUME(Arrow);
-    this.AT_LEAST_ONE_SEP({ SEP: Comma, DEF: () => d.promisees.push(this.SUBRULE(this.promisee)) });
+    d.promisees = this.collect(this.AT_LEAST_ONE_SEP, this.promisees, d.promisees);
     d.polarity = this.OR(this.alts.polarity ??= [
       { ALT: () => (this.CONSUME(Plus), "+" as const) },
       { ALT: () => (this.CONSUME(Minus), "-" as const) },
     ]);
     d.body = this.SUBRULE(this.body);
-    d.condition = this.OPTION2(() => {
-      this.CONSUME(K.if);
-      return this.SUBRULE(this.condition);
-    });
-    d.constraints = this.OPTION3(() => this.SUBRULE(this.fieldBlock)) ?? [];
-    d.span = this.from(kw);
+    d.condition = this.OPTION2(this.ifCondition);
+    const constraints = this.OPTION3(this.optionalFields);
+    if (constraints) d.constraints = constraints;
+    this.finish(d);
     return d;
   });
 
@@ -199,8 +277,9 @@ class PgParser extends EmbeddedActionsParser {
     d.issuer = this.name(2);
     this.CONSUME(K.to);
     d.holder = this.name(3);
-    this.SUBRULE(this.grantBlock, { ARGS: [d] });
-    d.span = this.from(kw);
+    this.grantTarget = d;
+    this.SUBRULE(this.grantBlock);
+    this.finish(d);
     return d;
   });
 
@@ -213,51 +292,56 @@ class PgParser extends EmbeddedActionsParser {
     d.by = this.name(3);
     this.CONSUME(K.to);
     d.to = this.name(4);
-    this.SUBRULE(this.grantBlock, { ARGS: [d] });
-    d.span = this.from(kw);
+    this.grantTarget = d;
+    this.SUBRULE(this.grantBlock);
+    this.finish(d);
     return d;
   });
 
-  private grantBlock = this.RULE("grantBlock", (target?: CapabilityDecl | DelegateDecl) => {
-    // ARGS are not passed while chevrotain records the grammar.
-    const result = target ?? ({ grants: [] } as Pick<CapabilityDecl, "grants" | "delegable" | "expiresAfter">);
+  private grants = { SEP: Comma, DEF: () => this.add(this.SUBRULE(this.body)) };
+  private grantItem = (): void => {
+    this.OR(this.alts.grant ??= [
+      {
+        ALT: () => {
+          this.CONSUME(K.grants);
+          const target = this.grantTarget;
+          const grants = this.collect(this.AT_LEAST_ONE_SEP, this.grants, target.grants);
+          if (target.grants.length) target.grants.push(...grants);
+          else target.grants = grants;
+        },
+      },
+      {
+        ALT: () => {
+          const kw = this.CONSUME(K.delegable);
+          const depth = this.OPTION(this.delegableDepth);
+          this.grantTarget.delegable = { depth, span: this.from(kw) };
+        },
+      },
+      {
+        ALT: () => {
+          const kw = this.CONSUME(K.expires);
+          this.CONSUME(K.after);
+          const n = Number(this.CONSUME2(NumberLiteral).image);
+          const unit = this.OR2(this.alts.expiryUnit ??= [{ ALT: () => this.CONSUME(K.step) }, { ALT: () => this.CONSUME2(Identifier) }]);
+          // `N steps` for the simulator's clock, or a wall-clock duration (`30m`) for the grid's.
+          const ms = isReal(unit) && Object.hasOwn(DURATION_UNITS, unit.image) ? n * DURATION_UNITS[unit.image] : undefined;
+          if (!this.RECORDING_PHASE && isReal(unit) && ms === undefined && unit.image !== "steps" && unit.image !== "step") {
+            this.stepsErrors.push({ message: `expected 'steps' but found '${unit.image}' (or write a duration, e.g. 30m: ${Object.keys(DURATION_UNITS).join(", ")})`, span: tokenSpan(unit), code: "PG101" });
+          }
+          this.grantTarget.expiresAfter = ms === undefined ? { steps: n, span: this.from(kw) } : { steps: Infinity, ms, span: this.from(kw) };
+        },
+      },
+    ]);
+  };
+  private delegableDepth = (): number => {
+    this.CONSUME(K.depth);
+    return Number(this.CONSUME(NumberLiteral).image);
+  };
+
+  /** The block of a capability or delegation: its target is set by the declaration (`grantTarget`). */
+  private grantBlock = this.RULE("grantBlock", () => {
     this.CONSUME(LBrace);
-    this.MANY(() => {
-      this.OR([
-        {
-          ALT: () => {
-            this.CONSUME(K.grants);
-            this.AT_LEAST_ONE_SEP({ SEP: Comma, DEF: () => result.grants.push(this.SUBRULE(this.body)) });
-          },
-        },
-        {
-          ALT: () => {
-            const kw = this.CONSUME(K.delegable);
-            const depth = this.OPTION(() => {
-              this.CONSUME(K.depth);
-              return Number(this.CONSUME(NumberLiteral).image);
-            });
-            result.delegable = { depth, span: this.from(kw) };
-          },
-        },
-        {
-          ALT: () => {
-            const kw = this.CONSUME(K.expires);
-            this.CONSUME(K.after);
-            const n = Number(this.CONSUME2(NumberLiteral).image);
-            const unit = this.OR2([{ ALT: () => this.CONSUME(K.step) }, { ALT: () => this.CONSUME2(Identifier) }]);
-            // `N steps` for the simulator's clock, or a wall-clock duration (`30m`) for the grid's.
-            const ms = isReal(unit) && Object.hasOwn(DURATION_UNITS, unit.image) ? n * DURATION_UNITS[unit.image] : undefined;
-            this.ACTION(() => {
-              if (isReal(unit) && ms === undefined && unit.image !== "steps" && unit.image !== "step") {
-                this.stepsErrors.push({ message: `expected 'steps' but found '${unit.image}' (or write a duration, e.g. 30m: ${Object.keys(DURATION_UNITS).join(", ")})`, span: tokenSpan(unit), code: "PG101" });
-              }
-            });
-            result.expiresAfter = ms === undefined ? { steps: n, span: this.from(kw) } : { steps: Infinity, ms, span: this.from(kw) };
-          },
-        },
-      ]);
-    });
+    this.MANY(this.grantItem);
     this.CONSUME(RBrace);
   });
 
@@ -282,14 +366,15 @@ class PgParser extends EmbeddedActionsParser {
     const kw = this.CONSUME(K.workload);
     const d = this.begin<WorkloadDecl>({ kind: "workload", name: this.name(1), fields: [], span: this.from(kw) });
     d.fields = this.SUBRULE(this.fieldBlock) ?? [];
-    d.span = this.from(kw);
+    this.finish(d);
     return d;
   });
 
+  private fieldItem = (): void => this.add(this.SUBRULE(this.field));
+
   private fieldBlock = this.RULE("fieldBlock", (): Field[] => {
-    const fields: Field[] = [];
     this.CONSUME(LBrace);
-    this.MANY(() => fields.push(this.SUBRULE(this.field)));
+    const fields = this.collect<Field, () => void>(this.MANY, this.fieldItem);
     this.CONSUME(RBrace);
     return fields;
   });
@@ -300,12 +385,14 @@ class PgParser extends EmbeddedActionsParser {
     return { key: this.nameOf(keyToken), value, span: this.from(keyToken) };
   });
 
+  private listItems = { SEP: Comma, DEF: () => this.add(this.SUBRULE2(this.value)) };
+
   private value = this.RULE("value", (): Value => {
     return this.OR(this.alts.value ??= [
       {
         ALT: () => {
           const t = this.CONSUME(StringLiteral);
-          return { kind: "string" as const, value: isReal(t) ? unquote(t.image) : "", span: this.nameOf(t).span };
+          return { kind: "string" as const, value: isReal(t) ? unquote(t.image) : "", span: this.spanOf(t) };
         },
       },
       { ALT: () => this.SUBRULE(this.number) },
@@ -319,8 +406,7 @@ class PgParser extends EmbeddedActionsParser {
       {
         ALT: () => {
           const open = this.CONSUME(LBracket);
-          const items: Value[] = [];
-          this.MANY_SEP({ SEP: Comma, DEF: () => items.push(this.SUBRULE2(this.value)) });
+          const items = this.collect<Value, typeof this.listItems>(this.MANY_SEP, this.listItems);
           this.CONSUME(RBracket);
           return { kind: "list" as const, items, span: this.from(open) };
         },
@@ -335,27 +421,30 @@ class PgParser extends EmbeddedActionsParser {
     ]);
   });
 
+  private unit = { GATE: () => this.unitFollows(), DEF: () => this.nameOf(this.CONSUME(Identifier)) };
+
   /** A number with an optional unit: `64MiB`, `3 taco`, `0.5`. */
   private number = this.RULE("number", (): Value & { kind: "number" } => {
     const t = this.CONSUME(NumberLiteral);
-    const unit = this.OPTION({ GATE: () => this.unitFollows(), DEF: () => this.nameOf(this.CONSUME(Identifier)) });
+    const unit = this.OPTION(this.unit);
     return { kind: "number", value: isReal(t) ? Number(t.image) : 0, raw: isReal(t) ? t.image : "0", unit, span: this.from(t) };
   });
 
+  private bodyArgs = {
+    SEP: Comma,
+    DEF: () =>
+      this.add(
+        this.OR(this.alts.bodyArg ??= [
+          { ALT: () => ({ kind: "any" as const, span: this.nameOf(this.CONSUME(Star)).span }) },
+          { ALT: () => this.SUBRULE(this.value) },
+        ]),
+      ),
+  };
+
   private body = this.RULE("body", (): Body => {
     const type = this.CONSUME(Identifier);
-    const args: BodyArg[] = [];
     this.CONSUME(LParen);
-    this.MANY_SEP({
-      SEP: Comma,
-      DEF: () =>
-        args.push(
-          this.OR(this.alts.bodyArg ??= [
-            { ALT: () => ({ kind: "any" as const, span: this.nameOf(this.CONSUME(Star)).span }) },
-            { ALT: () => this.SUBRULE(this.value) },
-          ]),
-        ),
-    });
+    const args = this.collect<BodyArg, typeof this.bodyArgs>(this.MANY_SEP, this.bodyArgs);
     this.CONSUME(RParen);
     return { type: this.nameOf(type), args, span: this.from(type) };
   });
@@ -363,16 +452,26 @@ class PgParser extends EmbeddedActionsParser {
   private condition = this.RULE("condition", this.leftAssociative("or", K.or, () => this.andCondition));
   private andCondition = this.RULE("andCondition", this.leftAssociative("and", K.and, () => this.unaryCondition));
 
+  /** The left operand so far of the running `and` or `or` (so that the repetition's closure is made once). */
+  private left: Condition | undefined;
+
   /** `operand (operator operand)*`, grouped from the left: `a or b or c` is `(a or b) or c`. */
   private leftAssociative(kind: "and" | "or", operator: TokenType, operand: () => (() => Condition)) {
+    const more = (): void => {
+      this.CONSUME(operator);
+      const right = this.SUBRULE2(operand());
+      const left = this.left;
+      if (!this.RECORDING_PHASE) this.left = left && right ? { kind, left, right, span: { start: left.span.start, end: right.span.end } } : left ?? right;
+    };
     return (): Condition => {
-      let left = this.SUBRULE(operand());
-      this.MANY(() => {
-        this.CONSUME(operator);
-        const right = this.SUBRULE2(operand());
-        left = this.ACTION(() => (left && right ? { kind, left, right, span: { start: left.span.start, end: right.span.end } } : left ?? right));
-      });
-      return left;
+      const saved = this.left;
+      try {
+        this.left = this.SUBRULE(operand());
+        this.MANY(more);
+        return this.left!;
+      } finally {
+        this.left = saved;
+      }
     };
   }
 
@@ -654,41 +753,57 @@ function comments(tokens: IToken[]): Comment[] {
 /** Attaches each run of `///` lines directly above a declaration to it. */
 function attachDocs(text: string, declarations: Declaration[], all: Comment[]): void {
   const docs = all.filter((c) => c.doc);
+  if (!docs.length) return;
   let i = 0;
   for (const decl of declarations) {
     while (i < docs.length && docs[i].span.end <= decl.span.start) i++;
+    // The run docs[j + 1 .. i - 1], each only blanks and at most one line break from the next.
     let j = i - 1;
-    const lines: Comment[] = [];
     let boundary = decl.span.start;
     while (j >= 0 && /^[ \t]*\r?\n?[ \t]*$/.test(text.slice(docs[j].span.end, boundary))) {
-      lines.unshift(docs[j]);
       boundary = docs[j].span.start;
       j--;
     }
-    if (lines.length) {
+    if (j < i - 1) {
+      const lines = docs.slice(j + 1, i);
       decl.doc = { text: lines.map((c) => c.text).join("\n"), span: { start: lines[0].span.start, end: lines.at(-1)!.span.end } };
     }
   }
 }
 
-/** The whole file in one pass, or undefined if it has any error. */
-function parseStrict(tokens: IToken[]): Declaration[] | undefined {
+/** The whole file in one pass. If it has an error, the declarations before it that the declaration-by-declaration
+ * parse would make alike (each but the last one finished: each of those is followed by a declaration keyword, so it
+ * is a whole piece of that parse, and has no error), and the token where that parse is to resume. */
+function parseStrict(tokens: IToken[]): { declarations: Declaration[]; ok: boolean; resume: number } {
   const p = strictParser();
   p.input = tokens;
   p.stepsErrors = [];
   const declarations = p.file();
+  const finished = p.finished;
   const ok = !p.errors.length && !p.stepsErrors.length;
-  p.input = []; // the parser would keep the tokens alive until the next parse
-  return ok ? declarations : undefined;
+  const firstStepsError = p.stepsErrors[0]?.span.start ?? Infinity;
+  p.release();
+  if (ok) return { declarations, ok, resume: tokens.length };
+  let keep = Math.max(0, finished.length - 1);
+  while (keep > 0 && finished[keep - 1].span.end > firstStepsError) keep--;
+  if (keep === 0) return { declarations: [], ok, resume: 0 };
+  // The token that starts the first declaration not kept.
+  const at = finished[keep].span.start;
+  let lo = 0, hi = tokens.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (tokens[mid].startOffset < at) lo = mid + 1; else hi = mid;
+  }
+  return { declarations: finished.slice(0, keep), ok, resume: lo };
 }
 
-/** Each declaration on its own, with recovery; reports the first error of each. */
-function parseEachDeclaration(tokens: IToken[], errors: SyntaxError[]): Declaration[] {
-  const declarations: Declaration[] = [];
+/** Each declaration on its own from token `from` on (after `declarations`), with recovery; reports the first error
+ * of each. */
+function parseEachDeclaration(tokens: IToken[], errors: SyntaxError[], from = 0, declarations: Declaration[] = []): Declaration[] {
   const p = parser();
-  let i = 0;
+  let i = from;
   while (i < tokens.length && !declarationStarts.has(tokens[i].tokenType)) i++;
-  if (i > 0) errors.push(strayTokensError(tokens[0]));
+  if (i > from) errors.push(strayTokensError(tokens[from]));
   while (i < tokens.length) {
     let j = i + 1;
     while (j < tokens.length && !declarationStarts.has(tokens[j].tokenType)) j++;
@@ -714,7 +829,7 @@ function parseEachDeclaration(tokens: IToken[], errors: SyntaxError[]): Declarat
     if (decl) declarations.push(decl);
     i = j;
   }
-  p.input = [];
+  p.release();
   return declarations;
 }
 
@@ -780,19 +895,22 @@ export function parse(text: string, options: ParseOptions = {}): SourceFile {
     return { message, span: { start: e.offset, end: e.offset + e.length }, code: "PG100" };
   });
   const tokens = limitNesting(lexed.tokens, errors);
-  // Fast path: one pass without recovery; on any error, parse again declaration by declaration.
-  let declarations = !errors.length ? parseStrict(tokens) : undefined;
+  // Fast path: one pass without recovery; on an error, parse again declaration by declaration from the declaration
+  // before the one with the error.
+  const strict = !errors.length ? parseStrict(tokens) : undefined;
+  let declarations = strict?.ok ? strict.declarations : undefined;
   if (!declarations) {
+    const [from, before] = strict ? [strict.resume, strict.declarations] : [0, []];
     const next = options.followedBy ? K[options.followedBy as keyof typeof K] : undefined;
     if (next) {
       // The next declaration's keyword, as the whole file would show it; its own (partial) declaration is dropped.
       const kw = { image: options.followedBy!, startOffset: text.length, tokenType: next, tokenTypeIdx: next.tokenTypeIdx! } as IToken;
       const syntactic: SyntaxError[] = [];
-      declarations = parseEachDeclaration([...tokens, kw], syntactic).filter((d) => d.span.start < text.length);
+      declarations = parseEachDeclaration([...tokens, kw], syntactic, from, before).filter((d) => d.span.start < text.length);
       if ((syntactic.at(-1)?.span.start ?? -1) >= text.length) syntactic.pop(); // the keyword's own: always unfinished
       errors.push(...syntactic);
     } else {
-      declarations = parseEachDeclaration(tokens, errors);
+      declarations = parseEachDeclaration(tokens, errors, from, before);
     }
   }
   const allComments = comments(lexed.groups.comments ?? []);
