@@ -5,11 +5,11 @@
 // running one stops its worker, which the next request starts again.
 import { Worker, parentPort, receiveMessageOnPort } from "node:worker_threads";
 import { parse, type SourceFile } from "../grammar/index.ts";
-import { check, loadProgram, type Diagnostic } from "../language/index.ts";
+import { check, diagnosticOrder, loadProgram, type Diagnostic } from "../language/index.ts";
 import { revocationTimelines, type RevocationTimeline } from "../language/simulator/timeline.ts";
 import { OverlayHost } from "./host.ts";
 import { idle } from "./idle-gc.ts";
-import { CheckState, diagnosticOrder } from "./incremental-check.ts";
+import { CheckState } from "./incremental-check.ts";
 import { IncrementalParser } from "./incremental-parse.ts";
 import { warmUp, warmUpText } from "./warm-up.ts";
 

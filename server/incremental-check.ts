@@ -7,7 +7,7 @@
 // cannot place (a diagnostic outside a declaration, an edited import, too much to check) answers undefined: check
 // the whole program.
 import type { Declaration, SourceFile } from "../grammar/index.ts";
-import { check, dependencies, Program, symbolOf, type Diagnostic, type ImportLink, type ReferenceKind, type SourceHost } from "../language/index.ts";
+import { check, dependencies, diagnosticOrder, Program, symbolOf, type Diagnostic, type ImportLink, type ReferenceKind, type SourceHost } from "../language/index.ts";
 
 /** How the parser moved offsets: an old offset before `from` stays, one at or past `to` moves by `delta`. */
 export interface Edit { from: number; to: number; delta: number }
@@ -288,9 +288,4 @@ function ownerOf(decls: Declaration[] | undefined, offset: number): Declaration 
     if (decls[mid].span.start <= offset) { found = mid; lo = mid + 1; } else hi = mid - 1;
   }
   return found >= 0 && offset <= decls[found].span.end ? decls[found] : undefined;
-}
-
-/** check's order. */
-export function diagnosticOrder(a: Diagnostic, b: Diagnostic): number {
-  return a.path < b.path ? -1 : a.path > b.path ? 1 : a.span.start - b.span.start || a.code.localeCompare(b.code);
 }
