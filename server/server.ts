@@ -11,7 +11,7 @@ import { CheckerThread, type OpenText } from "./checker-thread.ts";
 import { takeEarlyWorker } from "./early-checker.ts";
 import { tooLarge } from "./host.ts";
 import * as features from "./features.ts";
-import { idle } from "./idle-gc.ts";
+import { fitHeapGrowth, idle } from "./idle-gc.ts";
 import { registerScenarios } from "./scenarios.ts";
 import { uriToPath, Workspace } from "./workspace.ts";
 
@@ -97,6 +97,7 @@ export function startServer(connection: Connection, script?: string): void {
       return;
     }
     let diagnostics: Diagnostic[] | undefined;
+    if (!warmed.has(uri)) fitHeapGrowth(Infinity); // its first check: V8's own growth (see server/idle-gc.ts)
     if (checker) {
       // Open documents win over the disk; the worker reads the rest itself.
       const res = await checker.check(file, openTexts());
@@ -120,6 +121,7 @@ export function startServer(connection: Connection, script?: string): void {
       warmed.add(uri);
       setImmediate(() => safely("analysis", () => { if (documents.get(uri)) void ws.analyze(file); }));
     }
+    fitHeapGrowth(documents.all().reduce((n, d) => n + d.getText().length, 0));
     idle();
   }
 
