@@ -97,7 +97,7 @@ export function startServer(connection: Connection, script?: string): void {
       return;
     }
     let diagnostics: Diagnostic[] | undefined;
-    if (!warmed.has(uri)) fitHeapGrowth(Infinity); // its first check: V8's own growth (see server/idle-gc.ts)
+    if (!warmed.has(uri)) fitHeapGrowth("opening"); // its first check: V8's own growth (see server/idle-gc.ts)
     if (checker) {
       // Open documents win over the disk; the worker reads the rest itself.
       const res = await checker.check(file, openTexts());
