@@ -33,10 +33,12 @@ let growth: number | undefined;
  * parse, and V8 starts a full collection when the heap has grown up to 4x since the last one. Cutting that growth
  * (V8 still lets a heap grow by some MB at least) brings collections sooner, each one short (most of its marking runs
  * concurrently), and keeps memory near what the server holds: at 100,000 lines some 600 MB instead of 1,000. While a
- * document opens, its first check is mostly allocation that stays: there ("opening"), V8's own growth, so opening
- * is no slower. The setting is the process's (both threads): the main thread sets it around each check. */
-export function fitHeapGrowth(openChars: number | "opening"): void {
-  const percent = openChars === "opening" ? 0 : openChars <= SMALL_DOCUMENTS ? SMALL_GROWTH_PERCENT : LARGE_GROWTH_PERCENT;
+ * document opens (`opening`), its first check is mostly allocation that stays: the growth is 100% for small documents
+ * (so the limit the edits start from is not 4x), V8's own for large ones, so opening is no slower. The setting is the
+ * process's (both threads): the main thread sets it around each check. */
+export function fitHeapGrowth(openChars: number, opening = false): void {
+  const small = openChars <= SMALL_DOCUMENTS;
+  const percent = opening ? (small ? LARGE_GROWTH_PERCENT : 0) : small ? SMALL_GROWTH_PERCENT : LARGE_GROWTH_PERCENT;
   if (percent === growth) return;
   growth = percent;
   v8.setFlagsFromString(`--heap-growing-percent=${percent}`); // 0: V8's own

@@ -97,7 +97,8 @@ export function startServer(connection: Connection, script?: string): void {
       return;
     }
     let diagnostics: Diagnostic[] | undefined;
-    if (!warmed.has(uri)) fitHeapGrowth("opening"); // its first check: V8's own growth (see server/idle-gc.ts)
+    const openChars = () => documents.all().reduce((n, d) => n + d.getText().length, 0);
+    if (!warmed.has(uri)) fitHeapGrowth(openChars(), true); // its first check (see server/idle-gc.ts)
     if (checker) {
       // Open documents win over the disk; the worker reads the rest itself.
       const res = await checker.check(file, openTexts());
@@ -121,7 +122,7 @@ export function startServer(connection: Connection, script?: string): void {
       warmed.add(uri);
       setImmediate(() => safely("analysis", () => { if (documents.get(uri)) void ws.analyze(file); }));
     }
-    fitHeapGrowth(documents.all().reduce((n, d) => n + d.getText().length, 0));
+    fitHeapGrowth(openChars());
     idle();
   }
 
