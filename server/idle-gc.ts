@@ -32,7 +32,7 @@ let growth: number | undefined;
 /** Each edit leaves a copy of the text in each thread (large objects, freed only by a full collection) and a new
  * parse, and V8 starts a full collection when the heap has grown up to 4x since the last one. Cutting that growth
  * (V8 still lets a heap grow by some MB at least) brings collections sooner, each one short (most of its marking runs
- * concurrently), and keeps memory near what the server holds: at 100,000 lines some 600 MB instead of 1,000. While a
+ * concurrently), and keeps memory near what the server holds (at 100,000 lines 600-760 MB instead of 930-1,070). While a
  * document opens (`opening`), its first check is mostly allocation that stays: the growth is 100% for small documents
  * (so the limit the edits start from is not 4x), V8's own for large ones, so opening is no slower. The setting is the
  * process's (both threads): the main thread sets it around each check. */
