@@ -11,7 +11,7 @@ import { CheckerThread, type OpenText } from "./checker-thread.ts";
 import { takeEarlyWorker } from "./early-checker.ts";
 import { tooLarge } from "./host.ts";
 import * as features from "./features.ts";
-import { idle } from "./idle-gc.ts";
+import { fitHeapGrowth, idle } from "./idle-gc.ts";
 import { registerScenarios } from "./scenarios.ts";
 import { uriToPath, Workspace } from "./workspace.ts";
 
@@ -97,6 +97,8 @@ export function startServer(connection: Connection, script?: string): void {
       return;
     }
     let diagnostics: Diagnostic[] | undefined;
+    const openChars = () => documents.all().reduce((n, d) => n + d.getText().length, 0);
+    if (!warmed.has(uri)) fitHeapGrowth(openChars(), true); // its first check (see server/idle-gc.ts)
     if (checker) {
       // Open documents win over the disk; the worker reads the rest itself.
       const res = await checker.check(file, openTexts());
@@ -120,6 +122,7 @@ export function startServer(connection: Connection, script?: string): void {
       warmed.add(uri);
       setImmediate(() => safely("analysis", () => { if (documents.get(uri)) void ws.analyze(file); }));
     }
+    fitHeapGrowth(openChars());
     idle();
   }
 
