@@ -7,21 +7,13 @@ import { it } from "node:test";
 import { format, parse } from "../../grammar/index.ts";
 import { lexer } from "../../grammar/tokens.ts";
 import { check, loadProgram } from "../../language/index.ts";
-import { memoryHost, VIRTUAL_DIR } from "./helpers.ts";
+import { memoryHost, rng as seededRandom, VIRTUAL_DIR } from "./helpers.ts";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261124);
 const MUTATIONS = Number(process.env.FUZZ_MUTATIONS ?? 20_000);
 
-/** mulberry32: small, fast, seeded. */
-function rng(seed: number): () => number {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded random numbers in [0, 1). */
+const rng = (seed: number): (() => number) => seededRandom(seed).next;
 
 const dir = new URL("../../examples/", import.meta.url);
 const examples = fs.readdirSync(dir).filter((f) => f.endsWith(".pg")).map((f) => fs.readFileSync(new URL(f, dir), "utf8"));

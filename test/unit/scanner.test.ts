@@ -6,20 +6,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { it } from "node:test";
 import { KEYWORDS, lexer, referenceLexer } from "../../grammar/tokens.ts";
+import { rng as seededRandom } from "./helpers.ts";
 
 const SEED = Number(process.env.SCANNER_SEED ?? 20260315);
 const TEXTS = Number(process.env.SCANNER_TEXTS ?? 4000);
 
-/** mulberry32: small, fast, seeded. */
-function rng(seed: number): () => number {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded random numbers in [0, 1). */
+const rng = (seed: number): (() => number) => seededRandom(seed).next;
 
 function same(text: string, where: string): void {
   const got = lexer.tokenize(text);
