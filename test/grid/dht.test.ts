@@ -121,6 +121,10 @@ test(`deploy --to any from a wasm-only node places a container workload on a pee
   extra.push(runner, laptop);
   // The runner's offer crosses the grid by gossip.
   await waitFor("the laptop to know the runner's offer", async () => (await laptop.client.offers()).some((o) => o.live && o.sandboxes.some((x) => x.kind === "container") && o.promises.some((p) => JSON.stringify(p.if).includes(fleet.opsKey))), 30_000);
+  // And the grid nodes' (containers, for their own key only), which a loaded machine delays: the placement below is
+  // to consider every offer the laptop knows.
+  const gridOffers = async () => (await laptop.client.offers()).filter((o) => o.live && o.sandboxes.some((x) => x.kind === "container") && !JSON.stringify(o.promises).includes(fleet.opsKey)).length;
+  await waitFor("the laptop to know the grid nodes' offers", async () => (await gridOffers()) >= N - 2, 30_000);
   const env = { ...process.env, PROMISEGRID_HOME: fleet.home, PROMISEGRID_NODE_DIR: laptop.dataDir };
   const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "cli/main.ts"), "deploy", fleet.app, "--to", "any", "--token", fleet.token, "--json"], { encoding: "utf8", timeout: 120_000, env });
   assert.equal(r.status, 0, r.stderr + r.stdout);
