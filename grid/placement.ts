@@ -137,7 +137,23 @@ function reachOf(ma: Multiaddr): Reach | undefined {
   if (!net || (net.type !== "ip4" && net.type !== "ip6")) return undefined;
   // The unspecified address is where a node listens, never where it is reached.
   if (net.host === "::" || net.host.startsWith("0.")) return undefined;
+  if (net.type === "ip6") return reachOf6(net.host);
+  // Multicast and reserved (224/4, 240/4) reach no one node.
+  if (Number(net.host.split(".")[0]) >= 224) return undefined;
   return isLoopback(ma) ? "loopback" : isLinkLocal(ma) ? "link-local" : isPrivate(ma) ? "private" : "public";
+}
+
+/** IPv6 by its first 16 bits: global unicast (2000::/3) is public, fe80::/10 a link, fc00::/7 private, ::1 this host;
+ * every other kind (an IPv4 address mapped into IPv6 or translated by NAT64, multicast, ...) is never dialed, since
+ * it may name this host or its network in a form the rules above do not see. */
+function reachOf6(host: string): Reach | undefined {
+  if (host === "::1") return "loopback";
+  if (host.startsWith("::")) return undefined;
+  const first = parseInt(host.split(":")[0], 16);
+  if ((first & 0xe000) === 0x2000) return "public";
+  if ((first & 0xffc0) === 0xfe80) return "link-local";
+  if ((first & 0xfe00) === 0xfc00) return "private";
+  return undefined;
 }
 
 /**

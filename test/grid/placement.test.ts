@@ -150,6 +150,10 @@ test("an offer's addresses: public ones are dialled; loopback and private ones o
     "/ip4/10.1.2.3/tcp/4001", "/ip4/192.168.1.20/tcp/4001", "/ip4/172.16.0.5/tcp/80", "/ip6/fd00::5/tcp/4001", "/ip4/169.254.169.254/tcp/80",
     "/ip4/0.0.0.0/tcp/4001", "/ip6/::/tcp/4001", "/dns4/localhost/tcp/4001", "/dns4/example.com/tcp/4001",
     `/ip4/5.6.7.8/tcp/4001/p2p/${peerIdOfKey(other.publicKey.raw)}`, "not an address", "/ip4/999.1.1.1/tcp/1",
+    // This host or a link in other forms (IPv4 mapped into IPv6, NAT64), multicast: never; a link in fe80::/10 beyond
+    // fe80::/16: as a link.
+    "/ip6/::ffff:7f00:1/tcp/22", "/ip6/::ffff:a9fe:a9fe/tcp/80", "/ip6/64:ff9b::a9fe:a9fe/tcp/80", "/ip4/224.0.0.1/tcp/4001",
+    "/ip6/ff02::1/tcp/4001", "/ip6/fe90::1/tcp/4001",
   ];
   const dial = (own: string[]) => dialableAddrs(offered, own, peer).map(String);
   const pub = ["/ip4/8.8.4.4/tcp/4001", `/ip4/1.2.3.4/tcp/4001/p2p/${peer}`, "/ip6/2606:4700::1111/tcp/4001"];
@@ -163,7 +167,7 @@ test("an offer's addresses: public ones are dialled; loopback and private ones o
   assert.deepEqual(dial(["/ip4/127.0.0.10/tcp/4001"]), [...pub, ...loop]);
   // Listening everywhere (libp2p reports the interfaces' addresses): each kind it is on.
   assert.deepEqual(dial(["/ip4/127.0.0.1/tcp/4001", "/ip4/10.0.0.2/tcp/4001"]), [...pub, ...loop, ...lan]);
-  assert.deepEqual(dial(["/ip4/169.254.3.4/tcp/4001"]), [...pub, "/ip4/169.254.169.254/tcp/80"]);
+  assert.deepEqual(dial(["/ip4/169.254.3.4/tcp/4001"]), [...pub, "/ip4/169.254.169.254/tcp/80", "/ip6/fe90::1/tcp/4001"]);
   // Nothing known of this node's own addresses: public ones only.
   assert.deepEqual(dial([]), pub);
 });
