@@ -92,8 +92,13 @@ export function makeScanner(types: ScannerTokens): (text: string) => ILexingResu
       }
       return closeAt === -1 ? -1 : closeAt + 2;
     };
+    // A string that did not close scanned to `failUntil`: every quote it passed was escaped, and a string from one of
+    // them fails at the same place (without this, a line of escaped quotes after an open one costs its length squared).
+    let failFrom = -1, failUntil = -1;
     /** End of the string literal starting at `start` (a quote), or -1 if it does not close on its line. */
     const stringEnd = (start: number): number => {
+      if (start > failFrom && start < failUntil) return -1;
+      const fail = (at: number) => { failFrom = start; failUntil = at; return -1; };
       let i = start + 1;
       while (i < n) {
         const c = text.charCodeAt(i);
@@ -101,12 +106,12 @@ export function makeScanner(types: ScannerTokens): (text: string) => ILexingResu
         if (c === 92) {
           // `\\.`: any character but a line terminator (\n, \r, U+2028, U+2029) after the backslash.
           const e = text.charCodeAt(i + 1);
-          if (i + 1 >= n || isLineEnd(e) || e === 0x2028 || e === 0x2029) return -1;
+          if (i + 1 >= n || isLineEnd(e) || e === 0x2028 || e === 0x2029) return fail(i);
           i += 2;
-        } else if (isLineEnd(c)) return -1;
+        } else if (isLineEnd(c)) return fail(i);
         else i++;
       }
-      return -1;
+      return fail(n);
     };
     /** Whether some token (or white space) starts at `i`: where the lexer picks up again after unexpected characters. */
     const startsToken = (i: number): boolean => {

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { spawnSync } from "node:child_process";
 import { it } from "node:test";
 import { KEYWORDS, lexer, referenceLexer } from "../../grammar/tokens.ts";
 import { rng as seededRandom } from "./helpers.ts";
@@ -81,4 +82,21 @@ it("lexes texts of more tokens than characters / 3 (past the first guess of the 
   for (const unit of ["(", "a,", "-1", "->", "<->", "#(", "//\n"]) {
     for (const times of [1, 2, 3, 10, 1000]) same(unit.repeat(times), `${JSON.stringify(unit)} x ${times}`);
   }
+});
+
+it("lexes a line of escaped quotes after an unclosed one as chevrotain does, and 200,000 of them without stalling", () => {
+  // Each quote on the line starts a string that does not close there either: found once, not once per quote.
+  same('"' + '\\"'.repeat(2_000) + "\nagent a", "2,000 escaped quotes");
+  // In a process of its own, which a scan of the line per quote (minutes) would not end within its bound (the scan
+  // takes milliseconds): a test cannot stop a stalled call in its own thread.
+  const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", `
+    import { lexer } from ${JSON.stringify(new URL("../../grammar/tokens.ts", import.meta.url).href)};
+    const long = '"' + '\\\\"'.repeat(200000) + "\\nagent a";
+    const { tokens, errors } = lexer.tokenize(long);
+    console.log(JSON.stringify([errors.map((e) => [e.offset, e.length]), tokens.map((t) => t.image), long.indexOf("\\n")]));
+  `], { encoding: "utf8", timeout: 30_000 });
+  assert.equal(child.status, 0, child.error?.message ?? child.stderr);
+  const [errors, images, lineEnd] = JSON.parse(child.stdout);
+  assert.deepEqual(errors, [[0, lineEnd]]);
+  assert.deepEqual(images, ["agent", "a"]);
 });
