@@ -53,7 +53,12 @@ export class CheckService {
     const { parsers, cache, texts, host, checked } = this;
     for (const [p, text] of req.files) texts.set(p, text);
     const open = new Set(req.open);
-    for (const p of texts.keys()) if (!open.has(p)) { texts.delete(p); parsers.delete(p); cache.delete(p); }
+    for (const p of texts.keys()) {
+      if (open.has(p)) continue;
+      texts.delete(p); parsers.delete(p); cache.delete(p);
+      // A check that read it as an open document would be taken, when it opens again, for one of the new parse.
+      for (const [entry, last] of checked) if (last.files.includes(p)) checked.delete(entry);
+    }
     for (const [p, text] of texts) {
       if (cache.get(p)?.text === text) continue;
       let parser = parsers.get(p);
@@ -249,6 +254,11 @@ export class CheckerThread {
 
   /** Whether a worker started with the process served (server/early-checker.ts). */
   startedEarly = false;
+
+  /** A document closed: if it opens again, at whatever version, its text is sent again. */
+  closed(path: string): void {
+    this.sent.delete(path);
+  }
 
   /** Starts the worker ahead of the first request (loading it is most of a first check's time). */
   warm(): void {

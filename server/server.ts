@@ -101,7 +101,7 @@ export function startServer(connection: Connection, script?: string): void {
     if (!warmed.has(uri)) fitHeapGrowth(openChars(), true); // its first check (see server/idle-gc.ts)
     if (checker) {
       // Open documents win over the disk; the worker reads the rest itself.
-      const res = await checker.check(file, openTexts());
+      const res = await checker.check(file, openTexts()).finally(() => fitHeapGrowth(openChars()));
       if (!res) return; // superseded by a newer request for this file
       if ("diagnostics" in res) {
         diagnostics = res.diagnostics;
@@ -114,6 +114,7 @@ export function startServer(connection: Connection, script?: string): void {
       if (documents.get(uri)?.version !== version) return;
       void connection.sendDiagnostics({ uri, version, diagnostics: lsp });
     });
+    if (!checker) fitHeapGrowth(openChars()); // checked in this thread, above
     firstDiagnostics(uri);
     const first = firstPublished.get(uri);
     first?.resolve();
@@ -122,7 +123,6 @@ export function startServer(connection: Connection, script?: string): void {
       warmed.add(uri);
       setImmediate(() => safely("analysis", () => { if (documents.get(uri)) void ws.analyze(file); }));
     }
-    fitHeapGrowth(openChars());
     idle();
   }
 
@@ -212,6 +212,8 @@ export function startServer(connection: Connection, script?: string): void {
     warmed.delete(e.document.uri);
     const file = uriToPath(e.document.uri);
     ws.close(file);
+    checker?.closed(file);
+    simulator?.closed(file);
     void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
     for (const dep of ws.dependents(file)) {
       const depDoc = documents.all().find((d) => uriToPath(d.uri) === dep);

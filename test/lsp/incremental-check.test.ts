@@ -174,3 +174,16 @@ it("checks an edit that comes while the dependency index is half built as a fres
   text = text.replace("capability c1", "capability c2");
   assert.deepEqual(answer(), JSON.parse(JSON.stringify(fresh())));
 });
+
+it("checks a document closed and opened again with other text afresh, not from the check of its old text", () => {
+  const [a, b] = ["/edit/closed.pg", "/edit/other.pg"];
+  const service = new CheckService();
+  const answer = (entry: string, files: [string, string][]) => {
+    const res = service.handle({ id: 1, job: { kind: "check", entry }, files, open: files.map(([p]) => p), generation: 0 });
+    assert.ok("diagnostics" in res, JSON.stringify(res));
+    return res.diagnostics.map((d) => d.message);
+  };
+  assert.match(answer(a, [[a, "agent a\npromise a -> zz +x(y)\n"]]).join("\n"), /zz/);
+  answer(b, [[b, "agent b\n"]]); // a is closed
+  assert.deepEqual(answer(a, [[a, "agent a\n"], [b, "agent b\n"]]), [], "the reopened text has no error");
+});

@@ -33,6 +33,25 @@ describe("diagnostics scheduling", () => {
     });
   });
 
+  it("checks a document closed and opened again, at the same version, with its new text", async () => {
+    await LspClient.using(root, { debounceMs: 0 }, async (c) => {
+      const u = await c.open("reopened.pg", "agent a\npromise a -> zz +x(y)\n");
+      assert.match((await c.diagnostics(u, 1)).map((d) => d.message).join("\n"), /zz/);
+      await c.conn.sendNotification("textDocument/didClose", { textDocument: { uri: u } });
+      const since = c.published.length;
+      await c.open("reopened.pg", "agent a\n");
+      const reopened = async () => {
+        for (const deadline = Date.now() + 20_000; Date.now() < deadline;) {
+          const p = c.published.slice(since).find((x) => x.uri === u && x.version === 1);
+          if (p) return p.diagnostics;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        throw new Error("no diagnostics for the reopened document");
+      };
+      assert.deepEqual(await reopened(), []);
+    });
+  });
+
   it("applies incremental edits exactly as a full reopen of the same text", async () => {
     await LspClient.using(root, { debounceMs: 0 }, async (c) => {
       const original = fs.readFileSync(path.join(root, "food.pg"), "utf8");
