@@ -162,8 +162,8 @@ export class GridNode {
           // gossipsub writes them before it validates and forwards the message.
           idontwantMinDataSize: Infinity,
           // Every inbound connection on one host comes from 127.0.0.1 (the kernel's source for any
-          // 127.0.0.x): gossipsub's IP colocation penalty would graylist all but 10 such peers,
-          // so a node with more would stop hearing or sending revocations. Loopback peers are this
+          // 127.0.0.x): gossipsub's IP colocation penalty grows with each such peer past 10 and
+          // graylists them from 15, so a node with more would stop hearing or sending revocations. Loopback peers are this
           // machine's own; the penalty stays for every other address.
           scoreParams: { IPColocationFactorWhitelist: new Set(["127.0.0.1", "::1"]) },
         }),

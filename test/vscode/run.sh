@@ -41,9 +41,9 @@ PORT=$PORT EXT_DIR=$ROOT WS=$RUN/ws TESTS=$ROOT/out/test/index.cjs MODE=tests no
 npm run --silent package >/dev/null
 unzip -l dist/promisegrid.vsix > "$RUN/vsix.txt"
 # Every file the manifest names (main, grammars, snippets, language configuration, walkthrough media), the language
-# server and its checker thread's bundle, and the grid node the client starts.
+# server, its checker thread's and its graph layout's bundles, and the grid node the client starts.
 needed=$(node -e '
-  const p = require("./package.json"), c = p.contributes ?? {}, out = [p.main, "dist/server.cjs", "dist/server-checker.cjs", "dist/grid-node.js"];
+  const p = require("./package.json"), c = p.contributes ?? {}, out = [p.main, "dist/server.cjs", "dist/server-checker.cjs", "dist/server-elk.cjs", "dist/grid-node.js"];
   for (const l of c.languages ?? []) if (l.configuration) out.push(l.configuration);
   for (const g of [...(c.grammars ?? []), ...(c.snippets ?? [])]) out.push(g.path);
   for (const w of c.walkthroughs ?? []) for (const s of w.steps ?? []) for (const m of Object.values(s.media ?? {})) if (typeof m === "string") out.push(m);
