@@ -132,6 +132,7 @@ export function serveChecks(): void {
       preparing = false; // the next edit builds what it needs itself, and reports what fails
     }
     if (preparing) setImmediate(ahead);
+    else idle(); // the collection after the work, prepared too
   };
   // Build both parsers and optimize the parse and the check now, while the server waits for its first document; a
   // request that comes meanwhile is taken at once (between two slices) and ends the warm-up. No full collection

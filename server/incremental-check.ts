@@ -20,7 +20,7 @@ export class CheckState {
   owned = new Map<Declaration, Diagnostic[]>();
   private index: Index | undefined;
   /** The index being built ahead of the first edit that needs it (`prepare`), from these declarations. */
-  private building: { index: Index; queue: Declaration[]; next: number } | undefined;
+  private building: { index: Index; queue: Declaration[]; next: number; gone: Set<Declaration> } | undefined;
   /** The program's imports (an edited import is checked whole, so they hold; their spans move with the tree). */
   private imports: ImportLink[] = [];
   /** Declarations checked again by the last incremental check (for tests and benchmarks). */
@@ -48,9 +48,9 @@ export class CheckState {
    * it takes longer than the check itself), so that it is ready before that edit comes; true while some is left. */
   prepare(slice = 1000): boolean {
     if (this.index) return false;
-    this.building ??= { index: new Index(), queue: [...this.decls.values()].flat(), next: 0 };
+    this.building ??= { index: new Index(), queue: [...this.decls.values()].flat(), next: 0, gone: new Set() };
     const b = this.building;
-    for (const end = Math.min(b.queue.length, b.next + slice); b.next < end; b.next++) b.index.add(b.queue[b.next]);
+    for (const end = Math.min(b.queue.length, b.next + slice); b.next < end; b.next++) if (!b.gone.has(b.queue[b.next])) b.index.add(b.queue[b.next]);
     if (b.next < b.queue.length) return true;
     this.index = b.index;
     this.building = undefined;
@@ -88,7 +88,6 @@ export class CheckState {
   /** Replaces a file's declarations, keeping the dependency index in step; returns what went and what came (the
    * declarations between the common first and last ones, which an incremental parse keeps as they were). */
   private replace(file: string, decls: Declaration[]): { removed: Declaration[]; added: Declaration[] } {
-    this.building = undefined; // built from the lists being replaced
     const old = this.decls.get(file) ?? [];
     let a = 0;
     while (a < old.length && a < decls.length && old[a] === decls[a]) a++;
@@ -100,6 +99,11 @@ export class CheckState {
     if (this.index) {
       for (const d of removed) this.index.remove(d);
       for (const d of added) this.index.add(d);
+    } else if (this.building) {
+      // An index half built keeps up too (an edit of spaces while it is built does not start it again).
+      const b = this.building;
+      for (const d of removed) { b.index.remove(d); b.gone.add(d); }
+      b.queue.push(...added);
     }
     return { removed, added };
   }

@@ -164,14 +164,15 @@ it("checks an edit that comes while the dependency index is half built as a fres
   };
   answer();
   assert.equal(service.prepare(1), true, "one declaration of four indexed: more is left");
-  // A space within the promise (no meaning changes: its declaration is parsed again), then a rename it depends on.
+  // A space within the promise (no meaning changes: its declaration is parsed again), then a rename of what it
+  // depends on, and then of its own condition.
   text = text.replace("-> b +serve", "-> b  +serve");
   answer();
   service.prepare(1);
-  text = text.replace("holds(c1)", "holds(c2)");
+  text = text.replace("capability c1", "capability c2");
   assert.deepEqual(answer(), JSON.parse(JSON.stringify(fresh())));
   assert.equal(service.partial, 1, "checked again in part");
-  text = text.replace("capability c1", "capability c2");
+  text = text.replace("holds(c1)", "holds(c2)");
   assert.deepEqual(answer(), JSON.parse(JSON.stringify(fresh())));
 });
 
