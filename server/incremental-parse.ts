@@ -132,10 +132,9 @@ function offsetsOf(pieces: Piece[]): number[] {
 
 export class IncrementalParser {
   /** The last text, its parse, and its pieces: after a first parse, cut into pieces only when an edit or `prepare`
-   * needs them (the open of a file costs its parse alone). */
+   * needs them (the open of a file costs its parse alone). A chunk with an error is then parsed again alone, so its
+   * declarations after the first edit are new objects, equal to those the first parse gave. */
   private last: { text: string; pieces?: Piece[]; file: SourceFile } | undefined;
-  /** How the last reuse changed the list of pieces: from `at`, `removed` old ones gave way to `added` new ones. */
-  private spliced: { at: number; removed: number; added: number } | undefined;
   /** Chunks parsed afresh by the last call (for tests and benchmarks). */
   reparsed = 0;
   /** Goes up with every parse whose declarations or errors differ from the last one's in more than their
@@ -157,7 +156,6 @@ export class IncrementalParser {
     this.edit = undefined;
     if (!this.last) this.meaning++;
     const last = this.last;
-    this.spliced = undefined;
     if (!last) {
       const whole = parse(text);
       this.reparsed = 1;
@@ -165,28 +163,22 @@ export class IncrementalParser {
       return { declarations: whole.declarations, comments: whole.comments, errors: whole.errors, text };
     }
     const old = this.piecesOf(last);
-    const pieces = this.reuse(last.text, old, text);
+    const { pieces, at, removed, added } = this.reuse(last.text, old, text);
     const lexical: SyntaxError[] = [];
     const syntactic: SyntaxError[] = [];
     for (const { parsed } of pieces) for (const e of parsed.result.errors) (e.code === "PG100" ? lexical : syntactic).push(e);
-    let declarations: SourceFile["declarations"], comments: SourceFile["comments"];
-    if (this.spliced) {
-      // The lists of the last parse with the re-cut run replaced: copying whole runs of a list costs far less than
-      // pushing a large file's declarations one by one.
-      const { at, removed, added } = this.spliced;
-      const run = <T>(list: T[], of: (p: Piece) => T[]) => {
-        let before = 0, gone = 0;
-        for (let i = 0; i < at; i++) before += of(pieces[i]).length;
-        for (let i = at; i < at + removed; i++) gone += of(old[i]).length;
-        const middle: T[] = [];
-        for (let i = at; i < at + added; i++) for (const x of of(pieces[i])) middle.push(x);
-        return list.slice(0, before).concat(middle, list.slice(before + gone));
-      };
-      declarations = run(last.file.declarations, (p) => p.parsed.result.declarations);
-      comments = run(last.file.comments, (p) => p.parsed.result.comments);
-    } else {
-      ({ declarations, comments } = flatten(pieces));
-    }
+    // The lists of the last parse with the re-cut run replaced: copying whole runs of a list costs far less than
+    // pushing a large file's declarations one by one.
+    const run = <T>(list: T[], of: (p: Piece) => T[]) => {
+      let before = 0, gone = 0;
+      for (let i = 0; i < at; i++) before += of(pieces[i]).length;
+      for (let i = at; i < at + removed; i++) gone += of(old[i]).length;
+      const middle: T[] = [];
+      for (let i = at; i < at + added; i++) for (const x of of(pieces[i])) middle.push(x);
+      return list.slice(0, before).concat(middle, list.slice(before + gone));
+    };
+    const declarations = run(last.file.declarations, (p) => p.parsed.result.declarations);
+    const comments = run(last.file.comments, (p) => p.parsed.result.comments);
     const file = { declarations, comments, errors: lexical.length ? [...lexical, ...syntactic] : syntactic, text };
     this.last = { text, pieces, file };
     return file;
@@ -256,14 +248,14 @@ export class IncrementalParser {
   }
 
   /** Only the chunks an edit touched are cut and parsed again: the text is compared with the last one (common
-   * prefix and suffix), chunks before the change are kept, chunks after it are moved. */
-  private reuse(old: string, pieces: Piece[], text: string): Piece[] {
+   * prefix and suffix), chunks before the change are kept, chunks after it are moved. The new list of pieces is the
+   * old one with, from `at`, `removed` old pieces replaced by `added` new ones. */
+  private reuse(old: string, pieces: Piece[], text: string): { pieces: Piece[]; at: number; removed: number; added: number } {
     const prefix = commonPrefix(old, text);
     if (prefix === old.length && prefix === text.length) {
       this.moved = { from: 0, to: 0, delta: 0, at: new Map() };
       this.edit = { from: 0, to: 0, delta: 0 };
-      this.spliced = { at: pieces.length, removed: 0, added: 0 };
-      return pieces;
+      return { pieces, at: pieces.length, removed: 0, added: 0 };
     }
     const suffix = commonSuffix(old, text, Math.min(old.length, text.length) - prefix);
     const delta = text.length - old.length;
@@ -325,8 +317,7 @@ export class IncrementalParser {
       p.end += delta;
       out.push(p);
     }
-    this.spliced = { at: a, removed: resume - a, added: chunks.length };
-    return out;
+    return { pieces: out, at: a, removed: resume - a, added: chunks.length };
   }
 }
 
