@@ -61,7 +61,9 @@ export class BlockAccess {
   /** Records a deployment's output, before anyone learns its CID, so that no manifest can make it fetchable. */
   async markOutput(cid: CID): Promise<void> {
     const c = cid.toString();
-    if (this.outputs.has(c)) return;
+    // Bytes already public (a workload may print a public chunk) are no secret, and must not become one: an output
+    // never hides a chunk other deployments serve.
+    if (this.outputs.has(c) || this.open.has(c)) return;
     this.outputs.add(c);
     this.open.delete(c);
     await appendFile(this.outputsPath, c + "\n", { mode: 0o600 });
