@@ -66,11 +66,14 @@ export function makeScanner(types: ScannerTokens): (text: string) => ILexingResu
   const token = (image: string, startOffset: number, tokenType: TokenType): IToken =>
     ({ image, startOffset, tokenTypeIdx: tokenType.tokenTypeIdx!, tokenType }) as IToken;
 
+  /** At most this many slots made ahead (a file of one long comment is a token, not a third of its length). */
+  const MAX_GUESS = 1 << 20;
+
   return function scan(text: string): ILexingResult {
     const n = text.length;
     // Made at about its final size (a token per 3 characters or fewer, as in most files; more still works) and cut to
     // size at the end: growing an array of this many tokens one push at a time costs a good part of the whole scan.
-    const tokens: IToken[] = new Array(Math.ceil(n / 3));
+    const tokens: IToken[] = new Array(Math.min(Math.ceil(n / 3), MAX_GUESS));
     let count = 0;
     const comments: IToken[] = [];
     const errors: ILexingError[] = [];
