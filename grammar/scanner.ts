@@ -101,7 +101,6 @@ export function makeScanner(types: ScannerTokens): (text: string) => ILexingResu
     /** End of the string literal starting at `start` (a quote), or -1 if it does not close on its line. */
     const stringEnd = (start: number): number => {
       if (start > failFrom && start < failUntil) return -1;
-      const fail = (at: number) => { failFrom = start; failUntil = at; return -1; };
       let i = start + 1;
       while (i < n) {
         const c = text.charCodeAt(i);
@@ -109,12 +108,14 @@ export function makeScanner(types: ScannerTokens): (text: string) => ILexingResu
         if (c === 92) {
           // `\\.`: any character but a line terminator (\n, \r, U+2028, U+2029) after the backslash.
           const e = text.charCodeAt(i + 1);
-          if (i + 1 >= n || isLineEnd(e) || e === 0x2028 || e === 0x2029) return fail(i);
+          if (i + 1 >= n || isLineEnd(e) || e === 0x2028 || e === 0x2029) break;
           i += 2;
-        } else if (isLineEnd(c)) return fail(i);
+        } else if (isLineEnd(c)) break;
         else i++;
       }
-      return fail(n);
+      failFrom = start;
+      failUntil = Math.min(i, n);
+      return -1;
     };
     /** Whether some token (or white space) starts at `i`: where the lexer picks up again after unexpected characters. */
     const startsToken = (i: number): boolean => {
