@@ -291,6 +291,12 @@ export class GridNode {
     pubsub.addEventListener("subscription-change", (evt) => {
       if (evt.detail.subscriptions.some((x) => x.topic === REVOCATIONS_TOPIC && x.subscribe)) sync(evt.detail.peerId);
     });
+    // And once more when either side adds the other to its mesh: a record that came between the subscription and the
+    // graft was forwarded to the mesh without this peer and, the peer being in the mesh by the next heartbeat, never
+    // offered to it by gossip either.
+    pubsub.addEventListener("gossipsub:graft", (evt) => {
+      if (evt.detail.topic === REVOCATIONS_TOPIC) sync(peerIdFromString(evt.detail.peerId));
+    });
   }
 
   /** Adds a verified record to the state and persists it; returns its CID when new. */
