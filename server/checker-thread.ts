@@ -49,6 +49,9 @@ export class CheckService {
   /** Declarations the last partial check checked again. */
   rechecked = 0;
 
+  /** `minChunk`: the least length of the chunks each open file is parsed in (server/incremental-parse.ts). */
+  constructor(private readonly minChunk?: number) {}
+
   handle(req: WorkerRequest): WorkerResponse {
     const { parsers, cache, texts, host, checked } = this;
     for (const [p, text] of req.files) texts.set(p, text);
@@ -62,7 +65,7 @@ export class CheckService {
     for (const [p, text] of texts) {
       if (cache.get(p)?.text === text) continue;
       let parser = parsers.get(p);
-      if (!parser) parsers.set(p, (parser = new IncrementalParser()));
+      if (!parser) parsers.set(p, (parser = new IncrementalParser(this.minChunk)));
       cache.set(p, parser.parse(text));
     }
     if (req.generation !== this.generation) { this.generation = req.generation; checked.clear(); }

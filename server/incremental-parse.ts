@@ -23,9 +23,24 @@ const NONE = Object.freeze([]) as unknown as never[];
 interface Boundary { at: number; keyword?: string }
 
 /** Where declarations may be cut apart: line starts that begin with a declaration keyword at top level. */
-export function chunkBoundaries(text: string): Chunk[] {
-  return toChunks(scanBoundaries(text, 0, undefined), text.length);
+export function chunkBoundaries(text: string, minChunk = 0): Chunk[] {
+  return toChunks(coarse(scanBoundaries(text, 0, undefined), minChunk, false), text.length);
 }
+
+/** A chunk holds declarations until it is at least `minChunk` characters long: a piece costs some 250 bytes however
+ * short its text (one per line of a large file: some 25 MB per 100,000 lines, in each thread), and an edit re-parses
+ * a chunk or two of 1 KB as fast as one line. The first boundary is kept, and the last when `lastFixed`. */
+function coarse(starts: Boundary[], minChunk: number, lastFixed: boolean): Boundary[] {
+  if (minChunk <= 0) return starts;
+  const out = [starts[0]];
+  for (let i = 1; i < starts.length; i++) {
+    if (starts[i].at - out[out.length - 1].at >= minChunk || (lastFixed && i === starts.length - 1)) out.push(starts[i]);
+  }
+  return out;
+}
+
+/** The default least length of a chunk (characters). */
+export const MIN_CHUNK = 1024;
 
 function toChunks(starts: Boundary[], end: number): Chunk[] {
   return starts.map((s, i) => ({ start: s.at, end: i + 1 < starts.length ? starts[i + 1].at : end, next: starts[i + 1]?.keyword }));
@@ -131,6 +146,9 @@ function offsetsOf(pieces: Piece[]): number[] {
 }
 
 export class IncrementalParser {
+  /** `minChunk`: the least length of a chunk, in characters (0: a chunk per declaration). */
+  constructor(private readonly minChunk = MIN_CHUNK) {}
+
   /** The last text, its parse, and its pieces: after a first parse, cut into pieces only when an edit or `prepare`
    * needs them (the open of a file costs its parse alone). A chunk with an error is then parsed again alone, so its
    * declarations after the first edit are new objects, equal to those the first parse gave. */
@@ -209,7 +227,7 @@ export class IncrementalParser {
    * error (or just before one at its end, reported on the next chunk's keyword) is parsed again alone, so it reports
    * exactly what it would alone. */
   private cut(text: string, whole: SourceFile): Piece[] {
-    const starts = scanBoundaries(text, 0, undefined);
+    const starts = coarse(scanBoundaries(text, 0, undefined), this.minChunk, false);
     const chunks = toChunks(starts, text.length);
     const dirty = new Set<number>();
     for (const e of whole.errors) {
@@ -276,8 +294,10 @@ export class IncrementalParser {
       resume = i;
       return true;
     };
-    const starts = scanBoundaries(text, pieces[a].start, pieces[a].keyword, lookup);
+    const found = scanBoundaries(text, pieces[a].start, pieces[a].keyword, lookup);
     const resumed = resume < pieces.length;
+    // The boundary resumed at is an old chunk's start: kept, whatever the length before it.
+    const starts = coarse(found, this.minChunk, resumed);
     const scanned = resumed ? starts.slice(0, -1) : starts;
     const end = resumed ? pieces[resume].start + delta : text.length;
     const chunks = toChunks(resumed ? starts : scanned, end);

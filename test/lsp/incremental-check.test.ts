@@ -10,10 +10,12 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { check, loadProgram } from "../../language/index.ts";
 import { CheckService, type WorkerRequest } from "../../server/checker-thread.ts";
+import { MIN_CHUNK } from "../../server/incremental-parse.ts";
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures");
 
-it("answers each check after 3,000 random edits exactly as a fresh check, reusing the last one where nothing changed meaning", () => {
+// Each file parsed in chunks of a declaration each, and in the server's chunks (of at least MIN_CHUNK characters).
+for (const minChunk of [0, MIN_CHUNK]) it(`answers each check after 3,000 random edits exactly as a fresh check, reusing the last one where nothing changed meaning (chunks of at least ${minChunk} characters)`, () => {
   let seed = 11;
   const rand = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x80000000; };
   // Mostly edits that keep the meaning; some that change it, open or close a comment, or add lines.
@@ -24,7 +26,7 @@ it("answers each check after 3,000 random edits exactly as a fresh check, reusin
   // number's end, and a diagnostic sits on the unit.
   let text = fs.readFileSync(entry, "utf8") + "promise truck1 -> alice +pay(3nope)\npromise alice -> truck1 -pay(4zork)\n";
   const otherText = fs.readFileSync(other, "utf8");
-  const service = new CheckService();
+  const service = new CheckService(minChunk);
   let id = 0;
   for (let i = 0; i < 3000; i++) {
     const a = Math.floor(rand() * (text.length + 1));
@@ -57,7 +59,7 @@ it("answers from the last check when a space before a declaration's keyword join
   assert.deepEqual("diagnostics" in res && JSON.parse(JSON.stringify(res.diagnostics)), JSON.parse(JSON.stringify(fresh)));
 });
 
-it("checks again only what 1,000 meaning-changing edits (renames, typos, deleted and copied declarations) can change, answering each exactly as a fresh check", () => {
+for (const minChunk of [0, MIN_CHUNK]) it(`checks again only what 1,000 meaning-changing edits (renames, typos, deleted and copied declarations) can change, answering each exactly as a fresh check (chunks of at least ${minChunk} characters)`, () => {
   let seed = 23;
   const rand = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x80000000; };
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)];
@@ -78,7 +80,7 @@ it("checks again only what 1,000 meaning-changing edits (renames, typos, deleted
     "scenario \"s2\" {\n  balance alice 3 taco\n  step 1: ann breaks q1\n}",
     "",
   ].join("\n");
-  const service = new CheckService();
+  const service = new CheckService(minChunk);
   let text = base;
   let id = 0, rechecked = 0;
   const names = () => [...new Set(text.match(/\b[a-z_][a-z0-9_]*\b/g) ?? [])];
