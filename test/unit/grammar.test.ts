@@ -188,6 +188,24 @@ describe("comments and spans", () => {
     }
     assert.deepEqual(index.position(4), { line: 1, character: 0 });
   });
+
+  it("LineIndex finds the lines of random texts of \\n, \\r\\n and lone \\r as a walk over the characters does", () => {
+    let seed = 5;
+    const rand = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x80000000; };
+    const parts = ["a", "bc", "\n", "\r", "\r\n", "\n\r", "\u2028"];
+    for (let t = 0; t < 300; t++) {
+      const text = Array.from({ length: Math.floor(rand() * 40) }, () => parts[Math.floor(rand() * parts.length)]).join("");
+      // The oracle: a line ends at \n, at \r\n (one end), at \r alone.
+      let line = 0, character = 0;
+      const index = new LineIndex(text);
+      for (let i = 0; i <= text.length; i++) {
+        if (text[i - 1] !== "\r" || text[i] !== "\n") assert.deepEqual(index.position(i), { line, character }, `offset ${i} of ${JSON.stringify(text)}`);
+        const c = text[i];
+        if (c === "\n" || (c === "\r" && text[i + 1] !== "\n")) { line++; character = 0; } else character++;
+      }
+      assert.equal(index.lineCount, line + 1, JSON.stringify(text));
+    }
+  });
 });
 
 describe("recovery", () => {
