@@ -210,9 +210,13 @@ export class GridNode {
   /** Per gossip topic: the peers known to subscribe, and those in this node's mesh. */
   gossip(): Record<string, { subscribers: number; mesh: number }> {
     const pubsub = this.libp2p.services.pubsub;
+    return Object.fromEntries([REVOCATIONS_TOPIC, ASSESSMENTS_TOPIC, OFFERS_TOPIC].map((t) => [t, { subscribers: pubsub.getSubscribers(t).length, mesh: this.meshPeers(t).length }]));
+  }
+
+  /** The peers in this node's mesh for `topic`. */
+  private meshPeers(topic: string): string[] {
     // The router has getMeshPeers; its published interface does not say so.
-    const mesh = (t: string) => (pubsub as unknown as { getMeshPeers?(t: string): string[] }).getMeshPeers?.(t).length ?? 0;
-    return Object.fromEntries([REVOCATIONS_TOPIC, ASSESSMENTS_TOPIC, OFFERS_TOPIC].map((t) => [t, { subscribers: pubsub.getSubscribers(t).length, mesh: mesh(t) }]));
+    return (this.libp2p.services.pubsub as unknown as { getMeshPeers?(t: string): string[] }).getMeshPeers?.(topic) ?? [];
   }
 
   peers(): { peerId: string; addrs: string[] }[] {
@@ -293,9 +297,10 @@ export class GridNode {
     });
     // And once more when either side adds the other to its mesh: a record that came between the subscription and the
     // graft was forwarded to the mesh without this peer and, the peer being in the mesh by the next heartbeat, never
-    // offered to it by gossip either.
+    // offered to it by gossip either. Only for a link formed: a GRAFT this node refused raises the event too.
     pubsub.addEventListener("gossipsub:graft", (evt) => {
-      if (evt.detail.topic === REVOCATIONS_TOPIC) sync(peerIdFromString(evt.detail.peerId));
+      const { topic, peerId } = evt.detail;
+      if (topic === REVOCATIONS_TOPIC && this.meshPeers(topic).includes(peerId)) sync(peerIdFromString(peerId));
     });
   }
 
