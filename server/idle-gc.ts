@@ -24,8 +24,9 @@ export function idle(delayMs = 1500): void {
 /** Open documents up to this many characters in all (some 25,000 lines) are small. */
 const SMALL_DOCUMENTS = 1_000_000;
 /** How much each old generation may grow before V8's next full collection: for small documents, and for larger ones
- * (where each collection marks hundreds of MB). At 100,000 lines, 100% let the heaps hold 500-610 MB after 20 edits
- * (each leaves a 4 MB text and the lists of a parse in each thread) and 50% 405-440, with edits' medians the same. */
+ * (where each collection marks hundreds of MB). At 100,000 lines, 100% let the server hold 470-560 MB after 20 edits
+ * (each leaves a 4 MB text and the lists of a parse in each thread) and 50% 405-440, with edits' medians the same;
+ * 35% held 423-440 but made full-document edits some 20 ms slower. */
 const SMALL_GROWTH_PERCENT = 20;
 const LARGE_GROWTH_PERCENT = 50;
 /** A small document's first check. */
@@ -35,7 +36,7 @@ let growth: number | undefined;
 /** Each edit leaves a copy of the text in each thread (large objects, freed only by a full collection) and a new
  * parse, and V8 starts a full collection when the heap has grown up to 4x since the last one. Cutting that growth
  * (V8 still lets a heap grow by some MB at least) brings collections sooner, each one short (most of its marking runs
- * concurrently), and keeps memory near what the server holds (at 100,000 lines 600-760 MB instead of 930-1,070). While a
+ * concurrently), and keeps memory near what the server holds. While a
  * document opens (`opening`), its first check is mostly allocation that stays: the growth is 100% for small documents
  * (so the limit the edits start from is not 4x), V8's own for large ones, so opening is no slower. The setting is the
  * process's (both threads): the main thread sets it around each check. */
