@@ -50,9 +50,9 @@ function sameWord(text: string, start: number, end: number, word: string): boole
   return true;
 }
 
-/** Token slots per block: a constant, under V8's inline allocation limit (see scan), and small enough that a short
- * file fills several, so the path that starts a block is optimized before a large file needs it. */
-const BLOCK = 1024;
+/** Token slots in the first block, and in each one after it (see scan). */
+const FIRST_BLOCK = 1024;
+const BLOCK = 32_768;
 
 export function makeScanner(types: ScannerTokens): (text: string) => ILexingResult {
   const { DocComment, LineComment, BlockComment, StringLiteral, NumberLiteral, Identifier, DashedName, BiArrow, Arrow, Minus, keyword } = types;
@@ -72,16 +72,19 @@ export function makeScanner(types: ScannerTokens): (text: string) => ILexingResu
 
   return function scan(text: string): ILexingResult {
     const n = text.length;
-    // Tokens go into blocks of BLOCK slots, joined at the end: growing one array a push at a time copies it again and
-    // again, and one array made at the text's size is past what optimized code allocates inline (some 16,000 slots),
-    // so the first large file deoptimized the whole scan, which then ran unoptimized (the first parse of 10,000
-    // lines took 73-81 ms, medians, against 62-65 now).
-    let block: IToken[] = new Array(BLOCK);
+    // Tokens go into blocks, joined at the end. One array made at the text's size is past what optimized code
+    // allocates inline (some 16,000 slots): the first large file deoptimized the whole scan, which then ran
+    // unoptimized (the first parse of 10,000 lines: 68 ms, median, against 54 now). Growing one array a push at a
+    // time copies it again and again. The first block is small (young, for short texts and the chunks an edit
+    // re-parses), so a short file already takes the path that starts a block; the others are large objects, which
+    // a young collection never copies.
+    let block: IToken[] = new Array(FIRST_BLOCK);
     const blocks = [block];
-    let count = 0;
+    let count = 0, size = FIRST_BLOCK;
     const add = (t: IToken) => {
-      if (count === BLOCK) {
+      if (count === size) {
         blocks.push((block = new Array(BLOCK)));
+        size = BLOCK;
         count = 0;
       }
       block[count++] = t;
