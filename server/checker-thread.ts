@@ -3,6 +3,7 @@
 // its version changed), parses them incrementally, and answers one request at a time; only the newest request per
 // file is run, and a result is used only if it is for the version still open. A request can be cancelled: a
 // running one stops its worker, which the next request starts again.
+import * as path from "node:path";
 import { Worker, parentPort, receiveMessageOnPort } from "node:worker_threads";
 import { parse, type SourceFile } from "../grammar/index.ts";
 import { check, diagnosticOrder, loadProgram, type Diagnostic } from "../language/index.ts";
@@ -13,12 +14,19 @@ import { CheckState } from "./incremental-check.ts";
 import { IncrementalParser } from "./incremental-parse.ts";
 import { warmUp, warmUpText } from "./warm-up.ts";
 
-/** The warm-up's sample (a path no file has) and its size: small slices (a few ms each), enough of them for V8 to
- * optimize the hot functions (the first check of 10,000 lines took about 200 ms of CPU after 10 of them, about
- * 100 ms after 30). A request ends the warm-up, so it never makes one wait longer than a slice. */
-const WARM_UP_PATH = "\0warm-up.pg";
+/** The warm-up's sample and its size: small slices (a few ms each), enough of them for V8 to optimize the hot
+ * functions (the first check of 10,000 lines took about 200 ms of CPU after 10 of them, about 100 ms after 30). A
+ * request ends the warm-up, so it never makes one wait longer than a slice. The sample's path is one no file has,
+ * absolute as a program resolves its entries: a relative one was read as a missing file, so the warm-up parsed the
+ * sample but checked an empty program, and the first document's check ran unoptimized. */
+const WARM_UP_PATH = path.resolve("\0warm-up.pg");
 const WARM_UP_GROUPS = 40;
 const WARM_UP_RUNS = 30;
+
+/** One run of the warm-up: the sample checked as an open document. */
+export function warmUpRequest(groups = WARM_UP_GROUPS): WorkerRequest {
+  return { id: 0, job: { kind: "check", entry: WARM_UP_PATH }, files: [[WARM_UP_PATH, warmUpText(groups)]], open: [WARM_UP_PATH], generation: 0 };
+}
 
 export type Job =
   | { kind: "check"; entry: string }
@@ -143,13 +151,13 @@ export function serveChecks(): void {
   parse("agent a");
   parse("agent");
   let requested = false;
-  const sample = warmUpText(WARM_UP_GROUPS);
+  const sample = warmUpRequest();
   const waiting = () => {
     const pending = requested ? undefined : receiveMessageOnPort(parentPort!);
     if (pending) { requested = true; serve(pending.message as WorkerRequest); }
     return requested;
   };
-  warmUp(() => new CheckService().handle({ id: 0, job: { kind: "check", entry: WARM_UP_PATH }, files: [[WARM_UP_PATH, sample]], open: [WARM_UP_PATH], generation: 0 }), WARM_UP_RUNS, waiting, () => {});
+  warmUp(() => new CheckService().handle(sample), WARM_UP_RUNS, waiting, () => {});
   parentPort!.on("message", (req: WorkerRequest) => {
     requested = true;
     serve(req);

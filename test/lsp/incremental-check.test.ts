@@ -9,8 +9,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { check, loadProgram } from "../../language/index.ts";
-import { CheckService, type WorkerRequest } from "../../server/checker-thread.ts";
+import { CheckService, warmUpRequest, type WorkerRequest } from "../../server/checker-thread.ts";
 import { MIN_CHUNK } from "../../server/incremental-parse.ts";
+import { warmUpText } from "../../server/warm-up.ts";
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures");
 
@@ -43,6 +44,17 @@ for (const minChunk of [0, MIN_CHUNK]) it(`answers each check after 3,000 random
   }
   console.log(`${service.reused} of 3000 checks answered from the last one`);
   assert.ok(service.reused > 500, `checks answered from the last one: ${service.reused}`);
+});
+
+it("warms up on a check of its sample, as a fresh check of the same text reports it (not on an empty program)", () => {
+  const res = new CheckService().handle(warmUpRequest(3));
+  assert.ok("diagnostics" in res, JSON.stringify(res));
+  const entry = path.join(fixtures, "warm-up-sample.pg");
+  const text = warmUpText(3);
+  const fresh = check(loadProgram([entry], { readText: (p) => (p === entry ? text : undefined), exists: (p) => p === entry }));
+  const what = (ds: { code: string; message: string; span: object }[]) => ds.map(({ code, message, span }) => ({ code, message, span }));
+  assert.ok(fresh.some((d) => d.code === "PG101"), "the sample's declaration cut short is reported");
+  assert.deepEqual(what(res.diagnostics), what(fresh));
 });
 
 it("answers from the last check when a space before a declaration's keyword joins two chunks into one", () => {
