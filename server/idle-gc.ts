@@ -39,7 +39,7 @@ let growth: number | undefined;
  * concurrently), and keeps memory near what the server holds. While a
  * document opens (`opening`), its first check is mostly allocation that stays: the growth is 100%, so that the limit
  * the edits start from is not 4x. (V8's own, once used for large documents, left the checker thread a limit that let
- * 100,000 lines hold 650-740 MB after 40 edits in most runs, against 440-460 at 100%, with opens no slower.) The
+ * 100,000 lines hold 650-740 MB after 40 edits in most runs, against 440-470 at 100%, with opens no slower.) The
  * setting is the process's (both threads): the main thread sets it around each check. */
 export function fitHeapGrowth(openChars: number, opening = false): void {
   const small = openChars <= SMALL_DOCUMENTS;
